@@ -1,0 +1,359 @@
+"""Tests of the printed route sheets (wastesvc.sheets)."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from google.protobuf import duration_pb2, timestamp_pb2
+from pypdf import PdfReader
+
+from wastesvc.sheets import RenderedSheets, render_route_sheets
+from wastesvc.v1 import common_pb2, containers_pb2, fleet_pb2, planning_pb2
+
+DAY_START = datetime(2026, 11, 30, 5, 10, tzinfo=UTC)  # 06:10 in Paris (CET)
+
+# Communes of Grand Soissons with an approximate centre.
+COMMUNES = (
+    ("02722", "Soissons", 49.3817, 3.3236, "rue Saint-Martin"),
+    ("02064", "Belleu", 49.3608, 3.3349, "rue Léon Blum"),
+    ("02805", "Villeneuve-Saint-Germain", 49.3790, 3.3525, "rue de Paris"),
+    ("02243", "Crouy", 49.4031, 3.3553, "avenue de Laon"),
+    ("02245", "Cuffies", 49.4044, 3.3163, "rue du Moulin"),
+    ("02478", "Mercin-et-Vaux", 49.3772, 3.2773, "rue de l'Église"),
+)
+
+
+@dataclass(frozen=True)
+class World:
+    """A plan with everything it refers to."""
+
+    plan: planning_pb2.RoutePlan
+    containers: dict[str, containers_pb2.Container]
+    vehicles: dict[str, fleet_pb2.Vehicle]
+    depots: dict[str, fleet_pb2.Depot]
+    facilities: dict[str, fleet_pb2.Facility]
+
+    def render(self, vehicle: str | None = None) -> RenderedSheets:
+        return render_route_sheets(
+            self.plan,
+            containers=self.containers,
+            vehicles=self.vehicles,
+            depots=self.depots,
+            facilities=self.facilities,
+            vehicle=vehicle,
+        )
+
+
+def _ts(moment: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(moment)
+    return ts
+
+
+def _place(
+    target: fleet_pb2.Depot | fleet_pb2.Facility | containers_pb2.Container, lat: float, lng: float
+) -> None:
+    target.location.latitude = lat
+    target.location.longitude = lng
+
+
+def _window(start: int, end: int) -> common_pb2.TimeWindow:
+    window = common_pb2.TimeWindow()
+    window.start_time.hours = start
+    window.end_time.hours = end
+    return window
+
+
+DEPOT = fleet_pb2.Depot(name="depots/soissons-zi", display_name="Centre technique de Soissons (ZI)")
+_place(DEPOT, 49.3921, 3.3391)
+FACILITY = fleet_pb2.Facility(
+    name="facilities/quai-vsg",
+    display_name="Quai de transfert de Villeneuve-Saint-Germain",
+    accepted_streams=[common_pb2.WASTE_STREAM_PACKAGING, common_pb2.WASTE_STREAM_RESIDUAL],
+    opening_hours=_window(6, 18),
+)
+_place(FACILITY, 49.3712, 3.3688)
+
+
+def _vehicle(vid: str, display: str, stream: common_pb2.WasteStream.ValueType) -> fleet_pb2.Vehicle:
+    return fleet_pb2.Vehicle(
+        name=f"vehicles/{vid}",
+        display_name=display,
+        capacity_liters=20000,
+        capacity_kg=9000,
+        streams=[stream],
+        home_depot=DEPOT.name,
+        shift=_window(6, 13),
+        break_window=_window(9, 10),
+        break_duration=duration_pb2.Duration(seconds=1800),
+    )
+
+
+def _container(
+    cid: str, i: int, commune: int, stream: common_pb2.WasteStream.ValueType
+) -> containers_pb2.Container:
+    """The `i`-th container of the plan, in commune `commune`, on a spiral around the commune centre."""
+    code, locality, lat, lng, street = COMMUNES[commune % len(COMMUNES)]
+    angle = i * 0.9
+    radius = 0.0012 * (1 + (i % 12))
+    container = containers_pb2.Container(
+        name=f"containers/{cid}",
+        commune_code=code,
+        locality=locality,
+        street_address=f"{3 + 2 * i} {street}",
+        stream=stream,
+        volume_liters=4000 if stream == common_pb2.WASTE_STREAM_GLASS else 660,
+        latest_fill=0.55 + (i * 7 % 40) / 100,
+    )
+    _place(container, lat + radius * math.sin(angle), lng + 1.5 * radius * math.cos(angle))
+    if i % 4 == 1:
+        container.access_windows.append(_window(7, 11))
+    return container
+
+
+def _route(
+    vid: str,
+    stream: common_pb2.WasteStream.ValueType,
+    stop_ids: Sequence[str],
+    containers: dict[str, containers_pb2.Container],
+    *,
+    break_after: int,
+    disposal_after: int,
+) -> planning_pb2.VehicleRoute:
+    """A route visiting `stop_ids` in order, with a disposal trip and a break, from the depot and back."""
+    route = planning_pb2.VehicleRoute(vehicle=f"vehicles/{vid}", stream=stream)
+    clock = DAY_START
+    load = 0.0
+
+    def add(
+        kind: planning_pb2.VisitKind.ValueType,
+        *,
+        minutes: float,
+        stay: float,
+        metres: int,
+        at: fleet_pb2.Depot | fleet_pb2.Facility | containers_pb2.Container | None = None,
+    ) -> None:
+        nonlocal clock
+        clock += timedelta(minutes=minutes)
+        visit = route.visits.add(kind=kind, distance_meters=metres, load_liters=load)
+        visit.arrival_time.CopyFrom(_ts(clock))
+        visit.start_time.CopyFrom(_ts(clock))
+        visit.end_time.CopyFrom(_ts(clock + timedelta(minutes=stay)))
+        if isinstance(at, containers_pb2.Container):
+            visit.containers.append(at.name)
+            visit.expected_fill = at.latest_fill
+        elif at is not None:
+            visit.site = at.name
+        if at is not None:
+            visit.location.CopyFrom(at.location)
+        clock += timedelta(minutes=stay)
+
+    add(planning_pb2.VISIT_KIND_DEPOT_START, minutes=0, stay=0, metres=0, at=DEPOT)
+    for n, cid in enumerate(stop_ids, start=1):
+        container = containers[cid]
+        load += container.volume_liters * container.latest_fill
+        add(planning_pb2.VISIT_KIND_CONTAINER, minutes=4, stay=3, metres=900, at=container)
+        if n == break_after:
+            add(planning_pb2.VISIT_KIND_BREAK, minutes=0, stay=30, metres=0)
+        if n == disposal_after:
+            load = 0.0
+            add(planning_pb2.VISIT_KIND_DISPOSAL, minutes=12, stay=20, metres=5200, at=FACILITY)
+    load = 0.0
+    add(planning_pb2.VISIT_KIND_DISPOSAL, minutes=12, stay=20, metres=5200, at=FACILITY)
+    add(planning_pb2.VISIT_KIND_DEPOT_END, minutes=10, stay=0, metres=4100, at=DEPOT)
+    route.distance_meters = sum(v.distance_meters for v in route.visits)
+    route.duration.seconds = int((clock - DAY_START).total_seconds())
+    route.container_count = len(stop_ids)
+    route.collected_liters = sum(containers[c].volume_liters for c in stop_ids)
+    return route
+
+
+def _world(per_truck: Sequence[int]) -> World:
+    """A plan for 30 Nov 2026 with one truck per entry of `per_truck`, visiting that many containers."""
+    streams = (common_pb2.WASTE_STREAM_PACKAGING, common_pb2.WASTE_STREAM_RESIDUAL)
+    containers: dict[str, containers_pb2.Container] = {}
+    vehicles: dict[str, fleet_pb2.Vehicle] = {}
+    plan = planning_pb2.RoutePlan(
+        name="routePlans/2026-11-30-a1",
+        solver_status="ROUTING_SUCCESS",
+        create_time=_ts(datetime(2026, 11, 29, 17, 45, tzinfo=UTC)),
+    )
+    plan.service_date.year, plan.service_date.month, plan.service_date.day = 2026, 11, 30
+    index = 0
+    for t, count in enumerate(per_truck):
+        stream = streams[t % len(streams)]
+        vid = f"bom-{t + 1:02d}"
+        vehicles[f"vehicles/{vid}"] = _vehicle(vid, f"BOM {t + 1} · GS-{412 + t}-KX", stream)
+        ids = []
+        for k in range(count):
+            cid = f"c-{'emb' if stream == common_pb2.WASTE_STREAM_PACKAGING else 'omr'}-{index:03d}"
+            commune = (k * len(COMMUNES)) // count + t  # a tour of the communes, one after the other
+            containers[f"containers/{cid}"] = _container(cid, index, commune, stream)
+            ids.append(f"containers/{cid}")
+            index += 1
+        plan.routes.append(
+            _route(vid, stream, ids, containers, break_after=count // 2, disposal_after=(2 * count) // 3)
+        )
+    return World(
+        plan=plan,
+        containers=containers,
+        vehicles=vehicles,
+        depots={DEPOT.name: DEPOT},
+        facilities={FACILITY.name: FACILITY},
+    )
+
+
+@pytest.fixture(scope="module")
+def small() -> World:
+    """Two trucks, 12 container stops in all."""
+    return _world([7, 5])
+
+
+@pytest.fixture(scope="module")
+def small_pdf(small: World) -> RenderedSheets:
+    """The sheets of every truck of `small`."""
+    return small.render()
+
+
+def _pages(sheets: RenderedSheets) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(sheets.pdf)).pages]
+
+
+def _ids(world: World, vehicle: str) -> list[str]:
+    route = next(r for r in world.plan.routes if r.vehicle == vehicle)
+    return [c.rsplit("/", 1)[-1] for v in route.visits for c in v.containers]
+
+
+def test_page_count_matches_document(small_pdf: RenderedSheets) -> None:
+    """The returned page count is the PDF's, and there is at least one page per truck."""
+    assert small_pdf.pdf.startswith(b"%PDF-")
+    assert len(_pages(small_pdf)) == small_pdf.page_count >= 2
+
+
+def test_each_truck_on_its_first_page(small: World, small_pdf: RenderedSheets) -> None:
+    """Each truck's sheet starts a page naming the truck, the date and the stream."""
+    pages = _pages(small_pdf)
+    assert "bom-01" in pages[0]
+    assert "Feuille de route" in pages[0]
+    assert "Lundi 30 novembre 2026" in pages[0]
+    assert "Emballages" in pages[0]
+    second = next(i for i, text in enumerate(pages) if "bom-02" in text)
+    assert second > 0
+    assert "Feuille de route" in pages[second]
+    assert "Ordures ménagères" in pages[second]
+    assert "bom-01" not in pages[second]
+
+
+def test_every_planned_container_listed(small: World, small_pdf: RenderedSheets) -> None:
+    """Every container of the plan appears in the extracted text."""
+    text = "\n".join(_pages(small_pdf))
+    ids = [i for r in small.plan.routes for i in _ids(small, r.vehicle)]
+    assert len(ids) == 12
+    for cid in ids:
+        assert cid in text
+
+
+def test_accented_localities_print(small_pdf: RenderedSheets) -> None:
+    """French place names with accents and hyphens come out intact."""
+    text = "\n".join(_pages(small_pdf))
+    for name in ("Villeneuve-Saint-Germain", "Mercin-et-Vaux", "Crouy", "rue de l'Église", "rue Léon Blum"):
+        assert name in text
+
+
+def test_break_disposal_and_depot_rows(small_pdf: RenderedSheets) -> None:
+    """The break, the disposal trips and the depot departure and return rows are printed."""
+    first = _pages(small_pdf)[0]
+    assert "Pause 06:31–07:01 (30 min)" in first
+    assert "Vidage — Quai de transfert de Villeneuve-Saint-Germain, arrivée" in first
+    assert "charge avant vidage" in first
+    assert "Départ du dépôt — Centre technique de Soissons (ZI), 06:10" in first
+    assert "Retour au dépôt" in first
+
+
+def test_local_times_and_totals(small_pdf: RenderedSheets) -> None:
+    """Times are printed in Paris time and the totals block closes the sheet."""
+    first = _pages(small_pdf)[0]
+    assert "06:14" in first  # first stop: 05:14 UTC
+    assert "Totaux de la tournée" in first
+    assert "Vidages" in first
+
+
+def test_single_vehicle_only_its_pages(small: World) -> None:
+    """Rendering one vehicle gives only that vehicle's pages."""
+    sheets = small.render("vehicles/bom-02")
+    text = "\n".join(_pages(sheets))
+    assert sheets.page_count >= 1
+    assert "bom-02" in text
+    assert "bom-01" not in text
+    for cid in _ids(small, "vehicles/bom-02"):
+        assert cid in text
+    assert small.render("bom-02").pdf == sheets.pdf
+
+
+def test_unknown_vehicle_raises_lookup_error(small: World) -> None:
+    """A vehicle without a route in the plan raises LookupError."""
+    with pytest.raises(LookupError, match="vehicles/ghost"):
+        small.render("vehicles/ghost")
+
+
+def test_output_is_byte_reproducible(small: World, small_pdf: RenderedSheets) -> None:
+    """Two renders of the same plan give identical bytes."""
+    assert small.render().pdf == small_pdf.pdf
+
+
+def test_missing_entities_do_not_raise(small: World) -> None:
+    """Containers, vehicles, depots and facilities missing from the mappings are printed by id."""
+    sheets = render_route_sheets(small.plan, containers={}, vehicles={}, depots={}, facilities={})
+    text = "\n".join(_pages(sheets))
+    assert "c-emb-000" in text
+    assert "quai-vsg" in text
+
+
+def test_characters_outside_latin1_are_replaced() -> None:
+    """Characters the core fonts lack (œ is there, ⌀ is not) are replaced instead of failing."""
+    world = _world([3])
+    cid = next(iter(world.containers))
+    world.containers[cid].street_address = "Place du Cœur … ⌀ 1,2 m"
+    text = "\n".join(_pages(world.render()))
+    assert "Place du Cœur … ? 1,2 m" in text
+
+
+def test_eighty_stops_span_pages() -> None:
+    """One truck with 80 stops spans several pages and lists every container."""
+    world = _world([80])
+    sheets = world.render()
+    pages = _pages(sheets)
+    assert sheets.page_count == len(pages) >= 2
+    text = "\n".join(pages)
+    for cid in _ids(world, "vehicles/bom-01"):
+        assert cid in text
+    assert all("bom-01" in page for page in pages)
+    assert "Page 2/" in pages[1]
+
+
+def test_isle_visit_lists_every_container() -> None:
+    """A visit emptying several containers of one isle lists each id, and a wait shows the service start."""
+    world = _world([3])
+    visit = next(v for v in world.plan.routes[0].visits if v.containers)
+    extra = containers_pb2.Container()
+    extra.CopyFrom(world.containers[visit.containers[0]])
+    extra.name = "containers/c-emb-ilot-b"
+    world.containers[extra.name] = extra
+    visit.containers.append(extra.name)
+    visit.start_time.seconds = visit.arrival_time.seconds + 600
+    text = " ".join("\n".join(_pages(world.render())).split())
+    assert "c-emb-000" in text
+    assert "c-emb-ilot-b" in text
+    assert "06:14 début 06:24" in text
+
+
+def test_empty_plan_renders_one_page() -> None:
+    """A plan without routes still gives a valid one-page document."""
+    plan = planning_pb2.RoutePlan(name="routePlans/empty")
+    sheets = render_route_sheets(plan, containers={}, vehicles={}, depots={}, facilities={})
+    assert sheets.page_count == len(_pages(sheets)) == 1

@@ -1,0 +1,108 @@
+"""`wastesvc` command line: serve, demo, plan, sheets."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import grpc
+
+from wastesvc.client import PlanFailed, optimize_day, plan_summary, save_sheets
+from wastesvc.config import Settings, load_settings
+from wastesvc.demo import run_demo
+from wastesvc.server import serve
+from wastesvc.v1 import planning_pb2, planning_pb2_grpc
+
+__all__ = ["main"]
+
+DEMO_DB = Path("var/demo.db")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wastesvc", description=__doc__)
+    parser.add_argument("--config", help="TOML settings file (else WASTESVC_CONFIG, then WASTESVC_* variables)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("serve", help="run the gRPC server until SIGTERM/Ctrl-C")
+
+    demo = commands.add_parser("demo", help="load Grand Soissons, simulate readings, plan today, print sheets")
+    demo.add_argument("--out", type=Path, default=Path("out"), help="folder for the route sheets (default out/)")
+    demo.add_argument("--no-serve", action="store_true", help="exit after writing the sheets")
+
+    plan = commands.add_parser("plan", help="ask a running server to plan a day and wait for the plan")
+    plan.add_argument("--target", default=None, help="server address (default: the listen setting)")
+    plan.add_argument("--date", type=date.fromisoformat, default=None, help="service day, default today")
+    plan.add_argument("--time-limit", type=float, default=None, help="solver budget in seconds")
+    plan.add_argument("--out", type=Path, default=None, help="also write the sheets to this folder")
+
+    sheets = commands.add_parser("sheets", help="download the route sheets of a plan")
+    sheets.add_argument("plan", help="plan name, routePlans/…")
+    sheets.add_argument("--target", default=None, help="server address (default: the listen setting)")
+    sheets.add_argument("--vehicle", default="", help="only this vehicle, vehicles/…")
+    sheets.add_argument("--output", type=Path, required=True, help="PDF file to write")
+    return parser
+
+
+async def _plan(settings: Settings, args: argparse.Namespace) -> int:
+    tz = ZoneInfo(settings.timezone)
+    day = args.date or datetime.now(tz).date()
+    async with grpc.aio.insecure_channel(args.target or settings.listen) as channel:
+        try:
+            plan = await optimize_day(channel, day, time_limit_s=args.time_limit)
+        except PlanFailed as exc:
+            print(f"planning failed: {exc}", file=sys.stderr)
+            return 1
+        print(plan_summary(plan, tz))
+        if args.out:
+            saved = await save_sheets(channel, plan, args.out)
+            print(f"route sheets: {saved.combined}")
+    return 0
+
+
+async def _sheets(settings: Settings, args: argparse.Namespace) -> int:
+    async with grpc.aio.insecure_channel(args.target or settings.listen) as channel:
+        stub = planning_pb2_grpc.PlanningServiceStub(channel)
+        result = await stub.RenderRouteSheets(
+            planning_pb2.RenderRouteSheetsRequest(name=args.plan, vehicle=args.vehicle)
+        )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_bytes(result.content)
+    print(f"{args.output}: {result.page_count} page(s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings(args.config)
+    try:
+        if args.command == "serve":
+            asyncio.run(serve(settings))
+        elif args.command == "demo":
+            # The demo loads the scenario afresh each time; its own database never touches a real one.
+            if settings.db_url == Settings().db_url:
+                DEMO_DB.unlink(missing_ok=True)
+                for suffix in ("-wal", "-shm"):
+                    Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
+                settings = replace(settings, db_url=f"sqlite:///{DEMO_DB}")
+            asyncio.run(run_demo(settings, args.out, keep_serving=not args.no_serve))
+        elif args.command == "plan":
+            return asyncio.run(_plan(settings, args))
+        elif args.command == "sheets":
+            return asyncio.run(_sheets(settings, args))
+    except grpc.aio.AioRpcError as exc:
+        print(f"{exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Small shared helpers: names, streams, times, pagination tokens, request checks."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from google.protobuf import duration_pb2, timestamp_pb2
+from google.type import latlng_pb2, timeofday_pb2
+
+from wastesvc.errors import FieldViolation, InvalidArgument
+from wastesvc.v1 import common_pb2
+
+__all__ = [
+    "FUTURE_TOLERANCE",
+    "STREAM_KEYS",
+    "check_latlng",
+    "check_resource_id",
+    "decode_page_token",
+    "encode_page_token",
+    "from_timestamp",
+    "page_size",
+    "parse_filter",
+    "parse_name",
+    "seconds_to_timeofday",
+    "stream_from_key",
+    "stream_key",
+    "timeofday_to_seconds",
+    "to_duration",
+    "to_timestamp",
+]
+
+# Sensor clocks drift and gateways buffer; more than this ahead of the server clock is a bad clock.
+FUTURE_TOLERANCE = timedelta(minutes=10)
+
+STREAM_KEYS: dict[int, str] = {
+    common_pb2.WASTE_STREAM_RESIDUAL: "residual",
+    common_pb2.WASTE_STREAM_PACKAGING: "packaging",
+    common_pb2.WASTE_STREAM_PAPER: "paper",
+    common_pb2.WASTE_STREAM_GLASS: "glass",
+    common_pb2.WASTE_STREAM_BIOWASTE: "biowaste",
+}
+_STREAM_BY_KEY = {key: value for value, key in STREAM_KEYS.items()}
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+def stream_key(value: int, field: str) -> str:
+    """The storage key of a WasteStream value; unset or unknown numbers are a field violation."""
+    try:
+        return STREAM_KEYS[value]
+    except KeyError:
+        detail = "must be set" if value == 0 else f"unknown stream {value}"
+        raise InvalidArgument([FieldViolation(field, detail)]) from None
+
+
+def stream_from_key(key: str) -> common_pb2.WasteStream.ValueType:
+    return _STREAM_BY_KEY[key]
+
+
+def check_resource_id(value: str, field: str) -> list[FieldViolation]:
+    if not _ID.match(value):
+        return [
+            FieldViolation(field, "must be 1-63 characters among A-Z a-z 0-9 . _ - and start alphanumeric")
+        ]
+    return []
+
+
+def parse_name(name: str, collection: str, field: str = "name") -> str:
+    """The id in `collection/{id}`; a malformed name is INVALID_ARGUMENT naming `field`."""
+    prefix = f"{collection}/"
+    if not name.startswith(prefix) or not _ID.match(name[len(prefix) :]):
+        raise InvalidArgument([FieldViolation(field, f"must look like {collection}/{{id}}, got {name!r}")])
+    return name[len(prefix) :]
+
+
+def check_latlng(location: latlng_pb2.LatLng, present: bool, field: str) -> list[FieldViolation]:
+    if not present:
+        return [FieldViolation(field, "is required")]
+    violations = []
+    if not -90.0 <= location.latitude <= 90.0:
+        violations.append(FieldViolation(f"{field}.latitude", "must be within [-90, 90]"))
+    if not -180.0 <= location.longitude <= 180.0:
+        violations.append(FieldViolation(f"{field}.longitude", "must be within [-180, 180]"))
+    return violations
+
+
+def timeofday_to_seconds(value: timeofday_pb2.TimeOfDay) -> int:
+    return value.hours * 3600 + value.minutes * 60 + value.seconds
+
+
+def seconds_to_timeofday(seconds: int) -> timeofday_pb2.TimeOfDay:
+    return timeofday_pb2.TimeOfDay(hours=seconds // 3600, minutes=seconds % 3600 // 60, seconds=seconds % 60)
+
+
+def check_timeofday(value: timeofday_pb2.TimeOfDay, field: str) -> list[FieldViolation]:
+    # 24:00 is allowed as an end of day, as google.type.TimeOfDay permits.
+    ok = 0 <= value.hours <= 24 and 0 <= value.minutes < 60 and 0 <= value.seconds < 60 and value.nanos == 0
+    if ok and value.hours == 24 and (value.minutes or value.seconds):
+        ok = False
+    return [] if ok else [FieldViolation(field, "must be a valid time of day between 00:00 and 24:00")]
+
+
+def check_window(window: common_pb2.TimeWindow, field: str) -> list[FieldViolation]:
+    violations = check_timeofday(window.start_time, f"{field}.start_time")
+    violations += check_timeofday(window.end_time, f"{field}.end_time")
+    if not violations and timeofday_to_seconds(window.end_time) < timeofday_to_seconds(window.start_time):
+        violations.append(FieldViolation(f"{field}.end_time", "must not be before start_time"))
+    return violations
+
+
+def check_duration(value: duration_pb2.Duration, field: str) -> list[FieldViolation]:
+    if value.seconds < 0 or value.nanos < 0:
+        return [FieldViolation(field, "must not be negative")]
+    return []
+
+
+def to_timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value.astimezone(UTC))
+    return stamp
+
+
+def from_timestamp(value: timestamp_pb2.Timestamp) -> datetime:
+    return value.ToDatetime(tzinfo=UTC)
+
+
+def to_duration(seconds: float) -> duration_pb2.Duration:
+    result = duration_pb2.Duration()
+    result.FromTimedelta(timedelta(seconds=seconds))
+    return result
+
+
+def local_time(seconds: int) -> time:
+    return time(seconds // 3600 % 24, seconds % 3600 // 60, seconds % 60)
+
+
+def page_size(requested: int, default: int, maximum: int, field: str = "page_size") -> int:
+    if requested < 0:
+        raise InvalidArgument([FieldViolation(field, "must not be negative")])
+    return min(requested or default, maximum)
+
+
+def encode_page_token(key: Any, context: Mapping[str, Any] | None = None) -> str:
+    payload = json.dumps({"k": key, "c": dict(context or {})}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str, context: Mapping[str, Any] | None = None, field: str = "page_token") -> Any:
+    """The key stored in a token; a token from another query (filter changed) is rejected (AIP-158)."""
+    if not token:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        key, stored_context = payload["k"], payload["c"]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidArgument([FieldViolation(field, "is not a token this service issued")]) from None
+    if stored_context != dict(context or {}):
+        raise InvalidArgument([FieldViolation(field, "belongs to a different query (filter changed)")])
+    return key
+
+
+_CLAUSE = re.compile(r'^\s*([a-z_]+)\s*=\s*("(?:[^"\\]|\\.)*"|[A-Za-z0-9_.-]+)\s*$')
+
+
+def parse_filter(text: str, allowed: Mapping[str, str], field: str = "filter") -> dict[str, str]:
+    """An AIP-160 subset: `a = "x" AND b = Y`; returns {column: value} using `allowed` {field: column}."""
+    if not text.strip():
+        return {}
+    result: dict[str, str] = {}
+    for clause in re.split(r"\s+AND\s+", text.strip()):
+        match = _CLAUSE.match(clause)
+        if not match:
+            raise InvalidArgument(
+                [FieldViolation(field, f'cannot parse {clause!r}; use field = "value" AND …')]
+            )
+        name, raw = match.groups()
+        if name not in allowed:
+            raise InvalidArgument(
+                [FieldViolation(field, f"cannot filter on {name!r}; allowed: {', '.join(sorted(allowed))}")]
+            )
+        result[allowed[name]] = json.loads(raw) if raw.startswith('"') else raw
+    return result

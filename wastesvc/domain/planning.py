@@ -1,0 +1,299 @@
+"""Planning v0: select the containers to empty, build the routing problem, turn the solution into a plan.
+
+Pure functions over storage rows; the planner (wastesvc.planner) does the I/O and runs the solver.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from google.type import date_pb2, latlng_pb2
+
+import routing
+from wastesvc.domain._common import stream_from_key, to_duration, to_timestamp
+from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, ReadingRow, VehicleRow
+from wastesvc.v1 import planning_pb2
+
+__all__ = [
+    "DENSITY_KG_PER_L",
+    "PlanningInput",
+    "Selection",
+    "build_problem",
+    "last_emptied",
+    "select_containers",
+    "solution_to_plan",
+]
+
+# Bulk density of each stream as found in a container (kg per litre of container volume): typical orders of
+# magnitude from waste characterisation studies; the territory publishes none (facilities.md §5).
+DENSITY_KG_PER_L = {"residual": 0.15, "packaging": 0.04, "paper": 0.08, "glass": 0.35, "biowaste": 0.5}
+# A drop of this much between consecutive readings means the container was emptied (REFERENCE §5).
+EMPTYING_DROP = 0.3
+# Average road speed over town and rural roads, and the road/crow-fly ratio (REFERENCE §2, ≈1.3 urban).
+SPEED_KMH = 32.0
+CIRCUITY = 1.3
+
+_SKIP_REASONS = {
+    routing.SkipReason.NOT_WORTH_IT: planning_pb2.SKIP_REASON_NOT_WORTH_IT,
+    routing.SkipReason.NO_CAPACITY: planning_pb2.SKIP_REASON_NO_CAPACITY,
+    routing.SkipReason.NO_TIME: planning_pb2.SKIP_REASON_NO_TIME,
+    routing.SkipReason.INCOMPATIBLE: planning_pb2.SKIP_REASON_NO_VEHICLE_FOR_STREAM,
+}
+_VISIT_KINDS = {
+    routing.VisitKind.DEPOT_START: planning_pb2.VISIT_KIND_DEPOT_START,
+    routing.VisitKind.STOP: planning_pb2.VISIT_KIND_CONTAINER,
+    routing.VisitKind.FACILITY: planning_pb2.VISIT_KIND_DISPOSAL,
+    routing.VisitKind.BREAK: planning_pb2.VISIT_KIND_BREAK,
+    routing.VisitKind.DEPOT_END: planning_pb2.VISIT_KIND_DEPOT_END,
+}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A container chosen for collection, with what it is expected to hold."""
+
+    container: ContainerRow
+    fill: float
+    reason: str  # "fill" or "age"
+
+
+@dataclass(frozen=True)
+class PlanningInput:
+    """Everything the plan is made from, read from storage in one go."""
+
+    service_date: date
+    timezone: ZoneInfo
+    containers: Sequence[ContainerRow]
+    latest: Mapping[str, ReadingRow]
+    history: Sequence[ReadingRow]
+    vehicles: Sequence[VehicleRow]
+    depots: Mapping[str, DepotRow]
+    facilities: Sequence[FacilityRow]
+    streams: frozenset[str]
+    fill_threshold: float
+    max_days_without_emptying: int
+
+
+@dataclass
+class BuiltProblem:
+    """The routing problem and the way back from its stops to containers."""
+
+    problem: routing.Problem
+    containers_of_stop: dict[str, list[Selection]]
+    stream_of_vehicle: dict[str, str]
+    unassigned: list[Selection] = field(default_factory=list)
+
+
+def last_emptied(history: Sequence[ReadingRow]) -> dict[str, datetime]:
+    """Per container, the time of the latest reading right after a sudden drop in fill."""
+    result: dict[str, datetime] = {}
+    previous: ReadingRow | None = None
+    for reading in history:  # ordered by container, then time
+        same_container = previous is not None and previous.container_id == reading.container_id
+        if same_container and previous is not None and previous.fill - reading.fill >= EMPTYING_DROP:
+            result[reading.container_id] = reading.measure_time
+        previous = reading
+    return result
+
+
+def select_containers(data: PlanningInput, now: datetime) -> list[Selection]:
+    """Containers at or above the fill threshold, plus those not emptied for too many days."""
+    emptied = last_emptied(data.history)
+    chosen = []
+    for container in data.containers:
+        if container.stream not in data.streams:
+            continue
+        latest = data.latest.get(container.id)
+        fill = latest.fill if latest is not None else 0.0
+        known = [t for t in (emptied.get(container.id), container.last_emptied_time) if t is not None]
+        too_old = bool(known) and now - max(known) >= timedelta(days=data.max_days_without_emptying)
+        if latest is not None and fill >= data.fill_threshold:
+            chosen.append(Selection(container, fill, "fill"))
+        elif too_old:
+            chosen.append(Selection(container, fill, "age"))
+    return chosen
+
+
+def _assign_streams(vehicles: Sequence[VehicleRow], demand: Mapping[str, float]) -> dict[str, str]:
+    """One stream per vehicle for the day (a compactor body carries one stream), balancing litres."""
+    assigned_capacity: dict[str, float] = defaultdict(float)
+    result = {}
+    # Specialised trucks first, so multi-stream trucks fill the gaps they leave.
+    for vehicle in sorted(vehicles, key=lambda v: (len(v.streams.split(",")), v.id)):
+        options = [s for s in vehicle.streams.split(",") if demand.get(s, 0.0) > 0]
+        if not options:
+            continue
+        stream = max(options, key=lambda s: (demand[s] / (1.0 + assigned_capacity[s]), s))
+        assigned_capacity[stream] += vehicle.capacity_l
+        result[vehicle.id] = stream
+    return result
+
+
+def build_problem(data: PlanningInput, selected: Sequence[Selection]) -> BuiltProblem:
+    """The routing problem of the day: one stop per isle and stream, one stream per vehicle."""
+    demand: dict[str, float] = defaultdict(float)
+    for s in selected:
+        demand[s.container.stream] += s.container.volume_l * s.fill
+    stream_of_vehicle = _assign_streams(data.vehicles, demand)
+    carried = set(stream_of_vehicle.values())
+
+    groups: dict[tuple[str, ...], list[Selection]] = defaultdict(list)
+    unassigned = []
+    for s in selected:
+        c = s.container
+        if c.stream not in carried:
+            unassigned.append(s)
+            continue
+        spot = c.isle or f"{c.lat:.5f},{c.lng:.5f}"
+        groups[(spot, c.stream, c.access_windows)].append(s)
+
+    stops = []
+    containers_of_stop = {}
+    for index, ((_, stream, windows), members) in enumerate(sorted(groups.items())):
+        stop_id = f"s{index}"
+        first = members[0].container
+        volume = sum(m.container.volume_l * m.fill for m in members)
+        stops.append(
+            routing.Stop(
+                id=stop_id,
+                location=routing.Location(first.lat, first.lng),
+                stream=stream,
+                volume_l=volume,
+                weight_kg=volume * DENSITY_KG_PER_L.get(stream, 0.2),
+                service_s=sum(m.container.service_s for m in members),
+                time_windows=tuple(routing.TimeWindow(a, b) for a, b in json.loads(windows)),
+                container_ids=tuple(m.container.id for m in members),
+            )
+        )
+        containers_of_stop[stop_id] = members
+
+    vehicles = []
+    for v in data.vehicles:
+        if v.id not in stream_of_vehicle:
+            continue
+        lunch = routing.Break(v.break_start_s, v.break_end_s, v.break_s) if v.break_s else None
+        vehicles.append(
+            routing.Vehicle(
+                id=v.id,
+                capacity_l=float(v.capacity_l),
+                capacity_kg=float(v.capacity_kg),
+                streams=frozenset({stream_of_vehicle[v.id]}),
+                start_depot=v.home_depot,
+                end_depot=v.home_depot,
+                shift=routing.TimeWindow(v.shift_start_s, v.shift_end_s),
+                cost_per_km=v.cost_per_km,
+                cost_per_hour=v.cost_per_hour,
+                route_volume_cap_l=float(v.daily_volume_cap_l) or None,
+                lunch=lunch,
+            )
+        )
+    used_depots = {v.home_depot for v in data.vehicles if v.id in stream_of_vehicle}
+    problem = routing.Problem(
+        stops=tuple(stops),
+        vehicles=tuple(vehicles),
+        depots=tuple(
+            routing.Depot(d.id, routing.Location(d.lat, d.lng))
+            for d in data.depots.values()
+            if d.id in used_depots
+        ),
+        facilities=tuple(
+            routing.Facility(
+                id=f.id,
+                location=routing.Location(f.lat, f.lng),
+                streams=frozenset(f.streams.split(",")) & carried,
+                opening=routing.TimeWindow(f.open_s, f.close_s),
+                dump_s=f.dump_s,
+            )
+            for f in data.facilities
+            if set(f.streams.split(",")) & carried
+        ),
+        matrix=routing.GreatCircleMatrix(circuity=CIRCUITY, speed_kmh=SPEED_KMH),
+    )
+    return BuiltProblem(problem, containers_of_stop, stream_of_vehicle, unassigned)
+
+
+def _at(service_date: date, tz: ZoneInfo, seconds: int) -> datetime:
+    return datetime.combine(service_date, datetime.min.time(), tz) + timedelta(seconds=seconds)
+
+
+def solution_to_plan(
+    plan_name: str, data: PlanningInput, built: BuiltProblem, solution: routing.Solution, created: datetime
+) -> planning_pb2.RoutePlan:
+    """The RoutePlan resource of a solved day."""
+    locations = {d.id: d.location for d in built.problem.depots}
+    locations.update({f.id: f.location for f in built.problem.facilities})
+    stops = {s.id: s for s in built.problem.stops}
+    plan = planning_pb2.RoutePlan(
+        name=plan_name,
+        service_date=date_pb2.Date(
+            year=data.service_date.year, month=data.service_date.month, day=data.service_date.day
+        ),
+        solver_status=solution.status,
+        solve_duration=to_duration(solution.solve_time_s),
+        create_time=to_timestamp(created),
+    )
+    for route in solution.routes:
+        out = plan.routes.add(
+            vehicle=f"vehicles/{route.vehicle_id}",
+            stream=stream_from_key(built.stream_of_vehicle[route.vehicle_id]),
+            distance_meters=route.distance_m,
+            duration=to_duration(route.duration_s),
+        )
+        collected = 0.0
+        for visit in route.visits:
+            item = out.visits.add(
+                kind=_VISIT_KINDS[visit.kind],
+                arrival_time=to_timestamp(_at(data.service_date, data.timezone, visit.arrival_s)),
+                start_time=to_timestamp(_at(data.service_date, data.timezone, visit.start_s)),
+                end_time=to_timestamp(_at(data.service_date, data.timezone, visit.end_s)),
+                load_liters=visit.load_l,
+                load_kg=visit.load_kg,
+                distance_meters=visit.distance_from_prev_m,
+            )
+            location: routing.Location | None = None
+            if visit.kind is routing.VisitKind.STOP:
+                members = built.containers_of_stop[visit.ref_id]
+                item.containers.extend(f"containers/{m.container.id}" for m in members)
+                item.expected_fill = max(m.fill for m in members)
+                location = stops[visit.ref_id].location
+                out.container_count += len(members)
+                collected += stops[visit.ref_id].volume_l
+            elif visit.kind is routing.VisitKind.FACILITY:
+                item.site = f"facilities/{visit.ref_id}"
+                location = locations[visit.ref_id]
+            elif visit.kind in (routing.VisitKind.DEPOT_START, routing.VisitKind.DEPOT_END):
+                item.site = f"depots/{visit.ref_id}"
+                location = locations[visit.ref_id]
+            if location is not None:
+                item.location.CopyFrom(latlng_pb2.LatLng(latitude=location.lat, longitude=location.lng))
+        out.collected_liters = collected
+
+    reasons = {
+        routing.SkipReason.INCOMPATIBLE: "no vehicle carries this stream today",
+    }
+    for skipped in solution.skipped:
+        for member in built.containers_of_stop[skipped.stop_id]:
+            plan.skipped.add(
+                container=f"containers/{member.container.id}",
+                reason=_SKIP_REASONS[skipped.reason],
+                detail=skipped.detail or reasons.get(skipped.reason, ""),
+            )
+    for member in built.unassigned:
+        plan.skipped.add(
+            container=f"containers/{member.container.id}",
+            reason=planning_pb2.SKIP_REASON_NO_VEHICLE_FOR_STREAM,
+            detail=f"no available vehicle carries {member.container.stream}",
+        )
+    totals = plan.totals
+    totals.vehicle_count = len(plan.routes)
+    totals.container_count = sum(r.container_count for r in plan.routes)
+    totals.skipped_count = len(plan.skipped)
+    totals.distance_meters = sum(r.distance_meters for r in plan.routes)
+    totals.duration.CopyFrom(to_duration(sum(r.duration.ToTimedelta().total_seconds() for r in plan.routes)))
+    totals.collected_liters = sum(r.collected_liters for r in plan.routes)
+    return plan

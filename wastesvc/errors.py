@@ -1,0 +1,112 @@
+"""Service errors and their mapping onto `google.rpc.Status` with `BadRequest` and `ErrorInfo` details.
+
+Domain code raises these; the servicer layer turns them into gRPC status codes, so a client always gets
+INVALID_ARGUMENT / NOT_FOUND / … with the offending field named, never UNKNOWN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+__all__ = [
+    "DOMAIN",
+    "AlreadyExists",
+    "FailedPrecondition",
+    "FieldViolation",
+    "InvalidArgument",
+    "NotFound",
+    "ServiceError",
+]
+
+DOMAIN = "wastesvc.googleapis.com"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    """One bad field, named by its path in the request (`requests[3].reading.fill_fraction`)."""
+
+    field: str
+    description: str
+
+
+class ServiceError(Exception):
+    """Base of the errors a client may cause; carries a gRPC code and an ErrorInfo reason."""
+
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    reason: str = "INTERNAL"
+
+    def __init__(self, message: str, *, metadata: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.metadata = metadata or {}
+
+    def details(self) -> list[any_pb2.Any]:
+        info = any_pb2.Any()
+        info.Pack(error_details_pb2.ErrorInfo(reason=self.reason, domain=DOMAIN, metadata=self.metadata))
+        return [info]
+
+    def to_status(self) -> status_pb2.Status:
+        code = getattr(code_pb2, self.code.name)
+        return status_pb2.Status(code=code, message=self.message, details=self.details())
+
+
+class InvalidArgument(ServiceError):
+    """The request is malformed; every offending field is listed."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "INVALID_ARGUMENT"
+
+    def __init__(self, violations: Iterable[FieldViolation], message: str | None = None) -> None:
+        self.violations = list(violations)
+        summary = "; ".join(f"{v.field}: {v.description}" for v in self.violations[:5])
+        more = f" (+{len(self.violations) - 5} more)" if len(self.violations) > 5 else ""
+        super().__init__(message or f"invalid request: {summary}{more}")
+
+    def details(self) -> list[any_pb2.Any]:
+        bad = any_pb2.Any()
+        bad.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                    for v in self.violations
+                ]
+            )
+        )
+        return [bad, *super().details()]
+
+
+class NotFound(ServiceError):
+    """A named resource does not exist."""
+
+    code = grpc.StatusCode.NOT_FOUND
+    reason = "RESOURCE_NOT_FOUND"
+
+    def __init__(self, resource_name: str, *, field: str | None = None) -> None:
+        metadata = {"resource": resource_name}
+        if field:
+            metadata["field"] = field
+        where = f" ({field})" if field else ""
+        super().__init__(f"{resource_name} not found{where}", metadata=metadata)
+        self.field = field
+
+
+class AlreadyExists(ServiceError):
+    """Creating a resource whose name is taken."""
+
+    code = grpc.StatusCode.ALREADY_EXISTS
+    reason = "RESOURCE_EXISTS"
+
+    def __init__(self, resource_name: str) -> None:
+        super().__init__(f"{resource_name} already exists", metadata={"resource": resource_name})
+
+
+class FailedPrecondition(ServiceError):
+    """The system is not in a state that allows the call (for example deleting a depot still in use)."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "FAILED_PRECONDITION"

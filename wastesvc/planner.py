@@ -1,0 +1,278 @@
+"""Planning operations: the google.longrunning life cycle around selection, solving and storing a plan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from google.longrunning import operations_pb2
+from google.rpc import code_pb2, status_pb2
+
+import routing
+from wastesvc.domain._common import STREAM_KEYS, parse_name, stream_key, to_timestamp
+from wastesvc.domain.planning import PlanningInput, build_problem, select_containers, solution_to_plan
+from wastesvc.errors import FieldViolation, InvalidArgument, NotFound
+from wastesvc.solver_pool import SolverPool
+from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, OperationRow, PlanRow, Storage, VehicleRow
+from wastesvc.v1 import planning_pb2
+
+__all__ = ["Planner"]
+
+log = logging.getLogger(__name__)
+Metadata = planning_pb2.OptimizeRoutesMetadata
+MAX_TIME_LIMIT = timedelta(minutes=10)
+# Readings older than this do not change today's selection (emptying detection, ages beyond a month).
+HISTORY = timedelta(days=35)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _load_all(storage: Storage, kind: type[ContainerRow | VehicleRow | FacilityRow | DepotRow]) -> list[Any]:
+    rows: list[Any] = []
+    after = None
+    while True:
+        page = storage.list(kind, after=after, limit=1000)  # type: ignore[type-var]
+        rows += page.items
+        if page.last_key is None:
+            return rows
+        after = page.last_key
+
+
+@dataclass
+class _Job:
+    """One planning operation in flight."""
+
+    row: OperationRow
+    metadata: planning_pb2.OptimizeRoutesMetadata
+    request: planning_pb2.OptimizeRoutesRequest
+    service_date: date
+    streams: frozenset[str]
+    vehicle_ids: list[str]
+    plan_name: str
+
+
+class Planner:
+    """Starts, tracks and cancels OptimizeRoutes operations."""
+
+    def __init__(
+        self, storage: Storage, pool: SolverPool, *, default_time_limit_s: float, timezone: str
+    ) -> None:
+        self.storage = storage
+        self.pool = pool
+        self.default_time_limit_s = default_time_limit_s
+        self.timezone = ZoneInfo(timezone)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    # Life cycle -------------------------------------------------------------------------------------
+
+    def close_interrupted(self) -> int:
+        """Operations left running by a previous process can never finish: close them as ABORTED."""
+        stale = self.storage.unfinished_operations()
+        for row in stale:
+            operation = operations_pb2.Operation.FromString(row.body)
+            operation.done = True
+            operation.error.CopyFrom(status_pb2.Status(code=code_pb2.ABORTED, message="server restarted"))
+            row.body, row.done = operation.SerializeToString(), True
+            self.storage.save_operation(row)
+        return len(stale)
+
+    async def shutdown(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    # Requests ---------------------------------------------------------------------------------------
+
+    def _validate(
+        self, request: planning_pb2.OptimizeRoutesRequest
+    ) -> tuple[date, frozenset[str], list[str]]:
+        violations = []
+        d = request.service_date
+        try:
+            service_date = date(d.year, d.month, d.day)
+        except ValueError:
+            violations.append(FieldViolation("service_date", "must be a full calendar date"))
+        streams = set()
+        for i, value in enumerate(request.streams):
+            try:
+                streams.add(stream_key(value, f"streams[{i}]"))
+            except InvalidArgument as exc:
+                violations += exc.violations
+        vehicle_ids = []
+        for i, name in enumerate(request.vehicles):
+            try:
+                vehicle_ids.append(parse_name(name, "vehicles", f"vehicles[{i}]"))
+            except InvalidArgument as exc:
+                violations += exc.violations
+        options = request.options
+        limit = options.time_limit.ToTimedelta()
+        if limit < timedelta(0) or limit > MAX_TIME_LIMIT:
+            violations.append(FieldViolation("options.time_limit", "must be between 0 and 10 minutes"))
+        if not 0.0 <= options.fill_threshold <= 1.0:
+            violations.append(FieldViolation("options.fill_threshold", "must be within [0, 1]"))
+        if options.max_days_without_emptying < 0:
+            violations.append(FieldViolation("options.max_days_without_emptying", "must not be negative"))
+        if violations:
+            raise InvalidArgument(violations)
+        return service_date, frozenset(streams or STREAM_KEYS.values()), vehicle_ids
+
+    def start(self, request: planning_pb2.OptimizeRoutesRequest) -> operations_pb2.Operation:
+        """Validates, records the operation and starts it; a repeated request_id returns the first one."""
+        service_date, streams, vehicle_ids = self._validate(request)
+        if request.request_id:
+            existing = self.storage.find_operation_by_request(request.request_id)
+            if existing is not None:
+                return operations_pb2.Operation.FromString(existing.body)
+        vehicles = self.storage.get_many(VehicleRow, vehicle_ids)
+        for i, vehicle_id in enumerate(vehicle_ids):
+            if vehicle_id not in vehicles:
+                raise NotFound(f"vehicles/{vehicle_id}", field=f"vehicles[{i}]")
+
+        operation_id = uuid.uuid4().hex
+        plan_name = f"routePlans/{service_date:%Y%m%d}-{operation_id[:8]}"
+        created = _now()
+        operation = operations_pb2.Operation(name=f"operations/{operation_id}")
+        metadata = Metadata(
+            state=Metadata.STATE_QUEUED,
+            service_date=request.service_date,
+            create_time=to_timestamp(created),
+            route_plan=plan_name,
+        )
+        operation.metadata.Pack(metadata)
+        row = OperationRow(
+            id=operation_id,
+            request_id=request.request_id or None,
+            body=operation.SerializeToString(),
+            create_time=created,
+            update_time=created,
+        )
+        self.storage.save_operation(row)
+        job = _Job(row, metadata, request, service_date, streams, vehicle_ids, plan_name)
+        task = asyncio.get_running_loop().create_task(self._run(job))
+        self._tasks[operation_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(operation_id, None))
+        return operation
+
+    def cancel(self, operation_id: str) -> bool:
+        """Asks a running operation to stop; False when it is not running here."""
+        task = self._tasks.get(operation_id)
+        if task is None:
+            return False
+        task.cancel()
+        return True
+
+    async def wait(self, operation_id: str, timeout_s: float) -> None:
+        task = self._tasks.get(operation_id)
+        if task is not None:
+            await asyncio.wait({task}, timeout=timeout_s)
+
+    # The work ---------------------------------------------------------------------------------------
+
+    async def _publish(
+        self,
+        row: OperationRow,
+        metadata: planning_pb2.OptimizeRoutesMetadata,
+        *,
+        response: planning_pb2.RoutePlan | None = None,
+        error: status_pb2.Status | None = None,
+    ) -> None:
+        operation = operations_pb2.Operation(name=f"operations/{row.id}")
+        operation.metadata.Pack(metadata)
+        if response is not None or error is not None:
+            operation.done = True
+            metadata.end_time.CopyFrom(to_timestamp(_now()))
+            operation.metadata.Pack(metadata)
+            if response is not None:
+                operation.response.Pack(response)
+            else:
+                operation.error.CopyFrom(error)
+        row.body, row.done = operation.SerializeToString(), operation.done
+        await asyncio.to_thread(self.storage.save_operation, row)
+
+    def _read_input(
+        self,
+        service_date: date,
+        streams: frozenset[str],
+        vehicle_ids: list[str],
+        options: planning_pb2.OptimizeOptions,
+    ) -> PlanningInput:
+        vehicles = _load_all(self.storage, VehicleRow)
+        if vehicle_ids:
+            vehicles = [v for v in vehicles if v.id in set(vehicle_ids)]
+        containers = _load_all(self.storage, ContainerRow)
+        return PlanningInput(
+            service_date=service_date,
+            timezone=self.timezone,
+            containers=containers,
+            latest=self.storage.latest_readings([c.id for c in containers]),
+            history=self.storage.readings_since(_now() - HISTORY),
+            vehicles=vehicles,
+            depots={d.id: d for d in _load_all(self.storage, DepotRow)},
+            facilities=_load_all(self.storage, FacilityRow),
+            streams=streams,
+            fill_threshold=options.fill_threshold or 0.7,
+            max_days_without_emptying=options.max_days_without_emptying or 7,
+        )
+
+    async def _run(self, job: _Job) -> None:
+        row, metadata, request = job.row, job.metadata, job.request
+        service_date, plan_name = job.service_date, job.plan_name
+        try:
+            metadata.state, metadata.progress_percent = Metadata.STATE_SELECTING, 5
+            await self._publish(row, metadata)
+            data = await asyncio.to_thread(
+                self._read_input, service_date, job.streams, job.vehicle_ids, request.options
+            )
+            selected = select_containers(data, _now())
+            built = build_problem(data, selected)
+            metadata.selected_container_count = len(selected)
+            metadata.state, metadata.progress_percent = Metadata.STATE_SOLVING, 20
+            await self._publish(row, metadata)
+            limit = request.options.time_limit.ToTimedelta().total_seconds() or self.default_time_limit_s
+            if built.problem.stops:
+                solution = await self.pool.solve(built.problem, routing.SolveOptions(time_limit_s=limit))
+            else:
+                solution = routing.Solution(
+                    routes=(),
+                    skipped=(),
+                    cost=routing.CostBreakdown(0.0, 0.0, 0.0, 0.0, 0.0),
+                    status="NOTHING_TO_COLLECT",
+                    solve_time_s=0.0,
+                )
+            created = _now()
+            plan = solution_to_plan(plan_name, data, built, solution, created)
+            plan_row = PlanRow(
+                id=plan_name.removeprefix("routePlans/"),
+                service_date=service_date,
+                body=plan.SerializeToString(),
+                create_time=created,
+            )
+            await asyncio.to_thread(self.storage.save_plan, plan_row)
+            metadata.state, metadata.progress_percent = Metadata.STATE_SUCCEEDED, 100
+            await self._publish(row, metadata, response=plan)
+        except asyncio.CancelledError:
+            metadata.state = Metadata.STATE_CANCELLED
+            cancelled = status_pb2.Status(code=code_pb2.CANCELLED, message="cancelled by a client")
+            await asyncio.shield(self._publish(row, metadata, error=cancelled))
+        except routing.ProblemError as exc:
+            metadata.state = Metadata.STATE_FAILED
+            failed = InvalidArgument(
+                [FieldViolation(v.field, v.description) for v in exc.violations],
+                message=f"the day cannot be planned: {exc}",
+            ).to_status()
+            await self._publish(row, metadata, error=failed)
+        except Exception as exc:
+            log.exception("planning operation %s failed", row.id)
+            metadata.state = Metadata.STATE_FAILED
+            await self._publish(
+                row,
+                metadata,
+                error=status_pb2.Status(code=code_pb2.INTERNAL, message=f"{type(exc).__name__}: {exc}"),
+            )

@@ -1,0 +1,128 @@
+"""The gRPC server: wiring of storage, planner and servicers; health, reflection, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+
+import grpc
+from google.longrunning import operations_pb2, operations_pb2_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from wastesvc.config import Settings
+from wastesvc.planner import Planner
+from wastesvc.servicers.containers import ContainerServicer
+from wastesvc.servicers.fleet import FleetServicer
+from wastesvc.servicers.observations import ObservationServicer
+from wastesvc.servicers.operations import OperationsServicer
+from wastesvc.servicers.planning import PlanningServicer
+from wastesvc.servicers.readings import ReadingServicer
+from wastesvc.solver_pool import SolverPool
+from wastesvc.storage import Storage, open_storage
+from wastesvc.v1 import (
+    containers_pb2,
+    containers_pb2_grpc,
+    fleet_pb2,
+    fleet_pb2_grpc,
+    observations_pb2,
+    observations_pb2_grpc,
+    planning_pb2,
+    planning_pb2_grpc,
+    readings_pb2,
+    readings_pb2_grpc,
+)
+
+__all__ = ["SERVICE_NAMES", "Service", "create_server", "serve"]
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    containers_pb2.DESCRIPTOR.services_by_name["ContainerService"].full_name,
+    fleet_pb2.DESCRIPTOR.services_by_name["FleetService"].full_name,
+    readings_pb2.DESCRIPTOR.services_by_name["ReadingService"].full_name,
+    observations_pb2.DESCRIPTOR.services_by_name["ObservationService"].full_name,
+    planning_pb2.DESCRIPTOR.services_by_name["PlanningService"].full_name,
+    operations_pb2.DESCRIPTOR.services_by_name["Operations"].full_name,
+)
+# PDFs of a big day's sheets exceed gRPC's 4 MiB default.
+_MAX_MESSAGE = 64 * 1024 * 1024
+
+
+@dataclass
+class Service:
+    """A running server and what it owns, so tests and the CLI can stop it cleanly."""
+
+    server: grpc.aio.Server
+    port: int
+    storage: Storage
+    planner: Planner
+    health: health.aio.HealthServicer
+
+    async def stop(self, grace_s: float | None) -> None:
+        for name in (*SERVICE_NAMES, ""):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.planner.shutdown()
+        await self.server.stop(grace_s)
+        self.storage.close()
+
+
+async def create_server(address: str, settings: Settings | None = None) -> tuple[Service, int]:
+    """Builds and starts the server on `address` ("host:0" picks a free port); returns it and its port."""
+    settings = settings or Settings()
+    storage = await asyncio.to_thread(open_storage, settings.db_url)
+    planner = Planner(
+        storage,
+        SolverPool(settings.solver_processes),
+        default_time_limit_s=settings.solver_time_limit_s,
+        timezone=settings.timezone,
+    )
+    closed = await asyncio.to_thread(planner.close_interrupted)
+    if closed:
+        log.warning("closed %d planning operation(s) interrupted by the previous shutdown", closed)
+
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_send_message_length", _MAX_MESSAGE),
+            ("grpc.max_receive_message_length", _MAX_MESSAGE),
+        ]
+    )
+    containers_pb2_grpc.add_ContainerServiceServicer_to_server(ContainerServicer(storage), server)
+    fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(storage), server)
+    readings_pb2_grpc.add_ReadingServiceServicer_to_server(ReadingServicer(storage), server)
+    observations_pb2_grpc.add_ObservationServiceServicer_to_server(ObservationServicer(storage), server)
+    planning_pb2_grpc.add_PlanningServiceServicer_to_server(PlanningServicer(storage, planner), server)
+    operations_pb2_grpc.add_OperationsServicer_to_server(OperationsServicer(storage, planner), server)
+
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+
+    port = server.add_insecure_port(address)
+    if port == 0:
+        storage.close()
+        raise OSError(f"cannot listen on {address}")
+    await server.start()
+    for name in (*SERVICE_NAMES, ""):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return Service(server, port, storage, planner, health_servicer), port
+
+
+async def serve(settings: Settings, *, on_ready: object = None) -> None:
+    """Runs until SIGTERM or SIGINT, then drains in-flight calls for `grace_s` seconds."""
+    service, port = await create_server(settings.listen, settings)
+    host = settings.listen.rsplit(":", 1)[0]
+    log.info("wastesvc listening on %s:%d (database %s)", host, port, settings.db_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if callable(on_ready):
+        await on_ready(f"{host}:{port}")
+    await stop.wait()
+    log.info("shutting down: draining calls for up to %.0f s", settings.grace_s)
+    await service.stop(settings.grace_s)

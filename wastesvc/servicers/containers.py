@@ -1,0 +1,82 @@
+"""ContainerService."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2
+
+from wastesvc.domain._common import STREAM_KEYS, parse_filter
+from wastesvc.domain.resources import CONTAINERS, container_proto
+from wastesvc.errors import FieldViolation, InvalidArgument
+from wastesvc.servicers._base import Crud, in_thread, unary
+from wastesvc.storage import ContainerRow, Storage
+from wastesvc.v1 import common_pb2, containers_pb2, containers_pb2_grpc
+
+__all__ = ["ContainerServicer"]
+
+Context = grpc.aio.ServicerContext[Any, Any]
+_FILTERABLE = {"commune_code": "commune_code", "stream": "stream", "isle": "isle"}
+
+
+def _stream_filter_value(raw: str) -> str:
+    """Accepts GLASS, WASTE_STREAM_GLASS or glass."""
+    name = raw.upper()
+    if not name.startswith("WASTE_STREAM_"):
+        name = f"WASTE_STREAM_{name}"
+    number = dict(common_pb2.WasteStream.items()).get(name, 0)
+    if number not in STREAM_KEYS:
+        raise InvalidArgument([FieldViolation("filter", f"unknown stream {raw!r}")])
+    return STREAM_KEYS[number]
+
+
+class ContainerServicer(containers_pb2_grpc.ContainerServiceServicer):
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.crud = Crud(storage, CONTAINERS)
+
+    async def _with_latest(self, rows: list[ContainerRow]) -> list[containers_pb2.Container]:
+        latest = await in_thread(self.storage.latest_readings, [r.id for r in rows])
+        return [container_proto(r, latest.get(r.id)) for r in rows]
+
+    @unary
+    async def GetContainer(
+        self, request: containers_pb2.GetContainerRequest, context: Context
+    ) -> containers_pb2.Container:
+        row = await self.crud.get_row(request.name)
+        return (await self._with_latest([row]))[0]
+
+    @unary
+    async def ListContainers(
+        self, request: containers_pb2.ListContainersRequest, context: Context
+    ) -> containers_pb2.ListContainersResponse:
+        where = parse_filter(request.filter, _FILTERABLE)
+        if "stream" in where:
+            where["stream"] = _stream_filter_value(where["stream"])
+        rows, token = await self.crud.list(request.page_size, request.page_token, where)
+        total = await in_thread(self.storage.count, ContainerRow, where)
+        return containers_pb2.ListContainersResponse(
+            containers=await self._with_latest(rows), next_page_token=token, total_size=total
+        )
+
+    @unary
+    async def CreateContainer(
+        self, request: containers_pb2.CreateContainerRequest, context: Context
+    ) -> containers_pb2.Container:
+        if not request.HasField("container"):
+            raise InvalidArgument([FieldViolation("container", "is required")])
+        return container_proto(await self.crud.create(request.container, request.container_id))
+
+    @unary
+    async def UpdateContainer(
+        self, request: containers_pb2.UpdateContainerRequest, context: Context
+    ) -> containers_pb2.Container:
+        row = await self.crud.update(request.container, request.update_mask)
+        return (await self._with_latest([row]))[0]
+
+    @unary
+    async def DeleteContainer(
+        self, request: containers_pb2.DeleteContainerRequest, context: Context
+    ) -> empty_pb2.Empty:
+        return await self.crud.delete(request.name)

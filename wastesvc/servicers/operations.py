@@ -1,0 +1,75 @@
+"""google.longrunning.Operations for planning operations (AIP-151)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import grpc
+from google.longrunning import operations_pb2, operations_pb2_grpc
+from google.protobuf import empty_pb2
+
+from wastesvc.domain._common import decode_page_token, encode_page_token, page_size, parse_name
+from wastesvc.errors import NotFound
+from wastesvc.planner import Planner
+from wastesvc.servicers._base import in_thread, unary
+from wastesvc.storage import Storage
+
+__all__ = ["OperationsServicer"]
+
+Context = grpc.aio.ServicerContext[Any, Any]
+_MAX_WAIT_S = 600.0
+
+
+class OperationsServicer(operations_pb2_grpc.OperationsServicer):
+    def __init__(self, storage: Storage, planner: Planner) -> None:
+        self.storage = storage
+        self.planner = planner
+
+    async def _get(self, name: str) -> operations_pb2.Operation:
+        row = await in_thread(self.storage.get_operation, parse_name(name, "operations"))
+        if row is None:
+            raise NotFound(name, field="name")
+        return operations_pb2.Operation.FromString(row.body)
+
+    @unary
+    async def GetOperation(
+        self, request: operations_pb2.GetOperationRequest, context: Context
+    ) -> operations_pb2.Operation:
+        return await self._get(request.name)
+
+    @unary
+    async def ListOperations(
+        self, request: operations_pb2.ListOperationsRequest, context: Context
+    ) -> operations_pb2.ListOperationsResponse:
+        limit = page_size(request.page_size, 50, 500)
+        key = decode_page_token(request.page_token)
+        before = (datetime.fromisoformat(key[0]), key[1]) if key else None
+        rows = await in_thread(self.storage.list_operations, before=before, limit=limit + 1)
+        token = ""
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            token = encode_page_token([last.create_time.isoformat(), last.id])
+        return operations_pb2.ListOperationsResponse(
+            operations=[operations_pb2.Operation.FromString(r.body) for r in rows[:limit]],
+            next_page_token=token,
+        )
+
+    @unary
+    async def CancelOperation(
+        self, request: operations_pb2.CancelOperationRequest, context: Context
+    ) -> empty_pb2.Empty:
+        operation = await self._get(request.name)
+        if not operation.done:
+            self.planner.cancel(parse_name(request.name, "operations"))
+        return empty_pb2.Empty()
+
+    @unary
+    async def WaitOperation(
+        self, request: operations_pb2.WaitOperationRequest, context: Context
+    ) -> operations_pb2.Operation:
+        timeout = (
+            request.timeout.ToTimedelta().total_seconds() if request.HasField("timeout") else _MAX_WAIT_S
+        )
+        await self.planner.wait(parse_name(request.name, "operations"), min(timeout, _MAX_WAIT_S))
+        return await self._get(request.name)

@@ -1,0 +1,107 @@
+"""PlanningService: OptimizeRoutes (long-running), route plans, route sheets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import grpc
+from google.longrunning import operations_pb2
+
+from wastesvc.domain._common import decode_page_token, encode_page_token, page_size, parse_name
+from wastesvc.domain.resources import container_proto, depot_proto, facility_proto, vehicle_proto
+from wastesvc.errors import NotFound
+from wastesvc.planner import Planner
+from wastesvc.servicers._base import in_thread, unary
+from wastesvc.sheets import render_route_sheets
+from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, Storage, VehicleRow
+from wastesvc.v1 import planning_pb2, planning_pb2_grpc
+
+__all__ = ["PlanningServicer"]
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class PlanningServicer(planning_pb2_grpc.PlanningServiceServicer):
+    def __init__(self, storage: Storage, planner: Planner) -> None:
+        self.storage = storage
+        self.planner = planner
+
+    @unary
+    async def OptimizeRoutes(
+        self, request: planning_pb2.OptimizeRoutesRequest, context: Context
+    ) -> operations_pb2.Operation:
+        # Validation and recording are quick; the solve itself runs in the planner's task and process.
+        return self.planner.start(request)
+
+    async def _plan(self, name: str) -> planning_pb2.RoutePlan:
+        plan_id = parse_name(name, "routePlans")
+        row = await in_thread(self.storage.get_plan, plan_id)
+        if row is None:
+            raise NotFound(name, field="name")
+        return planning_pb2.RoutePlan.FromString(row.body)
+
+    @unary
+    async def GetRoutePlan(
+        self, request: planning_pb2.GetRoutePlanRequest, context: Context
+    ) -> planning_pb2.RoutePlan:
+        return await self._plan(request.name)
+
+    @unary
+    async def ListRoutePlans(
+        self, request: planning_pb2.ListRoutePlansRequest, context: Context
+    ) -> planning_pb2.ListRoutePlansResponse:
+        limit = page_size(request.page_size, 20, 100)
+        key = decode_page_token(request.page_token)
+        before = (datetime.fromisoformat(key[0]), key[1]) if key else None
+        rows = await in_thread(self.storage.list_plans, before=before, limit=limit + 1)
+        token = ""
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            token = encode_page_token([last.create_time.isoformat(), last.id])
+        return planning_pb2.ListRoutePlansResponse(
+            route_plans=[planning_pb2.RoutePlan.FromString(r.body) for r in rows[:limit]],
+            next_page_token=token,
+        )
+
+    @unary
+    async def RenderRouteSheets(
+        self, request: planning_pb2.RenderRouteSheetsRequest, context: Context
+    ) -> planning_pb2.RouteSheets:
+        plan = await self._plan(request.name)
+        if request.vehicle:
+            parse_name(request.vehicle, "vehicles", "vehicle")
+            if all(r.vehicle != request.vehicle for r in plan.routes):
+                raise NotFound(f"{request.vehicle} in {request.name}", field="vehicle")
+        container_ids = sorted(
+            {c.removeprefix("containers/") for r in plan.routes for v in r.visits for c in v.containers}
+        )
+        containers = await in_thread(self.storage.get_many, ContainerRow, container_ids)
+        latest = await in_thread(self.storage.latest_readings, container_ids)
+        vehicles = await in_thread(
+            self.storage.get_many, VehicleRow, [r.vehicle.removeprefix("vehicles/") for r in plan.routes]
+        )
+        sites = {v.site for r in plan.routes for v in r.visits if v.site}
+        depots = await in_thread(
+            self.storage.get_many,
+            DepotRow,
+            [s.removeprefix("depots/") for s in sites if s.startswith("depots/")],
+        )
+        facilities = await in_thread(
+            self.storage.get_many,
+            FacilityRow,
+            [s.removeprefix("facilities/") for s in sites if s.startswith("facilities/")],
+        )
+        rendered = await in_thread(
+            render_route_sheets,
+            plan,
+            containers={f"containers/{k}": container_proto(v, latest.get(k)) for k, v in containers.items()},
+            vehicles={f"vehicles/{k}": vehicle_proto(v) for k, v in vehicles.items()},
+            depots={f"depots/{k}": depot_proto(v) for k, v in depots.items()},
+            facilities={f"facilities/{k}": facility_proto(v) for k, v in facilities.items()},
+            vehicle=request.vehicle or None,
+            tz=self.planner.timezone,
+        )
+        return planning_pb2.RouteSheets(
+            content_type="application/pdf", content=rendered.pdf, page_count=rendered.page_count
+        )

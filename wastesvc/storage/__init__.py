@@ -1,0 +1,30 @@
+"""Storage behind a small interface, so the servicers never see which database is underneath."""
+
+from wastesvc.storage._interface import Page, ReadingInsert, Storage
+from wastesvc.storage._sql import SqlStorage, open_storage
+from wastesvc.storage._tables import (
+    ContainerRow,
+    DepotRow,
+    FacilityRow,
+    ObservationRow,
+    OperationRow,
+    PlanRow,
+    ReadingRow,
+    VehicleRow,
+)
+
+__all__ = [
+    "ContainerRow",
+    "DepotRow",
+    "FacilityRow",
+    "ObservationRow",
+    "OperationRow",
+    "Page",
+    "PlanRow",
+    "ReadingInsert",
+    "ReadingRow",
+    "SqlStorage",
+    "Storage",
+    "VehicleRow",
+    "open_storage",
+]

@@ -1,0 +1,193 @@
+"""SQLModel tables. Times are stored as naive UTC and handed back aware (REFERENCE §4: SQLite drops zones)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, LargeBinary, MetaData, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "ContainerRow",
+    "DepotRow",
+    "FacilityRow",
+    "ObservationRow",
+    "OperationRow",
+    "PlanRow",
+    "ReadingRow",
+    "UtcDateTime",
+    "VehicleRow",
+    "metadata",
+]
+
+# A naming convention keeps constraint names identical on SQLite and PostgreSQL (and in migrations).
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+SQLModel.metadata = metadata
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC in Python, naive UTC in the database, on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime reached storage; the service works in aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _utc(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(UtcDateTime(), **kwargs))
+
+
+class ContainerRow(SQLModel, table=True):
+    __tablename__ = "containers"
+
+    id: str = Field(primary_key=True)
+    commune_code: str = Field(index=True)
+    locality: str = ""
+    street_address: str = ""
+    lat: float
+    lng: float
+    stream: str = Field(index=True)
+    volume_l: int
+    model_id: str = ""
+    empty_distance_mm: int = 0
+    full_distance_mm: int = 0
+    # "HH:MM-HH:MM" windows in seconds of the local day, as JSON [[start, end], …].
+    access_windows: str = "[]"
+    service_s: int = 0
+    isle: str = Field(default="", index=True)
+    sensor_id: str | None = Field(default=None, unique=True)
+    last_emptied_time: datetime | None = _utc(nullable=True)
+    create_time: datetime = _utc(nullable=False)
+    update_time: datetime = _utc(nullable=False)
+
+
+class DepotRow(SQLModel, table=True):
+    __tablename__ = "depots"
+
+    id: str = Field(primary_key=True)
+    display_name: str = ""
+    lat: float
+    lng: float
+    create_time: datetime = _utc(nullable=False)
+    update_time: datetime = _utc(nullable=False)
+
+
+class FacilityRow(SQLModel, table=True):
+    __tablename__ = "facilities"
+
+    id: str = Field(primary_key=True)
+    display_name: str = ""
+    lat: float
+    lng: float
+    streams: str  # comma-separated stream keys
+    open_s: int
+    close_s: int
+    dump_s: int = 0
+    create_time: datetime = _utc(nullable=False)
+    update_time: datetime = _utc(nullable=False)
+
+
+class VehicleRow(SQLModel, table=True):
+    __tablename__ = "vehicles"
+
+    id: str = Field(primary_key=True)
+    display_name: str = ""
+    capacity_l: int
+    capacity_kg: int
+    streams: str  # comma-separated stream keys
+    home_depot: str = Field(foreign_key="depots.id", index=True)
+    shift_start_s: int
+    shift_end_s: int
+    break_start_s: int = 0
+    break_end_s: int = 0
+    break_s: int = 0
+    cost_per_km: float = 0.0
+    cost_per_hour: float = 0.0
+    daily_volume_cap_l: int = 0
+    create_time: datetime = _utc(nullable=False)
+    update_time: datetime = _utc(nullable=False)
+
+
+class ReadingRow(SQLModel, table=True):
+    __tablename__ = "readings"
+    # The idempotency key: a re-delivered reading hits this and is skipped (ON CONFLICT DO NOTHING).
+    __table_args__ = (
+        UniqueConstraint("container_id", "measure_time", name="uq_readings_container_time"),
+        Index("ix_readings_container_time", "container_id", "measure_time"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    container_id: str = Field(foreign_key="containers.id", ondelete="CASCADE")
+    sensor_id: str = ""
+    measure_time: datetime = _utc(nullable=False)
+    fill: float
+    distance_mm: int | None = None
+    battery_percent: float | None = None
+    temperature_c: float | None = None
+    tilted: bool = False
+    create_time: datetime = _utc(nullable=False)
+
+
+class ObservationRow(SQLModel, table=True):
+    __tablename__ = "observations"
+    __table_args__ = (
+        UniqueConstraint(
+            "source", "entity_id", "property", "observe_time", name="uq_observations_source_entity_time"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(index=True)
+    entity_id: str = Field(index=True)
+    entity_type: str = Field(index=True)
+    property: str
+    number_value: float | None = None
+    string_value: str | None = None
+    bool_value: bool | None = None
+    unit: str = ""
+    observe_time: datetime = _utc(nullable=False)
+    lat: float | None = None
+    lng: float | None = None
+    create_time: datetime = _utc(nullable=False)
+
+
+class PlanRow(SQLModel, table=True):
+    __tablename__ = "route_plans"
+
+    id: str = Field(primary_key=True)
+    service_date: date = Field(index=True)
+    # The RoutePlan message: a plan is a document read and printed whole, never queried by part.
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    create_time: datetime = _utc(nullable=False)
+
+
+class OperationRow(SQLModel, table=True):
+    __tablename__ = "operations"
+
+    id: str = Field(primary_key=True)
+    request_id: str | None = Field(default=None, unique=True)
+    done: bool = False
+    # The google.longrunning.Operation message as last published.
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    create_time: datetime = _utc(nullable=False)
+    update_time: datetime = _utc(nullable=False)
