@@ -1,0 +1,117 @@
+"""An independent checker of RoutePlan resources, written from the contract alone (not from the solver).
+
+It reads the plan and the resources it names through the public API and verifies what a dispatcher relies
+on: capacity, empty at the end of the day, shift, break, access windows and opening hours, no double visit.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from wastesvc.v1 import common_pb2, containers_pb2, fleet_pb2, planning_pb2
+
+PARIS = ZoneInfo("Europe/Paris")
+# ETAs are whole seconds; a second of rounding is not a violation.
+SLACK = timedelta(seconds=1)
+K = planning_pb2
+
+
+def _local(stamp: Timestamp) -> datetime:
+    return stamp.ToDatetime(tzinfo=UTC).astimezone(PARIS)
+
+
+def _seconds(value: datetime) -> int:
+    return value.hour * 3600 + value.minute * 60 + value.second
+
+
+def _window_s(window: common_pb2.TimeWindow) -> tuple[int, int]:
+    start, end = window.start_time, window.end_time
+    return start.hours * 3600 + start.minutes * 60, end.hours * 3600 + end.minutes * 60
+
+
+def check_plan(
+    plan: planning_pb2.RoutePlan,
+    containers: dict[str, containers_pb2.Container],
+    vehicles: dict[str, fleet_pb2.Vehicle],
+    facilities: dict[str, fleet_pb2.Facility],
+) -> list[str]:
+    """Returns every violation found, as sentences; an empty list means the plan is feasible."""
+    problems: list[str] = []
+    seen: Counter[str] = Counter()
+    for route in plan.routes:
+        vehicle = vehicles[route.vehicle]
+        where = route.vehicle
+        visits = list(route.visits)
+        if visits[0].kind != K.VISIT_KIND_DEPOT_START or visits[-1].kind != K.VISIT_KIND_DEPOT_END:
+            problems.append(f"{where}: does not start and end at the depot")
+        shift_start, shift_end = _window_s(vehicle.shift)
+        if _seconds(_local(visits[0].start_time)) < shift_start:
+            problems.append(f"{where}: leaves before the shift starts")
+        if _seconds(_local(visits[-1].arrival_time)) > shift_end:
+            problems.append(f"{where}: back after the shift ends")
+        load = 0.0
+        previous_end = _local(visits[0].end_time)
+        breaks = 0
+        for i, visit in enumerate(visits):
+            arrival, start, end = _local(visit.arrival_time), _local(visit.start_time), _local(visit.end_time)
+            if not arrival <= start + SLACK or not start <= end + SLACK:
+                problems.append(f"{where} visit {i}: arrival/start/end out of order")
+            if i and visit.kind != K.VISIT_KIND_BREAK and arrival + SLACK < previous_end:
+                problems.append(f"{where} visit {i}: arrives before leaving the previous visit")
+            if visit.kind == K.VISIT_KIND_CONTAINER:
+                for name in visit.containers:
+                    seen[name] += 1
+                    container = containers[name]
+                    if container.stream != route.stream:
+                        problems.append(f"{where}: {name} is not {route.stream}")
+                    windows = [_window_s(w) for w in container.access_windows]
+                    if windows and not any(a <= _seconds(start) <= b for a, b in windows):
+                        problems.append(
+                            f"{where}: {name} emptied at {start:%H:%M}, outside its access windows"
+                        )
+                if visit.load_liters + 1e-6 < load:
+                    problems.append(f"{where} visit {i}: load decreases without a disposal")
+                load = visit.load_liters
+                if load > vehicle.capacity_liters + 1e-6:
+                    problems.append(
+                        f"{where} visit {i}: {load:.0f} L on board, capacity {vehicle.capacity_liters}"
+                    )
+                if visit.load_kg > vehicle.capacity_kg + 1e-6:
+                    problems.append(f"{where} visit {i}: {visit.load_kg:.0f} kg on board over payload")
+            elif visit.kind == K.VISIT_KIND_DISPOSAL:
+                facility = facilities[visit.site]
+                if route.stream not in facility.accepted_streams:
+                    problems.append(f"{where}: {visit.site} does not accept its stream")
+                opens, closes = _window_s(facility.opening_hours)
+                if not (opens <= _seconds(start) and _seconds(end) <= closes):
+                    problems.append(f"{where}: unloads at {visit.site} outside its opening hours")
+                if visit.load_liters != 0:
+                    problems.append(f"{where} visit {i}: still loaded after unloading")
+                load = 0.0
+            elif visit.kind == K.VISIT_KIND_BREAK:
+                breaks += 1
+                earliest, latest = _window_s(vehicle.break_window)
+                if not earliest <= _seconds(start) <= latest:
+                    problems.append(f"{where}: break starts at {start:%H:%M}, outside its window")
+                if (end - start) + SLACK < vehicle.break_duration.ToTimedelta():
+                    problems.append(f"{where}: break shorter than {vehicle.break_duration.ToTimedelta()}")
+            if visit.kind != K.VISIT_KIND_BREAK:
+                previous_end = end
+        # A crew back at the depot before its break window closes takes its break there, off the route.
+        back = _seconds(_local(visits[-1].arrival_time))
+        if vehicle.break_duration.seconds and back > _window_s(vehicle.break_window)[1] and breaks != 1:
+            problems.append(f"{where}: {breaks} breaks instead of one during a day back at {back // 3600}h")
+        collected = [v for v in visits if v.kind == K.VISIT_KIND_CONTAINER]
+        before_end = [v for v in visits if v.kind != K.VISIT_KIND_BREAK][-2]
+        if collected and before_end.kind != K.VISIT_KIND_DISPOSAL:
+            problems.append(f"{where}: goes home loaded (last stop before the depot is not a disposal)")
+        if visits[-1].load_liters != 0:
+            problems.append(f"{where}: ends the day with {visits[-1].load_liters:.0f} L on board")
+    problems += [f"{name} emptied {count} times" for name, count in seen.items() if count > 1]
+    skipped = {s.container for s in plan.skipped}
+    problems += [f"{name} both planned and skipped" for name in skipped & set(seen)]
+    return problems

@@ -1,0 +1,142 @@
+"""The server as operators see it: health, reflection, shutdown, and durability across a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import timestamp_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from tests.conftest import Api, container_message
+from wastesvc.server import SERVICE_NAMES
+from wastesvc.v1 import containers_pb2, containers_pb2_grpc, readings_pb2, readings_pb2_grpc
+
+
+async def test_health_reports_serving(api: Api) -> None:
+    """grpc.health.v1 answers SERVING for the server and for each service."""
+    stub = health_pb2_grpc.HealthStub(api.channel)
+    for service in ("", *SERVICE_NAMES):
+        response = await stub.Check(health_pb2.HealthCheckRequest(service=service))
+        assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_reflection_lists_every_service(api: Api) -> None:
+    """Server reflection lists the wastesvc services, Operations, health and reflection itself."""
+    stub = reflection_pb2_grpc.ServerReflectionStub(api.channel)
+
+    async def one_request() -> AsyncIterator[reflection_pb2.ServerReflectionRequest]:
+        yield reflection_pb2.ServerReflectionRequest(list_services="")
+
+    async for response in stub.ServerReflectionInfo(one_request()):
+        listed = {s.name for s in response.list_services_response.service}
+    assert set(SERVICE_NAMES) <= listed
+    assert {"wastesvc.v1.PlanningService", "google.longrunning.Operations", "grpc.health.v1.Health"} <= listed
+
+
+def _start_server(db: Path) -> tuple[subprocess.Popen[str], str]:
+    env = {**os.environ, "WASTESVC_DB_URL": f"sqlite:///{db}", "WASTESVC_LISTEN": "127.0.0.1:0"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wastesvc.cli", "serve"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        match = re.search(r"listening on (\S+:\d+)", line)
+        if match:
+            return process, match.group(1)
+    raise AssertionError(f"server exited with {process.wait()} before listening")
+
+
+def _reading(container: str, when: datetime, fill: float) -> readings_pb2.CreateReadingRequest:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(when)
+    return readings_pb2.CreateReadingRequest(
+        parent=container, reading=readings_pb2.Reading(measure_time=stamp, fill_fraction=fill)
+    )
+
+
+async def test_acknowledged_readings_survive_sigkill(tmp_path: Path) -> None:
+    """Kill -9 the server mid-ingest and restart it: every acknowledged reading is stored."""
+    db = tmp_path / "crash.db"
+    process, address = _start_server(db)
+    acknowledged: set[tuple[str, datetime]] = set()
+    containers = [f"containers/c{i}" for i in range(20)]
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=6)
+    try:
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = containers_pb2_grpc.ContainerServiceStub(channel)
+            for name in containers:
+                await stub.CreateContainer(
+                    containers_pb2.CreateContainerRequest(
+                        container_id=name.removeprefix("containers/"), container=container_message()
+                    )
+                )
+            readings = readings_pb2_grpc.ReadingServiceStub(channel)
+
+            async def ingest() -> None:
+                for batch in range(10_000):
+                    when = start + timedelta(seconds=30 * batch)
+                    requests = [_reading(c, when, (batch % 100) / 100) for c in containers]
+                    await readings.BatchCreateReadings(
+                        readings_pb2.BatchCreateReadingsRequest(requests=requests)
+                    )
+                    acknowledged.update((c, when) for c in containers)
+
+            task = asyncio.create_task(ingest())
+            while len(acknowledged) < 2000:
+                await asyncio.sleep(0.01)
+            process.send_signal(signal.SIGKILL)
+            with pytest.raises(grpc.aio.AioRpcError):
+                await task
+    finally:
+        process.kill()
+        process.wait()
+
+    process, address = _start_server(db)
+    try:
+        async with grpc.aio.insecure_channel(address) as channel:
+            readings = readings_pb2_grpc.ReadingServiceStub(channel)
+            stored: set[tuple[str, datetime]] = set()
+            for name in containers:
+                token = ""
+                while True:
+                    page = await readings.ListReadings(
+                        readings_pb2.ListReadingsRequest(parent=name, page_size=1000, page_token=token)
+                    )
+                    stored.update((name, r.measure_time.ToDatetime(tzinfo=UTC)) for r in page.readings)
+                    token = page.next_page_token
+                    if not token:
+                        break
+        assert len(acknowledged) >= 2000
+        assert acknowledged <= stored
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+
+async def test_sigterm_shuts_down_gracefully(tmp_path: Path) -> None:
+    """SIGTERM stops the server with exit code 0 and it stops accepting calls."""
+    process, address = _start_server(tmp_path / "term.db")
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        assert (
+            await stub.Check(health_pb2.HealthCheckRequest())
+        ).status == health_pb2.HealthCheckResponse.SERVING
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 30) == 0
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
+        assert error.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)

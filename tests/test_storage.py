@@ -1,0 +1,171 @@
+"""The storage interface behaves the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from wastesvc.errors import AlreadyExists, NotFound
+from wastesvc.storage import (
+    ContainerRow,
+    ObservationRow,
+    OperationRow,
+    PlanRow,
+    ReadingInsert,
+    SqlStorage,
+    open_storage,
+)
+
+PG_ADMIN = os.environ.get("WASTESVC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStorage]:
+    if request.param == "sqlite":
+        opened = open_storage(f"sqlite:///{tmp_path / 'store.db'}")
+        yield opened
+        opened.close()
+        return
+    name = f"wastesvc_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    opened = open_storage(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        yield opened
+    finally:
+        opened.close()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def _container(container_id: str, stream: str = "glass", commune: str = "02722") -> ContainerRow:
+    return ContainerRow(
+        id=container_id,
+        commune_code=commune,
+        lat=49.38,
+        lng=3.32,
+        stream=stream,
+        volume_l=3000,
+        sensor_id=f"sensor-{container_id}",
+        last_emptied_time=None,
+        create_time=NOW,
+        update_time=NOW,
+    )
+
+
+def _reading(container_id: str, minutes: int, fill: float) -> ReadingInsert:
+    return ReadingInsert(container_id, "", NOW + timedelta(minutes=minutes), fill, None, None, None, False)
+
+
+def test_resource_round_trip_and_paging(storage: SqlStorage) -> None:
+    """Rows come back equal, list pages by id with filters, update and delete work."""
+    for i in range(7):
+        storage.create(_container(f"c{i}", stream="glass" if i % 2 else "paper"))
+    with pytest.raises(AlreadyExists):
+        storage.create(_container("c0"))
+    got = storage.get(ContainerRow, "c3")
+    assert got is not None and got.model_dump() == _container("c3").model_dump()
+    first = storage.list(ContainerRow, after=None, limit=3)
+    second = storage.list(ContainerRow, after=first.last_key, limit=3)
+    third = storage.list(ContainerRow, after=second.last_key, limit=3)
+    assert [r.id for r in first.items + second.items + third.items] == [f"c{i}" for i in range(7)]
+    assert third.last_key is None
+    assert storage.count(ContainerRow, {"stream": "glass"}) == 3
+    assert storage.container_ids_by_sensor(["sensor-c2", "nope"]) == {"sensor-c2": "c2"}
+
+    changed = _container("c1")
+    changed.street_address = "Rue du Commerce"
+    storage.update(changed)
+    stored = storage.get(ContainerRow, "c1")
+    assert stored is not None and stored.street_address == "Rue du Commerce"
+    with pytest.raises(NotFound):
+        storage.update(_container("ghost"))
+    assert storage.delete(ContainerRow, "c1") is True
+    assert storage.delete(ContainerRow, "c1") is False
+
+
+def test_readings_are_idempotent_and_atomic(storage: SqlStorage) -> None:
+    """Re-inserting readings stores nothing new and reports duplicates; latest is the newest."""
+    storage.create(_container("c0"))
+    batch = [_reading("c0", m, m / 100) for m in range(10)]
+    stored, duplicates = storage.insert_readings(batch)
+    assert (len(stored), duplicates) == (10, 0)
+    assert all(r.id is not None for r in stored)
+    stored, duplicates = storage.insert_readings([*batch[:5], _reading("c0", 42, 0.5), batch[0]])
+    assert [r.measure_time for r in stored] == [NOW + timedelta(minutes=42)]
+    assert duplicates == 6
+    newest = storage.list_readings("c0", before=None, limit=3)
+    assert [r.measure_time for r in newest] == [NOW + timedelta(minutes=m) for m in (42, 9, 8)]
+    assert storage.latest_readings(["c0"])["c0"].fill == 0.5
+    assert len(storage.readings_since(NOW + timedelta(minutes=5))) == 6
+    storage.delete(ContainerRow, "c0")
+    assert storage.list_readings("c0", before=None, limit=100) == []
+
+
+def test_times_are_utc_whatever_the_zone_given(storage: SqlStorage) -> None:
+    """12:00+02:00 is stored and read back as 10:00 UTC (SQLite would otherwise drop the zone)."""
+    storage.create(_container("c0"))
+    paris_summer = datetime(2026, 7, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    storage.insert_readings([ReadingInsert("c0", "", paris_summer, 0.3, None, None, None, False)])
+    read = storage.list_readings("c0", before=None, limit=1)[0].measure_time
+    assert read == datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+    assert read.tzinfo is not None and read.utcoffset() == timedelta(0)
+
+
+def test_observations_store_with_their_readings(storage: SqlStorage) -> None:
+    """Observations and the readings derived from them commit together; duplicates are counted."""
+    storage.create(_container("c0"))
+    observation = ObservationRow(
+        source="talq",
+        entity_id="c0",
+        entity_type="WasteContainer",
+        property="fillingLevel",
+        number_value=0.8,
+        unit="C62",
+        observe_time=NOW,
+        create_time=NOW,
+    )
+    reading = ReadingInsert("c0", "talq", NOW, 0.8, None, None, None, False)
+    stored, duplicates = storage.insert_observations([observation], [reading])
+    assert (len(stored), duplicates) == (1, 0)
+    assert stored[0].id is not None
+    stored, duplicates = storage.insert_observations([observation], [reading])
+    assert (len(stored), duplicates) == (0, 1)
+    assert [r.fill for r in storage.list_readings("c0", before=None, limit=10)] == [0.8]
+    assert (
+        len(storage.list_observations(before_id=None, limit=10, where={"entity_type": "WasteContainer"})) == 1
+    )
+
+
+def test_plans_and_operations_list_newest_first(storage: SqlStorage) -> None:
+    """Plans and operations page newest first on (create_time, id); unfinished ones are found."""
+    for i in range(3):
+        storage.save_plan(
+            PlanRow(id=f"p{i}", service_date=date(2026, 11, 30), body=b"x", create_time=NOW + timedelta(i))
+        )
+        storage.save_operation(
+            OperationRow(
+                id=f"o{i}",
+                request_id=f"r{i}",
+                done=i != 1,
+                body=b"y",
+                create_time=NOW + timedelta(i),
+                update_time=NOW,
+            )
+        )
+    plans = storage.list_plans(before=None, limit=2)
+    assert [p.id for p in plans] == ["p2", "p1"]
+    assert [p.id for p in storage.list_plans(before=(plans[-1].create_time, plans[-1].id), limit=2)] == ["p0"]
+    assert [o.id for o in storage.list_operations(before=None, limit=5)] == ["o2", "o1", "o0"]
+    assert [o.id for o in storage.unfinished_operations()] == ["o1"]
+    found = storage.find_operation_by_request("r2")
+    assert found is not None and found.id == "o2"
+    plan = storage.get_plan("p1")
+    assert plan is not None and plan.body == b"x"
