@@ -637,9 +637,18 @@ class _Document(FPDF):
                 self.set_font(_FONT, "", 8.5)
                 self.cell(label_w, line_h, _pdf_text(label))
                 self.set_text_color(*_INK)
-                self.set_font(_FONT, "B", 9.5)
-                self.cell(half - label_w - 4, line_h, _pdf_text(value))
+                self.cell(half - label_w - 4, line_h, self._fitted(_pdf_text(value), half - label_w - 4))
         self.set_y(panel_top + line_h * len(rows) + 2)
+
+    def _fitted(self, text: str, width: float) -> str:
+        """Sets a bold size at which `text` fits `width` (down to 7 pt), then shortens it with an ellipsis."""
+        for size in (9.5, 8.5, 7.5, 7.0):
+            self.set_font(_FONT, "B", size)
+            if self.get_string_width(text) <= width:
+                return text
+        while text and self.get_string_width(text + "...") > width:
+            text = text[:-1]
+        return text + "..."
 
     # -- the map
 

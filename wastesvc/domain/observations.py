@@ -93,9 +93,10 @@ def resolve_observations(
     containers = storage.get_many(ContainerRow, [o.entity_id.removeprefix(_URN_PREFIX) for _, o in fills])
     readings = []
     for i, o in fills:
-        row = containers.get(o.entity_id.removeprefix(_URN_PREFIX))
+        container_id = o.entity_id.removeprefix(_URN_PREFIX)
+        row = containers.get(container_id)
         if row is None:
-            raise NotFound(f"containers/{o.entity_id}", field=f"requests[{i}].observation.entity_id")
+            raise NotFound(f"containers/{container_id}", field=f"requests[{i}].observation.entity_id")
         when = from_timestamp(o.observe_time)
         readings.append(
             ReadingInsert(

@@ -342,7 +342,14 @@ def apply_update_mask(
             [FieldViolation("update_mask", "is required; use * to replace every writable field")]
         )
     paths = sorted(writable) if list(mask.paths) == ["*"] else list(mask.paths)
-    bad = [p for p in paths if p.split(".")[0] not in writable]
+    # A sub-path must name real fields too (`location.latitude`), or MergeMessage raises KeyError.
+    descriptor: Any = current.DESCRIPTOR  # types-protobuf's union is refused by IsValidForDescriptor
+    bad = [
+        p
+        for p in paths
+        if p.split(".")[0] not in writable
+        or not field_mask_pb2.FieldMask(paths=[p]).IsValidForDescriptor(descriptor)
+    ]
     if bad:
         raise InvalidArgument(
             [FieldViolation("update_mask", f"{p!r} is not a writable field of {kind.singular}") for p in bad]

@@ -6,10 +6,11 @@ from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2
+from google.protobuf.message import Message
 
 from wastesvc.domain._common import STREAM_KEYS, parse_filter
 from wastesvc.domain.resources import CONTAINERS, container_proto
-from wastesvc.errors import FieldViolation, InvalidArgument
+from wastesvc.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from wastesvc.servicers._base import Crud, in_thread, unary
 from wastesvc.storage import ContainerRow, Storage
 from wastesvc.v1 import common_pb2, containers_pb2, containers_pb2_grpc
@@ -31,10 +32,25 @@ def _stream_filter_value(raw: str) -> str:
     return STREAM_KEYS[number]
 
 
+class _ContainerCrud(Crud):
+    async def check_references(self, resource: Message, prefix: str) -> None:
+        # sensor_id is unique: say which container holds it rather than failing on the constraint.
+        assert isinstance(resource, containers_pb2.Container)
+        if not resource.sensor_id:
+            return
+        holders = await in_thread(self.storage.container_ids_by_sensor, [resource.sensor_id])
+        holder = holders.get(resource.sensor_id)
+        if holder is not None and f"containers/{holder}" != resource.name:
+            raise FailedPrecondition(
+                f"sensor {resource.sensor_id} is already fitted to containers/{holder}",
+                metadata={"field": f"{prefix}.sensor_id", "resource": f"containers/{holder}"},
+            )
+
+
 class ContainerServicer(containers_pb2_grpc.ContainerServiceServicer):
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        self.crud = Crud(storage, CONTAINERS)
+        self.crud = _ContainerCrud(storage, CONTAINERS)
 
     async def _with_latest(self, rows: list[ContainerRow]) -> list[containers_pb2.Container]:
         latest = await in_thread(self.storage.latest_readings, [r.id for r in rows])
@@ -66,7 +82,11 @@ class ContainerServicer(containers_pb2_grpc.ContainerServiceServicer):
     ) -> containers_pb2.Container:
         if not request.HasField("container"):
             raise InvalidArgument([FieldViolation("container", "is required")])
-        return container_proto(await self.crud.create(request.container, request.container_id))
+        # The name sent is ignored; set it to the one being created so the sensor check knows the owner.
+        container = containers_pb2.Container()
+        container.CopyFrom(request.container)
+        container.name = f"containers/{request.container_id}"
+        return container_proto(await self.crud.create(container, request.container_id))
 
     @unary
     async def UpdateContainer(

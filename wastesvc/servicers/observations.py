@@ -8,7 +8,7 @@ import grpc
 
 from wastesvc.domain._common import decode_page_token, encode_page_token, page_size, parse_filter
 from wastesvc.domain.observations import observation_proto, resolve_observations
-from wastesvc.errors import FieldViolation, InvalidArgument
+from wastesvc.errors import FieldViolation, InvalidArgument, NotFound
 from wastesvc.servicers._base import in_thread, now, unary
 from wastesvc.storage import ObservationRow, Storage
 from wastesvc.v1 import observations_pb2, observations_pb2_grpc
@@ -40,6 +40,10 @@ class ObservationServicer(observations_pb2_grpc.ObservationServiceServicer):
         except InvalidArgument as exc:
             raise InvalidArgument(
                 [FieldViolation(v.field.removeprefix("requests[0]."), v.description) for v in exc.violations]
+            ) from exc
+        except NotFound as exc:
+            raise NotFound(
+                exc.metadata["resource"], field=(exc.field or "").removeprefix("requests[0].")
             ) from exc
         if stored:
             return observation_proto(stored[0])

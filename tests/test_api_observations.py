@@ -1,0 +1,378 @@
+"""ObservationService through the gRPC API: generic observations and container fill observations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import grpc
+import pytest
+from google.protobuf import timestamp_pb2
+from google.type import latlng_pb2
+
+from tests.conftest import Api, create_container
+from tests.errors import assert_error, rpc_error, violations
+from wastesvc.v1 import (
+    containers_pb2,
+    containers_pb2_grpc,
+    observations_pb2,
+    observations_pb2_grpc,
+    readings_pb2,
+    readings_pb2_grpc,
+)
+
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+NOT_FOUND = grpc.StatusCode.NOT_FOUND
+BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class Rpc:
+    """The `api` fixture with its stubs typed as the grpc.aio stubs they are (conftest types sync ones)."""
+
+    api: Api
+    containers: containers_pb2_grpc.ContainerServiceAsyncStub
+    readings: readings_pb2_grpc.ReadingServiceAsyncStub
+    observations: observations_pb2_grpc.ObservationServiceAsyncStub
+
+
+@pytest.fixture
+def rpc(api: Api) -> Rpc:
+    """The stubs of the `api` fixture, for typed awaits."""
+    untyped: Any = api
+    return Rpc(api, untyped.containers, untyped.readings, untyped.observations)
+
+
+def _at(minutes: float) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(BASE + timedelta(minutes=minutes))
+    return stamp
+
+
+def _parking(
+    minutes: float = 0, spot: str = "P-042", value: str = "occupied"
+) -> observations_pb2.Observation:
+    return observations_pb2.Observation(
+        source="parking:parkingmap",
+        entity_id=spot,
+        entity_type="ParkingSpot",
+        property="occupancy",
+        string_value=value,
+        observe_time=_at(minutes),
+        location=latlng_pb2.LatLng(latitude=49.3820, longitude=3.3230),
+    )
+
+
+def _streetlight(minutes: float = 0) -> observations_pb2.Observation:
+    return observations_pb2.Observation(
+        source="talq:cms-soissons",
+        entity_id="SL-7",
+        entity_type="Streetlight",
+        property="illuminanceLevel",
+        number_value=0.8,
+        unit="C62",
+        observe_time=_at(minutes),
+    )
+
+
+def _fill(
+    value: float, unit: str = "P1", entity_id: str = "c1", minutes: float = 0
+) -> observations_pb2.Observation:
+    return observations_pb2.Observation(
+        source="fiware:orion",
+        entity_id=entity_id,
+        entity_type="WasteContainer",
+        property="fillingLevel",
+        number_value=value,
+        unit=unit,
+        observe_time=_at(minutes),
+    )
+
+
+def _batch(
+    observations: Sequence[observations_pb2.Observation],
+) -> observations_pb2.BatchCreateObservationsRequest:
+    return observations_pb2.BatchCreateObservationsRequest(
+        requests=[observations_pb2.CreateObservationRequest(observation=o) for o in observations]
+    )
+
+
+def _create(observation: observations_pb2.Observation) -> observations_pb2.CreateObservationRequest:
+    return observations_pb2.CreateObservationRequest(observation=observation)
+
+
+async def _listed(rpc: Rpc, filter_text: str = "") -> list[observations_pb2.Observation]:
+    response = await rpc.observations.ListObservations(
+        observations_pb2.ListObservationsRequest(filter=filter_text, page_size=1000)
+    )
+    return list(response.observations)
+
+
+async def _readings(rpc: Rpc, container: str = "containers/c1") -> list[readings_pb2.Reading]:
+    response = await rpc.readings.ListReadings(readings_pb2.ListReadingsRequest(parent=container))
+    return list(response.readings)
+
+
+@pytest.fixture
+async def c1(rpc: Rpc) -> Rpc:
+    """One container `containers/c1`."""
+    await create_container(rpc.api, "c1")
+    return rpc
+
+
+# Generic observations -------------------------------------------------------------------------------
+
+
+async def test_parking_observation_is_stored_and_listed(rpc: Rpc) -> None:
+    """A non-container observation is stored as sent and found with an entity_type filter."""
+    created = await rpc.observations.CreateObservation(_create(_parking()))
+    await rpc.observations.CreateObservation(_create(_streetlight()))
+
+    expected = _parking()
+    expected.name = created.name
+    expected.create_time.CopyFrom(created.create_time)
+    assert created == expected
+    assert created.name.startswith("observations/")
+    assert await _listed(rpc, 'entity_type = "ParkingSpot"') == [created]
+    assert len(await _listed(rpc)) == 2
+
+
+async def test_observation_filters_combine(rpc: Rpc) -> None:
+    """Filters on entity_type, property and entity_id combine with AND."""
+    await rpc.observations.BatchCreateObservations(
+        _batch([_parking(0, "P-1"), _parking(1, "P-2"), _parking(2, "P-1", "free"), _streetlight(0)])
+    )
+
+    found = await _listed(rpc, 'entity_type = "ParkingSpot" AND property = "occupancy" AND entity_id = "P-1"')
+
+    assert [o.string_value for o in found] == ["free", "occupied"]
+
+
+async def test_list_observations_newest_first_in_pages(rpc: Rpc) -> None:
+    """ListObservations pages of 2 walk every observation once, most recently stored first."""
+    for minute in range(5):
+        await rpc.observations.CreateObservation(_create(_parking(minute)))
+
+    seen: list[observations_pb2.Observation] = []
+    token = ""
+    for _ in range(5):
+        page = await rpc.observations.ListObservations(
+            observations_pb2.ListObservationsRequest(page_size=2, page_token=token)
+        )
+        seen += page.observations
+        token = page.next_page_token
+        if not token:
+            break
+
+    assert not token
+    assert [o.observe_time for o in seen] == [_at(m) for m in reversed(range(5))]
+
+
+async def test_observation_page_token_with_another_filter_is_invalid(rpc: Rpc) -> None:
+    """A page token of one filter is INVALID_ARGUMENT with another filter."""
+    await rpc.observations.BatchCreateObservations(_batch([_parking(0), _parking(1), _parking(2)]))
+    page = await rpc.observations.ListObservations(observations_pb2.ListObservationsRequest(page_size=1))
+    assert page.next_page_token
+
+    err = await rpc_error(
+        rpc.observations.ListObservations(
+            observations_pb2.ListObservationsRequest(
+                page_token=page.next_page_token, filter='entity_type = "ParkingSpot"'
+            )
+        )
+    )
+
+    assert_error(err, INVALID, "page_token")
+
+
+@pytest.mark.parametrize("filter_text", ['unit = "P1"', "entity_type", 'entity_type = "A" OR property = "b"'])
+async def test_bad_observation_filter_is_invalid(rpc: Rpc, filter_text: str) -> None:
+    """An unparsable filter or one on a non-filterable field is INVALID_ARGUMENT on filter."""
+    err = await rpc_error(
+        rpc.observations.ListObservations(observations_pb2.ListObservationsRequest(filter=filter_text))
+    )
+
+    assert_error(err, INVALID, "filter")
+
+
+# Container fill observations ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "fill"), [(85.0, "P1", 0.85), (0.4, "C62", 0.4), (0.25, "", 0.25), (100.0, "P1", 1.0)]
+)
+async def test_filling_level_becomes_a_reading(c1: Rpc, value: float, unit: str, fill: float) -> None:
+    """A WasteContainer fillingLevel observation also stores a container reading with the fill fraction."""
+    created = await c1.observations.CreateObservation(_create(_fill(value, unit)))
+
+    assert created.number_value == value
+    readings = await _readings(c1)
+    assert len(readings) == 1
+    assert readings[0].fill == pytest.approx(fill)
+    assert readings[0].measure_time == _at(0)
+    container = await c1.containers.GetContainer(containers_pb2.GetContainerRequest(name="containers/c1"))
+    assert container.latest_fill == pytest.approx(fill)
+
+
+async def test_filling_level_accepts_ngsi_ld_urn(c1: Rpc) -> None:
+    """An NGSI-LD entity id `urn:ngsi-ld:WasteContainer:c1` designates containers/c1."""
+    await c1.observations.CreateObservation(_create(_fill(30.0, entity_id="urn:ngsi-ld:WasteContainer:c1")))
+
+    assert [r.fill for r in await _readings(c1)] == pytest.approx([0.3])
+
+
+async def test_filling_level_of_unknown_container_is_not_found(c1: Rpc) -> None:
+    """A fillingLevel of a container that does not exist is NOT_FOUND on observation.entity_id."""
+    err = await rpc_error(c1.observations.CreateObservation(_create(_fill(50.0, entity_id="ghost"))))
+
+    info = assert_error(err, NOT_FOUND, "observation.entity_id")
+    assert info.metadata["resource"] == "containers/ghost"
+    assert await _listed(c1) == []
+
+
+async def test_filling_level_of_unknown_container_fails_the_batch(c1: Rpc) -> None:
+    """In a batch the unknown container is named by index and nothing of the batch is stored."""
+    batch = _batch([_parking(), _fill(40.0), _fill(50.0, entity_id="urn:ngsi-ld:WasteContainer:ghost")])
+
+    err = await rpc_error(c1.observations.BatchCreateObservations(batch))
+
+    info = assert_error(err, NOT_FOUND, "requests[2].observation.entity_id")
+    assert info.metadata["resource"] == "containers/ghost"
+    assert await _listed(c1) == []
+    assert await _readings(c1) == []
+
+
+@pytest.mark.parametrize(
+    ("observation", "field"),
+    [
+        (_fill(150.0, "P1"), "observation.number_value"),
+        (_fill(-5.0, "P1"), "observation.number_value"),
+        (_fill(1.5, "C62"), "observation.number_value"),
+        (_fill(80.0, "MMT"), "observation.unit"),
+        (
+            observations_pb2.Observation(
+                source="s",
+                entity_id="c1",
+                entity_type="WasteContainer",
+                property="fillingLevel",
+                string_value="full",
+                observe_time=_at(0),
+            ),
+            "observation.number_value",
+        ),
+    ],
+    ids=["p1-150", "p1-negative", "c62-1.5", "unit-mm", "string"],
+)
+async def test_invalid_filling_level_is_invalid(
+    c1: Rpc, observation: observations_pb2.Observation, field: str
+) -> None:
+    """A fillingLevel outside 0..1 (0..100 in P1), in another unit or not a number is INVALID_ARGUMENT."""
+    err = await rpc_error(c1.observations.CreateObservation(_create(observation)))
+
+    assert_error(err, INVALID, field)
+    assert await _readings(c1) == []
+
+
+_Required = Literal["string_value", "source", "entity_id", "entity_type", "property", "observe_time"]
+
+
+def _without(field: _Required) -> Callable[[observations_pb2.Observation], None]:
+    return lambda o: o.ClearField(field)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (_without("string_value"), "observation.number_value"),
+        (_without("source"), "observation.source"),
+        (_without("entity_id"), "observation.entity_id"),
+        (_without("entity_type"), "observation.entity_type"),
+        (_without("property"), "observation.property"),
+        (_without("observe_time"), "observation.observe_time"),
+        (lambda o: setattr(o.location, "latitude", -91.0), "observation.location.latitude"),
+        (
+            lambda o: o.observe_time.FromDatetime(datetime.now(UTC) + timedelta(hours=1)),
+            "observation.observe_time",
+        ),
+    ],
+    ids=[
+        "no-value",
+        "no-source",
+        "no-entity-id",
+        "no-entity-type",
+        "no-property",
+        "no-time",
+        "lat",
+        "future",
+    ],
+)
+async def test_invalid_observation_names_the_field(
+    rpc: Rpc, change: Callable[[observations_pb2.Observation], object], field: str
+) -> None:
+    """Each missing or bad observation field is INVALID_ARGUMENT with its path and ErrorInfo."""
+    observation = _parking()
+    change(observation)
+
+    err = await rpc_error(rpc.observations.CreateObservation(_create(observation)))
+
+    info = assert_error(err, INVALID, field)
+    assert info.reason == "INVALID_ARGUMENT"
+    assert set(violations(err)) == {field}
+
+
+async def test_batch_with_one_bad_observation_stores_none(c1: Rpc) -> None:
+    """One invalid observation fails the batch, named by index, and nothing is stored."""
+    batch = _batch([_parking(0), _fill(40.0, minutes=1), _fill(140.0, minutes=2)])
+
+    err = await rpc_error(c1.observations.BatchCreateObservations(batch))
+
+    assert_error(err, INVALID, "requests[2].observation.number_value")
+    assert await _listed(c1) == []
+    assert await _readings(c1) == []
+
+
+@pytest.mark.parametrize("size", [0, 1001])
+async def test_observation_batch_size_is_checked(rpc: Rpc, size: int) -> None:
+    """An empty batch or one of 1001 observations is INVALID_ARGUMENT on requests."""
+    err = await rpc_error(
+        rpc.observations.BatchCreateObservations(_batch([_parking(i) for i in range(size)]))
+    )
+
+    assert_error(err, INVALID, "requests")
+
+
+async def test_duplicate_observation_batch_is_counted(c1: Rpc) -> None:
+    """Re-sending a batch stores nothing new and reports every observation as duplicate."""
+    batch = _batch([_parking(0), _streetlight(0), _fill(60.0, minutes=0), _fill(70.0, minutes=5)])
+
+    first = await c1.observations.BatchCreateObservations(batch)
+    second = await c1.observations.BatchCreateObservations(batch)
+
+    assert len(first.observations) == 4
+    assert first.duplicate_count == 0
+    assert [o.entity_id for o in first.observations] == ["P-042", "SL-7", "c1", "c1"]
+    assert list(second.observations) == []
+    assert second.duplicate_count == 4
+    assert len(await _listed(c1)) == 4
+    assert [r.fill for r in await _readings(c1)] == pytest.approx([0.7, 0.6])
+
+
+async def test_duplicate_inside_one_observation_batch_is_counted(rpc: Rpc) -> None:
+    """The same observation twice in one batch is stored once and counted once as duplicate."""
+    response = await rpc.observations.BatchCreateObservations(_batch([_parking(0), _parking(0)]))
+
+    assert len(response.observations) == 1
+    assert response.duplicate_count == 1
+    assert len(await _listed(rpc)) == 1
+
+
+async def test_repeated_create_observation_is_not_an_error(rpc: Rpc) -> None:
+    """CreateObservation of an observation already stored succeeds without storing it again."""
+    await rpc.observations.CreateObservation(_create(_parking()))
+
+    again = await rpc.observations.CreateObservation(_create(_parking()))
+
+    assert again.string_value == "occupied"
+    assert len(await _listed(rpc)) == 1
