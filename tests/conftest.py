@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2
 from google.longrunning import operations_pb2_grpc
+from google.protobuf import duration_pb2
 from google.type import latlng_pb2, timeofday_pb2
 
 from wastesvc.config import Settings
@@ -35,11 +36,11 @@ class Api:
     service: Service
     address: str
     channel: grpc.aio.Channel
-    containers: containers_pb2_grpc.ContainerServiceStub
-    fleet: fleet_pb2_grpc.FleetServiceStub
-    readings: readings_pb2_grpc.ReadingServiceStub
-    observations: observations_pb2_grpc.ObservationServiceStub
-    planning: planning_pb2_grpc.PlanningServiceStub
+    containers: containers_pb2_grpc.ContainerServiceAsyncStub
+    fleet: fleet_pb2_grpc.FleetServiceAsyncStub
+    readings: readings_pb2_grpc.ReadingServiceAsyncStub
+    observations: observations_pb2_grpc.ObservationServiceAsyncStub
+    planning: planning_pb2_grpc.PlanningServiceAsyncStub
     operations: operations_pb2_grpc.OperationsStub
 
 
@@ -78,6 +79,7 @@ def window(start: tuple[int, int], end: tuple[int, int]) -> common_pb2.TimeWindo
 
 
 def container_message(
+    *,
     lat: float = SOISSONS[0],
     lng: float = SOISSONS[1],
     stream: common_pb2.WasteStream.ValueType = common_pb2.WASTE_STREAM_GLASS,
@@ -101,11 +103,11 @@ def container_message(
     )
 
 
-async def create_container(api: Api, container_id: str, **kwargs: object) -> containers_pb2.Container:
+async def create_container(api: Api, container_id: str, **kwargs: Any) -> containers_pb2.Container:
     return await api.containers.CreateContainer(
         containers_pb2.CreateContainerRequest(
             container_id=container_id, container=container_message(**kwargs)
-        )  # type: ignore[arg-type]
+        )
     )
 
 
@@ -127,7 +129,7 @@ async def create_fleet(api: Api) -> None:
                 location=latlng_pb2.LatLng(latitude=49.39, longitude=3.36),
                 accepted_streams=[common_pb2.WASTE_STREAM_GLASS],
                 opening_hours=window((5, 30), (18, 0)),
-                dump_duration={"seconds": 600},
+                dump_duration=duration_pb2.Duration(seconds=600),
             ),
         )
     )
@@ -142,7 +144,7 @@ async def create_fleet(api: Api) -> None:
                 home_depot="depots/ctm",
                 shift=window((6, 0), (13, 30)),
                 break_window=window((9, 30), (10, 30)),
-                break_duration={"seconds": 1800},
+                break_duration=duration_pb2.Duration(seconds=1800),
                 cost_per_kilometer=1.2,
                 cost_per_hour=45.0,
             ),

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import grpc
 import pytest
 from google.longrunning import operations_pb2
-from google.protobuf import timestamp_pb2
+from google.protobuf import field_mask_pb2, timestamp_pb2
 from google.rpc import code_pb2
 from google.type import date_pb2
 from pypdf import PdfReader
@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from tests.conftest import SOISSONS, Api, create_container, create_fleet, window
 from tests.plan_checker import check_plan
 from wastesvc.v1 import (
+    common_pb2,
     containers_pb2,
     fleet_pb2,
     planning_pb2,
@@ -65,7 +66,7 @@ async def _seed(api: Api, count: int = 24) -> dict[str, float]:
             container=containers_pb2.Container(
                 name="containers/verre-01", access_windows=[window((6, 0), (8, 0))]
             ),
-            update_mask={"paths": ["access_windows"]},
+            update_mask=field_mask_pb2.FieldMask(paths=["access_windows"]),
         )
     )
     await api.readings.BatchCreateReadings(readings_pb2.BatchCreateReadingsRequest(requests=requests))
@@ -218,7 +219,9 @@ async def test_optimize_rejects_bad_requests(api: Api) -> None:
     """A bad date, stream or time limit is INVALID_ARGUMENT; an unknown vehicle is NOT_FOUND."""
     await create_fleet(api)
     bad_date = planning_pb2.OptimizeRoutesRequest(service_date=date_pb2.Date(year=2026, month=2, day=30))
-    bad_stream = planning_pb2.OptimizeRoutesRequest(service_date=_today(), streams=[42])
+    bad_stream = planning_pb2.OptimizeRoutesRequest(
+        service_date=_today(), streams=[common_pb2.WasteStream.ValueType(42)]
+    )
     too_long = planning_pb2.OptimizeRoutesRequest(service_date=_today())
     too_long.options.time_limit.FromSeconds(3600)
     for request in (bad_date, bad_stream, too_long):
@@ -235,5 +238,5 @@ async def test_unknown_operation_is_not_found(api: Api) -> None:
     """GetOperation and CancelOperation on an unknown name answer NOT_FOUND."""
     for call in (api.operations.GetOperation, api.operations.CancelOperation):
         with pytest.raises(grpc.aio.AioRpcError) as error:
-            await call(operations_pb2.GetOperationRequest(name="operations/0123"))  # type: ignore[operator]
+            await call(operations_pb2.GetOperationRequest(name="operations/0123"))
         assert error.value.code() == grpc.StatusCode.NOT_FOUND

@@ -71,10 +71,11 @@ def test_resource_round_trip_and_paging(storage: SqlStorage) -> None:
     with pytest.raises(AlreadyExists):
         storage.create(_container("c0"))
     got = storage.get(ContainerRow, "c3")
-    assert got is not None and got.model_dump() == _container("c3").model_dump()
-    first = storage.list(ContainerRow, after=None, limit=3)
-    second = storage.list(ContainerRow, after=first.last_key, limit=3)
-    third = storage.list(ContainerRow, after=second.last_key, limit=3)
+    assert got is not None
+    assert got.model_dump() == _container("c3").model_dump()
+    first = storage.list_page(ContainerRow, after=None, limit=3)
+    second = storage.list_page(ContainerRow, after=first.last_key, limit=3)
+    third = storage.list_page(ContainerRow, after=second.last_key, limit=3)
     assert [r.id for r in first.items + second.items + third.items] == [f"c{i}" for i in range(7)]
     assert third.last_key is None
     assert storage.count(ContainerRow, {"stream": "glass"}) == 3
@@ -84,7 +85,8 @@ def test_resource_round_trip_and_paging(storage: SqlStorage) -> None:
     changed.street_address = "Rue du Commerce"
     storage.update(changed)
     stored = storage.get(ContainerRow, "c1")
-    assert stored is not None and stored.street_address == "Rue du Commerce"
+    assert stored is not None
+    assert stored.street_address == "Rue du Commerce"
     with pytest.raises(NotFound):
         storage.update(_container("ghost"))
     assert storage.delete(ContainerRow, "c1") is True
@@ -116,7 +118,7 @@ def test_times_are_utc_whatever_the_zone_given(storage: SqlStorage) -> None:
     storage.insert_readings([ReadingInsert("c0", "", paris_summer, 0.3, None, None, None, False)])
     read = storage.list_readings("c0", before=None, limit=1)[0].measure_time
     assert read == datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
-    assert read.tzinfo is not None and read.utcoffset() == timedelta(0)
+    assert read.utcoffset() == timedelta(0)
 
 
 def test_observations_store_with_their_readings(storage: SqlStorage) -> None:
@@ -166,6 +168,8 @@ def test_plans_and_operations_list_newest_first(storage: SqlStorage) -> None:
     assert [o.id for o in storage.list_operations(before=None, limit=5)] == ["o2", "o1", "o0"]
     assert [o.id for o in storage.unfinished_operations()] == ["o1"]
     found = storage.find_operation_by_request("r2")
-    assert found is not None and found.id == "o2"
+    assert found is not None
+    assert found.id == "o2"
     plan = storage.get_plan("p1")
-    assert plan is not None and plan.body == b"x"
+    assert plan is not None
+    assert plan.body == b"x"

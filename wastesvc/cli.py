@@ -26,13 +26,19 @@ DEMO_DB = Path("var/demo.db")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wastesvc", description=__doc__)
-    parser.add_argument("--config", help="TOML settings file (else WASTESVC_CONFIG, then WASTESVC_* variables)")
+    parser.add_argument(
+        "--config", help="TOML settings file (else WASTESVC_CONFIG, then WASTESVC_* variables)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser("serve", help="run the gRPC server until SIGTERM/Ctrl-C")
 
-    demo = commands.add_parser("demo", help="load Grand Soissons, simulate readings, plan today, print sheets")
-    demo.add_argument("--out", type=Path, default=Path("out"), help="folder for the route sheets (default out/)")
+    demo = commands.add_parser(
+        "demo", help="load Grand Soissons, simulate readings, plan today, print sheets"
+    )
+    demo.add_argument(
+        "--out", type=Path, default=Path("out"), help="folder for the route sheets (default out/)"
+    )
     demo.add_argument("--no-serve", action="store_true", help="exit after writing the sheets")
 
     plan = commands.add_parser("plan", help="ask a running server to plan a day and wait for the plan")

@@ -44,7 +44,9 @@ async def optimize_day(
     operation = await planning.OptimizeRoutes(request)
     while not operation.done:
         operation = await operations.WaitOperation(
-            operations_pb2.WaitOperationRequest(name=operation.name, timeout=duration_pb2.Duration(seconds=30))
+            operations_pb2.WaitOperationRequest(
+                name=operation.name, timeout=duration_pb2.Duration(seconds=30)
+            )
         )
         if not operation.done:
             await asyncio.sleep(poll_s)
@@ -64,10 +66,11 @@ def plan_summary(plan: planning_pb2.RoutePlan, tz: ZoneInfo) -> str:
     """A few lines a dispatcher reads at a glance."""
     totals = plan.totals
     d = plan.service_date
+    stops = sum(1 for r in plan.routes for v in r.visits if v.containers)
     lines = [
         f"Plan {plan.name} for {d.year:04d}-{d.month:02d}-{d.day:02d} ({plan.solver_status}, "
         f"solved in {plan.solve_duration.ToTimedelta().total_seconds():.1f} s)",
-        f"  trucks {totals.vehicle_count}, stops {sum(1 for r in plan.routes for v in r.visits if v.containers)}, "
+        f"  trucks {totals.vehicle_count}, stops {stops}, "
         f"containers {totals.container_count}, {totals.distance_meters / 1000:.1f} km, "
         f"{_hours(totals.duration.ToTimedelta().total_seconds())} of work, "
         f"{totals.collected_liters / 1000:.1f} m³ collected, skipped {totals.skipped_count}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import signal
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
@@ -101,13 +102,15 @@ async def load_into(channel: grpc.aio.Channel, scenario: Scenario) -> int:
         )
         if v.pause is not None:
             vehicle.break_window.CopyFrom(
-                common_pb2.TimeWindow(start_time=_tod(v.pause.earliest_start), end_time=_tod(v.pause.latest_start))
+                common_pb2.TimeWindow(
+                    start_time=_tod(v.pause.earliest_start), end_time=_tod(v.pause.latest_start)
+                )
             )
             vehicle.break_duration.CopyFrom(_duration(v.pause.duration_s))
         await fleet.CreateVehicle(fleet_pb2.CreateVehicleRequest(vehicle_id=v.id, vehicle=vehicle))
 
-    async def create(c: object) -> None:
-        await containers.CreateContainer(c)
+    async def create(request: containers_pb2.CreateContainerRequest) -> None:
+        await containers.CreateContainer(request)
 
     requests = []
     for c in scenario.containers:
@@ -177,18 +180,30 @@ async def feed_readings(channel: grpc.aio.Channel, readings: Sequence[SimulatedR
     stub = readings_pb2_grpc.ReadingServiceStub(channel)
     observations = observations_pb2_grpc.ObservationServiceStub(channel)
     rng = random.Random(11)
-    paths = [rng.random() for _ in readings]
-    batch = [r for r, p in zip(readings, paths, strict=True) if p < 0.6]
-    streamed = [r for r, p in zip(readings, paths, strict=True) if 0.6 <= p < 0.97]
-    observed = [r for r, p in zip(readings, paths, strict=True) if 0.97 <= p < 0.985 and r.fill_fraction is not None]
-    single = [r for r, p in zip(readings, paths, strict=True) if p >= 0.985 or (0.97 <= p < 0.985 and r.fill_fraction is None)]
+    routes: dict[str, list[SimulatedReading]] = {"batch": [], "stream": [], "observation": [], "unary": []}
+    for reading in readings:
+        draw = rng.random()
+        path = (
+            "batch" if draw < 0.6 else "stream" if draw < 0.97 else "observation" if draw < 0.985 else "unary"
+        )
+        # The lighting platform relays fill fractions; distance-only sensors never reach it.
+        if path == "observation" and reading.fill_fraction is None:
+            path = "unary"
+        routes[path].append(reading)
+    batch, streamed, observed, single = (routes[k] for k in ("batch", "stream", "observation", "unary"))
     counts = IngestCounts()
 
     for start in range(0, len(batch), _CHUNK):
         response = await stub.BatchCreateReadings(
-            readings_pb2.BatchCreateReadingsRequest(requests=[_reading_request(r) for r in batch[start : start + _CHUNK]])
+            readings_pb2.BatchCreateReadingsRequest(
+                requests=[_reading_request(r) for r in batch[start : start + _CHUNK]]
+            )
         )
-        counts = replace(counts, batch=counts.batch + len(response.readings), duplicates=counts.duplicates + response.duplicate_count)
+        counts = replace(
+            counts,
+            batch=counts.batch + len(response.readings),
+            duplicates=counts.duplicates + response.duplicate_count,
+        )
 
     async def chunks() -> AsyncIterator[readings_pb2.StreamReadingsRequest]:
         for start in range(0, len(streamed), 500):
@@ -198,7 +213,11 @@ async def feed_readings(channel: grpc.aio.Channel, readings: Sequence[SimulatedR
             )
 
     async for ack in stub.StreamReadings(chunks()):
-        counts = replace(counts, stream=counts.stream + ack.stored_count, duplicates=counts.duplicates + ack.duplicate_count)
+        counts = replace(
+            counts,
+            stream=counts.stream + ack.stored_count,
+            duplicates=counts.duplicates + ack.duplicate_count,
+        )
 
     for r in single:
         await stub.CreateReading(_reading_request(r))
@@ -223,15 +242,15 @@ async def feed_readings(channel: grpc.aio.Channel, readings: Sequence[SimulatedR
             )
         )
     for start in range(0, len(requests), _CHUNK):
-        response = await observations.BatchCreateObservations(
+        observed_batch = await observations.BatchCreateObservations(
             observations_pb2.BatchCreateObservationsRequest(requests=requests[start : start + _CHUNK])
         )
-        counts = replace(counts, observations=counts.observations + len(response.observations))
+        counts = replace(counts, observations=counts.observations + len(observed_batch.observations))
     return counts
 
 
 async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = True) -> None:
-    """Starts the server, loads Grand Soissons, feeds readings, plans today, writes the sheets, keeps serving."""
+    """Starts the server, loads Grand Soissons, feeds readings, plans today, writes sheets, keeps serving."""
     began = time.monotonic()
     service, port = await create_server(settings.listen, settings)
     host = settings.listen.rsplit(":", 1)[0]
@@ -242,7 +261,10 @@ async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = Tr
         async with grpc.aio.insecure_channel(address) as channel:
             scenario = load_default()
             created = await load_into(channel, scenario)
-            print(f"loaded {scenario.name}: {created} resources ({len(scenario.containers)} containers)", flush=True)
+            print(
+                f"loaded {scenario.name}: {created} resources ({len(scenario.containers)} containers)",
+                flush=True,
+            )
             now = datetime.now(UTC)
             readings = simulate_readings(scenario, now - timedelta(days=SIMULATED_DAYS), SIMULATED_DAYS)
             counts = await feed_readings(channel, readings)
@@ -257,7 +279,10 @@ async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = Tr
             plan = await optimize_day(channel, today, time_limit_s=settings.solver_time_limit_s)
             sheets = await save_sheets(channel, plan, out_dir)
             print(plan_summary(plan, tz))
-            print(f"route sheets: {sheets.combined} (all trucks) and {len(sheets.per_vehicle)} per-truck PDFs in {out_dir}/")
+            per_truck = len(sheets.per_vehicle)
+            print(
+                f"route sheets: {sheets.combined} (all trucks) and {per_truck} per-truck PDFs in {out_dir}/"
+            )
             print(f"first sheets written {time.monotonic() - began:.1f} s after start", flush=True)
         if keep_serving:
             print(f"serving on {address} until Ctrl-C", flush=True)
@@ -267,8 +292,6 @@ async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = Tr
 
 
 async def _wait_for_interrupt() -> None:
-    import signal
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

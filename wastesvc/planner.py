@@ -7,7 +7,6 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from google.longrunning import operations_pb2
@@ -19,6 +18,7 @@ from wastesvc.domain.planning import PlanningInput, build_problem, select_contai
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound
 from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, OperationRow, PlanRow, Storage, VehicleRow
+from wastesvc.storage._interface import ResourceRow
 from wastesvc.v1 import planning_pb2
 
 __all__ = ["Planner"]
@@ -34,11 +34,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _load_all(storage: Storage, kind: type[ContainerRow | VehicleRow | FacilityRow | DepotRow]) -> list[Any]:
-    rows: list[Any] = []
+def _load_all(storage: Storage, kind: type[ResourceRow]) -> list[ResourceRow]:
+    rows: list[ResourceRow] = []
     after = None
     while True:
-        page = storage.list(kind, after=after, limit=1000)  # type: ignore[type-var]
+        page = storage.list_page(kind, after=after, limit=1000)
         rows += page.items
         if page.last_key is None:
             return rows

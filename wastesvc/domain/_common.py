@@ -37,24 +37,28 @@ __all__ = [
 # Sensor clocks drift and gateways buffer; more than this ahead of the server clock is a bad clock.
 FUTURE_TOLERANCE = timedelta(minutes=10)
 
-STREAM_KEYS: dict[int, str] = {
+STREAM_KEYS: dict[common_pb2.WasteStream.ValueType, str] = {
     common_pb2.WASTE_STREAM_RESIDUAL: "residual",
     common_pb2.WASTE_STREAM_PACKAGING: "packaging",
     common_pb2.WASTE_STREAM_PAPER: "paper",
     common_pb2.WASTE_STREAM_GLASS: "glass",
     common_pb2.WASTE_STREAM_BIOWASTE: "biowaste",
 }
-_STREAM_BY_KEY = {key: value for value, key in STREAM_KEYS.items()}
+_STREAM_BY_KEY: dict[str, common_pb2.WasteStream.ValueType] = {
+    key: value for value, key in STREAM_KEYS.items()
+}
+# The same mapping keyed by plain numbers, as requests carry whatever number a client sent.
+_KEY_BY_NUMBER: dict[int, str] = {int(number): key for number, key in STREAM_KEYS.items()}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
 def stream_key(value: int, field: str) -> str:
     """The storage key of a WasteStream value; unset or unknown numbers are a field violation."""
-    try:
-        return STREAM_KEYS[value]
-    except KeyError:
+    key = _KEY_BY_NUMBER.get(value)
+    if key is None:
         detail = "must be set" if value == 0 else f"unknown stream {value}"
-        raise InvalidArgument([FieldViolation(field, detail)]) from None
+        raise InvalidArgument([FieldViolation(field, detail)])
+    return key
 
 
 def stream_from_key(key: str) -> common_pb2.WasteStream.ValueType:
@@ -89,7 +93,7 @@ def check_latlng(location: latlng_pb2.LatLng, present: bool, field: str) -> list
 
 
 def timeofday_to_seconds(value: timeofday_pb2.TimeOfDay) -> int:
-    return value.hours * 3600 + value.minutes * 60 + value.seconds
+    return int(value.hours * 3600 + value.minutes * 60 + value.seconds)
 
 
 def seconds_to_timeofday(seconds: int) -> timeofday_pb2.TimeOfDay:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import grpc
 from google.protobuf import empty_pb2, field_mask_pb2
@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
-S = TypeVar("S")
-Req = TypeVar("Req")
 
 
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception) -> None:
@@ -43,17 +41,16 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception) 
     await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(error).__name__}")
 
 
-def unary(
-    method: Callable[Concatenate[S, Req, grpc.aio.ServicerContext[Any, Any], P], Awaitable[R]],
-) -> Callable[Concatenate[S, Req, grpc.aio.ServicerContext[Any, Any], P], Awaitable[R]]:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def unary(method: F) -> F:
     """Maps ServiceError to its status code with details and other exceptions to INTERNAL."""
 
     @functools.wraps(method)
-    async def wrapper(
-        self: S, request: Req, context: grpc.aio.ServicerContext[Any, Any], *args: P.args, **kwargs: P.kwargs
-    ) -> R:
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
-            return await method(self, request, context, *args, **kwargs)
+            return await method(self, request, context)
         except asyncio.CancelledError:
             raise
         except grpc.aio.AbortError:
@@ -62,20 +59,18 @@ def unary(
             await _abort(context, error)
             raise AssertionError("context.abort returned") from error
 
-    return wrapper
+    return cast(F, wrapper)
 
 
-def unary_stream_errors(
-    method: Callable[Concatenate[S, Req, grpc.aio.ServicerContext[Any, Any], P], AsyncIterator[R]],
-) -> Callable[Concatenate[S, Req, grpc.aio.ServicerContext[Any, Any], P], AsyncIterator[R]]:
+def unary_stream_errors(method: F) -> F:
     """The same mapping for streaming handlers (async generators)."""
 
     @functools.wraps(method)
     async def wrapper(
-        self: S, request: Req, context: grpc.aio.ServicerContext[Any, Any], *args: P.args, **kwargs: P.kwargs
-    ) -> AsyncIterator[R]:
+        self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
         try:
-            async for item in method(self, request, context, *args, **kwargs):
+            async for item in method(self, request, context):
                 yield item
         except asyncio.CancelledError:
             raise
@@ -84,7 +79,7 @@ def unary_stream_errors(
         except Exception as error:
             await _abort(context, error)
 
-    return wrapper
+    return cast(F, wrapper)
 
 
 async def in_thread(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -131,7 +126,9 @@ class Crud:
     async def list(self, size: int, token: str, where: dict[str, str] | None = None) -> tuple[list[Any], str]:
         limit = page_size(size, 50, self.max_page)
         after = decode_page_token(token, where)
-        page = await in_thread(self.storage.list, self.kind.row_type, after=after, limit=limit, where=where)
+        page = await in_thread(
+            self.storage.list_page, self.kind.row_type, after=after, limit=limit, where=where
+        )
         next_token = encode_page_token(page.last_key, where) if page.last_key else ""
         return page.items, next_token
 

@@ -26,7 +26,7 @@ def _stream_filter_value(raw: str) -> str:
     name = raw.upper()
     if not name.startswith("WASTE_STREAM_"):
         name = f"WASTE_STREAM_{name}"
-    number = dict(common_pb2.WasteStream.items()).get(name, 0)
+    number = dict(common_pb2.WasteStream.items()).get(name, common_pb2.WASTE_STREAM_UNSPECIFIED)
     if number not in STREAM_KEYS:
         raise InvalidArgument([FieldViolation("filter", f"unknown stream {raw!r}")])
     return STREAM_KEYS[number]

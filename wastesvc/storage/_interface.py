@@ -61,7 +61,7 @@ class Storage(Protocol):
         """Returns the rows that exist among `row_ids`."""
         ...
 
-    def list(
+    def list_page(
         self,
         kind: type[ResourceRow],
         *,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, delete, event, func, or_, select
+from sqlalchemy import CursorResult, Engine, Table, and_, create_engine, delete, event, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,10 @@ from wastesvc.storage._tables import (
 )
 
 __all__ = ["SqlStorage", "open_storage"]
+
+# The Core tables behind the models, for executemany inserts (SQLModel types `__table__` loosely).
+_READINGS: Table = ReadingRow.__table__  # type: ignore[attr-defined]
+_OBSERVATIONS: Table = ObservationRow.__table__  # type: ignore[attr-defined]
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -97,7 +101,7 @@ class SqlStorage:
     def _filtered(self, kind: type[ResourceRow], where: Mapping[str, str] | None) -> list[Any]:
         return [getattr(kind, column) == value for column, value in (where or {}).items()]
 
-    def list(
+    def list_page(
         self,
         kind: type[ResourceRow],
         *,
@@ -133,7 +137,8 @@ class SqlStorage:
             if kind is ContainerRow:
                 # Explicit, because SQLite only cascades when foreign keys are on for the connection.
                 session.execute(delete(ReadingRow).where(col(ReadingRow.container_id) == row_id))
-            deleted = session.execute(delete(kind).where(col(kind.id) == row_id)).rowcount
+            result: CursorResult[Any] = session.execute(delete(kind).where(col(kind.id) == row_id))  # type: ignore[assignment]
+            deleted = result.rowcount
             session.commit()
             return bool(deleted)
 
@@ -142,7 +147,7 @@ class SqlStorage:
     def container_ids_by_sensor(self, sensor_ids: Sequence[str]) -> dict[str, str]:
         if not sensor_ids:
             return {}
-        query = select(ContainerRow.sensor_id, ContainerRow.id).where(
+        query = select(col(ContainerRow.sensor_id), col(ContainerRow.id)).where(
             col(ContainerRow.sensor_id).in_(list(set(sensor_ids)))
         )
         with Session(self.engine) as session:
@@ -161,10 +166,10 @@ class SqlStorage:
         values = [{**asdict(r), "create_time": created} for r in readings]
         # Core executemany with ON CONFLICT DO NOTHING: per-row ORM inserts are ~15× slower (REFERENCE §4),
         # and the unique (container, time) key makes re-delivery a no-op.
-        statement = self._insert_ignore(ReadingRow.__table__).returning(
-            ReadingRow.__table__.c.id,
-            ReadingRow.__table__.c.container_id,
-            ReadingRow.__table__.c.measure_time,
+        statement = self._insert_ignore(_READINGS).returning(
+            _READINGS.c.id,
+            _READINGS.c.container_id,
+            _READINGS.c.measure_time,
         )
         returned = session.execute(statement, values).all()
         ids = {(cid, when): rid for rid, cid, when in returned}
@@ -196,7 +201,7 @@ class SqlStorage:
         if not container_ids:
             return {}
         newest = (
-            select(ReadingRow.container_id, func.max(ReadingRow.measure_time).label("newest"))
+            select(col(ReadingRow.container_id), func.max(col(ReadingRow.measure_time)).label("newest"))
             .where(col(ReadingRow.container_id).in_(list(container_ids)))
             .group_by(col(ReadingRow.container_id))
             .subquery()
@@ -229,7 +234,7 @@ class SqlStorage:
         unique = list({tuple(getattr(o, k) for k in key_columns): o for o in observations}.values())
         created = _now()
         values = [{**o.model_dump(exclude={"id", "create_time"}), "create_time": created} for o in unique]
-        table = ObservationRow.__table__
+        table = _OBSERVATIONS
         with Session(self.engine) as session:
             returned = session.execute(
                 self._insert_ignore(table).returning(table.c.id, *(table.c[k] for k in key_columns)), values
