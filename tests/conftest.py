@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
+import psycopg
 import pytest
 from google.longrunning import operations_pb2_grpc
 from google.protobuf import duration_pb2
@@ -44,11 +47,28 @@ class Api:
     operations: operations_pb2_grpc.OperationsStub
 
 
+PG_ADMIN = os.environ.get("WASTESVC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every API test runs on SQLite and on PostgreSQL: the servicers must not care which."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'wastesvc.db'}"
+        return
+    name = f"wastesvc_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        db_url=f"sqlite:///{tmp_path / 'wastesvc.db'}", listen="127.0.0.1:0", solver_time_limit_s=2.0
-    )
+def settings(db_url: str) -> Settings:
+    return Settings(db_url=db_url, listen="127.0.0.1:0", solver_time_limit_s=2.0)
 
 
 @pytest.fixture

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 
-import psycopg
 import pytest
 
 from wastesvc.errors import AlreadyExists, NotFound
@@ -22,27 +18,14 @@ from wastesvc.storage import (
     open_storage,
 )
 
-PG_ADMIN = os.environ.get("WASTESVC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStorage]:
-    if request.param == "sqlite":
-        opened = open_storage(f"sqlite:///{tmp_path / 'store.db'}")
-        yield opened
-        opened.close()
-        return
-    name = f"wastesvc_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    opened = open_storage(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}")
-    try:
-        yield opened
-    finally:
-        opened.close()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+@pytest.fixture
+def storage(db_url: str) -> Iterator[SqlStorage]:
+    opened = open_storage(db_url)
+    yield opened
+    opened.close()
 
 
 def _container(container_id: str, stream: str = "glass", commune: str = "02722") -> ContainerRow:
