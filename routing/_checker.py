@@ -1,0 +1,317 @@
+"""An independent feasibility checker.
+
+It re-derives everything from the problem and its matrix and shares no code with the solver, so a bug in
+the model, in the extraction or in a hand-edited plan shows up as a `Violation` rather than a wrong sheet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+from routing._model import Facility, Problem, Route, SkipReason, Solution, Stop, Vehicle, Visit, VisitKind
+
+__all__ = ["Violation", "check"]
+
+_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule; `code` is a stable upper-case tag such as `CAPACITY_L` or `TIME_WINDOW`."""
+
+    code: str
+    vehicle_id: str | None
+    ref_id: str | None
+    message: str
+
+
+def check(problem: Problem, solution: Solution) -> list[Violation]:
+    """Every rule `solution` breaks for `problem`; an empty list means feasible and consistent."""
+    return _Checker(problem, solution).run()
+
+
+class _Checker:
+    def __init__(self, problem: Problem, solution: Solution) -> None:
+        self.problem = problem
+        self.solution = solution
+        self.out: list[Violation] = []
+        matrix = problem.matrix.matrix(problem.locations())
+        self.distances = matrix.distances_m
+        self.durations = matrix.durations_s
+        n_depots, n_facilities = len(problem.depots), len(problem.facilities)
+        self.depot_row = {d.id: k for k, d in reversed(list(enumerate(problem.depots)))}
+        self.facilities = {f.id: (n_depots + k, f) for k, f in reversed(list(enumerate(problem.facilities)))}
+        self.stops = {
+            s.id: (n_depots + n_facilities + k, s) for k, s in reversed(list(enumerate(problem.stops)))
+        }
+        self.vehicles = {v.id: v for v in reversed(problem.vehicles)}
+        self.visit_count: Counter[str] = Counter()
+
+    def fail(self, code: str, vehicle: str | None, ref: str | None, message: str) -> None:
+        self.out.append(Violation(code, vehicle, ref, message))
+
+    def run(self) -> list[Violation]:
+        seen_vehicles: set[str] = set()
+        for route in self.solution.routes:
+            vehicle = self.vehicles.get(route.vehicle_id)
+            if vehicle is None:
+                self.fail("UNKNOWN_VEHICLE", route.vehicle_id, None, "no such vehicle in the problem")
+                continue
+            if route.vehicle_id in seen_vehicles:
+                self.fail("DUPLICATE_ROUTE", route.vehicle_id, None, "the vehicle has more than one route")
+            seen_vehicles.add(route.vehicle_id)
+            self.route(vehicle, route)
+        self.coverage()
+        self.cost()
+        return self.out
+
+    def route(self, vehicle: Vehicle, route: Route) -> None:
+        vid = vehicle.id
+        visits = route.visits
+        if (
+            len(visits) < 2
+            or visits[0].kind is not VisitKind.DEPOT_START
+            or visits[-1].kind is not VisitKind.DEPOT_END
+        ):
+            self.fail("ENDPOINTS", vid, None, "a route must open with DEPOT_START and close with DEPOT_END")
+            return
+        if visits[0].ref_id != vehicle.start_depot or visits[-1].ref_id != vehicle.end_depot:
+            self.fail("ENDPOINTS", vid, None, "the route does not start and end at the vehicle's depots")
+        inner_depots = [x for x in visits[1:-1] if x.kind in (VisitKind.DEPOT_START, VisitKind.DEPOT_END)]
+        if inner_depots:
+            self.fail("ENDPOINTS", vid, inner_depots[0].ref_id, "a depot visit in the middle of the route")
+            return
+        if visits[0].start_s < vehicle.shift.start_s or visits[-1].start_s > vehicle.shift.end_s:
+            self.fail(
+                "SHIFT",
+                vid,
+                None,
+                f"day {visits[0].start_s}-{visits[-1].start_s} leaves shift "
+                f"{vehicle.shift.start_s}-{vehicle.shift.end_s}",
+            )
+        for x in (visits[0], visits[-1]):
+            if not x.arrival_s == x.start_s == x.end_s:
+                self.fail("TIME", vid, x.ref_id, "depot visits take no time")
+
+        load_l = load_kg = collected_l = 0.0
+        trip_streams: set[str] = set()
+        n_stops = 0
+        n_breaks = 0
+        distance = 0
+        prev_row = self.depot_row.get(visits[0].ref_id, 0)
+        # `left` is when the truck finished at the last place; breaks since then are in `gap_breaks`.
+        left = prev_end = visits[0].end_s
+        gap_breaks = 0
+        for x in visits[1:]:
+            if not x.arrival_s <= x.start_s <= x.end_s:
+                self.fail("TIME", vid, x.ref_id, f"arrival {x.arrival_s}, start {x.start_s}, end {x.end_s}")
+            if x.start_s < prev_end:
+                self.fail(
+                    "OVERLAP", vid, x.ref_id, f"starts at {x.start_s}, before the previous end {prev_end}"
+                )
+            prev_end = x.end_s
+            if x.kind is VisitKind.BREAK:
+                n_breaks += 1
+                self.lunch(vehicle, x)
+                gap_breaks += x.end_s - x.start_s
+                self.loads(vid, x, load_l, load_kg)
+                if x.distance_from_prev_m != 0:
+                    self.fail("DISTANCE", vid, x.ref_id, "a break does not move the truck")
+                continue
+            row = self.row_of(vid, x)
+            if row is None:
+                return
+            travel = int(self.durations[prev_row, row])
+            leg = int(self.distances[prev_row, row])
+            distance += leg
+            if x.distance_from_prev_m != leg:
+                self.fail("DISTANCE", vid, x.ref_id, f"leg is {leg} m, reported {x.distance_from_prev_m} m")
+            if x.start_s - left - gap_breaks < travel:
+                self.fail(
+                    "TRAVEL_TIME",
+                    vid,
+                    x.ref_id,
+                    f"needs {travel} s of driving after {left}, starts {x.start_s}",
+                )
+            if not left + travel <= x.arrival_s <= x.start_s:
+                self.fail(
+                    "ARRIVAL",
+                    vid,
+                    x.ref_id,
+                    f"arrival {x.arrival_s} but earliest possible is {left + travel}",
+                )
+            if x.kind is VisitKind.STOP:
+                _, stop = self.stops[x.ref_id]
+                self.visit_count[stop.id] += 1
+                n_stops += 1
+                load_l += stop.volume_l
+                load_kg += stop.weight_kg
+                collected_l += stop.volume_l
+                trip_streams.add(stop.stream)
+                self.stop(vehicle, stop, x, load_l, load_kg)
+            elif x.kind is VisitKind.FACILITY:
+                _, facility = self.facilities[x.ref_id]
+                self.facility(vid, facility, x, trip_streams)
+                load_l = load_kg = 0.0
+                trip_streams = set()
+            elif load_l > _TOLERANCE or load_kg > _TOLERANCE:
+                self.fail(
+                    "NOT_EMPTY", vid, x.ref_id, f"returns to the depot with {load_l:g} L, {load_kg:g} kg"
+                )
+            self.loads(vid, x, load_l, load_kg)
+            prev_row, left, gap_breaks = row, x.end_s, 0
+        self.totals(
+            vehicle, route, distance=distance, n_stops=n_stops, n_breaks=n_breaks, collected_l=collected_l
+        )
+
+    def row_of(self, vid: str, x: Visit) -> int | None:
+        table: dict[str, tuple[int, Stop]] | dict[str, tuple[int, Facility]]
+        if x.kind is VisitKind.DEPOT_END:
+            row = self.depot_row.get(x.ref_id)
+        else:
+            table = self.stops if x.kind is VisitKind.STOP else self.facilities
+            entry = table.get(x.ref_id)
+            row = None if entry is None else entry[0]
+        if row is None:
+            self.fail("UNKNOWN_REF", vid, x.ref_id, f"no {x.kind.value} with this id")
+        return row
+
+    def stop(self, vehicle: Vehicle, stop: Stop, x: Visit, load_l: float, load_kg: float) -> None:
+        vid = vehicle.id
+        if stop.stream not in vehicle.streams:
+            self.fail("STREAM", vid, stop.id, f"vehicle does not carry {stop.stream!r}")
+        if x.end_s - x.start_s != stop.service_s:
+            self.fail(
+                "SERVICE_TIME", vid, stop.id, f"service lasts {x.end_s - x.start_s} s, not {stop.service_s} s"
+            )
+        if stop.time_windows and not any(w.contains(x.start_s) for w in stop.time_windows):
+            self.fail("TIME_WINDOW", vid, stop.id, f"service starts at {x.start_s}, outside every window")
+        if load_l > vehicle.capacity_l + _TOLERANCE:
+            self.fail("CAPACITY_L", vid, stop.id, f"{load_l:g} L on board, capacity {vehicle.capacity_l:g} L")
+        if load_kg > vehicle.capacity_kg + _TOLERANCE:
+            self.fail(
+                "CAPACITY_KG", vid, stop.id, f"{load_kg:g} kg on board, capacity {vehicle.capacity_kg:g} kg"
+            )
+
+    def facility(self, vid: str, facility: Facility, x: Visit, trip_streams: set[str]) -> None:
+        if not trip_streams <= facility.streams:
+            refused = ", ".join(sorted(trip_streams - facility.streams))
+            self.fail("FACILITY_STREAM", vid, facility.id, f"does not accept {refused}")
+        if len(trip_streams) > 1:
+            self.fail("MIXED_STREAMS", vid, facility.id, f"one trip mixed {', '.join(sorted(trip_streams))}")
+        if x.end_s - x.start_s != facility.dump_s:
+            self.fail(
+                "SERVICE_TIME",
+                vid,
+                facility.id,
+                f"dump lasts {x.end_s - x.start_s} s, not {facility.dump_s} s",
+            )
+        if not facility.opening.contains(x.start_s):
+            self.fail("FACILITY_HOURS", vid, facility.id, f"dump starts at {x.start_s}, facility closed")
+
+    def lunch(self, vehicle: Vehicle, x: Visit) -> None:
+        vid = vehicle.id
+        if vehicle.lunch is None:
+            self.fail("BREAK", vid, x.ref_id, "the vehicle has no break to take")
+            return
+        lunch = vehicle.lunch
+        if not lunch.earliest_start_s <= x.start_s <= lunch.latest_start_s:
+            self.fail(
+                "BREAK",
+                vid,
+                x.ref_id,
+                f"starts at {x.start_s}, allowed {lunch.earliest_start_s}-{lunch.latest_start_s}",
+            )
+        if x.end_s - x.start_s != lunch.duration_s:
+            self.fail("BREAK", vid, x.ref_id, f"lasts {x.end_s - x.start_s} s, not {lunch.duration_s} s")
+
+    def loads(self, vid: str, x: Visit, load_l: float, load_kg: float) -> None:
+        if not (
+            math.isclose(x.load_l, load_l, abs_tol=1e-3) and math.isclose(x.load_kg, load_kg, abs_tol=1e-3)
+        ):
+            self.fail(
+                "LOAD_REPORTED",
+                vid,
+                x.ref_id,
+                f"reports {x.load_l:g} L/{x.load_kg:g} kg, is {load_l:g}/{load_kg:g}",
+            )
+
+    def totals(
+        self,
+        vehicle: Vehicle,
+        route: Route,
+        *,
+        distance: int,
+        n_stops: int,
+        n_breaks: int,
+        collected_l: float,
+    ) -> None:
+        vid = vehicle.id
+        if route.distance_m != distance:
+            self.fail("ROUTE_DISTANCE", vid, None, f"legs sum to {distance} m, reported {route.distance_m} m")
+        duration = route.visits[-1].start_s - route.visits[0].start_s
+        if route.duration_s != duration:
+            self.fail("ROUTE_DURATION", vid, None, f"day lasts {duration} s, reported {route.duration_s} s")
+        if vehicle.max_stops is not None and n_stops > vehicle.max_stops:
+            self.fail("MAX_STOPS", vid, None, f"{n_stops} stops, limit {vehicle.max_stops}")
+        cap = vehicle.route_volume_cap_l
+        if cap is not None and collected_l > cap + _TOLERANCE:
+            self.fail("ROUTE_VOLUME_CAP", vid, None, f"collected {collected_l:g} L, daily cap {cap:g} L")
+        lunch = vehicle.lunch
+        day_start, day_end = route.visits[0].start_s, route.visits[-1].start_s
+        # A day that ends before the latest start, or starts after the earliest end, leaves room to take
+        # the break off duty; otherwise it must be on the route.
+        due = (
+            lunch is not None
+            and day_end > lunch.latest_start_s
+            and day_start < lunch.earliest_start_s + lunch.duration_s
+        )
+        if n_breaks > 1 or (due and n_breaks == 0):
+            self.fail("BREAK", vid, None, f"{n_breaks} breaks taken, {int(due)} due")
+
+    def coverage(self) -> None:
+        skipped = Counter(s.stop_id for s in self.solution.skipped)
+        carried = {s for v in self.problem.vehicles for s in v.streams}
+        for s in self.solution.skipped:
+            if s.stop_id not in self.stops:
+                self.fail("UNKNOWN_REF", None, s.stop_id, "skipped stop is not in the problem")
+                continue
+            _, stop = self.stops[s.stop_id]
+            if s.reason is SkipReason.NOT_WORTH_IT and stop.required:
+                self.fail("SKIP_REASON", None, stop.id, "a mandatory stop cannot be skipped as not worth it")
+            if (s.reason is SkipReason.INCOMPATIBLE) != (stop.stream not in carried):
+                self.fail("SKIP_REASON", None, stop.id, f"{s.reason.value} but stream is {stop.stream!r}")
+        for stop in self.problem.stops:
+            visits, skips = self.visit_count[stop.id], skipped[stop.id]
+            if visits > 1:
+                self.fail("DUPLICATE_VISIT", None, stop.id, f"visited {visits} times")
+            if skips > 1 or (visits and skips):
+                self.fail(
+                    "DUPLICATE_SKIP", None, stop.id, f"visited {visits} times and skipped {skips} times"
+                )
+            if not visits and not skips:
+                self.fail("MISSING_STOP", None, stop.id, "neither visited nor reported skipped")
+
+    def cost(self) -> None:
+        distance = time = fixed = 0.0
+        for route in self.solution.routes:
+            vehicle = self.vehicles.get(route.vehicle_id)
+            if vehicle is not None:
+                distance += route.distance_m / 1000 * vehicle.cost_per_km
+                time += route.duration_s / 3600 * vehicle.cost_per_hour
+                fixed += vehicle.fixed_cost
+        lost = sum(s.prize for s in self.problem.stops if not s.required and not self.visit_count[s.id])
+        cost = self.solution.cost
+        expected = {
+            "distance": distance,
+            "time": time,
+            "fixed": fixed,
+            "prizes_lost": lost,
+            "total": distance + time + fixed + lost,
+        }
+        for name, value in expected.items():
+            reported = getattr(cost, name)
+            if not math.isclose(reported, value, rel_tol=_TOLERANCE, abs_tol=_TOLERANCE):
+                self.fail("COST", None, None, f"{name} is {value:.6f}, reported {reported:.6f}")

@@ -1,0 +1,239 @@
+"""Problem and solution value types.
+
+Everything here is a frozen, slotted dataclass of plain values so that a `Problem` and a `Solution` cross a
+process-pool boundary by pickling. Times are integer seconds since midnight of the service day, distances
+integer metres, volumes litres and weights kilograms.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from routing._matrix import GreatCircleMatrix, Location, MatrixProvider
+
+__all__ = [
+    "Break",
+    "CostBreakdown",
+    "Depot",
+    "Facility",
+    "Problem",
+    "Route",
+    "SkipReason",
+    "Skipped",
+    "Solution",
+    "SolveOptions",
+    "Stop",
+    "TimeWindow",
+    "Vehicle",
+    "Visit",
+    "VisitKind",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """Closed interval `[start_s, end_s]` in seconds since midnight."""
+
+    start_s: int
+    end_s: int
+
+    def contains(self, t: int) -> bool:
+        """Whether `t` lies in the window, bounds included."""
+        return self.start_s <= t <= self.end_s
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """A collection point: one or more containers of one stream emptied together.
+
+    No `time_windows` means any time. Several windows are alternatives (the service must *start* in one).
+    An optional stop (`required=False`) earns `prize` cost units when visited.
+    """
+
+    id: str
+    location: Location
+    stream: str
+    volume_l: float
+    weight_kg: float
+    service_s: int
+    time_windows: tuple[TimeWindow, ...] = ()
+    required: bool = True
+    prize: float = 0.0
+    container_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Depot:
+    """Where vehicles start and end their day."""
+
+    id: str
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Facility:
+    """Disposal facility (transfer station, sorting centre, landfill).
+
+    A dump must *start* within `opening` and lasts `dump_s`.
+    """
+
+    id: str
+    location: Location
+    streams: frozenset[str]
+    opening: TimeWindow
+    dump_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """A driver break that must start in `[earliest_start_s, latest_start_s]` and last `duration_s`.
+
+    It may interrupt driving or waiting, never a service or a dump. It is owed only while the crew is on
+    duty: a day that ends by `latest_start_s`, or starts at `earliest_start_s + duration_s` or later, takes
+    it off duty and its route shows no break.
+    """
+
+    earliest_start_s: int
+    latest_start_s: int
+    duration_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class Vehicle:
+    """A collection truck.
+
+    `streams` lists what the body may carry; a route carries a single one of them because a truck body
+    is not compartmented. `route_volume_cap_l` bounds the litres collected over the whole day (across
+    disposal trips); `max_stops` bounds the number of stops. `cost_per_hour` is paid for the whole day,
+    from leaving the start depot to reaching the end depot, waiting and breaks included.
+    """
+
+    id: str
+    capacity_l: float
+    capacity_kg: float
+    streams: frozenset[str]
+    start_depot: str
+    end_depot: str
+    shift: TimeWindow
+    cost_per_km: float = 1.0
+    cost_per_hour: float = 0.0
+    fixed_cost: float = 0.0
+    max_stops: int | None = None
+    route_volume_cap_l: float | None = None
+    lunch: Break | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One service day to plan."""
+
+    stops: tuple[Stop, ...]
+    vehicles: tuple[Vehicle, ...]
+    depots: tuple[Depot, ...]
+    facilities: tuple[Facility, ...]
+    matrix: MatrixProvider = field(default_factory=GreatCircleMatrix)
+
+    def locations(self) -> tuple[Location, ...]:
+        """All locations in matrix order: depots, then facilities, then stops, each in problem order."""
+        return (
+            *(d.location for d in self.depots),
+            *(f.location for f in self.facilities),
+            *(s.location for s in self.stops),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SolveOptions:
+    """Search settings.
+
+    `seed` permutes the order in which stops are handed to the solver, which changes heuristic
+    tie-breaking; 0 keeps the problem order. `max_trips_per_vehicle` bounds disposal trips per vehicle
+    and facility; by default it is derived from the volume the vehicle could collect.
+    """
+
+    time_limit_s: float = 10.0
+    seed: int = 0
+    max_trips_per_vehicle: int | None = None
+
+
+class VisitKind(enum.Enum):
+    """What a visit on a route is."""
+
+    DEPOT_START = "depot_start"
+    STOP = "stop"
+    FACILITY = "facility"
+    BREAK = "break"
+    DEPOT_END = "depot_end"
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """One step of a route.
+
+    `arrival_s` is when the truck reaches the place (for a break, when it starts); `start_s`/`end_s`
+    bound the service, dump or break. Loads are those on board *after* the visit, so 0 after a facility.
+    """
+
+    kind: VisitKind
+    ref_id: str
+    arrival_s: int
+    start_s: int
+    end_s: int
+    load_l: float
+    load_kg: float
+    distance_from_prev_m: int
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """The day of one vehicle; `duration_s` runs from leaving the start depot to reaching the end depot."""
+
+    vehicle_id: str
+    visits: tuple[Visit, ...]
+    distance_m: int
+    duration_s: int
+
+
+class SkipReason(enum.Enum):
+    """Why a stop is not on any route."""
+
+    NOT_WORTH_IT = "not_worth_it"
+    NO_CAPACITY = "no_capacity"
+    NO_TIME = "no_time"
+    INCOMPATIBLE = "incompatible"
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A stop left out of the plan, with a human-readable `detail`."""
+
+    stop_id: str
+    reason: SkipReason
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class CostBreakdown:
+    """Cost in the problem's cost units; `prizes_lost` sums the prizes of unvisited optional stops."""
+
+    distance: float
+    time: float
+    fixed: float
+    prizes_lost: float
+    total: float
+
+
+@dataclass(frozen=True, slots=True)
+class Solution:
+    """Routes of the used vehicles only, skipped stops, and how the search went.
+
+    `status` is `FEASIBLE` when a plan was found (guided local search proves no optimality) and
+    `NO_SOLUTION` when the time limit ran out before the first one, every plannable stop then skipped.
+    """
+
+    routes: tuple[Route, ...]
+    skipped: tuple[Skipped, ...]
+    cost: CostBreakdown
+    status: str
+    solve_time_s: float

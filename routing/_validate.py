@@ -1,0 +1,154 @@
+"""Input validation: reject malformed problems with every faulty field named at once."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from routing._matrix import Location
+from routing._model import Problem, SolveOptions, TimeWindow
+
+__all__ = ["FieldViolation", "ProblemError", "validate", "validate_options"]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    """One faulty field, addressed like `stops[3].volume_l`."""
+
+    field: str
+    description: str
+
+
+class ProblemError(ValueError):
+    """The problem is malformed; `violations` lists every faulty field."""
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        self.violations = violations
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
+
+    def __reduce__(self) -> tuple[type[ProblemError], tuple[list[FieldViolation]]]:
+        # Rebuilt from the violations, not the message, so it crosses the solver process boundary intact.
+        return (ProblemError, (self.violations,))
+
+
+def validate(problem: Problem) -> None:
+    """Raise `ProblemError` listing every malformed field of `problem`; return quietly otherwise."""
+    out: list[FieldViolation] = []
+    _unique_ids(out, "stops", (s.id for s in problem.stops))
+    _unique_ids(out, "vehicles", (v.id for v in problem.vehicles))
+    _unique_ids(out, "depots", (d.id for d in problem.depots))
+    _unique_ids(out, "facilities", (f.id for f in problem.facilities))
+    for i, depot in enumerate(problem.depots):
+        _location(out, f"depots[{i}].location", depot.location)
+    for i, facility in enumerate(problem.facilities):
+        path = f"facilities[{i}]"
+        _location(out, f"{path}.location", facility.location)
+        _window(out, f"{path}.opening", facility.opening)
+        _non_negative(out, f"{path}.dump_s", facility.dump_s)
+    _vehicles(out, problem)
+    _stops(out, problem)
+    if out:
+        raise ProblemError(out)
+
+
+def validate_options(options: SolveOptions) -> None:
+    """Raise `ProblemError` for search options that cannot work."""
+    out: list[FieldViolation] = []
+    _positive(out, "options.time_limit_s", options.time_limit_s)
+    if options.max_trips_per_vehicle is not None and options.max_trips_per_vehicle < 1:
+        out.append(FieldViolation("options.max_trips_per_vehicle", "a vehicle needs at least its final dump"))
+    if out:
+        raise ProblemError(out)
+
+
+def _vehicles(out: list[FieldViolation], problem: Problem) -> None:
+    depot_ids = {d.id for d in problem.depots}
+    for i, v in enumerate(problem.vehicles):
+        path = f"vehicles[{i}]"
+        _positive(out, f"{path}.capacity_l", v.capacity_l)
+        _positive(out, f"{path}.capacity_kg", v.capacity_kg)
+        for name in ("start_depot", "end_depot"):
+            if getattr(v, name) not in depot_ids:
+                out.append(FieldViolation(f"{path}.{name}", f"unknown depot id {getattr(v, name)!r}"))
+        _window(out, f"{path}.shift", v.shift)
+        _non_negative(out, f"{path}.cost_per_km", v.cost_per_km)
+        _non_negative(out, f"{path}.cost_per_hour", v.cost_per_hour)
+        _non_negative(out, f"{path}.fixed_cost", v.fixed_cost)
+        if v.max_stops is not None:
+            _non_negative(out, f"{path}.max_stops", v.max_stops)
+        if v.route_volume_cap_l is not None:
+            _non_negative(out, f"{path}.route_volume_cap_l", v.route_volume_cap_l)
+        if v.lunch is not None:
+            lunch = v.lunch
+            _non_negative(out, f"{path}.lunch.duration_s", lunch.duration_s)
+            if lunch.earliest_start_s > lunch.latest_start_s:
+                out.append(FieldViolation(f"{path}.lunch", "earliest_start_s is after latest_start_s"))
+            elif not (
+                max(lunch.earliest_start_s, v.shift.start_s) <= lunch.latest_start_s
+                and max(lunch.earliest_start_s, v.shift.start_s) + lunch.duration_s <= v.shift.end_s
+            ):
+                out.append(FieldViolation(f"{path}.lunch", "the break cannot be taken within the shift"))
+
+
+def _stops(out: list[FieldViolation], problem: Problem) -> None:
+    carried = {s for v in problem.vehicles for s in v.streams}
+    accepted = {s for f in problem.facilities for s in f.streams}
+    unaccepted_reported: set[str] = set()
+    for i, stop in enumerate(problem.stops):
+        path = f"stops[{i}]"
+        _location(out, f"{path}.location", stop.location)
+        _non_negative(out, f"{path}.volume_l", stop.volume_l)
+        _non_negative(out, f"{path}.weight_kg", stop.weight_kg)
+        _non_negative(out, f"{path}.service_s", stop.service_s)
+        _non_negative(out, f"{path}.prize", stop.prize)
+        for k, window in enumerate(stop.time_windows):
+            _window(out, f"{path}.time_windows[{k}]", window)
+        if stop.stream not in carried:
+            if stop.required:
+                out.append(FieldViolation(f"{path}.stream", f"no vehicle carries stream {stop.stream!r}"))
+            continue
+        if stop.stream not in accepted and stop.stream not in unaccepted_reported:
+            unaccepted_reported.add(stop.stream)
+            out.append(FieldViolation(f"{path}.stream", f"no facility accepts stream {stop.stream!r}"))
+        compatible = [v for v in problem.vehicles if stop.stream in v.streams]
+        if all(stop.volume_l > v.capacity_l for v in compatible):
+            out.append(
+                FieldViolation(f"{path}.volume_l", "exceeds the capacity of every vehicle carrying it")
+            )
+        if all(stop.weight_kg > v.capacity_kg for v in compatible):
+            out.append(
+                FieldViolation(f"{path}.weight_kg", "exceeds the capacity of every vehicle carrying it")
+            )
+
+
+def _unique_ids(out: list[FieldViolation], collection: str, ids: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            out.append(FieldViolation(f"{collection}[{i}].id", f"duplicate id {ident!r}"))
+        seen.add(ident)
+
+
+def _location(out: list[FieldViolation], path: str, loc: Location) -> None:
+    if not (math.isfinite(loc.lat) and -90.0 <= loc.lat <= 90.0):
+        out.append(FieldViolation(f"{path}.lat", f"latitude {loc.lat} is outside [-90, 90]"))
+    if not (math.isfinite(loc.lng) and -180.0 <= loc.lng <= 180.0):
+        out.append(FieldViolation(f"{path}.lng", f"longitude {loc.lng} is outside [-180, 180]"))
+
+
+def _window(out: list[FieldViolation], path: str, window: TimeWindow) -> None:
+    if window.start_s < 0:
+        out.append(FieldViolation(f"{path}.start_s", "must not be negative"))
+    if window.start_s > window.end_s:
+        out.append(FieldViolation(path, f"start_s {window.start_s} is after end_s {window.end_s}"))
+
+
+def _non_negative(out: list[FieldViolation], path: str, value: float) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        out.append(FieldViolation(path, f"must be a non-negative number, got {value}"))
+
+
+def _positive(out: list[FieldViolation], path: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        out.append(FieldViolation(path, f"must be a positive number, got {value}"))
