@@ -23,6 +23,8 @@ class Settings:
     solver_processes: int = 1
     timezone: str = "Europe/Paris"
     grace_s: float = 5.0
+    # Base URL of an osrm-routed server for real road distances and times; empty = great-circle estimate.
+    osrm_url: str = ""
 
 
 def _coerce(kind: Any, raw: Any) -> Any:

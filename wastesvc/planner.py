@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass
@@ -14,7 +15,13 @@ from google.rpc import code_pb2, status_pb2
 
 import routing
 from wastesvc.domain._common import STREAM_KEYS, parse_name, stream_key, to_timestamp
-from wastesvc.domain.planning import PlanningInput, build_problem, select_containers, solution_to_plan
+from wastesvc.domain.planning import (
+    BuiltProblem,
+    PlanningInput,
+    build_problem,
+    select_containers,
+    solution_to_plan,
+)
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound
 from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, OperationRow, PlanRow, Storage, VehicleRow
@@ -62,10 +69,17 @@ class Planner:
     """Starts, tracks and cancels OptimizeRoutes operations."""
 
     def __init__(
-        self, storage: Storage, pool: SolverPool, *, default_time_limit_s: float, timezone: str
+        self,
+        storage: Storage,
+        pool: SolverPool,
+        *,
+        default_time_limit_s: float,
+        timezone: str,
+        road_matrix: routing.MatrixProvider | None = None,
     ) -> None:
         self.storage = storage
         self.pool = pool
+        self.road_matrix = road_matrix
         self.default_time_limit_s = default_time_limit_s
         self.timezone = ZoneInfo(timezone)
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -221,6 +235,32 @@ class Planner:
             max_days_without_emptying=options.max_days_without_emptying or 7,
         )
 
+    def _with_road_matrix(self, built: BuiltProblem) -> routing.Problem:
+        """The problem with road travel, fetched here once so the solver process needs no network.
+
+        An unroutable location is reported with the containers or site it belongs to, not a matrix index.
+        """
+        assert self.road_matrix is not None
+        problem = built.problem
+        locations = problem.locations()
+        owners = [f"depots/{d.id}" for d in problem.depots]
+        owners += [f"facilities/{f.id}" for f in problem.facilities]
+        owners += [
+            ", ".join(f"containers/{m.container.id}" for m in built.containers_of_stop[s.id])
+            for s in problem.stops
+        ]
+        try:
+            road = self.road_matrix.matrix(locations)
+        except routing.ProblemError as exc:
+            violations = []
+            for v in exc.violations:
+                index = v.field.removeprefix("locations[").split("]")[0]
+                where = owners[int(index)] if index.isdigit() and int(index) < len(owners) else v.field
+                violations.append(routing.FieldViolation(where, v.description))
+            raise routing.ProblemError(violations) from exc
+        matrix = routing.ExplicitMatrix(locations, road.distances_m, road.durations_s)
+        return dataclasses.replace(problem, matrix=matrix)
+
     async def _run(self, job: _Job) -> None:
         row, metadata, request = job.row, job.metadata, job.request
         service_date, plan_name = job.service_date, job.plan_name
@@ -236,6 +276,8 @@ class Planner:
             metadata.state, metadata.progress_percent = Metadata.STATE_SOLVING, 20
             await self._publish(row, metadata)
             limit = request.options.time_limit.ToTimedelta().total_seconds() or self.default_time_limit_s
+            if built.problem.stops and self.road_matrix is not None:
+                built.problem = await asyncio.to_thread(self._with_road_matrix, built)
             if built.problem.stops:
                 solution = await self.pool.solve(built.problem, routing.SolveOptions(time_limit_s=limit))
             else:
@@ -268,6 +310,12 @@ class Planner:
                 message=f"the day cannot be planned: {exc}",
             ).to_status()
             await self._publish(row, metadata, error=failed)
+        except routing.OsrmUnavailable as exc:
+            metadata.state = Metadata.STATE_FAILED
+            unavailable = status_pb2.Status(
+                code=code_pb2.UNAVAILABLE, message=f"road network unavailable: {exc}"
+            )
+            await self._publish(row, metadata, error=unavailable)
         except Exception as exc:
             log.exception("planning operation %s failed", row.id)
             metadata.state = Metadata.STATE_FAILED

@@ -12,6 +12,7 @@ from google.longrunning import operations_pb2, operations_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+import routing
 from wastesvc.config import Settings
 from wastesvc.planner import Planner
 from wastesvc.servicers.containers import ContainerServicer
@@ -78,6 +79,7 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
         SolverPool(settings.solver_processes),
         default_time_limit_s=settings.solver_time_limit_s,
         timezone=settings.timezone,
+        road_matrix=routing.OsrmMatrix(settings.osrm_url) if settings.osrm_url else None,
     )
     closed = await asyncio.to_thread(planner.close_interrupted)
     if closed:
