@@ -38,7 +38,7 @@ test: $(GENERATED)
 lint: $(GENERATED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy wastesvc routing adapters tests
+	$(BIN)/mypy $(wildcard wastesvc routing adapters bench tests)
 	cd proto && npx --yes @bufbuild/buf@$(BUF_VERSION) lint
 
 fmt: $(INSTALLED)
