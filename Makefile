@@ -8,14 +8,14 @@ PROTOS := $(wildcard proto/wastesvc/v1/*.proto)
 BUF_VERSION := 1.75.0
 ARGS ?=
 
-.PHONY: install proto run test lint fmt bench-routing clean
+.PHONY: install proto run test lint fmt bench-routing quick full clean
 
 install: $(INSTALLED)
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@
 
 # Generated code is not committed: it is produced here, before anything imports it (see README).
@@ -45,8 +45,12 @@ fmt: $(INSTALLED)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# `make bench-routing quick` or `make bench-routing PRESET=full`.
 bench-routing: $(GENERATED)
-	$(BIN)/python -m bench.routing $(or $(PRESET),quick)
+	$(BIN)/python -m bench.routing $(or $(PRESET),$(filter quick full,$(MAKECMDGOALS)),quick)
+
+quick full:
+	@:
 
 clean:
 	rm -rf $(VENV) out var wastesvc/v1/*_pb2*.py wastesvc/v1/*_pb2*.pyi $(GENERATED)

@@ -1,0 +1,336 @@
+"""`python -m bench.routing quick|full`: run every solver on every instance of a preset, check, report.
+
+Each (instance, solver) run happens in its own process (multiprocessing *spawn*), one after the other so
+that each solver has a core to itself and the timing is fair; the child reports its peak RSS, and a crash or
+a hang (killed at `3 × budget + 120 s`) becomes a failed record instead of stopping the suite.
+
+Outputs, all under `bench/results/` (paths in records are relative to it):
+
+* `routing.json`: one record per run (see `make_record`); `routing_meta.json`: machine, versions, probes;
+* `solutions/<instance>.<solver>.sol` (VRPLIB, the instance's own numbering, the `Cost` line in the
+  convention of the instance's shipped `.sol`) or `.json` for Kim (documented in the file);
+* `gap.png`, and `BENCHMARKS.md` at the repository root.
+
+Budgets. `quick`: 10 s per solver on the 100-customer instances, 15 s on Kim 102 and 30 s on Kim 277.
+`full`: every instance in `../shared/benchmarks`, at `max(10, ceil(0.2 n))` s for `n` customers, i.e. one
+twelfth of the DIMACS / PyVRP-benchmark CVRP rule `n × 240 / 100` s, so that the whole suite (3 solvers, 21
+instances, about 2.6 h) fits in one 3-hour session on 2 cores; the Kim instances get the same rule (the README
+does not carry Benjamin & Beasley's run times, so theirs cannot be matched).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import resource
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from importlib import metadata
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import vrplib
+
+from bench.readers import CATALOG, KIM_LITERATURE, BenchmarkSpec, KimInstance, VrpInstance, load
+from bench.report import write_report
+from bench.solvers import SOLVERS, RunOutput
+from bench.verify import KimRoute, VerifyResult, verify_kim, verify_vrp
+
+__all__ = ["FIRST_PLAN_PROBE", "PRESETS", "main", "run_suite"]
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+SOLVER_ORDER = ("engine", "pyvrp", "ortools-default")
+SEEDS = {"engine": 0, "pyvrp": 1, "ortools-default": 0}
+
+PRESETS: dict[str, list[tuple[str, float]]] = {
+    "quick": [
+        ("X-n101-k25", 10.0),
+        ("R101", 10.0),
+        ("RC201", 10.0),
+        ("RC201R0.5", 10.0),
+        ("102", 15.0),
+        ("277", 30.0),
+    ],
+    "full": [],  # filled below from the catalogue
+}
+
+# "A 2 000-stop waste instance: first feasible plan in < 5 s": the engine on Kim 2100 with a 5 s limit;
+# when that yields nothing, once more with 30 s to tell "a bit slow" from "nothing at all".
+FIRST_PLAN_PROBE = ("2100", (5.0, 30.0))
+
+
+def full_budget(n_customers: int) -> float:
+    """The `full` preset's budget: a twelfth of `n × 240 / 100` s, at least 10 s."""
+    return float(max(10, math.ceil(0.2 * n_customers)))
+
+
+PRESETS["full"] = [(name, full_budget(spec.customers)) for name, spec in CATALOG.items()]
+
+
+# --------------------------------------------------------------------------------------------------------
+# one run in a child process
+
+
+def _child(conn: Connection, name: str, solver: str, budget_s: float, seed: int) -> None:
+    payload: dict[str, Any]
+    try:
+        instance = load(CATALOG[name])
+        output = SOLVERS[solver](instance, budget_s, seed)
+        payload = {"ok": True, "output": asdict(output)}
+    except BaseException as exc:  # everything goes back to the parent as a failed run
+        payload = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
+    payload["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    conn.send(payload)
+    conn.close()
+
+
+def run_in_child(name: str, solver: str, budget_s: float, seed: int) -> dict[str, Any]:
+    """Run one solver on one instance in a spawned process; never raises."""
+    ctx = mp.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_child, args=(sender, name, solver, budget_s, seed), daemon=True)
+    started = time.monotonic()
+    process.start()
+    sender.close()
+    deadline = 3 * budget_s + 120
+    payload: dict[str, Any] | None = None
+    try:
+        if receiver.poll(deadline):
+            payload = receiver.recv()
+    except EOFError:
+        payload = None
+    process.join(10)
+    if process.is_alive():
+        process.kill()
+        process.join()
+    wall = time.monotonic() - started
+    if payload is None:
+        reason = "timed out" if wall >= deadline else f"crashed (exit code {process.exitcode})"
+        payload = {"ok": False, "error": f"the run {reason} after {wall:.0f} s", "peak_rss_mb": None}
+    payload["wall_s"] = wall
+    return payload
+
+
+# --------------------------------------------------------------------------------------------------------
+# records
+
+
+def _write_solution(
+    spec: BenchmarkSpec, solver: str, instance: VrpInstance | KimInstance, out: RunOutput, check: VerifyResult
+) -> str:
+    folder = RESULTS / "solutions"
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(instance, KimInstance):
+        path = folder / f"{spec.name}.{solver}.json"
+        kinds = {s.id: s.type for s in instance.sites}
+        doc = {
+            "format": (
+                "Kim et al. WCVRPTW plan. Each route leaves the depot and returns to it (depot implicit); "
+                "`visits` lists site ids as in the instance file (Stop_ID), customers (type 1) and disposal "
+                "facilities (type 2) in order; the last visit is the facility where the truck empties. "
+                "`lunch_start_s` is the solver's lunch start (seconds since midnight, null when it plans "
+                "none); `checked_lunch_start_s` is where bench/verify.py found room for it."
+            ),
+            "instance": spec.name,
+            "solver": solver,
+            "depot": instance.depot.id,
+            "miles": round(check.cost, 3),
+            "vehicles": check.vehicles,
+            "feasible": check.feasible,
+            "routes": [
+                {
+                    "vehicle": k,
+                    "visits": route,
+                    "facilities": [v for v in route if kinds.get(v) == 2],
+                    "lunch_start_s": lunch,
+                    "checked_lunch_start_s": None if found is None else round(found, 1),
+                }
+                for k, (route, lunch, found) in enumerate(
+                    zip(out.routes, out.lunches, check.lunches, strict=False), start=1
+                )
+                if route
+            ],
+        }
+        path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    else:
+        path = folder / f"{spec.name}.{solver}.sol"
+        if instance.family == "mtvrptwr":
+            cost: str = str(round(check.cost * instance.scale))  # shipped MTVRPTWR .sol: ×10 integer
+        elif instance.convention == "dimacs":
+            cost = f"{check.cost:.1f}"
+        else:
+            cost = str(round(check.cost))
+        vrplib.write_solution(str(path), [r for r in out.routes if r], {"Cost": cost})
+    return str(path.relative_to(RESULTS))
+
+
+def make_record(spec: BenchmarkSpec, solver: str, budget_s: float, payload: dict[str, Any]) -> dict[str, Any]:
+    """Check a child's payload against the raw instance and turn it into a `routing.json` record."""
+    record: dict[str, Any] = {
+        "instance": spec.name,
+        "family": spec.family,
+        "solver": solver,
+        "budget_s": budget_s,
+        "cost": None,
+        "bks": spec.bks,
+        "gap_pct": None,
+        "vehicles": None,
+        "time_s": None,
+        "feasible": False,
+        "solution_file": None,
+        "peak_rss_mb": None if payload.get("peak_rss_mb") is None else round(payload["peak_rss_mb"], 1),
+        "seed": SEEDS[solver],
+        "bks_vehicles": spec.bks_vehicles,
+        "note": "",
+    }
+    if not payload["ok"]:
+        record["note"] = payload["error"]
+        record["time_s"] = round(payload["wall_s"], 2)
+        return record
+    out = RunOutput(**payload["output"])
+    instance = load(spec)
+    check: VerifyResult
+    if isinstance(instance, KimInstance):
+        routes = [KimRoute(tuple(r), lunch) for r, lunch in zip(out.routes, out.lunches, strict=False)]
+        check = verify_kim(instance, routes)
+    else:
+        check = verify_vrp(instance, out.routes)
+    notes = [out.note] if out.note else []
+    served = any(out.routes)
+    if served:
+        record["cost"] = round(check.cost, 4)
+        record["gap_pct"] = round(100 * (check.cost - spec.bks) / spec.bks, 3)
+        record["vehicles"] = check.vehicles
+        record["trips"] = check.trips
+        record["solution_file"] = _write_solution(spec, solver, instance, out, check)
+    record["time_s"] = round(out.time_s, 2)
+    record["status"] = out.status
+    record["solver_cost"] = None if out.solver_cost is None else round(out.solver_cost, 4)
+    record["violations"] = check.violations[:10]
+    record["n_violations"] = len(check.violations)
+    if solver == "engine":
+        record["engine_check"] = out.engine_violations[:10]
+        if out.engine_violations:
+            notes.append(f"routing.check reports {len(out.engine_violations)} violation(s)")
+    record["feasible"] = served and check.feasible and not out.engine_violations
+    if served and not check.feasible:
+        notes.append(f"checker: {check.summary(3)}")
+    if isinstance(instance, KimInstance):
+        lit = KIM_LITERATURE[spec.name]
+        record["literature"] = {
+            "kim2006": list(lit.kim2006),
+            "benjamin_beasley2010": list(lit.benjamin_beasley2010),
+            "buhrkal2012": list(lit.buhrkal2012),
+        }
+    record["note"] = "; ".join(notes)
+    return record
+
+
+# --------------------------------------------------------------------------------------------------------
+# machine
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, cores, memory, versions."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_gb = round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    versions: dict[str, str | None] = {}
+    for package in ("ortools", "pyvrp", "vrplib", "numpy", "matplotlib"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    versions["python"] = platform.python_version()
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "versions": versions}
+
+
+# --------------------------------------------------------------------------------------------------------
+# suite
+
+
+def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run `preset`, write `routing.json`, `routing_meta.json`, the solutions, the plot and BENCHMARKS.md."""
+    started = time.monotonic()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    records: list[dict[str, Any]] = []
+    for name, budget in PRESETS[preset]:
+        spec = CATALOG[name]
+        for solver in SOLVER_ORDER:
+            payload = run_in_child(name, solver, budget, SEEDS[solver])
+            record = make_record(spec, solver, budget, payload)
+            record["wall_s"] = round(payload["wall_s"], 2)
+            records.append(record)
+            if log:
+                cost = "—" if record["cost"] is None else f"{record['cost']:g}"
+                gap = "" if record["gap_pct"] is None else f" ({record['gap_pct']:+.2f} %)"
+                print(
+                    f"{name:>12} {solver:>15} {budget:5.0f}s  {cost}{gap}"
+                    f"  feasible={record['feasible']}  {record['time_s']}s"
+                    + (f"  [{record['note'][:120]}]" if record["note"] else ""),
+                    flush=True,
+                )
+            (RESULTS / "routing.json").write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+    probe_name, probe_budgets = FIRST_PLAN_PROBE
+    probes: list[dict[str, Any]] = []
+    for probe_budget in probe_budgets:
+        payload = run_in_child(probe_name, "engine", probe_budget, SEEDS["engine"])
+        probe = make_record(CATALOG[probe_name], "engine", probe_budget, payload)
+        probe["wall_s"] = round(payload["wall_s"], 2)
+        probes.append(probe)
+        if log:
+            print(
+                f"first-plan probe {probe_name} @ {probe_budget:g}s: feasible={probe['feasible']}"
+                f" {probe['time_s']}s {probe['note'][:160]}",
+                flush=True,
+            )
+        if probe["feasible"]:
+            break
+    meta = {
+        "preset": preset,
+        "machine": machine(),
+        "budgets": dict(PRESETS[preset]),
+        "first_plan_probes": probes,
+        "total_runtime_s": round(time.monotonic() - started, 1),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+    }
+    (RESULTS / "routing_meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    write_report(records, meta, RESULTS, REPO / "BENCHMARKS.md")
+    meta["total_runtime_s"] = round(time.monotonic() - started, 1)
+    (RESULTS / "routing_meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    return records, meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: `python -m bench.routing quick|full`."""
+    args = sys.argv[1:] if argv is None else argv
+    preset = args[0] if args else "quick"
+    if preset not in PRESETS:
+        print(f"usage: python -m bench.routing [{'|'.join(PRESETS)}]", file=sys.stderr)
+        return 2
+    _, meta = run_suite(preset)
+    print(f"done in {meta['total_runtime_s']:.0f} s; see BENCHMARKS.md and bench/results/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
