@@ -538,11 +538,10 @@ class _Document(FPDF):
         if sheet is None or self.page == self.sheet_first_page:
             return
         self.set_text_color(*_INK)
-        self.set_font(_FONT, "B", 10)
         day = _french_date(sheet.service_day) if sheet.service_day else ""
-        left = f"Feuille de route {_DASH} {sheet.truck} ({sheet.vehicle_id}) {_DASH} {day} (suite)"
+        left = f"{sheet.vehicle_id} {_DASH} {day} (suite) {_DASH} {sheet.truck}"
         self.set_xy(_MARGIN, _MARGIN)
-        self.cell(_BODY_W * 0.75, 6, _pdf_text(left))
+        self.cell(_BODY_W * 0.72, 6, self._fitted(_pdf_text(left), _BODY_W * 0.72))
         self.set_font(_FONT, "", 9)
         self.set_xy(_MARGIN + _BODY_W * 0.75, _MARGIN)
         self.cell(_BODY_W * 0.25, 6, _pdf_text(f"N° {sheet.sheet_id} · {self.sheet_page()}"), align="R")
