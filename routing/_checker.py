@@ -2,6 +2,11 @@
 
 It re-derives everything from the problem and its matrix and shares no code with the solver, so a bug in
 the model, in the extraction or in a hand-edited plan shows up as a `Violation` rather than a wrong sheet.
+
+Release times are checked on the exact rule: a trip (the stops between the start depot or a dump and the
+next dump) leaves its start point at or after the release of each of its stops. The departure is the end
+of the day start or of the dump, or later when the arrival at the next place shows that the truck waited
+before leaving (breaks in between are counted as taken on the road, the earliest reading).
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ class _Checker:
 
         load_l = load_kg = collected_l = 0.0
         trip_streams: set[str] = set()
+        departure: int | None = None
         n_stops = 0
         n_breaks = 0
         distance = 0
@@ -142,6 +148,8 @@ class _Checker:
                     x.ref_id,
                     f"arrival {x.arrival_s} but earliest possible is {left + travel}",
                 )
+            if departure is None:
+                departure = max(left, x.arrival_s - travel - gap_breaks)
             if x.kind is VisitKind.STOP:
                 _, stop = self.stops[x.ref_id]
                 self.visit_count[stop.id] += 1
@@ -151,11 +159,19 @@ class _Checker:
                 collected_l += stop.volume_l
                 trip_streams.add(stop.stream)
                 self.stop(vehicle, stop, x, load_l, load_kg)
+                if stop.release_s > departure:
+                    self.fail(
+                        "RELEASE",
+                        vid,
+                        stop.id,
+                        f"released at {stop.release_s}, its trip left at {departure}",
+                    )
             elif x.kind is VisitKind.FACILITY:
                 _, facility = self.facilities[x.ref_id]
                 self.facility(vid, facility, x, trip_streams)
                 load_l = load_kg = 0.0
                 trip_streams = set()
+                departure = None
             elif load_l > _TOLERANCE or load_kg > _TOLERANCE:
                 self.fail(
                     "NOT_EMPTY", vid, x.ref_id, f"returns to the depot with {load_l:g} L, {load_kg:g} kg"
@@ -182,6 +198,9 @@ class _Checker:
         vid = vehicle.id
         if stop.stream not in vehicle.streams:
             self.fail("STREAM", vid, stop.id, f"vehicle does not carry {stop.stream!r}")
+        if not stop.required_skills <= vehicle.skills:
+            missing = ", ".join(sorted(stop.required_skills - vehicle.skills))
+            self.fail("SKILLS", vid, stop.id, f"vehicle lacks {missing}")
         if x.end_s - x.start_s != stop.service_s:
             self.fail(
                 "SERVICE_TIME", vid, stop.id, f"service lasts {x.end_s - x.start_s} s, not {stop.service_s} s"
@@ -254,6 +273,8 @@ class _Checker:
         duration = route.visits[-1].start_s - route.visits[0].start_s
         if route.duration_s != duration:
             self.fail("ROUTE_DURATION", vid, None, f"day lasts {duration} s, reported {route.duration_s} s")
+        if vehicle.max_duration_s is not None and duration > vehicle.max_duration_s:
+            self.fail("MAX_DURATION", vid, None, f"day lasts {duration} s, limit {vehicle.max_duration_s} s")
         if vehicle.max_stops is not None and n_stops > vehicle.max_stops:
             self.fail("MAX_STOPS", vid, None, f"{n_stops} stops, limit {vehicle.max_stops}")
         cap = vehicle.route_volume_cap_l
@@ -273,7 +294,6 @@ class _Checker:
 
     def coverage(self) -> None:
         skipped = Counter(s.stop_id for s in self.solution.skipped)
-        carried = {s for v in self.problem.vehicles for s in v.streams}
         for s in self.solution.skipped:
             if s.stop_id not in self.stops:
                 self.fail("UNKNOWN_REF", None, s.stop_id, "skipped stop is not in the problem")
@@ -281,8 +301,16 @@ class _Checker:
             _, stop = self.stops[s.stop_id]
             if s.reason is SkipReason.NOT_WORTH_IT and stop.required:
                 self.fail("SKIP_REASON", None, stop.id, "a mandatory stop cannot be skipped as not worth it")
-            if (s.reason is SkipReason.INCOMPATIBLE) != (stop.stream not in carried):
-                self.fail("SKIP_REASON", None, stop.id, f"{s.reason.value} but stream is {stop.stream!r}")
+            servable = any(
+                stop.stream in v.streams and stop.required_skills <= v.skills for v in self.problem.vehicles
+            )
+            if (s.reason is SkipReason.INCOMPATIBLE) == servable:
+                self.fail(
+                    "SKIP_REASON",
+                    None,
+                    stop.id,
+                    f"{s.reason.value} but {'a' if servable else 'no'} vehicle has its stream and skills",
+                )
         for stop in self.problem.stops:
             visits, skips = self.visit_count[stop.id], skipped[stop.id]
             if visits > 1:
@@ -295,12 +323,15 @@ class _Checker:
                 self.fail("MISSING_STOP", None, stop.id, "neither visited nor reported skipped")
 
     def cost(self) -> None:
-        distance = time = fixed = 0.0
+        distance = time = overtime = fixed = 0.0
         for route in self.solution.routes:
             vehicle = self.vehicles.get(route.vehicle_id)
             if vehicle is not None:
                 distance += route.distance_m / 1000 * vehicle.cost_per_km
                 time += route.duration_s / 3600 * vehicle.cost_per_hour
+                if vehicle.overtime_after_s is not None and route.duration_s > vehicle.overtime_after_s:
+                    extra_h = (route.duration_s - vehicle.overtime_after_s) / 3600
+                    overtime += extra_h * vehicle.overtime_cost_per_hour
                 fixed += vehicle.fixed_cost
         lost = sum(s.prize for s in self.problem.stops if not s.required and not self.visit_count[s.id])
         cost = self.solution.cost
@@ -309,7 +340,8 @@ class _Checker:
             "time": time,
             "fixed": fixed,
             "prizes_lost": lost,
-            "total": distance + time + fixed + lost,
+            "overtime": overtime,
+            "total": distance + time + overtime + fixed + lost,
         }
         for name, value in expected.items():
             reported = getattr(cost, name)

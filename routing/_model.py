@@ -8,6 +8,7 @@ integer metres, volumes litres and weights kilograms.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from routing._matrix import GreatCircleMatrix, Location, MatrixProvider
@@ -48,7 +49,10 @@ class Stop:
     """A collection point: one or more containers of one stream emptied together.
 
     No `time_windows` means any time. Several windows are alternatives (the service must *start* in one).
-    An optional stop (`required=False`) earns `prize` cost units when visited.
+    An optional stop (`required=False`) earns `prize` cost units when visited. Only a vehicle holding all
+    of `required_skills` may serve it ("narrow" street, "crane" or "rear-lift" body). `release_s` is when
+    its waste becomes available: the trip that serves it must leave its start point (the start depot, or
+    the facility of the previous dump) at or after that time, as with release times in PyVRP.
     """
 
     id: str
@@ -61,6 +65,8 @@ class Stop:
     required: bool = True
     prize: float = 0.0
     container_ids: tuple[str, ...] = ()
+    required_skills: frozenset[str] = frozenset()
+    release_s: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +112,9 @@ class Vehicle:
     `streams` lists what the body may carry; a route carries a single one of them because a truck body
     is not compartmented. `route_volume_cap_l` bounds the litres collected over the whole day (across
     disposal trips); `max_stops` bounds the number of stops. `cost_per_hour` is paid for the whole day,
-    from leaving the start depot to reaching the end depot, waiting and breaks included.
+    from leaving the start depot to reaching the end depot, waiting and breaks included. That day lasts
+    at most `max_duration_s`, and each hour of it beyond `overtime_after_s` costs `overtime_cost_per_hour`
+    on top. `skills` are what the truck can do, matched against `Stop.required_skills`.
     """
 
     id: str
@@ -122,6 +130,10 @@ class Vehicle:
     max_stops: int | None = None
     route_volume_cap_l: float | None = None
     lunch: Break | None = None
+    max_duration_s: int | None = None
+    overtime_after_s: int | None = None
+    overtime_cost_per_hour: float = 0.0
+    skills: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +162,21 @@ class SolveOptions:
     `seed` permutes the order in which stops are handed to the solver, which changes heuristic
     tie-breaking; 0 keeps the problem order. `max_trips_per_vehicle` bounds disposal trips per vehicle
     and facility; by default it is derived from the volume the vehicle could collect.
+
+    Intraday re-planning: `frozen` maps a vehicle id to the visits it has already made today, in order
+    (stop and facility ids); they stay at the head of its route, on that vehicle and in that order, and
+    everything else is planned again. With `now_s`, nothing else starts before then: a vehicle with
+    frozen visits leaves the last of them at `now_s` or later, any other vehicle leaves its depot then.
+    `initial_routes` is a previous plan to start the search from (vehicle id to stop and facility ids);
+    when it cannot be used the search starts from scratch and `Solution.notes` says why.
     """
 
     time_limit_s: float = 10.0
     seed: int = 0
     max_trips_per_vehicle: int | None = None
+    initial_routes: Mapping[str, Sequence[str]] | None = None
+    frozen: Mapping[str, Sequence[str]] | None = None
+    now_s: int | None = None
 
 
 class VisitKind(enum.Enum):
@@ -215,13 +237,17 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class CostBreakdown:
-    """Cost in the problem's cost units; `prizes_lost` sums the prizes of unvisited optional stops."""
+    """Cost in the problem's cost units; `prizes_lost` sums the prizes of unvisited optional stops.
+
+    `overtime` is the premium for hours beyond `Vehicle.overtime_after_s`; `total` sums every term.
+    """
 
     distance: float
     time: float
     fixed: float
     prizes_lost: float
     total: float
+    overtime: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +256,7 @@ class Solution:
 
     `status` is `FEASIBLE` when a plan was found (guided local search proves no optimality) and
     `NO_SOLUTION` when the time limit ran out before the first one, every plannable stop then skipped.
+    `notes` tell what the caller may want to know about the search, such as an unusable warm start.
     """
 
     routes: tuple[Route, ...]
@@ -237,3 +264,4 @@ class Solution:
     cost: CostBreakdown
     status: str
     solve_time_s: float
+    notes: tuple[str, ...] = ()

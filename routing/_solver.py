@@ -1,4 +1,9 @@
-"""The OR-Tools model: disposal trips as facility copies, breaks, prizes, and solution extraction."""
+"""The OR-Tools model: disposal trips as facility copies, breaks, prizes, and solution extraction.
+
+Also day caps and overtime (span bounds of the time dimension), skills (the vehicles a stop's nodes
+allow), release times (a `trip` dimension, see `_Model._add_release`), frozen prefixes (bound next
+variables, see `_Model._freeze`) and warm starts (`ReadAssignmentFromRoutes`).
+"""
 
 from __future__ import annotations
 
@@ -22,10 +27,11 @@ from routing._model import (
     Solution,
     SolveOptions,
     TimeWindow,
+    Vehicle,
     Visit,
     VisitKind,
 )
-from routing._validate import validate, validate_options
+from routing._validate import FieldViolation, ProblemError, validate, validate_options
 
 __all__ = ["solve"]
 
@@ -43,18 +49,30 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> Solution:
     """Plan the day: validate, build the OR-Tools model, search within `options.time_limit_s`, extract."""
     started = time.monotonic()
     validate(problem)
-    validate_options(options)
+    validate_options(options, problem)
     matrix = problem.matrix.matrix(problem.locations())
     model = _Model(problem, matrix, options)
     if not model.vehicle_options:
-        return _assemble(problem, (), model.skipped, "FEASIBLE", started)
-    remaining = options.time_limit_s - (time.monotonic() - started) - _EXTRACTION_MARGIN_S
-    assignment = model.routing.SolveWithParameters(model.search_parameters(max(remaining, _MIN_SEARCH_S)))
+        return _assemble(problem, (), model.skipped, "FEASIBLE", started, notes=model.notes)
+    deadline = started + options.time_limit_s - _EXTRACTION_MARGIN_S
+    params = model.search_parameters(options.time_limit_s)
+    initial = model.initial_assignment(params)
+    if initial is None and model.frozen_nodes:
+        initial = model.seed_assignment(params, deadline)
+    params.time_limit.FromMilliseconds(round(max(deadline - time.monotonic(), _MIN_SEARCH_S) * 1000))
+    if initial is None:
+        assignment = model.routing.SolveWithParameters(params)
+    else:
+        # Short of time the search may return nothing, not even its start: that start is a plan too.
+        start = model.routing.solver().Assignment(initial)
+        assignment = model.routing.SolveFromAssignmentWithParameters(initial, params)
+        if assignment is None or assignment.ObjectiveValue() > start.ObjectiveValue():
+            assignment = start
     skipped = dict(model.skipped)
     if assignment is None:
         for i in model.vehicle_options:
             skipped[i] = Skipped(problem.stops[i].id, SkipReason.NO_TIME, "the solver found no plan at all")
-        return _assemble(problem, (), skipped, "NO_SOLUTION", started)
+        return _assemble(problem, (), skipped, "NO_SOLUTION", started, notes=model.notes)
     routes = tuple(
         route for v in range(len(problem.vehicles)) if (route := model.route(assignment, v)) is not None
     )
@@ -62,12 +80,16 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> Solution:
     for i in model.vehicle_options:
         if problem.stops[i].id not in visited:
             skipped[i] = model.why_dropped(routes, i)
-    return _assemble(problem, routes, skipped, "FEASIBLE", started)
+    return _assemble(problem, routes, skipped, "FEASIBLE", started, notes=model.notes)
 
 
 @dataclass(frozen=True, slots=True)
 class _Node:
-    """One OR-Tools node: a depot, a facility copy or a stop, and the matrix row of its location."""
+    """One OR-Tools node: a depot, a facility copy or a stop, and the matrix row of its location.
+
+    A node of kind BREAK is no break but the moment a re-planned vehicle resumes after its frozen visits:
+    it sits where the last of them is, takes no time and opens at `SolveOptions.now_s`.
+    """
 
     kind: VisitKind
     ref: int
@@ -91,6 +113,18 @@ class _Model:
         self.vehicle_options: dict[int, list[int]] = {}
         self.alternatives: dict[int, list[tuple[TimeWindow, tuple[int, ...]]]] = {}
         self.stop_by_id = {s.id: i for i, s in enumerate(problem.stops)}
+        self.notes: list[str] = []
+        vehicle_by_id = {v.id: k for k, v in enumerate(problem.vehicles)}
+        self.frozen_refs = {
+            vehicle_by_id[v]: list(refs) for v, refs in (options.frozen or {}).items() if refs
+        }
+        self.frozen_stops = {
+            self.stop_by_id[ref]
+            for refs in self.frozen_refs.values()
+            for ref in refs
+            if ref in self.stop_by_id
+        }
+        self.frozen_nodes: dict[int, list[int]] = {}
         self._triage_stops()
         if self.vehicle_options:
             self._add_nodes()
@@ -99,10 +133,17 @@ class _Model:
     def _triage_stops(self) -> None:
         """Leave out what cannot be planned at all; list each stop's windows with the vehicles that fit."""
         vehicles = self.problem.vehicles
+        now = self.options.now_s
         for i, stop in enumerate(self.problem.stops):
             carriers = [k for k, v in enumerate(vehicles) if stop.stream in v.streams]
             if not carriers:
                 reason = f"no vehicle carries stream {stop.stream!r}"
+                self.skipped[i] = Skipped(stop.id, SkipReason.INCOMPATIBLE, reason)
+                continue
+            carriers = [k for k in carriers if stop.required_skills <= vehicles[k].skills]
+            if not carriers:
+                skills = ", ".join(sorted(stop.required_skills))
+                reason = f"no vehicle carrying stream {stop.stream!r} has all of: {skills}"
                 self.skipped[i] = Skipped(stop.id, SkipReason.INCOMPATIBLE, reason)
                 continue
             fitting = [
@@ -113,6 +154,10 @@ class _Model:
             windows = _merged(stop.time_windows) or [
                 TimeWindow(0, max(vehicles[k].shift.end_s for k in fitting))
             ]
+            # Service cannot start before the release (its trip leaves then at the earliest) nor, for what
+            # is re-planned, before now.
+            earliest = max(stop.release_s, 0 if now is None or i in self.frozen_stops else now)
+            windows = [TimeWindow(max(w.start_s, earliest), w.end_s) for w in windows if w.end_s >= earliest]
             alternatives = []
             for window in windows:
                 shifts = [vehicles[k].shift for k in fitting if _meet(window, vehicles[k].shift)]
@@ -123,13 +168,32 @@ class _Model:
                     alternatives.append((TimeWindow(start, end), ks))
             if not alternatives:
                 reason = "no time window overlaps the shift of a vehicle that can carry it"
+                if earliest:
+                    reason += " once the stop is released" if now is None else " from now on"
                 self.skipped[i] = Skipped(stop.id, SkipReason.NO_TIME, reason)
                 continue
             self.alternatives[i] = alternatives
             self.vehicle_options[i] = sorted({k for _, ks in alternatives for k in ks})
+        for v, refs in self.frozen_refs.items():
+            for k, ref in enumerate(refs):
+                i = self.stop_by_id.get(ref, -1)
+                if i >= 0 and v not in self.vehicle_options.get(i, ()):
+                    skipped = self.skipped.get(i)
+                    why = skipped.detail if skipped else "no time window of it meets the vehicle's shift"
+                    vid = self.problem.vehicles[v].id
+                    raise ProblemError([FieldViolation(f"options.frozen[{vid!r}][{k}]", why)])
 
     def _max_trips(self, v: int) -> int:
         """How many disposal trips vehicle `v` may need if it took every stop it can."""
+        vehicle = self.problem.vehicles[v]
+        frozen = self.frozen_refs.get(v, [])
+        hint = list((self.options.initial_routes or {}).get(vehicle.id, ()))
+        dumps = max((frozen.count(f.id) for f in self.problem.facilities), default=0)
+        hinted = max(((frozen + hint).count(f.id) for f in self.problem.facilities), default=0)
+        return max(dumps + self._planned_trips(v), hinted)
+
+    def _planned_trips(self, v: int) -> int:
+        """Trips to allow for the work that is planned (not frozen)."""
         if self.options.max_trips_per_vehicle is not None:
             return self.options.max_trips_per_vehicle
         vehicle = self.problem.vehicles[v]
@@ -154,6 +218,8 @@ class _Model:
             if depot.id in used
         ]
         self.depot_node = {problem.depots[n.ref].id: k for k, n in enumerate(self.nodes)}
+        # Facility copies of (vehicle, facility, stream), in node order.
+        self.copies: dict[tuple[int, int, str], list[int]] = {}
         for v, vehicle in enumerate(problem.vehicles):
             trips = self._max_trips(v)
             for f, facility in enumerate(problem.facilities):
@@ -167,23 +233,45 @@ class _Model:
                     copy = _Node(
                         VisitKind.FACILITY, f, n_depots + f, facility.dump_s, 0, 0, stream, opening, (v,)
                     )
+                    self.copies[v, f, stream] = list(range(len(self.nodes), len(self.nodes) + trips))
                     self.nodes.extend([copy] * trips)
         order = list(self.alternatives)
         if self.options.seed:
             order = [order[j] for j in np.random.default_rng(self.options.seed).permutation(len(order))]
         # A stop with several windows becomes one node per window, in a disjunction so that exactly one is
         # served: holes punched with RemoveInterval made the first solution 100 times slower (measured).
+        # A frozen stop is the exception: pinned in place, it is one node whose window has holes, so that
+        # the solver and not a guess picks the window it was served in.
         self.stop_nodes: dict[int, list[int]] = {}
+        self.holes: dict[int, list[tuple[int, int]]] = {}
         for i in order:
             stop = problem.stops[i]
             volume = math.ceil(stop.volume_l * _LOAD_SCALE)
             weight = math.ceil(stop.weight_kg * _LOAD_SCALE)
             row = n_depots + n_facilities + i
-            for window, ks in self.alternatives[i]:
+            alternatives = self.alternatives[i]
+            if i in self.frozen_stops and len(alternatives) > 1:
+                windows = [w for w, _ in alternatives]
+                self.holes[len(self.nodes)] = [
+                    (a.end_s + 1, b.start_s - 1) for a, b in itertools.pairwise(windows)
+                ]
+                ks = tuple(sorted({k for _, ks in alternatives for k in ks}))
+                alternatives = [(TimeWindow(windows[0].start_s, windows[-1].end_s), ks)]
+            for window, ks in alternatives:
                 self.stop_nodes.setdefault(i, []).append(len(self.nodes))
                 self.nodes.append(
                     _Node(VisitKind.STOP, i, row, stop.service_s, volume, weight, stop.stream, window, ks)
                 )
+        self.resume_node: dict[int, int] = {}
+        if self.options.now_s is not None:
+            horizon = max(v.shift.end_s for v in problem.vehicles)
+            facility_row = {f.id: n_depots + k for k, f in enumerate(problem.facilities)}
+            for v, refs in self.frozen_refs.items():
+                i = self.stop_by_id.get(refs[-1], -1)
+                row = n_depots + n_facilities + i if i >= 0 else facility_row[refs[-1]]
+                self.resume_node[v] = len(self.nodes)
+                window = TimeWindow(self.options.now_s, horizon)
+                self.nodes.append(_Node(VisitKind.BREAK, -1, row, 0, 0, 0, "", window, (v,)))
 
     def _build(self) -> None:
         problem = self.problem
@@ -229,6 +317,13 @@ class _Model:
             if vehicle.cost_per_hour:
                 coefficient = round(vehicle.cost_per_hour / 3600 * _COST_SCALE)
                 time_dim.SetSpanCostCoefficientForVehicle(coefficient, v)
+            # The span runs from the Start to the End cumul, which is the day the checker measures.
+            if vehicle.max_duration_s is not None:
+                time_dim.SetSpanUpperBoundForVehicle(vehicle.max_duration_s, v)
+            if vehicle.overtime_after_s is not None and vehicle.overtime_cost_per_hour:
+                coefficient = round(vehicle.overtime_cost_per_hour / 3600 * _COST_SCALE)
+                bound = pywrapcp.BoundCost(vehicle.overtime_after_s, coefficient)
+                time_dim.SetSoftSpanUpperBoundForVehicle(bound, v)
             # Without an hourly cost the schedule is free: come back as early as possible, then leave as late
             # as that allows, so a day does not open with idle waiting.
             routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(v)))
@@ -263,10 +358,12 @@ class _Model:
                 continue
             index = manager.NodeToIndex(node_id)
             time_dim.CumulVar(index).SetRange(node.window.start_s, node.window.end_s)
+            for a, b in self.holes.get(node_id, []):
+                time_dim.CumulVar(index).RemoveInterval(a, b)
             routing.VehicleVar(index).SetValues([-1, *node.vehicles])
             if node.kind is VisitKind.FACILITY:
                 routing.AddDisjunction([index], 0)
-            if multi_stream:
+            if multi_stream and node.kind is not VisitKind.BREAK:
                 # One stream per route: a truck body is not compartmented, and facility copies carry the
                 # stream they dump so that a glass route cannot unload at a residual-only copy.
                 routing.SetVisitType(index, stream_type[node.stream], routing.TYPE_ADDED_TO_VEHICLE)
@@ -277,6 +374,8 @@ class _Model:
         if multi_stream:
             for a, b in itertools.combinations(stream_type.values(), 2):
                 routing.AddHardTypeIncompatibility(a, b)
+        self._add_release()
+        self._freeze()
 
         # Breaks may interrupt driving or waiting, never a service or a dump.
         self.lunches: dict[int, tuple[Any, ...]] = {}
@@ -292,6 +391,249 @@ class _Model:
                 )
                 time_dim.SetBreakIntervalsOfVehicle([lunch], v, visit_transits)
                 self.lunches[v] = (lunch,)
+
+    def _add_release(self) -> None:
+        """Each trip leaves its start point no earlier than the latest release among its stops.
+
+        A `trip` dimension carries the departure time of the current trip along the route: it equals the
+        Start cumul of the time dimension at the depot, passes unchanged through stops (slack 0) and jumps,
+        through the slack of a facility copy, to the end of that dump. A stop's release is a lower bound
+        on its `trip` cumul. So the dump ends at or after the release (the truck waits at the facility
+        before dumping rather than after it, which differs only when the facility closes meanwhile).
+        """
+        releases = {i: self.problem.stops[i].release_s for i in self.stop_nodes}
+        if not any(releases.values()):
+            return
+        routing, manager, time_dim = self.routing, self.manager, self.time
+        horizon = max(v.shift.end_s for v in self.problem.vehicles)
+        routing.AddConstantDimensionWithSlack(0, horizon, horizon, False, "trip")
+        trip = routing.GetDimensionOrDie("trip")
+        solver = routing.solver()
+        for i, node_ids in self.stop_nodes.items():
+            for node_id in node_ids:
+                index = manager.NodeToIndex(node_id)
+                trip.SlackVar(index).SetValue(0)
+                trip.CumulVar(index).SetMin(releases[i])
+        for node_id in self.resume_node.values():
+            trip.SlackVar(manager.NodeToIndex(node_id)).SetValue(0)
+        for v in range(len(self.problem.vehicles)):
+            start = routing.Start(v)
+            trip.SlackVar(start).SetValue(0)
+            solver.Add(trip.CumulVar(start) == time_dim.CumulVar(start))
+        for node_id, node in enumerate(self.nodes):
+            if node.kind is VisitKind.FACILITY:
+                index = manager.NodeToIndex(node_id)
+                solver.Add(
+                    trip.CumulVar(index) + trip.SlackVar(index) == time_dim.CumulVar(index) + node.service_s
+                )
+
+    def _freeze(self) -> None:
+        """Pin each frozen prefix at the head of its route; with `now_s`, start the rest no earlier.
+
+        A vehicle with frozen visits passes its resume node right after them, so it leaves the last one at
+        `now_s` or later; any other vehicle leaves its depot then, and nothing else opens earlier.
+        """
+        routing, manager, time_dim = self.routing, self.manager, self.time
+        vehicles = self.problem.vehicles
+        for v, refs in self.frozen_refs.items():
+            picked = self._pick(v, refs, [])
+            chain = [node_id for node_id, _ in picked]
+            if len(chain) != len(refs):
+                missing = next(k for k, (_, position) in enumerate([*picked, (-1, -1)]) if k != position)
+                path = f"options.frozen[{vehicles[v].id!r}][{missing}]"
+                raise ProblemError([FieldViolation(path, "the vehicle has no facility copy left for it")])
+            self.frozen_nodes[v] = chain
+            index = routing.Start(v)
+            for node_id in [*chain, *([self.resume_node[v]] if v in self.resume_node else [])]:
+                routing.NextVar(index).SetValue(manager.NodeToIndex(node_id))
+                index = manager.NodeToIndex(node_id)
+        now = self.options.now_s
+        if now is None:
+            return
+        pinned = {node_id for chain in self.frozen_nodes.values() for node_id in chain}
+        for node_id, node in enumerate(self.nodes):
+            if node.kind is VisitKind.FACILITY and node_id not in pinned:
+                index = manager.NodeToIndex(node_id)
+                if node.window.end_s < now:
+                    routing.ActiveVar(index).SetValue(0)
+                else:
+                    time_dim.CumulVar(index).SetMin(now)
+        for v, vehicle in enumerate(vehicles):
+            if v in self.frozen_nodes:
+                continue
+            if vehicle.shift.end_s < now:
+                routing.NextVar(routing.Start(v)).SetValue(routing.End(v))
+            else:
+                time_dim.CumulVar(routing.Start(v)).SetMin(now)
+
+    def _pick(self, v: int, refs: list[str], fixed: list[int]) -> list[tuple[int, int]]:
+        """Nodes for vehicle `v` to visit stop and facility ids `refs` in order, with their positions.
+
+        The first `len(fixed)` nodes are given. A stop takes the first of its window alternatives that an
+        earliest-time walk along the sequence (releases included, breaks not) can still make; a facility
+        takes the next unused copy for the stream its trip carries (else the first stream of the
+        sequence). Ids with no node left are left out.
+        """
+        problem, matrix = self.problem, self.matrix
+        vehicle = problem.vehicles[v]
+        facility_by_id = {f.id: k for k, f in enumerate(problem.facilities)}
+        # Per position: the stream of its trip and the trip's release.
+        streams: list[str | None] = [None] * len(refs)
+        releases = [0] * len(refs)
+        trip: list[int] = []
+        for k, ref in enumerate([*refs, None]):
+            i = self.stop_by_id.get(ref, -1) if ref is not None else -1
+            if i >= 0:
+                trip.append(k)
+                continue
+            stops = [problem.stops[self.stop_by_id[refs[j]]] for j in trip]
+            stream = stops[0].stream if stops else None
+            release = max((s.release_s for s in stops), default=0)
+            for j in [*trip, *([k] if k < len(refs) else [])]:
+                streams[j] = stream
+            for j in trip:
+                releases[j] = release
+            trip = []
+        default_stream = next((streams[k] for k in range(len(refs)) if streams[k]), None)
+        used: set[int] = set(fixed)
+        picked: list[tuple[int, int]] = []
+        t, row, trip_open = vehicle.shift.start_s, self.depot_node_row(vehicle.start_depot), True
+        for k, ref in enumerate(refs):
+            i = self.stop_by_id.get(ref, -1)
+            if i >= 0:
+                if trip_open:
+                    t, trip_open = max(t, releases[k]), False
+                candidates = [
+                    n for n in self.stop_nodes.get(i, []) if v in self.nodes[n].vehicles and n not in used
+                ]
+                if k < len(fixed):
+                    node_id = fixed[k]
+                elif candidates:
+                    arrival = t + int(matrix.durations_s[row, self.nodes[candidates[0]].row])
+                    node_id = next(
+                        (n for n in candidates if self.nodes[n].window.end_s >= arrival), candidates[-1]
+                    )
+                else:
+                    continue
+            elif ref in facility_by_id:
+                f = facility_by_id[ref]
+                stream = streams[k] or default_stream
+                pools = [
+                    nodes
+                    for (cv, cf, cs), nodes in sorted(self.copies.items())
+                    if cv == v and cf == f and (stream is None or cs == stream)
+                ]
+                free = [n for pool in pools for n in pool if n not in used]
+                if k < len(fixed):
+                    node_id = fixed[k]
+                elif free:
+                    node_id = free[0]
+                else:
+                    continue
+                trip_open = True
+            else:
+                continue
+            node = self.nodes[node_id]
+            used.add(node_id)
+            picked.append((node_id, k))
+            t = max(t + int(matrix.durations_s[row, node.row]), node.window.start_s) + node.service_s
+            row = node.row
+        return picked
+
+    def depot_node_row(self, depot_id: str) -> int:
+        """The matrix row of a depot."""
+        return self.nodes[self.depot_node[depot_id]].row
+
+    def initial_assignment(self, params: Any) -> Any:
+        """The `initial_routes` as an assignment to start from, or None (with a note when unusable).
+
+        Closes the model. Frozen prefixes head their vehicle's routes whatever the initial routes say.
+        """
+        initial = self.options.initial_routes
+        if initial is None:
+            return None
+        problem, manager = self.problem, self.manager
+        frozen_ids = {ref for refs in self.frozen_refs.values() for ref in refs if ref in self.stop_by_id}
+        routes: list[list[int]] = []
+        dropped: list[str] = []
+        for v, vehicle in enumerate(problem.vehicles):
+            refs = list(initial.get(vehicle.id, ()))
+            prefix = self.frozen_refs.get(v, [])
+            if prefix and refs[: len(prefix)] == prefix:
+                refs = refs[len(prefix) :]
+            refs = prefix + [ref for ref in refs if ref not in frozen_ids]
+            picked = self._pick(v, refs, self.frozen_nodes.get(v, []))
+            kept = {k for _, k in picked}
+            dropped += [ref for k, ref in enumerate(refs) if k not in kept]
+            route = [node_id for node_id, _ in picked]
+            if v in self.resume_node:
+                route.insert(len(prefix), self.resume_node[v])
+            routes.append([manager.NodeToIndex(node_id) for node_id in route])
+        if dropped:
+            self.notes.append(
+                f"initial routes: left out what their vehicle cannot visit: {', '.join(dropped)}"
+            )
+        self.routing.CloseModelWithParameters(params)
+        assignment = self.routing.ReadAssignmentFromRoutes(routes, True)
+        if assignment is None:
+            self.notes.append(
+                "initial routes are infeasible for this problem; the search started from scratch"
+            )
+        return assignment
+
+    def seed_assignment(self, params: Any, deadline: float) -> Any:
+        """A first solution that keeps the frozen prefixes, for the search to improve; None if none found.
+
+        The insertion heuristic starts from the prefixes, and one that ends loaded would send the truck
+        home full, which fails at once. For this first solution only (OR-Tools locks last one search),
+        such a prefix is followed by a copy of the nearest open facility that takes its stream; the search
+        then starts from the routes found, where that dump may move.
+        """
+        routing, manager = self.routing, self.manager
+        if self.options.initial_routes is None:  # else `initial_assignment` closed it
+            routing.CloseModelWithParameters(params)
+        locks: list[list[int]] = []
+        for v in range(len(self.problem.vehicles)):
+            chain = self.frozen_nodes.get(v, [])
+            lock = [manager.NodeToIndex(n) for n in chain]
+            if v in self.resume_node:
+                lock.append(manager.NodeToIndex(self.resume_node[v]))
+            if chain and self.nodes[chain[-1]].kind is VisitKind.STOP:
+                last = self.nodes[chain[-1]]
+                free = [
+                    n
+                    for (cv, _, stream), nodes in self.copies.items()
+                    if cv == v and stream == last.stream
+                    for n in nodes
+                    if n not in chain
+                ]
+                if free:
+                    nearest = min(
+                        free, key=lambda n: int(self.matrix.durations_s[last.row, self.nodes[n].row])
+                    )
+                    lock.append(manager.NodeToIndex(nearest))
+            locks.append(lock)
+        routing.ApplyLocksToAllVehicles(locks, False)
+        first_only = pywrapcp.DefaultRoutingSearchParameters()
+        first_only.CopyFrom(params)
+        first_only.solution_limit = 1
+        first_only.time_limit.FromMilliseconds(round(max(deadline - time.monotonic(), _MIN_SEARCH_S) * 1000))
+        first = routing.SolveWithParameters(first_only)
+        routing.ApplyLocksToAllVehicles([[] for _ in self.problem.vehicles], False)
+        if first is None:
+            if routing.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_FAIL_TIMEOUT:
+                self.notes.append("the time ran out before a first plan that keeps the frozen visits")
+            else:
+                self.notes.append("no plan keeps the frozen visits: check them against the problem")
+            return None
+        routes = []
+        for v in range(len(self.problem.vehicles)):
+            route, index = [], first.Value(routing.NextVar(routing.Start(v)))
+            while not routing.IsEnd(index):
+                route.append(index)
+                index = first.Value(routing.NextVar(index))
+            routes.append(route)
+        return routing.ReadAssignmentFromRoutes(routes, True)
 
     def _add_load(self, name: str, demand: list[int], capacities: list[float]) -> None:
         """A load dimension that facility copies empty (the `cvrp_reload` pattern).
@@ -310,7 +652,7 @@ class _Model:
         )
         dim = routing.GetDimensionOrDie(name)
         for node_id, node in enumerate(self.nodes):
-            if node.kind is VisitKind.STOP:
+            if node.kind in (VisitKind.STOP, VisitKind.BREAK):
                 dim.SlackVar(self.manager.NodeToIndex(node_id)).SetValue(0)
         for v in range(len(capacities)):
             dim.SlackVar(routing.Start(v)).SetValue(0)
@@ -326,7 +668,9 @@ class _Model:
         max_rate = max(v.cost_per_km for v in vehicles) / 1000 * _COST_SCALE
         arcs = float(distances.max(initial=0)) * max_rate * (len(self.nodes) + 1) * len(vehicles)
         horizon = max(v.shift.end_s for v in vehicles)
-        hours = sum(v.cost_per_hour for v in vehicles) / 3600 * _COST_SCALE * horizon
+        hours = (
+            sum(v.cost_per_hour + v.overtime_cost_per_hour for v in vehicles) / 3600 * _COST_SCALE * horizon
+        )
         fixed = sum(v.fixed_cost for v in vehicles) * _COST_SCALE
         prizes = sum(s.prize for s in self.problem.stops) * _COST_SCALE
         return math.ceil(2 * (arcs + hours + fixed + prizes)) + 1
@@ -350,13 +694,20 @@ class _Model:
         problem, routing, time_dim = self.problem, self.routing, self.time
         vehicle = problem.vehicles[v]
         path: list[tuple[_Node, int]] = []
+        # Position in `path` of the last frozen visit, and when the vehicle resumes from there.
+        resume: tuple[int, int] = (-1, 0)
         index = routing.Start(v)
         while True:
             node = self.nodes[self.manager.IndexToNode(index)]
+            cumul = assignment.Value(time_dim.CumulVar(index))
+            if node.kind is VisitKind.BREAK:
+                resume = (len(path) - 1, cumul)
+                index = assignment.Value(routing.NextVar(index))
+                continue
             # A run of copies of one facility is a single dump, taken at the last copy (see `_build`).
             if path and node.kind is VisitKind.FACILITY and path[-1][0] == node:
                 path.pop()
-            path.append((node, assignment.Value(time_dim.CumulVar(index))))
+            path.append((node, cumul))
             if routing.IsEnd(index):
                 break
             index = assignment.Value(routing.NextVar(index))
@@ -375,15 +726,16 @@ class _Model:
         load_l = load_kg = 0.0
         for k, ((prev, _), (node, cumul)) in enumerate(itertools.pairwise(path), start=2):
             home, start = k == len(path), cumul
-            arrival = visits[-1].end_s + int(self.matrix.durations_s[prev.row, node.row])
+            leave = max(visits[-1].end_s, resume[1] if k - 2 == resume[0] else 0)
+            arrival = leave + int(self.matrix.durations_s[prev.row, node.row])
             while breaks and breaks[0][0] < start:
                 b_start, b_end = breaks.pop(0)
                 if home and b_start >= arrival:
                     continue
                 visits.append(Visit(VisitKind.BREAK, _BREAK_REF, b_start, b_start, b_end, load_l, load_kg, 0))
-                # A break that begins before the truck would have arrived interrupts the drive.
-                if b_start < arrival:
-                    arrival += b_end - b_start
+                # A break overlapping the drive interrupts it (one taken while waiting to leave does not).
+                if b_start < arrival and b_end > leave:
+                    arrival += b_end - max(b_start, leave)
             if node.kind is VisitKind.STOP:
                 stop = problem.stops[node.ref]
                 load_l += stop.volume_l
@@ -423,25 +775,43 @@ class _Model:
         if all(full(k) for k in self.vehicle_options[i]):
             reason = "every vehicle that can take it is at its daily volume or stop limit"
             return Skipped(stop.id, SkipReason.NO_CAPACITY, reason)
-        reason = "it does not fit in the shifts, time windows and breaks of the vehicles that can take it"
+        reason = (
+            "it does not fit in the shifts, time windows, breaks, releases and day lengths of the vehicles"
+            " that can take it"
+        )
         return Skipped(stop.id, SkipReason.NO_TIME, reason)
 
 
 def _assemble(
-    problem: Problem, routes: tuple[Route, ...], skipped: dict[int, Skipped], status: str, started: float
+    problem: Problem,
+    routes: tuple[Route, ...],
+    skipped: dict[int, Skipped],
+    status: str,
+    started: float,
+    *,
+    notes: list[str],
 ) -> Solution:
     vehicles = {v.id: v for v in problem.vehicles}
     distance = sum(r.distance_m / 1000 * vehicles[r.vehicle_id].cost_per_km for r in routes)
     hours = sum(r.duration_s / 3600 * vehicles[r.vehicle_id].cost_per_hour for r in routes)
+    overtime = sum(_overtime(vehicles[r.vehicle_id], r.duration_s) for r in routes)
     fixed = sum(vehicles[r.vehicle_id].fixed_cost for r in routes)
     lost = sum(problem.stops[i].prize for i in skipped if not problem.stops[i].required)
     return Solution(
         routes,
         tuple(skipped[i] for i in sorted(skipped)),
-        CostBreakdown(distance, hours, fixed, lost, distance + hours + fixed + lost),
+        CostBreakdown(distance, hours, fixed, lost, distance + hours + overtime + fixed + lost, overtime),
         status,
         time.monotonic() - started,
+        tuple(notes),
     )
+
+
+def _overtime(vehicle: Vehicle, duration_s: int) -> float:
+    """The overtime premium of a day lasting `duration_s`."""
+    if vehicle.overtime_after_s is None:
+        return 0.0
+    return max(0, duration_s - vehicle.overtime_after_s) / 3600 * vehicle.overtime_cost_per_hour
 
 
 def _meet(a: TimeWindow, b: TimeWindow) -> bool:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from routing._matrix import Location
-from routing._model import Problem, SolveOptions, TimeWindow
+from routing._model import Problem, SolveOptions, Stop, TimeWindow, Vehicle
 
 __all__ = ["FieldViolation", "ProblemError", "validate", "validate_options"]
 
@@ -52,14 +52,84 @@ def validate(problem: Problem) -> None:
         raise ProblemError(out)
 
 
-def validate_options(options: SolveOptions) -> None:
-    """Raise `ProblemError` for search options that cannot work."""
+def validate_options(options: SolveOptions, problem: Problem | None = None) -> None:
+    """Raise `ProblemError` for search options that cannot work, for `problem` when given."""
     out: list[FieldViolation] = []
     _positive(out, "options.time_limit_s", options.time_limit_s)
     if options.max_trips_per_vehicle is not None and options.max_trips_per_vehicle < 1:
         out.append(FieldViolation("options.max_trips_per_vehicle", "a vehicle needs at least its final dump"))
+    if options.now_s is not None:
+        _non_negative(out, "options.now_s", options.now_s)
+    if problem is not None:
+        if options.frozen is not None:
+            _sequences(out, "options.frozen", options.frozen, problem, strict=True)
+        if options.initial_routes is not None:
+            _sequences(out, "options.initial_routes", options.initial_routes, problem, strict=False)
+        if options.now_s is not None and options.frozen:
+            for i, v in enumerate(problem.vehicles):
+                if options.frozen.get(v.id) and options.now_s > v.shift.end_s:
+                    out.append(
+                        FieldViolation(
+                            "options.now_s", f"after the shift end of vehicles[{i}], which is on its way"
+                        )
+                    )
     if out:
         raise ProblemError(out)
+
+
+def _sequences(
+    out: list[FieldViolation],
+    path: str,
+    sequences: Mapping[str, Sequence[str]],
+    problem: Problem,
+    *,
+    strict: bool,
+) -> None:
+    """Check vehicle → visit id sequences; `strict` ones must also be drivable by their vehicle."""
+    vehicles = {v.id: v for v in problem.vehicles}
+    stops = {s.id: s for s in problem.stops}
+    facilities = {f.id: f for f in problem.facilities}
+    seen: set[str] = set()
+    for vehicle_id, refs in sequences.items():
+        vehicle = vehicles.get(vehicle_id)
+        if vehicle is None:
+            out.append(FieldViolation(f"{path}[{vehicle_id!r}]", f"unknown vehicle id {vehicle_id!r}"))
+            continue
+        if isinstance(refs, str):
+            out.append(FieldViolation(f"{path}[{vehicle_id!r}]", "must be a sequence of ids, not a string"))
+            continue
+        for k, ref in enumerate(refs):
+            where = f"{path}[{vehicle_id!r}][{k}]"
+            if ref in stops:
+                if ref in seen:
+                    out.append(FieldViolation(where, f"stop {ref!r} is listed more than once"))
+                seen.add(ref)
+                if strict and not _can_serve(vehicle, stops[ref]):
+                    out.append(
+                        FieldViolation(
+                            where,
+                            f"vehicle {vehicle_id!r} cannot serve stop {ref!r} (stream, skills or size)",
+                        )
+                    )
+            elif ref in facilities:
+                if strict and not facilities[ref].streams & vehicle.streams:
+                    out.append(
+                        FieldViolation(
+                            where, f"facility {ref!r} takes no stream vehicle {vehicle_id!r} carries"
+                        )
+                    )
+            else:
+                out.append(FieldViolation(where, f"unknown stop or facility id {ref!r}"))
+
+
+def _can_serve(vehicle: Vehicle, stop: Stop) -> bool:
+    """Whether the vehicle carries the stream, has the skills and room for the stop."""
+    return (
+        stop.stream in vehicle.streams
+        and stop.required_skills <= vehicle.skills
+        and stop.volume_l <= vehicle.capacity_l
+        and stop.weight_kg <= vehicle.capacity_kg
+    )
 
 
 def _vehicles(out: list[FieldViolation], problem: Problem) -> None:
@@ -79,6 +149,15 @@ def _vehicles(out: list[FieldViolation], problem: Problem) -> None:
             _non_negative(out, f"{path}.max_stops", v.max_stops)
         if v.route_volume_cap_l is not None:
             _non_negative(out, f"{path}.route_volume_cap_l", v.route_volume_cap_l)
+        if v.max_duration_s is not None:
+            _non_negative(out, f"{path}.max_duration_s", v.max_duration_s)
+        if v.overtime_after_s is not None:
+            _non_negative(out, f"{path}.overtime_after_s", v.overtime_after_s)
+        _non_negative(out, f"{path}.overtime_cost_per_hour", v.overtime_cost_per_hour)
+        if v.overtime_cost_per_hour > 0 and v.overtime_after_s is None:
+            out.append(
+                FieldViolation(f"{path}.overtime_after_s", "overtime_cost_per_hour needs the hour it starts")
+            )
         if v.lunch is not None:
             lunch = v.lunch
             _non_negative(out, f"{path}.lunch.duration_s", lunch.duration_s)
@@ -102,6 +181,7 @@ def _stops(out: list[FieldViolation], problem: Problem) -> None:
         _non_negative(out, f"{path}.weight_kg", stop.weight_kg)
         _non_negative(out, f"{path}.service_s", stop.service_s)
         _non_negative(out, f"{path}.prize", stop.prize)
+        _non_negative(out, f"{path}.release_s", stop.release_s)
         for k, window in enumerate(stop.time_windows):
             _window(out, f"{path}.time_windows[{k}]", window)
         if stop.stream not in carried:
@@ -111,7 +191,19 @@ def _stops(out: list[FieldViolation], problem: Problem) -> None:
         if stop.stream not in accepted and stop.stream not in unaccepted_reported:
             unaccepted_reported.add(stop.stream)
             out.append(FieldViolation(f"{path}.stream", f"no facility accepts stream {stop.stream!r}"))
-        compatible = [v for v in problem.vehicles if stop.stream in v.streams]
+        compatible = [
+            v for v in problem.vehicles if stop.stream in v.streams and stop.required_skills <= v.skills
+        ]
+        if not compatible:
+            if stop.required:
+                skills = ", ".join(sorted(stop.required_skills))
+                out.append(
+                    FieldViolation(
+                        f"{path}.required_skills",
+                        f"no vehicle carrying stream {stop.stream!r} has all of: {skills}",
+                    )
+                )
+            continue
         if all(stop.volume_l > v.capacity_l for v in compatible):
             out.append(
                 FieldViolation(f"{path}.volume_l", "exceeds the capacity of every vehicle carrying it")

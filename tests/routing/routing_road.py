@@ -93,7 +93,7 @@ def road_day() -> Problem:
     )
 
 
-def solve_checked(problem: Problem, time_limit_s: float = 1.0) -> Solution:
+def solve_checked(problem: Problem, time_limit_s: float = 0.5) -> Solution:
     """Solve, and insist that the independent checker finds nothing wrong with the result."""
     solution = solve(problem, SolveOptions(time_limit_s=time_limit_s))
     assert check(problem, solution) == []
@@ -103,8 +103,9 @@ def solve_checked(problem: Problem, time_limit_s: float = 1.0) -> Solution:
 def hand_made(problem: Problem, sequences: Mapping[str, Sequence[str]]) -> Solution:
     """A plan driving each vehicle through its stop and facility ids as early as possible.
 
-    Unvisited stops are reported skipped and the cost is computed from the plan, so the result is a
-    consistent solution that `check` judges on feasibility alone.
+    A trip leaves its start point (the garage or a dump) once its stops are all released. Unvisited stops
+    are reported skipped and the cost is computed from the plan, so the result is a consistent solution
+    that `check` judges on feasibility alone.
     """
     matrix = problem.matrix.matrix(problem.locations())
     ids = [
@@ -119,12 +120,20 @@ def hand_made(problem: Problem, sequences: Mapping[str, Sequence[str]]) -> Solut
     routes = []
     for vehicle_id, refs in sequences.items():
         vehicle = vehicles[vehicle_id]
-        t = vehicle.shift.start_s
+        # The release of the trip each position belongs to, read backwards from the next dump.
+        released, release = [0] * len(refs), 0
+        for k in reversed(range(len(refs))):
+            release = max(release, stops[refs[k]].release_s) if refs[k] in stops else 0
+            released[k] = release
+        t = max(vehicle.shift.start_s, released[0] if refs else 0)
         visits = [Visit(VisitKind.DEPOT_START, vehicle.start_depot, t, t, t, 0.0, 0.0, 0)]
         prev, load_l, load_kg = rows[vehicle.start_depot], 0.0, 0.0
-        for ref in (*refs, vehicle.end_depot):
+        for k, ref in enumerate((*refs, vehicle.end_depot)):
             row = rows[ref]
-            arrival = visits[-1].end_s + int(matrix.durations_s[prev, row])
+            leave = visits[-1].end_s
+            if k and refs[k - 1] in facilities and k < len(refs):
+                leave = max(leave, released[k])
+            arrival = leave + int(matrix.durations_s[prev, row])
             leg = int(matrix.distances_m[prev, row])
             if ref in stops:
                 stop = stops[ref]
@@ -153,7 +162,14 @@ def hand_made(problem: Problem, sequences: Mapping[str, Sequence[str]]) -> Solut
     )
     km = sum(r.distance_m / 1000 * vehicles[r.vehicle_id].cost_per_km for r in routes)
     hours = sum(r.duration_s / 3600 * vehicles[r.vehicle_id].cost_per_hour for r in routes)
+    overtime = 0.0
+    for r in routes:
+        vehicle = vehicles[r.vehicle_id]
+        if vehicle.overtime_after_s is not None:
+            overtime += (
+                max(0, r.duration_s - vehicle.overtime_after_s) / 3600 * vehicle.overtime_cost_per_hour
+            )
     fixed = sum(vehicles[r.vehicle_id].fixed_cost for r in routes)
     lost = sum(stops[s.stop_id].prize for s in skipped if not stops[s.stop_id].required)
-    cost = CostBreakdown(km, hours, fixed, lost, km + hours + fixed + lost)
+    cost = CostBreakdown(km, hours, fixed, lost, km + hours + overtime + fixed + lost, overtime)
     return Solution(tuple(routes), skipped, cost, "HAND_MADE", 0.0)

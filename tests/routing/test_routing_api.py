@@ -9,7 +9,21 @@ import numpy as np
 import pytest
 
 import routing
-from routing import ExplicitMatrix, GreatCircleMatrix, Location, Matrix, Problem, SolveOptions, check, solve
+from routing import (
+    CostBreakdown,
+    ExplicitMatrix,
+    GreatCircleMatrix,
+    Location,
+    Matrix,
+    Problem,
+    Solution,
+    SolveOptions,
+    Stop,
+    TimeWindow,
+    Vehicle,
+    check,
+    solve,
+)
 from tests.routing.routing_road import road_day
 
 
@@ -48,11 +62,26 @@ def test_public_surface() -> None:
 
 
 def test_problem_and_solution_cross_a_process_boundary() -> None:
-    """Problem and Solution pickle to equal values, as a process pool needs."""
+    """Problem, options and Solution pickle to equal values, as a process pool needs."""
     problem = dataclasses.replace(road_day(), matrix=GreatCircleMatrix())
-    solution = solve(problem, SolveOptions(time_limit_s=0.2))
+    options = SolveOptions(time_limit_s=0.2, frozen={"t1": ["s2"]}, initial_routes={"t1": ["s2", "ts"]})
+    solution = solve(problem, options)
     assert pickle.loads(pickle.dumps(problem)) == problem
+    assert pickle.loads(pickle.dumps(options)) == options
     assert pickle.loads(pickle.dumps(solution)) == solution
+
+
+def test_fields_added_later_have_defaults() -> None:
+    """Values built the way the service builds them still work: every field added since has a default."""
+    cost = CostBreakdown(0.0, 0.0, 0.0, 0.0, 0.0)
+    assert cost.overtime == 0.0
+    assert Solution((), (), cost, "NOTHING_TO_COLLECT", 0.0).notes == ()
+    stop = Stop("s", Location(49.0, 3.0), "residual", 1.0, 1.0, 0)
+    assert (stop.required_skills, stop.release_s) == (frozenset(), 0)
+    vehicle = Vehicle("v", 1.0, 1.0, frozenset({"residual"}), "d", "d", TimeWindow(0, 1))
+    assert (vehicle.skills, vehicle.max_duration_s, vehicle.overtime_after_s) == (frozenset(), None, None)
+    options = SolveOptions(time_limit_s=1.0)
+    assert (options.initial_routes, options.frozen, options.now_s) == (None, None, None)
 
 
 def test_solve_runs_in_a_spawned_process_pool() -> None:

@@ -105,11 +105,12 @@ def test_catches_an_unreported_stop() -> None:
         ({"route_volume_cap_l": 9000.0}, "ROUTE_VOLUME_CAP"),
         ({"lunch": Break(6 * H + 600, 6 * H + 1200, 1800)}, "BREAK"),
         ({"streams": frozenset({"glass"})}, "STREAM"),
+        ({"max_duration_s": 3000}, "MAX_DURATION"),
     ],
-    ids=["shift", "max-stops", "route-volume-cap", "missing-lunch", "stream"],
+    ids=["shift", "max-stops", "route-volume-cap", "missing-lunch", "stream", "max-duration"],
 )
 def test_catches_a_broken_vehicle_rule(changes: dict[str, Any], code: str) -> None:
-    """The paper plan breaks a tighter shift, a stop or volume limit, an owed lunch or a stream."""
+    """The paper plan breaks a tighter shift, a stop or volume limit, an owed lunch, a stream or a cap."""
     day = dataclasses.replace(road_day(), vehicles=(truck(**changes),))
     assert code in codes(day, hand_made(day, {"t1": BEST}))
 
@@ -145,3 +146,50 @@ def test_catches_a_break_during_service() -> None:
     visits = (*route.visits[:3], taken, *route.visits[3:])
     solution = dataclasses.replace(solution, routes=(dataclasses.replace(route, visits=visits),))
     assert "OVERLAP" in codes(day, solution)
+
+
+def test_catches_a_missing_skill() -> None:
+    """s8 needs a crane the truck does not have."""
+    day = road_day()
+    day = dataclasses.replace(
+        day, stops=(*day.stops[:3], residual("s8", 8, required_skills=frozenset({"crane"})))
+    )
+    assert ("SKILLS", "s8") in {(v.code, v.ref_id) for v in check(day, hand_made(road_day(), {"t1": BEST}))}
+
+
+def test_prices_overtime() -> None:
+    """The 52-minute paper day pays 22 minutes at 360 an hour after 30; a plan hiding it is flagged."""
+    day = dataclasses.replace(
+        road_day(), vehicles=(truck(overtime_after_s=1800, overtime_cost_per_hour=360.0),)
+    )
+    solution = hand_made(day, {"t1": BEST})
+    assert check(day, solution) == []
+    assert solution.cost.overtime == pytest.approx(132.0)
+    hidden = dataclasses.replace(solution.cost, overtime=0.0, total=solution.cost.total - 132.0)
+    assert "COST" in codes(day, dataclasses.replace(solution, cost=hidden))
+
+
+def test_release_applies_to_the_trip_start() -> None:
+    """s8 released at 06:40: its trip may leave the 06:26 dump only then, not at once.
+
+    The plan waiting at the transfer station passes; leaving at 06:26 and serving s8 at 06:42 anyway
+    is still a violation, since the trip left before the release.
+    """
+    released = dataclasses.replace(
+        road_day(), stops=(*road_day().stops[:3], residual("s8", 8, release_s=6 * H + 2400))
+    )
+    waiting = hand_made(released, {"t1": BEST})
+    assert check(released, waiting) == []
+    s8 = next(x for x in waiting.routes[0].visits if x.ref_id == "s8")
+    assert s8.arrival_s == 6 * H + 2400 + 120
+    eager = edit_visit(hand_made(road_day(), {"t1": BEST}), "s8", arrival_s=6 * H + 1680)
+    shifted = edit_visit(eager, "s8", start_s=s8.start_s, end_s=s8.end_s)
+    assert ("RELEASE", "s8") in {(v.code, v.ref_id) for v in check(released, shifted)}
+
+
+def test_release_of_the_first_trip_is_the_day_start() -> None:
+    """A plan leaving the garage at 06:00 with a stop released at 07:00 on its first trip is flagged."""
+    day = road_day()
+    released = dataclasses.replace(day, stops=(residual("s2", 2, release_s=7 * H), *day.stops[1:]))
+    assert ("RELEASE", "s2") in {(v.code, v.ref_id) for v in check(released, hand_made(day, {"t1": BEST}))}
+    assert check(released, hand_made(released, {"t1": BEST})) == []

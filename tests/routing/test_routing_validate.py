@@ -59,6 +59,12 @@ def _no_glass_facility(p: Problem) -> Problem:
         (_vehicle(capacity_l=0.0), "vehicles[0].capacity_l"),
         (_vehicle(lunch=Break(15 * H, 16 * H, H)), "vehicles[0].lunch"),
         (_no_glass_facility, "stops[4].stream"),
+        (_stop(1, release_s=-5), "stops[1].release_s"),
+        (_stop(2, required_skills=frozenset({"crane"})), "stops[2].required_skills"),
+        (_vehicle(max_duration_s=-1), "vehicles[0].max_duration_s"),
+        (_vehicle(overtime_after_s=-1), "vehicles[0].overtime_after_s"),
+        (_vehicle(overtime_cost_per_hour=30.0), "vehicles[0].overtime_after_s"),
+        (_vehicle(overtime_after_s=H, overtime_cost_per_hour=-1.0), "vehicles[0].overtime_cost_per_hour"),
     ],
     ids=[
         "negative-volume",
@@ -73,6 +79,12 @@ def _no_glass_facility(p: Problem) -> Problem:
         "zero-capacity",
         "lunch-outside-shift",
         "stream-no-facility-accepts",
+        "negative-release",
+        "skill-nobody-has",
+        "negative-max-duration",
+        "negative-overtime-after",
+        "overtime-cost-without-its-hour",
+        "negative-overtime-cost",
     ],
 )
 def test_names_the_faulty_field(edit: Callable[[Problem], Problem], field: str) -> None:
@@ -94,6 +106,48 @@ def test_lists_every_violation_at_once() -> None:
 def test_optional_stop_of_a_stream_nobody_carries_is_valid() -> None:
     """Only mandatory stops must be collectable; an optional one is skipped later."""
     validate(_stop(3, stream="glass", required=False)(road_day()))
+    validate(_stop(3, required_skills=frozenset({"crane"}), required=False)(road_day()))
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        (SolveOptions(now_s=-1), "options.now_s"),
+        (SolveOptions(frozen={"t9": ["s2"]}), "options.frozen['t9']"),
+        (SolveOptions(frozen={"t1": ["s2", "nowhere"]}), "options.frozen['t1'][1]"),
+        (SolveOptions(frozen={"t1": ["s2", "s4", "s2"]}), "options.frozen['t1'][2]"),
+        (SolveOptions(frozen={"t1": ["s2", "verre"]}), "options.frozen['t1'][1]"),
+        (SolveOptions(frozen={"t1": "s2"}), "options.frozen['t1']"),
+        (SolveOptions(frozen={"t1": ["s2"]}, now_s=15 * H), "options.now_s"),
+        (SolveOptions(initial_routes={"t1": ["s2", "s3"]}), "options.initial_routes['t1'][1]"),
+        (SolveOptions(initial_routes={"t9": []}), "options.initial_routes['t9']"),
+    ],
+    ids=[
+        "negative-now",
+        "frozen-unknown-vehicle",
+        "frozen-unknown-stop",
+        "frozen-twice",
+        "frozen-wrong-facility",
+        "frozen-string",
+        "now-after-frozen-shift",
+        "initial-unknown-stop",
+        "initial-unknown-vehicle",
+    ],
+)
+def test_names_the_faulty_option(options: SolveOptions, field: str) -> None:
+    """Re-planning options naming unknown, repeated or impossible visits are rejected with their path."""
+    with pytest.raises(ProblemError) as caught:
+        solve(road_day(), options)
+    assert field in [v.field for v in caught.value.violations]
+
+
+def test_frozen_stop_the_vehicle_cannot_serve_is_refused() -> None:
+    """A crane stop cannot be frozen on a truck without a crane."""
+    day = _stop(0, required_skills=frozenset({"crane"}))(road_day())
+    day = dataclasses.replace(day, vehicles=(truck("t1"), truck("t2", skills=frozenset({"crane"}))))
+    with pytest.raises(ProblemError) as caught:
+        solve(day, SolveOptions(frozen={"t1": ["s2"]}))
+    assert [v.field for v in caught.value.violations] == ["options.frozen['t1'][0]"]
 
 
 def test_solve_validates_problem_and_options() -> None:

@@ -1,0 +1,92 @@
+"""Day limits, overtime, skills and release times, each on the straight test road."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from routing import Route, SkipReason, TimeWindow, VisitKind
+from tests.routing.routing_road import H, residual, road_day, solve_checked, truck
+
+
+def stops_of(route: Route) -> list[str]:
+    return [x.ref_id for x in route.visits if x.kind is VisitKind.STOP]
+
+
+def test_max_duration_leaves_out_what_does_not_fit() -> None:
+    """The 24 km day lasts 52 minutes; capped at 50 the truck serves three stops and skips one for time."""
+    solution = solve_checked(dataclasses.replace(road_day(), vehicles=(truck(max_duration_s=3000),)))
+    (route,) = solution.routes
+    assert route.duration_s <= 3000
+    assert len(stops_of(route)) == 3
+    assert [s.reason for s in solution.skipped] == [SkipReason.NO_TIME]
+    assert route.distance_m == 20_000
+
+
+def test_overtime_is_priced_beyond_its_hour() -> None:
+    """At 360 an hour after 30 minutes, the 52-minute day pays 22 minutes of overtime: 132."""
+    vehicle = truck(overtime_after_s=1800, overtime_cost_per_hour=360.0)
+    solution = solve_checked(dataclasses.replace(road_day(), vehicles=(vehicle,)))
+    (route,) = solution.routes
+    assert route.duration_s == 3120
+    assert solution.cost.overtime == pytest.approx(132.0)
+    assert solution.cost.total == pytest.approx(24.0 + 132.0)
+
+
+def test_overtime_premium_calls_a_second_truck() -> None:
+    """Alone, a truck pays 132 of overtime; two trucks pay 48 between them, plus 16 km and 50 fixed: 138."""
+    rule = {"overtime_after_s": 1800, "overtime_cost_per_hour": 360.0}
+    vehicles = (truck("t1", **rule), truck("t2", fixed_cost=50.0, **rule))
+    solution = solve_checked(dataclasses.replace(road_day(), vehicles=vehicles))
+    assert len(solution.routes) == 2
+    assert solution.cost.overtime == pytest.approx(48.0)
+    assert solution.cost.total == pytest.approx(40.0 + 48.0 + 50.0)
+
+
+def test_stop_needing_a_crane_rides_the_crane_truck() -> None:
+    """Only the crane truck may serve the crane stop, so it is used despite its fixed cost."""
+    day = road_day()
+    stops = (*day.stops[:3], residual("s8", 8, required_skills=frozenset({"crane"})))
+    vehicles = (truck("t1"), truck("t2", skills=frozenset({"crane", "narrow"}), fixed_cost=100.0))
+    solution = solve_checked(dataclasses.replace(day, stops=stops, vehicles=vehicles))
+    by_vehicle = {r.vehicle_id: stops_of(r) for r in solution.routes}
+    assert "s8" in by_vehicle["t2"]
+    assert "s8" not in by_vehicle.get("t1", [])
+
+
+def test_skill_nobody_has_is_incompatible() -> None:
+    """An optional stop in a narrow street no truck can enter is skipped as INCOMPATIBLE."""
+    day = road_day()
+    narrow = residual("n3", 3, required=False, prize=5.0, required_skills=frozenset({"narrow"}))
+    solution = solve_checked(dataclasses.replace(day, stops=(*day.stops, narrow)))
+    assert [(s.stop_id, s.reason) for s in solution.skipped] == [("n3", SkipReason.INCOMPATIBLE)]
+    assert "narrow" in solution.skipped[0].detail
+
+
+def test_release_keeps_a_stop_out_of_an_early_trip() -> None:
+    """s8 must be served by 06:20, s2 only by a trip leaving at 08:00 or later: 28 km become 36.
+
+    Unreleased, the best day is 0-2-4-8-10 (dump) -6-10 (dump) -0. With s2 released at 08:00 it cannot
+    ride with s8, and every split that keeps them apart drives 36 km.
+    """
+    day = road_day()
+    early = residual("s8", 8, time_windows=(TimeWindow(6 * H, 6 * H + 1200),))
+    stops = (day.stops[0], day.stops[1], day.stops[2], early)
+    assert solve_checked(dataclasses.replace(day, stops=stops)).cost.total == pytest.approx(28.0)
+    released = (dataclasses.replace(day.stops[0], release_s=8 * H), *stops[1:])
+    solution = solve_checked(dataclasses.replace(day, stops=released))
+    assert solution.cost.total == pytest.approx(36.0)
+    (route,) = solution.routes
+    k = next(k for k, x in enumerate(route.visits) if x.ref_id == "s2")
+    trip_start = next(x for x in reversed(route.visits[:k]) if x.kind is not VisitKind.STOP)
+    assert trip_start.kind is VisitKind.FACILITY
+    assert trip_start.end_s >= 8 * H
+
+
+def test_release_delays_the_first_trip() -> None:
+    """Stops released at 07:00 keep the truck at the garage until then."""
+    day = road_day()
+    stops = tuple(dataclasses.replace(s, release_s=7 * H) for s in day.stops[:3])
+    (route,) = solve_checked(dataclasses.replace(day, stops=stops)).routes
+    assert route.visits[0].start_s >= 7 * H
