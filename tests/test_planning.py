@@ -240,3 +240,46 @@ async def test_unknown_operation_is_not_found(api: Api) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as error:
             await call(operations_pb2.GetOperationRequest(name="operations/0123"))
         assert error.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_containers_needing_missing_equipment_are_skipped_with_the_reason(api: Api) -> None:
+    """A bring bank needing a crane is skipped, with the reason, when the only glass truck has none."""
+    await _seed(api)
+    await api.containers.UpdateContainer(
+        containers_pb2.UpdateContainerRequest(
+            container=containers_pb2.Container(name="containers/verre-02", required_equipment=["crane"]),
+            update_mask=field_mask_pb2.FieldMask(paths=["required_equipment"]),
+        )
+    )
+    operation = await _wait(api, await _optimize(api))
+    plan = planning_pb2.RoutePlan()
+    operation.response.Unpack(plan)
+    skipped = {s.container: s for s in plan.skipped}
+    assert skipped["containers/verre-02"].reason == planning_pb2.SKIP_REASON_NO_VEHICLE_FOR_STREAM
+    assert "crane" in skipped["containers/verre-02"].detail
+    planned = {name for r in plan.routes for v in r.visits for name in v.containers}
+    assert "containers/verre-04" in planned
+
+    await api.fleet.UpdateVehicle(
+        fleet_pb2.UpdateVehicleRequest(
+            vehicle=fleet_pb2.Vehicle(name="vehicles/gru-01", equipment=["crane"]),
+            update_mask=field_mask_pb2.FieldMask(paths=["equipment"]),
+        )
+    )
+    operation = await _wait(api, await _optimize(api))
+    operation.response.Unpack(plan)
+    assert "containers/verre-02" in {name for r in plan.routes for v in r.visits for name in v.containers}
+
+
+async def test_equipment_words_are_validated(api: Api) -> None:
+    """Equipment must be lower-case words; a bad one is INVALID_ARGUMENT naming its index."""
+    await create_fleet(api)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await api.fleet.UpdateVehicle(
+            fleet_pb2.UpdateVehicleRequest(
+                vehicle=fleet_pb2.Vehicle(name="vehicles/gru-01", equipment=["crane", "Big Crane!"]),
+                update_mask=field_mask_pb2.FieldMask(paths=["equipment"]),
+            )
+        )
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "vehicle.equipment[1]" in (error.value.details() or "")

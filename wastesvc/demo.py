@@ -99,6 +99,7 @@ async def load_into(channel: grpc.aio.Channel, scenario: Scenario) -> int:
             cost_per_kilometer=v.cost_per_km,
             cost_per_hour=v.cost_per_hour,
             daily_volume_cap_liters=v.daily_cap_l or 0,
+            equipment=list(v.lifts),
         )
         if v.pause is not None:
             vehicle.break_window.CopyFrom(
@@ -132,6 +133,7 @@ async def load_into(channel: grpc.aio.Channel, scenario: Scenario) -> int:
                     service_duration=_duration(c.service_s),
                     isle=c.isle_id or "",
                     sensor_id=c.sensor_id,
+                    required_equipment=[model.lift],
                 ),
             )
         )

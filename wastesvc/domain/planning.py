@@ -141,20 +141,26 @@ def build_problem(data: PlanningInput, selected: Sequence[Selection]) -> BuiltPr
         demand[s.container.stream] += s.container.volume_l * s.fill
     stream_of_vehicle = _assign_streams(data.vehicles, demand)
     carried = set(stream_of_vehicle.values())
+    equipped: dict[str, list[set[str]]] = defaultdict(list)
+    for v in data.vehicles:
+        if v.id in stream_of_vehicle:
+            equipped[stream_of_vehicle[v.id]].append({e for e in v.equipment.split(",") if e})
 
     groups: dict[tuple[str, ...], list[Selection]] = defaultdict(list)
     unassigned = []
     for s in selected:
         c = s.container
-        if c.stream not in carried:
+        needs = {e for e in c.required_equipment.split(",") if e}
+        # Left out here rather than by the solver, which rejects a mandatory stop no vehicle can serve.
+        if not any(needs <= kit for kit in equipped.get(c.stream, [])):
             unassigned.append(s)
             continue
         spot = c.isle or f"{c.lat:.5f},{c.lng:.5f}"
-        groups[(spot, c.stream, c.access_windows)].append(s)
+        groups[(spot, c.stream, c.access_windows, c.required_equipment)].append(s)
 
     stops = []
     containers_of_stop = {}
-    for index, ((_, stream, windows), members) in enumerate(sorted(groups.items())):
+    for index, ((_, stream, windows, equipment), members) in enumerate(sorted(groups.items())):
         stop_id = f"s{index}"
         first = members[0].container
         volume = sum(m.container.volume_l * m.fill for m in members)
@@ -168,6 +174,7 @@ def build_problem(data: PlanningInput, selected: Sequence[Selection]) -> BuiltPr
                 service_s=sum(m.container.service_s for m in members),
                 time_windows=tuple(routing.TimeWindow(a, b) for a, b in json.loads(windows)),
                 container_ids=tuple(m.container.id for m in members),
+                required_skills=frozenset(e for e in equipment.split(",") if e),
             )
         )
         containers_of_stop[stop_id] = members
@@ -190,6 +197,7 @@ def build_problem(data: PlanningInput, selected: Sequence[Selection]) -> BuiltPr
                 cost_per_hour=v.cost_per_hour,
                 route_volume_cap_l=float(v.daily_volume_cap_l) or None,
                 lunch=lunch,
+                skills=frozenset(e for e in v.equipment.split(",") if e),
             )
         )
     used_depots = {v.home_depot for v in data.vehicles if v.id in stream_of_vehicle}
@@ -273,21 +281,25 @@ def solution_to_plan(
                 item.location.CopyFrom(latlng_pb2.LatLng(latitude=location.lat, longitude=location.lng))
         out.collected_liters = collected
 
-    reasons = {
-        routing.SkipReason.INCOMPATIBLE: "no vehicle carries this stream today",
-    }
     for skipped in solution.skipped:
         for member in built.containers_of_stop[skipped.stop_id]:
             plan.skipped.add(
                 container=f"containers/{member.container.id}",
                 reason=_SKIP_REASONS[skipped.reason],
-                detail=skipped.detail or reasons.get(skipped.reason, ""),
+                detail=skipped.detail,
             )
     for member in built.unassigned:
         plan.skipped.add(
             container=f"containers/{member.container.id}",
             reason=planning_pb2.SKIP_REASON_NO_VEHICLE_FOR_STREAM,
-            detail=f"no available vehicle carries {member.container.stream}",
+            detail=(
+                f"no available vehicle carries {member.container.stream}"
+                + (
+                    f" with {member.container.required_equipment}"
+                    if member.container.required_equipment
+                    else ""
+                )
+            ),
         )
     totals = plan.totals
     totals.vehicle_count = len(plan.routes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +47,17 @@ def _stream_violations(values: Any, field: str, *, required: bool) -> list[Field
     return violations
 
 
+_EQUIPMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+
+
+def _equipment_violations(values: Any, field: str) -> list[FieldViolation]:
+    return [
+        FieldViolation(f"{field}[{i}]", "must be a lower-case word (a-z, 0-9, -), at most 32 characters")
+        for i, value in enumerate(values)
+        if not _EQUIPMENT.match(value)
+    ]
+
+
 def _window(start_s: int, end_s: int) -> common_pb2.TimeWindow:
     return common_pb2.TimeWindow(
         start_time=seconds_to_timeofday(start_s), end_time=seconds_to_timeofday(end_s)
@@ -73,6 +85,7 @@ def _validate_container(c: containers_pb2.Container, p: str) -> list[FieldViolat
     for i, window in enumerate(c.access_windows):
         v += check_window(window, f"{p}.access_windows[{i}]")
     v += check_duration(c.service_duration, f"{p}.service_duration")
+    v += _equipment_violations(c.required_equipment, f"{p}.required_equipment")
     return v
 
 
@@ -97,6 +110,7 @@ def _container_row(
         access_windows=json.dumps(windows),
         service_s=round(c.service_duration.ToTimedelta().total_seconds()),
         isle=c.isle,
+        required_equipment=",".join(sorted(set(c.required_equipment))),
         sensor_id=c.sensor_id or None,
         last_emptied_time=from_timestamp(c.last_emptied_time) if c.HasField("last_emptied_time") else None,
         create_time=created,
@@ -116,6 +130,7 @@ def container_proto(row: ContainerRow, latest: ReadingRow | None = None) -> cont
         access_windows=[_window(s, e) for s, e in json.loads(row.access_windows)],
         service_duration=to_duration(row.service_s),
         isle=row.isle,
+        required_equipment=[e for e in row.required_equipment.split(",") if e],
         sensor_id=row.sensor_id or "",
         create_time=to_timestamp(row.create_time),
         update_time=to_timestamp(row.update_time),
@@ -233,6 +248,7 @@ def _validate_vehicle(x: fleet_pb2.Vehicle, p: str) -> list[FieldViolation]:
         v.append(FieldViolation(f"{p}.cost_per_hour", "must not be negative"))
     if x.daily_volume_cap_liters < 0:
         v.append(FieldViolation(f"{p}.daily_volume_cap_liters", "must not be negative"))
+    v += _equipment_violations(x.equipment, f"{p}.equipment")
     return v
 
 
@@ -252,6 +268,7 @@ def _vehicle_row(x: fleet_pb2.Vehicle, row_id: str, created: datetime, now: date
         cost_per_km=x.cost_per_kilometer,
         cost_per_hour=x.cost_per_hour,
         daily_volume_cap_l=x.daily_volume_cap_liters,
+        equipment=",".join(sorted(set(x.equipment))),
         create_time=created,
         update_time=now,
     )
@@ -270,6 +287,7 @@ def vehicle_proto(row: VehicleRow) -> fleet_pb2.Vehicle:
         cost_per_kilometer=row.cost_per_km,
         cost_per_hour=row.cost_per_hour,
         daily_volume_cap_liters=row.daily_volume_cap_l,
+        equipment=[e for e in row.equipment.split(",") if e],
         create_time=to_timestamp(row.create_time),
         update_time=to_timestamp(row.update_time),
     )

@@ -75,6 +75,7 @@ class ContainerRow(SQLModel, table=True):
     access_windows: str = "[]"
     service_s: int = 0
     isle: str = Field(default="", index=True)
+    required_equipment: str = ""  # comma-separated words
     sensor_id: str | None = Field(default=None, unique=True)
     last_emptied_time: datetime | None = _utc(nullable=True)
     create_time: datetime = _utc(nullable=False)
@@ -124,6 +125,7 @@ class VehicleRow(SQLModel, table=True):
     cost_per_km: float = 0.0
     cost_per_hour: float = 0.0
     daily_volume_cap_l: int = 0
+    equipment: str = ""  # comma-separated words
     create_time: datetime = _utc(nullable=False)
     update_time: datetime = _utc(nullable=False)
 
