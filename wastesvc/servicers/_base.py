@@ -23,7 +23,7 @@ from wastesvc.domain._common import (
 )
 from wastesvc.domain.resources import ResourceKind, apply_update_mask
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, ServiceError
-from wastesvc.storage import Storage
+from wastesvc.storage import OperationRow, PlanRow, Storage
 
 __all__ = ["Crud", "in_thread", "unary", "unary_stream_errors"]
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+Stamped = TypeVar("Stamped", PlanRow, OperationRow)
 
 
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception) -> None:
@@ -153,3 +154,26 @@ class Crud:
 def require(condition: bool, field: str, description: str) -> None:
     if not condition:
         raise InvalidArgument([FieldViolation(field, description)])
+
+
+def as_single_request(error: InvalidArgument | NotFound) -> InvalidArgument | NotFound:
+    """The error of a one-element batch, with field paths relative to the single Create request."""
+    if isinstance(error, InvalidArgument):
+        return InvalidArgument(
+            [FieldViolation(v.field.removeprefix("requests[0]."), v.description) for v in error.violations]
+        )
+    return NotFound(error.metadata["resource"], field=(error.field or "").removeprefix("requests[0]."))
+
+
+async def newest_first_page(
+    fetch: Callable[..., list[Stamped]], size: int, token: str, *, default: int, maximum: int
+) -> tuple[list[Stamped], str]:
+    """A page of a newest-first listing keyed on (create_time, id), with the token for the next page."""
+    limit = page_size(size, default, maximum)
+    key = decode_page_token(token)
+    before = (datetime.fromisoformat(key[0]), key[1]) if key else None
+    rows = await in_thread(fetch, before=before, limit=limit + 1)
+    if len(rows) <= limit:
+        return rows, ""
+    last = rows[limit - 1]
+    return rows[:limit], encode_page_token([last.create_time.isoformat(), last.id])

@@ -9,7 +9,7 @@ import grpc
 from wastesvc.domain._common import decode_page_token, encode_page_token, page_size, parse_filter
 from wastesvc.domain.observations import observation_proto, resolve_observations
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound
-from wastesvc.servicers._base import in_thread, now, unary
+from wastesvc.servicers._base import as_single_request, in_thread, now, unary
 from wastesvc.storage import ObservationRow, Storage
 from wastesvc.v1 import observations_pb2, observations_pb2_grpc
 
@@ -37,14 +37,9 @@ class ObservationServicer(observations_pb2_grpc.ObservationServiceServicer):
             raise InvalidArgument([FieldViolation("observation", "is required")])
         try:
             stored, _ = await in_thread(self._ingest, [request])
-        except InvalidArgument as exc:
-            raise InvalidArgument(
-                [FieldViolation(v.field.removeprefix("requests[0]."), v.description) for v in exc.violations]
-            ) from exc
-        except NotFound as exc:
-            raise NotFound(
-                exc.metadata["resource"], field=(exc.field or "").removeprefix("requests[0].")
-            ) from exc
+        except (InvalidArgument, NotFound) as exc:
+            # Field paths of a single create are relative to the request, not to a batch.
+            raise as_single_request(exc) from exc
         if stored:
             return observation_proto(stored[0])
         # Re-delivery of the same observation: echo it without a name, as it was not stored again.

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import grpc
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.protobuf import empty_pb2
 
-from wastesvc.domain._common import decode_page_token, encode_page_token, page_size, parse_name
+from wastesvc.domain._common import parse_name
 from wastesvc.errors import NotFound
 from wastesvc.planner import Planner
-from wastesvc.servicers._base import in_thread, unary
+from wastesvc.servicers._base import in_thread, newest_first_page, unary
 from wastesvc.storage import Storage
 
 __all__ = ["OperationsServicer"]
@@ -42,16 +41,11 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):
     async def ListOperations(
         self, request: operations_pb2.ListOperationsRequest, context: Context
     ) -> operations_pb2.ListOperationsResponse:
-        limit = page_size(request.page_size, 50, 500)
-        key = decode_page_token(request.page_token)
-        before = (datetime.fromisoformat(key[0]), key[1]) if key else None
-        rows = await in_thread(self.storage.list_operations, before=before, limit=limit + 1)
-        token = ""
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            token = encode_page_token([last.create_time.isoformat(), last.id])
+        rows, token = await newest_first_page(
+            self.storage.list_operations, request.page_size, request.page_token, default=50, maximum=500
+        )
         return operations_pb2.ListOperationsResponse(
-            operations=[operations_pb2.Operation.FromString(r.body) for r in rows[:limit]],
+            operations=[operations_pb2.Operation.FromString(r.body) for r in rows],
             next_page_token=token,
         )
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import grpc
 from google.longrunning import operations_pb2
 
-from wastesvc.domain._common import decode_page_token, encode_page_token, page_size, parse_name
+from wastesvc.domain._common import parse_name
 from wastesvc.domain.resources import container_proto, depot_proto, facility_proto, vehicle_proto
 from wastesvc.errors import NotFound
 from wastesvc.planner import Planner
-from wastesvc.servicers._base import in_thread, unary
+from wastesvc.servicers._base import in_thread, newest_first_page, unary
 from wastesvc.sheets import render_route_sheets
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, Storage, VehicleRow
 from wastesvc.v1 import planning_pb2, planning_pb2_grpc
@@ -51,16 +50,11 @@ class PlanningServicer(planning_pb2_grpc.PlanningServiceServicer):
     async def ListRoutePlans(
         self, request: planning_pb2.ListRoutePlansRequest, context: Context
     ) -> planning_pb2.ListRoutePlansResponse:
-        limit = page_size(request.page_size, 20, 100)
-        key = decode_page_token(request.page_token)
-        before = (datetime.fromisoformat(key[0]), key[1]) if key else None
-        rows = await in_thread(self.storage.list_plans, before=before, limit=limit + 1)
-        token = ""
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            token = encode_page_token([last.create_time.isoformat(), last.id])
+        rows, token = await newest_first_page(
+            self.storage.list_plans, request.page_size, request.page_token, default=20, maximum=100
+        )
         return planning_pb2.ListRoutePlansResponse(
-            route_plans=[planning_pb2.RoutePlan.FromString(r.body) for r in rows[:limit]],
+            route_plans=[planning_pb2.RoutePlan.FromString(r.body) for r in rows],
             next_page_token=token,
         )
 

@@ -11,7 +11,7 @@ import grpc
 from wastesvc.domain._common import decode_page_token, encode_page_token, page_size, parse_name
 from wastesvc.domain.readings import reading_proto, resolve_readings
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, ServiceError
-from wastesvc.servicers._base import in_thread, now, unary, unary_stream_errors
+from wastesvc.servicers._base import as_single_request, in_thread, now, unary, unary_stream_errors
 from wastesvc.storage import ContainerRow, ReadingInsert, ReadingRow, Storage
 from wastesvc.v1 import readings_pb2, readings_pb2_grpc
 
@@ -40,15 +40,9 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
         single = readings_pb2.CreateReadingRequest(parent=request.parent, reading=request.reading)
         try:
             inserts, stored, _ = await in_thread(self._ingest, [single], request.parent)
-        except InvalidArgument as exc:
+        except (InvalidArgument, NotFound) as exc:
             # Field paths of a single create are relative to the request, not to a batch.
-            raise InvalidArgument(
-                [FieldViolation(v.field.removeprefix("requests[0]."), v.description) for v in exc.violations]
-            ) from exc
-        except NotFound as exc:
-            raise NotFound(
-                exc.metadata["resource"], field=(exc.field or "").removeprefix("requests[0].")
-            ) from exc
+            raise as_single_request(exc) from exc
         if stored:
             return reading_proto(stored[0])
         # A re-delivery: answer with the reading already stored, as AIP-155 idempotency expects.
