@@ -2,11 +2,13 @@
 
 Also day caps and overtime (span bounds of the time dimension), skills (the vehicles a stop's nodes
 allow), release times (a `trip` dimension, see `_Model._add_release`), frozen prefixes (bound next
-variables, see `_Model._freeze`) and warm starts (`ReadAssignmentFromRoutes`).
+variables, see `_Model._freeze`) and warm starts (`ReadAssignmentFromRoutes`), from a previous plan or
+from PyVRP's plan of a relaxed problem (`routing._pyvrp`, `SolveOptions.warm_start`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
@@ -31,6 +33,7 @@ from routing._model import (
     Visit,
     VisitKind,
 )
+from routing._pyvrp import relaxed_plan
 from routing._validate import FieldViolation, ProblemError, validate, validate_options
 
 __all__ = ["solve"]
@@ -51,11 +54,26 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> Solution:
     validate(problem)
     validate_options(options, problem)
     matrix = problem.matrix.matrix(problem.locations())
-    model = _Model(problem, matrix, options)
+    warm = _wants_warm_start(problem, options)
+    model = _Model(problem, matrix, options, build=not warm)
     if not model.vehicle_options:
         return _assemble(problem, (), model.skipped, "FEASIBLE", started, notes=model.notes)
     deadline = started + options.time_limit_s - _EXTRACTION_MARGIN_S
-    params = model.search_parameters(options.time_limit_s)
+    relaxed = None
+    if warm:
+        # When OR-Tools could not even load a plan in its share, PyVRP has the whole time limit.
+        alone = model.setup_estimate_s() * 1.5 > (1 - _WARM_START_SHARE) * options.time_limit_s
+        until = started + options.time_limit_s * _WARM_START_SHARE
+        if alone:
+            until = deadline - _WALK_S_PER_STOP * len(model.vehicle_options)
+        relaxed = model.warm_start(until)
+        if relaxed is not None and (alone or deadline - time.monotonic() < model.setup_estimate_s()):
+            model.notes.append(
+                "too large for OR-Tools in the time limit: the plan is the PyVRP warm start's, lunch put back"
+            )
+            return model.solution(relaxed, started)
+        model.build()
+    params = model.search_parameters(max(deadline - time.monotonic(), _MIN_SEARCH_S))
     initial = model.initial_assignment(params)
     if initial is None and model.frozen_nodes:
         initial = model.seed_assignment(params, deadline)
@@ -63,24 +81,64 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> Solution:
     if initial is None:
         assignment = model.routing.SolveWithParameters(params)
     else:
+        if relaxed is not None:
+            # Restoring a start with lunches can take OR-Tools more than the default 100 ms (measured on
+            # Kim 277), and the search then fails at once.
+            params.lns_time_limit.FromMilliseconds(_WARM_LNS_TIME_LIMIT_MS)
         # Short of time the search may return nothing, not even its start: that start is a plan too.
         start = model.routing.solver().Assignment(initial)
         assignment = model.routing.SolveFromAssignmentWithParameters(initial, params)
         if assignment is None or assignment.ObjectiveValue() > start.ObjectiveValue():
             assignment = start
-    skipped = dict(model.skipped)
     if assignment is None:
+        if relaxed is not None:
+            model.notes.append(_WARM_PLAN_NOTE)
+            return model.solution(relaxed, started)
+        skipped = dict(model.skipped)
         for i in model.vehicle_options:
             skipped[i] = Skipped(problem.stops[i].id, SkipReason.NO_TIME, "the solver found no plan at all")
         return _assemble(problem, (), skipped, "NO_SOLUTION", started, notes=model.notes)
     routes = tuple(
         route for v in range(len(problem.vehicles)) if (route := model.route(assignment, v)) is not None
     )
-    visited = {x.ref_id for route in routes for x in route.visits if x.kind is VisitKind.STOP}
-    for i in model.vehicle_options:
-        if problem.stops[i].id not in visited:
-            skipped[i] = model.why_dropped(routes, i)
-    return _assemble(problem, routes, skipped, "FEASIBLE", started, notes=model.notes)
+    solution = model.solution(routes, started)
+    # The search starts from the warm start's routes, but OR-Tools may have rejected them.
+    if relaxed is not None and _rank(model.solution(relaxed, started), problem) < _rank(solution, problem):
+        model.notes.append(_WARM_PLAN_NOTE)
+        return model.solution(relaxed, started)
+    return solution
+
+
+# Share of the time limit the PyVRP warm start takes; OR-Tools has the rest (see routing/_pyvrp.py).
+_WARM_START_SHARE = 0.85
+# "auto" warm-starts from this many stops up.
+_WARM_START_MIN_STOPS = 20
+# How long OR-Tools takes to build the model and to load a plan into it (measured on the bench machine):
+# building handles node-by-node matrices, 2.9 s for the 3 024 nodes of Kim 2100; loading a plan with
+# lunches costs about 0.3 ms per node and lunch (12 s for 3 024 nodes and 19 lunches on Kim 2100, 0.6 s
+# for 351 nodes and 5 lunches on Kim 277; 0.3 s on Kim 2100 without lunches). When that does not fit in
+# OR-Tools' share, PyVRP takes the whole time limit and its plan, lunch put back, is the answer.
+_BUILD_S_PER_NODE2 = 3.2e-7
+_LOAD_S_PER_NODE_AND_LUNCH = 3e-4
+# Time to keep for the walk that puts the lunch back, and for PyVRP's last iteration (0.5 s on 2 092 stops).
+_WALK_S_PER_STOP = 3e-4
+_WARM_LNS_TIME_LIMIT_MS = 1000
+_WARM_PLAN_NOTE = "OR-Tools found nothing better than the PyVRP warm start: its plan, lunch put back"
+
+
+def _wants_warm_start(problem: Problem, options: SolveOptions) -> bool:
+    """Whether to start from PyVRP's plan (`SolveOptions.warm_start`)."""
+    if options.initial_routes is not None or options.frozen or options.now_s is not None:
+        return False
+    if options.warm_start == "auto":
+        return len(problem.stops) >= _WARM_START_MIN_STOPS
+    return options.warm_start == "pyvrp"
+
+
+def _rank(solution: Solution, problem: Problem) -> tuple[int, float]:
+    """Mandatory stops left out, then cost: the lower the better."""
+    stops = {s.id: s for s in problem.stops}
+    return sum(stops[s.stop_id].required for s in solution.skipped), solution.cost.total
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +163,10 @@ class _Node:
 class _Model:
     """A validated problem as an OR-Tools routing model; one instance per solve."""
 
-    def __init__(self, problem: Problem, matrix: Matrix, options: SolveOptions) -> None:
+    def __init__(
+        self, problem: Problem, matrix: Matrix, options: SolveOptions, *, build: bool = True
+    ) -> None:
+        """Triage the stops and lay out the nodes; `build` the OR-Tools model too (else call `build`)."""
         self.problem = problem
         self.matrix = matrix
         self.options = options
@@ -125,10 +186,54 @@ class _Model:
             if ref in self.stop_by_id
         }
         self.frozen_nodes: dict[int, list[int]] = {}
+        self.warm = False  # whether the initial routes come from `warm_start`
         self._triage_stops()
         if self.vehicle_options:
             self._add_nodes()
-            self._build()
+            if build:
+                self._build()
+
+    def build(self) -> None:
+        """Build the OR-Tools model laid out by the constructor."""
+        self._build()
+
+    def setup_estimate_s(self) -> float:
+        """About how long `build` then loading a plan take (see `_BUILD_S_PER_NODE2`)."""
+        lunches = sum(v.lunch is not None for v in self.problem.vehicles)
+        n = len(self.nodes)
+        return _BUILD_S_PER_NODE2 * n**2 + _LOAD_S_PER_NODE_AND_LUNCH * n * lunches
+
+    def warm_start(self, until: float) -> tuple[Route, ...] | None:
+        """Plan the relaxed problem with PyVRP until `until` and take it as the initial routes.
+
+        Each vehicle gets no more trips than it has facility copies. Returns the routes, which pass the
+        checker on their own, or None when PyVRP planned nothing.
+        """
+        trips = {self.problem.vehicles[v].id: len(nodes) for (v, _, _), nodes in self.copies.items()}
+        trips = {v.id: trips.get(v.id, 0) for v in self.problem.vehicles}
+        routes = relaxed_plan(
+            self.problem,
+            time_limit_s=max(until - time.monotonic(), 0.0),
+            seed=self.options.seed,
+            matrix=self.matrix,
+            max_trips=trips,
+        )
+        if not routes:
+            return None
+        kinds = (VisitKind.STOP, VisitKind.FACILITY)
+        initial = {r.vehicle_id: [x.ref_id for x in r.visits if x.kind in kinds] for r in routes}
+        self.options = dataclasses.replace(self.options, initial_routes=initial)
+        self.warm = True
+        return tuple(routes)
+
+    def solution(self, routes: tuple[Route, ...], started: float) -> Solution:
+        """A feasible plan made of `routes`, every other plannable stop skipped with a reason."""
+        skipped = dict(self.skipped)
+        visited = {x.ref_id for route in routes for x in route.visits if x.kind is VisitKind.STOP}
+        for i in self.vehicle_options:
+            if self.problem.stops[i].id not in visited:
+                skipped[i] = self.why_dropped(routes, i)
+        return _assemble(self.problem, routes, skipped, "FEASIBLE", started, notes=self.notes)
 
     def _triage_stops(self) -> None:
         """Leave out what cannot be planned at all; list each stop's windows with the vehicles that fit."""
@@ -576,9 +681,8 @@ class _Model:
         self.routing.CloseModelWithParameters(params)
         assignment = self.routing.ReadAssignmentFromRoutes(routes, True)
         if assignment is None:
-            self.notes.append(
-                "initial routes are infeasible for this problem; the search started from scratch"
-            )
+            what = "the PyVRP warm start's routes" if self.warm else "initial routes"
+            self.notes.append(f"{what} are infeasible for this problem; the search started from scratch")
         return assignment
 
     def seed_assignment(self, params: Any, deadline: float) -> Any:

@@ -60,6 +60,8 @@ def validate_options(options: SolveOptions, problem: Problem | None = None) -> N
         out.append(FieldViolation("options.max_trips_per_vehicle", "a vehicle needs at least its final dump"))
     if options.now_s is not None:
         _non_negative(out, "options.now_s", options.now_s)
+    if options.warm_start not in ("auto", "pyvrp", "none"):
+        out.append(FieldViolation("options.warm_start", "must be one of auto, pyvrp, none"))
     if problem is not None:
         if options.frozen is not None:
             _sequences(out, "options.frozen", options.frozen, problem, strict=True)

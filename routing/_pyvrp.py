@@ -1,0 +1,783 @@
+"""A warm start for the OR-Tools search: PyVRP 0.14 on a relaxation of the problem.
+
+PyVRP has native disposal trips (facilities as reload depots) and searches much better than OR-Tools'
+guided local search at equal time, but it has no breaks, no daily volume cap and no stop limit. So it
+plans a relaxation, and a cheap walk through each vehicle's day then puts back what it cannot know (the
+lunch, the caps, several windows per stop) by leaving out the visits that break them; the OR-Tools search
+that starts from these routes carries the full model and inserts what was left out.
+
+The relaxation, per stream (a truck body is not compartmented, so each vehicle serves one stream; a
+vehicle carrying several is given to the stream that needs capacity most, and the streams are solved one
+after the other within the budget):
+
+* clients are the stops, with litres, kilograms and one unit per required skill as load dimensions (a
+  vehicle lacking the skill has no room for it), the widest of their windows and their release time;
+  optional stops earn their prize;
+* facilities are reload depots with their opening hours and dump time; "end empty" is a virtual end depot
+  whose incoming arc from stop `i` costs the best `d(i, F) + dump + d(F, garage)` over the facilities `F`
+  that take the stream (REFERENCE §2); that `F` is put back on the route afterwards;
+* the daily volume cap becomes a per-trip capacity and a trip limit (`ceil(cap / capacity)` trips of
+  `cap / trips` litres), so that no plan the relaxation returns breaks it; the stop limit is split over
+  those trips the same way; the lunch shortens the shift and the day by its duration.
+"""
+
+# Measured on the bench machine (2 cores), single runs; `python -m bench.routing quick`, engine before ->
+# after this warm start, at equal wall time (PyVRP alone in brackets):
+#   X-n101-k25 (10 s) 29 325 -> 27 591 = BKS (27 659); R101 (10 s) 1 677.1 -> 1 637.7 = BKS (1 638.5);
+#   RC201 (10 s) 1 397.8 -> 1 262.6 (1 262.7); Kim 102 (15 s) 3 veh / 157.5 mi -> 3 / 154.3;
+#   Kim 277 (30 s) 4 / 455.0 -> 3 / 453.2; RC201R0.5 (10 s) 1 918.7 with its release times (1 949.5);
+#   Kim 2100 at 5 s: no plan -> 19 / 1 893-1 917 mi in 4.7-4.9 s; at 30 s: every stop dropped -> 19 / 1 658.
+# Variants tried and dropped:
+# * Time share of PyVRP 0.5 / 0.7 / 0.85: X-n101-k25 27 688 / 27 591 / 27 591, Kim 277 455.7 / 455.4 /
+#   454.6, the others equal; 0.85 kept (`routing._solver._WARM_START_SHARE`). On 2 000 stops with lunches
+#   OR-Tools cannot use any share: loading the plan takes it 6-12 s and every accepted move about 12 s,
+#   so PyVRP takes the whole time limit and its plan, lunch put back, is the answer.
+# * OR-Tools' default 100 ms `lns_time_limit` when starting from these routes: on Kim 277 the search
+#   failed at once after restoring a start with lunches (returned at 21.9 s of 30); 1 s kept.
+# * `pyvrp.solve`'s random start improved by an exhaustive local search: 9-11 s on Kim 2100 for
+#   2 988 mi; the local search inserting every stop into an empty solution: 1.5-2 s for 1 983-2 029 mi.
+# * 10 / 20 / 30 neighbours instead of PyVRP's 50 (Kim 2100, first solution then 3 s of search): faster
+#   first solutions (1.3 s at 20) but 2 537 / 2 121 / 2 170 mi against 1 887 mi.
+# * An exhaustive local search on each new best: Kim 2100, 10 s: 1 828 mi against 1 780 without it;
+#   Kim 277, 5 s: 462.9 against 466.0; so only up to `_EXHAUSTIVE_MAX_CLIENTS` stops.
+# * 1 000 cost units per metre: PyVRP's load and time penalties (capped at 100 000 a unit) could not
+#   outweigh the fixed cost of a vehicle and Kim 102 came back on one overloaded truck.
+# * "auto" on every problem: on the first 10 / 25 / 50 stops of R101, RC201 and Kim 102 (1 and 3 s) the
+#   warm start ties at 10 stops and wins from 25 (R101 617.1 against 617.8, RC201 684.8 against 748.5 at
+#   1 s, Kim 102 two trucks against three); it starts at 20 stops (`routing._solver`).
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyvrp
+from pyvrp.exceptions import PenaltyBoundWarning
+from pyvrp.search import (
+    OPERATORS,
+    LocalSearch,
+    NeighbourhoodParams,
+    PerturbationManager,
+    PerturbationParams,
+    compute_neighbours,
+)
+
+from routing._matrix import Matrix
+from routing._model import Problem, Route, Stop, TimeWindow, Vehicle, Visit, VisitKind
+
+__all__ = ["relaxed_plan", "relaxed_routes"]
+
+# Litres and kilograms to integers as in the OR-Tools model: demands rounded up, capacities down.
+_LOAD_SCALE = 100
+# PyVRP costs are integers: the dearest vehicle pays this much per metre, every other cost in proportion.
+# Small, because PyVRP's penalties for excess load and time warp start at 50 000 per unit and are capped:
+# with 1 000 per metre, the fixed cost of a vehicle outweighed any penalty and the search kept one
+# vehicle, overloaded (measured on Kim 102).
+_COST_PER_METRE = 10
+_MAX_COST_SCALE = 1_000_000
+# Penalties may rise a hundred times above PyVRP's cap so that a costly fleet cannot buy infeasibility.
+_MAX_PENALTY = 10_000_000.0
+# The ref of a lunch on a route, as the solver writes it.
+_BREAK_REF = "lunch"
+# Past this many clients, a new best is not polished by an exhaustive local search: one such pass on
+# 2 000 stops takes seconds, all of a warm-start budget.
+_EXHAUSTIVE_MAX_CLIENTS = 500
+
+
+def relaxed_routes(
+    problem: Problem,
+    *,
+    time_limit_s: float,
+    seed: int = 0,
+    matrix: Matrix | None = None,
+    max_trips: Mapping[str, int] | None = None,
+) -> dict[str, list[str]] | None:
+    """Vehicle id to the stop and facility ids of its day, from PyVRP on the relaxed problem.
+
+    What `SolveOptions.initial_routes` takes; the sequences of the routes `relaxed_plan` returns.
+    None when there is nothing to plan.
+    """
+    routes = relaxed_plan(problem, time_limit_s=time_limit_s, seed=seed, matrix=matrix, max_trips=max_trips)
+    kinds = (VisitKind.STOP, VisitKind.FACILITY)
+    return {r.vehicle_id: [x.ref_id for x in r.visits if x.kind in kinds] for r in routes} or None
+
+
+def relaxed_plan(
+    problem: Problem,
+    *,
+    time_limit_s: float,
+    seed: int = 0,
+    matrix: Matrix | None = None,
+    max_trips: Mapping[str, int] | None = None,
+) -> list[Route]:
+    """The days PyVRP plans on the relaxed problem, driven as early as possible with the lunch put back.
+
+    Every route ends with a dump and keeps each trip within capacity and each day within the vehicle's
+    caps, shift, lunch and facility hours; stops that do not fit are left out (and optional stops PyVRP
+    found not worth it), so that the routes pass `routing.check`. `matrix` saves asking the problem's
+    provider again; `max_trips` bounds the trips (dumps) of the vehicles it names. Used vehicles only,
+    in problem order.
+
+    The search runs until `time_limit_s`, except that building PyVRP's neighbourhoods and its first
+    solution is not interruptible (2.5 s on 2 000 stops, measured).
+    """
+    deadline = time.monotonic() + time_limit_s
+    if matrix is None:
+        matrix = problem.matrix.matrix(problem.locations())
+    groups = _stream_groups(problem, max_trips)
+    sequences: dict[str, list[str]] = {}
+    remaining = sum(len(g.stops) for g in groups)
+    for group in sorted(groups, key=lambda g: -len(g.stops)):
+        share = (deadline - time.monotonic()) * len(group.stops) / remaining
+        remaining -= len(group.stops)
+        relaxation = _relaxation(problem, matrix, group, max_trips)
+        if relaxation is None:
+            continue
+        solution = _search(relaxation.data, share, seed, relaxation.must)
+        sequences.update(relaxation.sequences(problem, solution))
+    routes = []
+    for vehicle in problem.vehicles:
+        if vehicle.id in sequences:
+            limit = None if max_trips is None else max_trips.get(vehicle.id)
+            route = _Day(problem, matrix, vehicle, limit).walk(sequences[vehicle.id])
+            if route is not None:
+                routes.append(route)
+    return routes
+
+
+# --------------------------------------------------------------------------------------------------------
+# Who serves what
+
+
+def _windows(stop: Stop, vehicle: Vehicle) -> list[TimeWindow]:
+    """When `vehicle` may start serving `stop`: its merged windows within the shift, from its release."""
+    merged: list[TimeWindow] = []
+    for w in sorted(stop.time_windows or (vehicle.shift,), key=lambda w: w.start_s):
+        if merged and w.start_s <= merged[-1].end_s + 1:
+            merged[-1] = TimeWindow(merged[-1].start_s, max(merged[-1].end_s, w.end_s))
+        else:
+            merged.append(w)
+    start = max(vehicle.shift.start_s, stop.release_s)
+    return [
+        TimeWindow(max(w.start_s, start), min(w.end_s, vehicle.shift.end_s))
+        for w in merged
+        if max(w.start_s, start) <= min(w.end_s, vehicle.shift.end_s)
+    ]
+
+
+def _representatives(vehicles: Sequence[Vehicle]) -> list[Vehicle]:
+    """One vehicle per set of what `_can_serve` and `_windows` read, to ask them once per set."""
+    seen: dict[tuple[object, ...], Vehicle] = {}
+    for v in vehicles:
+        seen.setdefault((v.streams, v.skills, v.capacity_l, v.capacity_kg, v.shift), v)
+    return list(seen.values())
+
+
+def _can_serve(vehicle: Vehicle, stop: Stop) -> bool:
+    return (
+        stop.stream in vehicle.streams
+        and stop.required_skills <= vehicle.skills
+        and stop.volume_l <= vehicle.capacity_l
+        and stop.weight_kg <= vehicle.capacity_kg
+        and bool(_windows(stop, vehicle))
+    )
+
+
+@dataclass(slots=True)
+class _Group:
+    """The stops of one stream and the vehicles given to it."""
+
+    stream: str
+    stops: list[int] = field(default_factory=list)
+    vehicles: list[int] = field(default_factory=list)
+
+
+def _stream_groups(problem: Problem, max_trips: Mapping[str, int] | None) -> list[_Group]:
+    """One group per stream; a vehicle carrying several joins the one with most demand per fleet litre."""
+    demand: dict[str, float] = defaultdict(float)
+    for stop in problem.stops:
+        demand[stop.stream] += stop.volume_l
+    groups = {stream: _Group(stream) for stream in sorted(demand)}
+    fleet: dict[str, float] = defaultdict(float)
+    shared: list[int] = []
+    for k, vehicle in enumerate(problem.vehicles):
+        if max_trips is not None and max_trips.get(vehicle.id, 1) < 1:
+            continue  # no dump, no route
+        mine = sorted(vehicle.streams & groups.keys())
+        if len(mine) == 1:
+            groups[mine[0]].vehicles.append(k)
+            fleet[mine[0]] += _daily_litres(vehicle)
+        elif mine:
+            shared.append(k)
+    for k in shared:
+        vehicle = problem.vehicles[k]
+        stream = max(sorted(vehicle.streams & groups.keys()), key=lambda s: demand[s] / (1 + fleet[s]))
+        groups[stream].vehicles.append(k)
+        fleet[stream] += _daily_litres(vehicle)
+    kinds = {s: _representatives([problem.vehicles[k] for k in g.vehicles]) for s, g in groups.items()}
+    for i, stop in enumerate(problem.stops):
+        if any(_can_serve(v, stop) for v in kinds[stop.stream]):
+            groups[stop.stream].stops.append(i)
+    return [g for g in groups.values() if g.stops]
+
+
+def _daily_litres(vehicle: Vehicle) -> float:
+    """A rough day's collection: the daily cap, else three loads."""
+    return vehicle.route_volume_cap_l if vehicle.route_volume_cap_l is not None else 3 * vehicle.capacity_l
+
+
+# --------------------------------------------------------------------------------------------------------
+# The PyVRP model
+
+
+@dataclass(frozen=True, slots=True)
+class _Relaxation:
+    """PyVRP data for one stream group, and the way back to problem ids."""
+
+    data: pyvrp.ProblemData
+    type_vehicles: list[list[int]]  # vehicle type -> problem vehicle indices
+    client_stop: list[int]  # client -> problem stop index
+    reload_facility: dict[int, int]  # PyVRP depot -> problem facility index
+    home_via: dict[int, npt.NDArray[np.intp]]  # virtual end depot -> per location, facility on the way
+    must: int  # more than serving any one stop can cost
+
+    def sequences(self, problem: Problem, solution: pyvrp.Solution) -> dict[str, list[str]]:
+        """Each route as stop and facility ids, the dump on the way home put back."""
+        free = [list(vs) for vs in self.type_vehicles]
+        out: dict[str, list[str]] = {}
+        n_depots = self.data.num_depots
+        for route in solution.routes():
+            vehicle = problem.vehicles[free[route.vehicle_type()].pop(0)]
+            refs: list[str] = []
+            last = -1  # location of the last client since the last dump
+            for activity in list(route)[1:-1]:
+                if activity.is_client():
+                    refs.append(problem.stops[self.client_stop[activity.idx]].id)
+                    last = n_depots + activity.idx
+                elif activity.is_depot():
+                    refs.append(problem.facilities[self.reload_facility[activity.idx]].id)
+                    last = -1
+            if last >= 0:
+                refs.append(problem.facilities[int(self.home_via[route.end_depot()][last])].id)
+            out[vehicle.id] = refs
+        return out
+
+
+def _cost_scale(problem: Problem) -> float:
+    rate = max(v.cost_per_km for v in problem.vehicles) / 1000
+    return _MAX_COST_SCALE if rate <= 0 else min(_MAX_COST_SCALE, _COST_PER_METRE / rate)
+
+
+def _lunch_s(vehicle: Vehicle) -> int:
+    """The lunch a day spanning the whole shift owes."""
+    lunch = vehicle.lunch
+    if lunch is None or vehicle.shift.end_s <= lunch.latest_start_s:
+        return 0
+    return lunch.duration_s if vehicle.shift.start_s < lunch.earliest_start_s + lunch.duration_s else 0
+
+
+def _trips(
+    vehicle: Vehicle, max_trips: Mapping[str, int] | None, stops: Sequence[Stop]
+) -> tuple[int | None, int | None]:
+    """How many trips the relaxation allows, and over how many the daily caps are split (None: no bound).
+
+    PyVRP's loads restart at each reload, so a daily cap is a per-trip cap over a bounded number of
+    trips: as many as the day's collection needs, that is the volume cap, or the stop limit's worth of
+    average stops if smaller; each trip takes its share of both caps. Never more than `max_trips` says,
+    a bound that alone splits nothing (15 stops over the 7 trips a vehicle might make would allow 2 a
+    trip).
+    """
+    limit = None if max_trips is None else max_trips.get(vehicle.id)
+    days = []  # what a day can collect, in loads
+    if vehicle.route_volume_cap_l is not None:
+        days.append(vehicle.route_volume_cap_l / vehicle.capacity_l)
+    if vehicle.max_stops is not None and stops:
+        litres = sum(s.volume_l for s in stops) / len(stops) / vehicle.capacity_l
+        kilos = sum(s.weight_kg for s in stops) / len(stops) / vehicle.capacity_kg
+        days.append(vehicle.max_stops * max(litres, kilos))
+    if not days:
+        return limit, None
+    split = max(1, math.ceil(min(days) - 1e-9))
+    if limit is not None:
+        split = max(1, min(split, limit))
+    return split, split
+
+
+def _relaxation(
+    problem: Problem, matrix: Matrix, group: _Group, max_trips: Mapping[str, int] | None
+) -> _Relaxation | None:
+    vehicles = [problem.vehicles[k] for k in group.vehicles]
+    stops = [problem.stops[i] for i in group.stops]
+    depot_index = {d.id: j for j, d in enumerate(problem.depots)}
+    n_depots, n_facilities = len(problem.depots), len(problem.facilities)
+    facilities = [f for f, fac in enumerate(problem.facilities) if group.stream in fac.streams]
+    if not facilities:
+        return None
+    real = sorted(
+        {depot_index[v.start_depot] for v in vehicles} | {depot_index[v.end_depot] for v in vehicles}
+    )
+    ends = sorted({depot_index[v.end_depot] for v in vehicles})
+    n_real, n_ends, n_fac = len(real), len(ends), len(facilities)
+    fac_rows = np.array([n_depots + f for f in facilities], dtype=np.intp)
+    rows = np.array(
+        [*real, *ends, *fac_rows, *(n_depots + n_facilities + i for i in group.stops)], dtype=np.intp
+    )
+    distances = matrix.distances_m[np.ix_(rows, rows)]
+    durations = matrix.durations_s[np.ix_(rows, rows)]
+    dump = np.array([problem.facilities[f].dump_s for f in facilities], dtype=np.int64)
+    home_via: dict[int, npt.NDArray[np.intp]] = {}
+    everywhere = np.arange(len(rows))
+    emptied = np.arange(n_real + n_ends + n_fac)  # depots and facilities: nothing on board
+    for j, garage in enumerate(ends):
+        col = n_real + j
+        via = matrix.distances_m[np.ix_(rows, fac_rows)] + matrix.distances_m[fac_rows, garage][None, :]
+        choice = via.argmin(axis=1)
+        chosen = fac_rows[choice]
+        distances[:, col] = via[everywhere, choice]
+        durations[:, col] = (
+            matrix.durations_s[rows, chosen] + dump[choice] + matrix.durations_s[chosen, garage]
+        )
+        distances[emptied, col] = matrix.distances_m[rows[emptied], garage]
+        durations[emptied, col] = matrix.durations_s[rows[emptied], garage]
+        home_via[col] = np.array(facilities, dtype=np.intp)[choice]
+
+    horizon = max(v.shift.end_s for v in vehicles)
+    places = problem.locations()
+    locations = [pyvrp.Location(x=places[r].lng, y=places[r].lat) for r in rows]
+    depots = [pyvrp.Depot(location=j, tw_early=0, tw_late=horizon) for j in range(n_real + n_ends)]
+    reload_facility: dict[int, int] = {}
+    for j, f in enumerate(facilities):
+        facility = problem.facilities[f]
+        reload_facility[len(depots)] = f
+        depots.append(
+            pyvrp.Depot(
+                location=n_real + n_ends + j,
+                tw_early=facility.opening.start_s,
+                tw_late=facility.opening.end_s,
+                service_duration=facility.dump_s,
+            )
+        )
+
+    scale = _cost_scale(problem)
+    skills = sorted({skill for s in stops for skill in s.required_skills})
+    weighed = any(s.weight_kg for s in stops)
+    limited = any(v.max_stops is not None for v in vehicles)
+    clients: list[pyvrp.Client] = []
+    kinds = _representatives(vehicles)
+    for stop in stops:
+        windows = [w for v in kinds if _can_serve(v, stop) for w in _windows(stop, v)]
+        widest = max(windows, key=lambda w: (w.end_s - w.start_s, -w.start_s))
+        pickup = [math.ceil(stop.volume_l * _LOAD_SCALE)]
+        if weighed:
+            pickup.append(math.ceil(stop.weight_kg * _LOAD_SCALE))
+        pickup += [int(skill in stop.required_skills) for skill in skills]
+        if limited:
+            pickup.append(1)
+        clients.append(
+            pyvrp.Client(
+                location=n_real + n_ends + n_fac + len(clients),
+                delivery=[0] * len(pickup),
+                pickup=pickup,
+                service_duration=stop.service_s,
+                tw_early=widest.start_s,
+                tw_late=widest.end_s,
+                release_time=stop.release_s,
+                prize=round(stop.prize * scale),
+                required=stop.required,
+            )
+        )
+
+    biggest = max(math.ceil(s.volume_l * _LOAD_SCALE) for s in stops)
+    types: dict[tuple[object, ...], list[int]] = {}
+    specs: dict[tuple[object, ...], pyvrp.VehicleType] = {}
+    for k, vehicle in zip(group.vehicles, vehicles, strict=True):
+        trips, split = _trips(vehicle, max_trips, stops)
+        litres = math.floor(vehicle.capacity_l * _LOAD_SCALE)
+        if vehicle.route_volume_cap_l is not None and split is not None:
+            per_trip = math.floor(vehicle.route_volume_cap_l * _LOAD_SCALE / split)
+            litres = max(min(litres, per_trip), min(litres, biggest))
+        capacity = [litres]
+        if weighed:
+            capacity.append(math.floor(vehicle.capacity_kg * _LOAD_SCALE))
+        capacity += [len(stops) if skill in vehicle.skills else 0 for skill in skills]
+        if limited:
+            per_trip_stops = len(stops)
+            if vehicle.max_stops is not None and split is not None:
+                per_trip_stops = max(1, vehicle.max_stops // split)
+            capacity.append(per_trip_stops)
+        lunch = _lunch_s(vehicle)
+        reloads = [
+            d
+            for d, f in reload_facility.items()
+            if problem.facilities[f].opening.start_s <= vehicle.shift.end_s
+            and vehicle.shift.start_s <= problem.facilities[f].opening.end_s
+        ]
+        spec: dict[str, object] = {
+            "capacity": capacity,
+            "start_depot": real.index(depot_index[vehicle.start_depot]),
+            "end_depot": n_real + ends.index(depot_index[vehicle.end_depot]),
+            "fixed_cost": round(vehicle.fixed_cost * scale),
+            "tw_early": vehicle.shift.start_s,
+            "tw_late": max(vehicle.shift.start_s, vehicle.shift.end_s - lunch),
+            "unit_distance_cost": round(vehicle.cost_per_km / 1000 * scale),
+            "unit_duration_cost": round(vehicle.cost_per_hour / 3600 * scale),
+            "reload_depots": reloads,
+        }
+        if trips is not None:
+            spec["max_reloads"] = trips - 1
+        overtime = vehicle.overtime_after_s is not None and vehicle.overtime_cost_per_hour > 0
+        if overtime:
+            assert vehicle.overtime_after_s is not None
+            spec["shift_duration"] = max(0, vehicle.overtime_after_s - lunch)
+            longest = vehicle.max_duration_s if vehicle.max_duration_s is not None else horizon
+            spec["max_overtime"] = max(0, longest - vehicle.overtime_after_s)
+            spec["unit_overtime_cost"] = round(vehicle.overtime_cost_per_hour / 3600 * scale)
+        elif vehicle.max_duration_s is not None:
+            spec["shift_duration"] = max(0, vehicle.max_duration_s - lunch)
+        key = tuple(sorted((name, repr(value)) for name, value in spec.items()))
+        if key not in types:
+            types[key] = []
+            specs[key] = pyvrp.VehicleType(**spec)  # type: ignore[arg-type]
+        types[key].append(k)
+    vehicle_types = [specs[key].replace(num_available=len(ks)) for key, ks in types.items()]
+    matrices: list[npt.NDArray[np.int64]] = [distances]
+    times: list[npt.NDArray[np.int64]] = [durations]
+    data = pyvrp.ProblemData(locations, clients, depots, vehicle_types, matrices, times)  # type: ignore[arg-type]
+    dearest = max(v.cost_per_km for v in vehicles) / 1000 * scale
+    hourly = max(v.cost_per_hour + v.overtime_cost_per_hour for v in vehicles) / 3600 * scale
+    fixed = max(v.fixed_cost for v in vehicles) * scale
+    must = math.ceil(2 * (4 * int(distances.max(initial=0)) * dearest + horizon * hourly + fixed)) + 1
+    return _Relaxation(data, list(types.values()), list(group.stops), reload_facility, home_via, must)
+
+
+def _search(data: pyvrp.ProblemData, seconds: float, seed: int, must: int) -> pyvrp.Solution:
+    """PyVRP's iterated local search for `seconds`, from its local search on an empty solution.
+
+    `pyvrp.solve` starts from a random solution improved by an exhaustive local search: 9 s on 2 000
+    stops (measured), against 1.5 s for a better plan when the local search inserts the stops itself.
+
+    PyVRP must serve every required stop, so on a day with more mandatory work than the fleet can do it
+    only finds overloaded or late plans, and the walk would then cut them blindly. So when half the time
+    has gone by without a feasible plan, the rest goes to the same problem with every stop optional, the
+    mandatory ones earning `must` (more than serving any one stop can cost), from the best plan so far:
+    the search then chooses what to leave out (measured on random over-full days: 26 stops served
+    instead of 23 after the walk).
+    """
+    started = time.monotonic()
+    rng = pyvrp.RandomNumberGenerator(seed=seed)
+    neighbours = compute_neighbours(data, NeighbourhoodParams())
+    search = _local_search(data, rng, neighbours)
+    params = pyvrp.PenaltyParams(max_penalty=_MAX_PENALTY)
+    penalties = pyvrp.PenaltyManager(pyvrp.PenaltyParams().midpoint_penalties(data), params)
+    best = search(pyvrp.Solution(data, []), penalties.max_cost_evaluator(), exhaustive=False)
+    with warnings.catch_warnings():
+        # Raised when the relaxation has no feasible plan: the second phase is there for that.
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        best = _iterate(data, penalties, search, best, _Until(started + seconds, started + seconds / 2))
+        if best.is_feasible() or time.monotonic() >= started + seconds:
+            return best
+        clients = [
+            pyvrp.Client(
+                location=c.location,
+                delivery=c.delivery,
+                pickup=c.pickup,
+                service_duration=c.service_duration,
+                tw_early=c.tw_early,
+                tw_late=c.tw_late,
+                release_time=c.release_time,
+                prize=must if c.required else c.prize,
+                required=False,
+            )
+            for c in data.clients()
+        ]
+        optional = data.replace(clients=clients)
+        start = pyvrp.Solution(
+            optional,
+            [
+                pyvrp.Route(
+                    optional, [pyvrp.Activity(a.type, a.idx) for a in list(r)[1:-1]], r.vehicle_type()
+                )
+                for r in best.routes()
+            ],
+        )
+        penalties = pyvrp.PenaltyManager(pyvrp.PenaltyParams().midpoint_penalties(optional), params)
+        search = _local_search(optional, rng, neighbours)
+        return _iterate(optional, penalties, search, start, _Until(started + seconds))
+
+
+def _local_search(data: pyvrp.ProblemData, rng: pyvrp.RandomNumberGenerator, neighbours: Any) -> LocalSearch:
+    search = LocalSearch(data, rng, neighbours, PerturbationManager(PerturbationParams()))
+    for operator in OPERATORS:
+        if operator.supports(data):
+            search.add_operator(operator(data))
+    return search
+
+
+def _iterate(
+    data: pyvrp.ProblemData,
+    penalties: pyvrp.PenaltyManager,
+    search: LocalSearch,
+    start: pyvrp.Solution,
+    until: _Until,
+) -> pyvrp.Solution:
+    """PyVRP's iterated local search from `start` until `until` says stop."""
+    if until.over():
+        return start
+    params = pyvrp.IteratedLocalSearchParams(exhaustive_on_best=data.num_clients <= _EXHAUSTIVE_MAX_CLIENTS)
+    return (
+        pyvrp.IteratedLocalSearch(data, penalties, search, start, params).run(until, collect_stats=False).best
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Until:
+    """A PyVRP stopping criterion: at `deadline`, or at `infeasible_deadline` while nothing is feasible."""
+
+    deadline: float
+    infeasible_deadline: float | None = None
+
+    def over(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def __call__(self, best_cost: int) -> bool:
+        # PyVRP costs an infeasible solution at the largest int64.
+        infeasible = best_cost >= np.iinfo(np.int64).max
+        late = self.infeasible_deadline is not None and time.monotonic() >= self.infeasible_deadline
+        return self.over() or (infeasible and late)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Putting back what the relaxation ignores
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """Where the vehicle is, when it is free there, and what it has done since the start of the day."""
+
+    row: int
+    t: int
+    start: int | None = None  # when the day started (left the depot), None before the first stop
+    lunched: bool = False
+    load_l: float = 0.0
+    load_kg: float = 0.0
+    collected_l: float = 0.0
+    stops: int = 0
+    trip: int = 0  # stops on board since the last dump
+
+
+@dataclass(frozen=True, slots=True)
+class _Leg:
+    """Driving from where the vehicle is to the next place: the lunch on the way, and the service there."""
+
+    lunch: int | None  # when the lunch starts, if it is taken before this leg
+    arrival: int
+    start: int
+    lunched: bool
+
+
+class _Day:
+    """An earliest-time walk through one vehicle's sequence that leaves out what does not fit.
+
+    The lunch is taken where the vehicle is as soon as the next service would otherwise end after its
+    latest start; a stop is kept only if the day can still end from there (a dump at a facility that is
+    open, then the end depot within the shift and the day length). An empty trip's dump is dropped, and a
+    dump the day cannot make is replaced by the best one it can.
+    """
+
+    def __init__(self, problem: Problem, matrix: Matrix, vehicle: Vehicle, max_trips: int | None) -> None:
+        self.problem = problem
+        self.vehicle = vehicle
+        self.durations = matrix.durations_s
+        self.distances = matrix.distances_m
+        self.n_depots = len(problem.depots)
+        self.stop_row = self.n_depots + len(problem.facilities)
+        depot_row = {d.id: j for j, d in enumerate(problem.depots)}
+        self.start_row = depot_row[vehicle.start_depot]
+        self.end_row = depot_row[vehicle.end_depot]
+        self.stop_index = {s.id: i for i, s in enumerate(problem.stops)}
+        self.facility_index = {f.id: k for k, f in enumerate(problem.facilities)}
+        self.max_trips = max_trips
+        self.visits: list[Visit] = []
+        self.detours: dict[int, list[int]] = {}  # per row, facilities by detour on the way home
+
+    def walk(self, refs: Sequence[str]) -> Route | None:
+        """The day driving what of `refs` (stop and facility ids) fits, ending with a dump; None if empty."""
+        problem, vehicle = self.problem, self.vehicle
+        # The release of each trip as planned: a trip leaves its start point once all its stops are out.
+        release = [0] * len(refs)
+        latest = 0
+        for k in reversed(range(len(refs))):
+            i = self.stop_index.get(refs[k], -1)
+            latest = max(latest, problem.stops[i].release_s) if i >= 0 else 0
+            release[k] = latest
+        state = _State(self.start_row, vehicle.shift.start_s)
+        self.visits = []
+        stream: str | None = None
+        dumps = 0
+        for k, ref in enumerate(refs):
+            i = self.stop_index.get(ref, -1)
+            if i >= 0:
+                stop = problem.stops[i]
+                if stream not in (None, stop.stream) or not _can_serve(vehicle, stop):
+                    continue
+                after = self._serve(state, i, release[k])
+                if after is not None and self._closing(after[0], stop.stream) is not None:
+                    state, stream = self._record(state, *after), stop.stream
+            elif ref in self.facility_index and state.trip and stream is not None:
+                if self.max_trips is not None and dumps + 1 >= self.max_trips:
+                    continue  # the last trip's dump closes the day
+                dumped = self._dump(state, self.facility_index[ref], stream)
+                if dumped is None or self._closing(dumped[0], stream) is None:
+                    # Every kept stop left a day that can end: through the facility `_closing` finds.
+                    f = self._closing(state, stream)
+                    dumped = None if f is None else self._dump(state, f, stream)
+                if dumped is not None:
+                    state = self._record(state, *dumped)
+                    dumps += 1
+        if stream is None:  # no stop kept
+            return None
+        if state.trip:
+            f = self._closing(state, stream)
+            dumped = None if f is None else self._dump(state, f, stream)
+            if dumped is None:  # pragma: no cover - every kept stop left a day that can end
+                return None
+            state = self._record(state, *dumped)
+        leg = self._go(state, self.end_row, vehicle.shift, 0)
+        assert leg is not None
+        end = Visit(
+            VisitKind.DEPOT_END, vehicle.end_depot, leg.arrival, leg.arrival, leg.arrival, 0.0, 0.0, 0
+        )
+        self._record(state, state, leg, end)
+        assert state.start is not None
+        start = Visit(
+            VisitKind.DEPOT_START, vehicle.start_depot, state.start, state.start, state.start, 0.0, 0.0, 0
+        )
+        visits = (start, *self.visits)
+        distance = sum(x.distance_from_prev_m for x in visits)
+        return Route(vehicle.id, visits, distance, leg.arrival - state.start)
+
+    def _record(self, before: _State, after: _State, leg: _Leg, visit: Visit) -> _State:
+        """Append the lunch taken on `leg` and `visit` (whose leg distance is filled in); return `after`."""
+        if leg.lunch is not None:
+            lunch = self.vehicle.lunch
+            assert lunch is not None
+            end = leg.lunch + lunch.duration_s
+            self.visits.append(
+                Visit(
+                    VisitKind.BREAK, _BREAK_REF, leg.lunch, leg.lunch, end, before.load_l, before.load_kg, 0
+                )
+            )
+        row = {
+            VisitKind.STOP: lambda: self.stop_row + self.stop_index[visit.ref_id],
+            VisitKind.FACILITY: lambda: self.n_depots + self.facility_index[visit.ref_id],
+        }.get(visit.kind, lambda: self.end_row)()
+        leg_m = int(self.distances[before.row, row])
+        self.visits.append(dataclasses.replace(visit, distance_from_prev_m=leg_m))
+        return after
+
+    def _go(self, state: _State, row: int, window: TimeWindow, service_s: int) -> _Leg | None:
+        """Leaving `state` as early as possible for `row`, served within `window`; None if it cannot be."""
+        travel = int(self.durations[state.row, row])
+        t = state.t
+        arrival = t + travel
+        start = max(arrival, window.start_s)
+        lunch = self.vehicle.lunch
+        day_start = state.start if state.start is not None else t
+        taken: int | None = None
+        if (
+            lunch is not None
+            and not state.lunched
+            and day_start < lunch.earliest_start_s + lunch.duration_s
+            and start + service_s > lunch.latest_start_s
+        ):
+            taken = max(t, lunch.earliest_start_s)
+            if taken > lunch.latest_start_s:
+                return None
+            arrival = taken + lunch.duration_s + travel
+            start = max(arrival, window.start_s)
+        if start > window.end_s:
+            return None
+        return _Leg(taken, arrival, start, state.lunched or taken is not None)
+
+    def _serve(self, state: _State, i: int, release: int) -> tuple[_State, _Leg, Visit] | None:
+        """Serving stop `i` next, or None when that breaks a rule of the full model."""
+        vehicle, stop = self.vehicle, self.problem.stops[i]
+        load_l, load_kg = state.load_l + stop.volume_l, state.load_kg + stop.weight_kg
+        if load_l > vehicle.capacity_l or load_kg > vehicle.capacity_kg:
+            return None
+        cap = vehicle.route_volume_cap_l
+        if cap is not None and state.collected_l + stop.volume_l > cap:
+            return None
+        if vehicle.max_stops is not None and state.stops >= vehicle.max_stops:
+            return None
+        row = self.stop_row + i
+        for window in _windows(stop, vehicle):
+            leave = state
+            if state.trip == 0:  # a new trip waits for its release; the day starts no earlier than needed
+                t = max(state.t, release)
+                if state.start is None:
+                    t = max(t, window.start_s - int(self.durations[state.row, row]))
+                leave = dataclasses.replace(state, t=t)
+            leg = self._go(leave, row, window, stop.service_s)
+            if leg is None:
+                continue
+            end = leg.start + stop.service_s
+            after = _State(
+                row=row,
+                t=end,
+                start=leave.t if state.start is None else state.start,
+                lunched=leg.lunched,
+                load_l=load_l,
+                load_kg=load_kg,
+                collected_l=state.collected_l + stop.volume_l,
+                stops=state.stops + 1,
+                trip=state.trip + 1,
+            )
+            return after, leg, Visit(VisitKind.STOP, stop.id, leg.arrival, leg.start, end, load_l, load_kg, 0)
+        return None
+
+    def _dump(self, state: _State, f: int, stream: str) -> tuple[_State, _Leg, Visit] | None:
+        """Emptying at facility `f` next, or None when it is closed by then or refuses the stream."""
+        facility = self.problem.facilities[f]
+        if stream not in facility.streams:
+            return None
+        row = self.n_depots + f
+        leg = self._go(state, row, facility.opening, facility.dump_s)
+        if leg is None:
+            return None
+        end = leg.start + facility.dump_s
+        after = dataclasses.replace(
+            state, row=row, t=end, lunched=leg.lunched, load_l=0.0, load_kg=0.0, trip=0
+        )
+        return after, leg, Visit(VisitKind.FACILITY, facility.id, leg.arrival, leg.start, end, 0.0, 0.0, 0)
+
+    def _home(self, state: _State) -> bool:
+        """Whether the vehicle reaches its end depot within the shift and the day length from `state`."""
+        leg = self._go(state, self.end_row, self.vehicle.shift, 0)
+        if leg is None:
+            return False
+        limit = self.vehicle.max_duration_s
+        return limit is None or state.start is None or leg.arrival - state.start <= limit
+
+    def _closing(self, state: _State, stream: str) -> int | None:
+        """The facility through which the day ends from `state` with the least detour (-1 if empty)."""
+        if not state.trip:
+            return -1 if self._home(state) else None
+        order = self.detours.get(state.row)
+        if order is None:
+            rows = self.n_depots + np.arange(len(self.problem.facilities))
+            detour = self.distances[state.row, rows] + self.distances[rows, self.end_row]
+            order = self.detours[state.row] = [int(f) for f in np.argsort(detour, kind="stable")]
+        for f in order:
+            dumped = self._dump(state, f, stream)
+            if dumped is not None and self._home(dumped[0]):
+                return f
+        return None
