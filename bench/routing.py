@@ -63,7 +63,8 @@ PRESETS: dict[str, list[tuple[str, float]]] = {
 
 # "A 2 000-stop waste instance: first feasible plan in < 5 s": the engine on Kim 2100 with a 5 s limit;
 # when that yields nothing, once more with 30 s to tell "a bit slow" from "nothing at all".
-FIRST_PLAN_PROBE = ("2100", (5.0, 30.0))
+# 4.5 s, not 5: the target is a plan in under 5 s, and `solve` may overrun its limit by a few tenths.
+FIRST_PLAN_PROBE = ("2100", (4.5, 30.0))
 
 
 def full_budget(n_customers: int) -> float:

@@ -8,8 +8,8 @@
   literature's hierarchical objective). CVRP and VRPTW have no disposal trips: the model still wants a
   facility to empty at, so one sits on the depot (zero distance, zero dump time) and each vehicle gets a
   single trip (`max_trips_per_vehicle=1`), i.e. an ordinary route. MTVRPTWR uses the same depot facility
-  with as many trips as the engine wants (reloads); release dates are not in `routing.Stop`, so the engine
-  plans without them and the checker decides whether the plan happens to respect them.
+  with as many trips as the engine wants (reloads) and each customer's release date as `Stop.release_s`
+  (a trip leaves at or after the latest release of its stops, as in PyVRP).
 * `pyvrp`: `pyvrp.solve(data, stop=MaxRuntime(budget), seed=…)` on `pyvrp.read` of the `.vrp` file (or a
   `ProblemData` built from `vrplib`'s Solomon parser with the same DIMACS ×10 rounding). Kim is modelled by
   hand: facilities are reload depots, and "end empty" is a virtual end depot whose incoming arc from a site
@@ -151,6 +151,7 @@ def _vrp_engine_problem(instance: VrpInstance, budget_s: float, seed: int) -> En
         tw = None
         shift = routing.TimeWindow(0, _CVRP_HORIZON)
     service = instance.scaled(instance.service)
+    release = instance.scaled(instance.release) if instance.release is not None else np.zeros(n + 1)
     streams = frozenset({_STREAM})
     stops = tuple(
         routing.Stop(
@@ -161,6 +162,7 @@ def _vrp_engine_problem(instance: VrpInstance, budget_s: float, seed: int) -> En
             weight_kg=0.0,
             service_s=int(service[c]),
             time_windows=() if tw is None else (routing.TimeWindow(int(tw[c, 0]), int(tw[c, 1])),),
+            release_s=int(release[c]),
         )
         for c in range(1, n + 1)
     )
@@ -186,10 +188,7 @@ def _vrp_engine_problem(instance: VrpInstance, budget_s: float, seed: int) -> En
     problem = routing.Problem(stops, vehicles, (depot,), (facility,), matrix)
     trips = None if instance.reload else 1
     options = routing.SolveOptions(time_limit_s=budget_s, seed=seed, max_trips_per_vehicle=trips)
-    note = ""
-    if instance.release is not None and bool((instance.release > 0).any()):
-        note = "release dates are not in routing.Stop: the engine planned without them"
-    return EngineModel(problem, options, note)
+    return EngineModel(problem, options, "")
 
 
 def _kim_engine_problem(instance: KimInstance, budget_s: float, seed: int) -> EngineModel:
