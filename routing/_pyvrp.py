@@ -578,7 +578,11 @@ class _State:
     lunched: bool = False
     load_l: float = 0.0
     load_kg: float = 0.0
-    collected_l: float = 0.0
+    # The same loads in the OR-Tools model's integer units (`_LOAD_SCALE`), which decide what fits: in
+    # floating point, 55 stops of 7.3 yd³ overflowed a 400 yd³ daily cap that the model accepts.
+    units_l: int = 0
+    units_kg: int = 0
+    units_collected: int = 0
     stops: int = 0
     trip: int = 0  # stops on board since the last dump
 
@@ -720,11 +724,15 @@ class _Day:
     def _serve(self, state: _State, i: int, release: int) -> tuple[_State, _Leg, Visit] | None:
         """Serving stop `i` next, or None when that breaks a rule of the full model."""
         vehicle, stop = self.vehicle, self.problem.stops[i]
-        load_l, load_kg = state.load_l + stop.volume_l, state.load_kg + stop.weight_kg
-        if load_l > vehicle.capacity_l or load_kg > vehicle.capacity_kg:
+        units_l = state.units_l + math.ceil(stop.volume_l * _LOAD_SCALE)
+        units_kg = state.units_kg + math.ceil(stop.weight_kg * _LOAD_SCALE)
+        collected = state.units_collected + math.ceil(stop.volume_l * _LOAD_SCALE)
+        if units_l > math.floor(vehicle.capacity_l * _LOAD_SCALE):
+            return None
+        if units_kg > math.floor(vehicle.capacity_kg * _LOAD_SCALE):
             return None
         cap = vehicle.route_volume_cap_l
-        if cap is not None and state.collected_l + stop.volume_l > cap:
+        if cap is not None and collected > math.floor(cap * _LOAD_SCALE):
             return None
         if vehicle.max_stops is not None and state.stops >= vehicle.max_stops:
             return None
@@ -740,6 +748,7 @@ class _Day:
             if leg is None:
                 continue
             end = leg.start + stop.service_s
+            load_l, load_kg = state.load_l + stop.volume_l, state.load_kg + stop.weight_kg
             after = _State(
                 row=row,
                 t=end,
@@ -747,7 +756,9 @@ class _Day:
                 lunched=leg.lunched,
                 load_l=load_l,
                 load_kg=load_kg,
-                collected_l=state.collected_l + stop.volume_l,
+                units_l=units_l,
+                units_kg=units_kg,
+                units_collected=collected,
                 stops=state.stops + 1,
                 trip=state.trip + 1,
             )
@@ -765,7 +776,7 @@ class _Day:
             return None
         end = leg.start + facility.dump_s
         after = dataclasses.replace(
-            state, row=row, t=end, lunched=leg.lunched, load_l=0.0, load_kg=0.0, trip=0
+            state, row=row, t=end, lunched=leg.lunched, load_l=0.0, load_kg=0.0, units_l=0, units_kg=0, trip=0
         )
         return after, leg, Visit(VisitKind.FACILITY, facility.id, leg.arrival, leg.start, end, 0.0, 0.0, 0)
 
