@@ -137,13 +137,29 @@ class Planner:
             raise InvalidArgument(violations)
         return service_date, frozenset(streams or STREAM_KEYS.values()), vehicle_ids
 
-    def start(self, request: planning_pb2.OptimizeRoutesRequest) -> operations_pb2.Operation:
+    async def start(self, request: planning_pb2.OptimizeRoutesRequest) -> operations_pb2.Operation:
         """Validates, records the operation and starts it; a repeated request_id returns the first one."""
         service_date, streams, vehicle_ids = self._validate(request)
+        operation, job = await asyncio.to_thread(self._record, request, service_date, streams, vehicle_ids)
+        if job is not None:
+            operation_id = job.row.id
+            task = asyncio.get_running_loop().create_task(self._run(job))
+            self._tasks[operation_id] = task
+            task.add_done_callback(lambda _: self._tasks.pop(operation_id, None))
+        return operation
+
+    def _record(
+        self,
+        request: planning_pb2.OptimizeRoutesRequest,
+        service_date: date,
+        streams: frozenset[str],
+        vehicle_ids: list[str],
+    ) -> tuple[operations_pb2.Operation, _Job | None]:
+        """Stores a new operation (storage work, off the event loop); no job when request_id was seen."""
         if request.request_id:
             existing = self.storage.find_operation_by_request(request.request_id)
             if existing is not None:
-                return operations_pb2.Operation.FromString(existing.body)
+                return operations_pb2.Operation.FromString(existing.body), None
         vehicles = self.storage.get_many(VehicleRow, vehicle_ids)
         for i, vehicle_id in enumerate(vehicle_ids):
             if vehicle_id not in vehicles:
@@ -168,11 +184,7 @@ class Planner:
             update_time=created,
         )
         self.storage.save_operation(row)
-        job = _Job(row, metadata, request, service_date, streams, vehicle_ids, plan_name)
-        task = asyncio.get_running_loop().create_task(self._run(job))
-        self._tasks[operation_id] = task
-        task.add_done_callback(lambda _: self._tasks.pop(operation_id, None))
-        return operation
+        return operation, _Job(row, metadata, request, service_date, streams, vehicle_ids, plan_name)
 
     def cancel(self, operation_id: str) -> bool:
         """Asks a running operation to stop; False when it is not running here."""

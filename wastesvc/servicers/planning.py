@@ -31,7 +31,7 @@ class PlanningServicer(planning_pb2_grpc.PlanningServiceServicer):
         self, request: planning_pb2.OptimizeRoutesRequest, context: Context
     ) -> operations_pb2.Operation:
         # Validation and recording are quick; the solve itself runs in the planner's task and process.
-        return self.planner.start(request)
+        return await self.planner.start(request)
 
     async def _plan(self, name: str) -> planning_pb2.RoutePlan:
         plan_id = parse_name(name, "routePlans")
