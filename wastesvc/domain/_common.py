@@ -6,7 +6,7 @@ import base64
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
@@ -136,10 +136,6 @@ def to_duration(seconds: float) -> duration_pb2.Duration:
     result = duration_pb2.Duration()
     result.FromTimedelta(timedelta(seconds=seconds))
     return result
-
-
-def local_time(seconds: int) -> time:
-    return time(seconds // 3600 % 24, seconds % 3600 // 60, seconds % 60)
 
 
 def page_size(requested: int, default: int, maximum: int, field: str = "page_size") -> int:

@@ -23,7 +23,7 @@ MAX_BATCH = 1000
 _OLDEST = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
 
 
-def fill_from_distance(empty_distance_mm: int, full_distance_mm: int, distance_mm: int) -> float:
+def fill_from_distance(empty_distance_mm: int, full_distance_mm: int, distance_mm: float) -> float:
     """REFERENCE §5: fill = clamp((H_empty − d) / (H_empty − d_full), 0, 1)."""
     span = empty_distance_mm - full_distance_mm
     return min(1.0, max(0.0, (empty_distance_mm - distance_mm) / span))

@@ -16,6 +16,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from wastesvc.domain import readings
+
 __all__ = [
     "Commune",
     "ContainerModel",
@@ -227,8 +229,8 @@ def fill_from_distance(model: ContainerModel, distance_mm: float) -> float:
     """Fill fraction from a distance reading: clamp((H_empty − d) / (H_empty − d_full), 0, 1)."""
     if not math.isfinite(distance_mm):
         raise ValueError(f"distance must be finite, got {distance_mm!r}")
-    fill = (model.height_mm - distance_mm) / (model.height_mm - model.d_full_mm)
-    return min(1.0, max(0.0, fill))
+    # The service's own geometry, so simulated distances decode exactly as ingest will decode them.
+    return readings.fill_from_distance(model.height_mm, model.d_full_mm, distance_mm)
 
 
 def load_default() -> Scenario:

@@ -151,11 +151,6 @@ class Crud:
         return empty_pb2.Empty()
 
 
-def require(condition: bool, field: str, description: str) -> None:
-    if not condition:
-        raise InvalidArgument([FieldViolation(field, description)])
-
-
 def as_single_request(error: InvalidArgument | NotFound) -> InvalidArgument | NotFound:
     """The error of a one-element batch, with field paths relative to the single Create request."""
     if isinstance(error, InvalidArgument):
