@@ -11,6 +11,11 @@ Outputs, all under `bench/results/` (paths in records are relative to it):
   convention of the instance's shipped `.sol`) or `.json` for Kim (documented in the file);
 * `gap.png`, and `BENCHMARKS.md` at the repository root.
 
+Runs accumulate: a run replaces the records of the instances it ran and keeps the others, so
+`quick` and `kim` (the eight Kim instances at their `full` budgets) can be run on different days and
+still fill one report; each record names its preset and date, and `routing_meta.json` keeps one entry
+per preset.
+
 Budgets. `quick`: 10 s per solver on the 100-customer instances, 15 s on Kim 102 and 30 s on Kim 277.
 `full`: every instance in `../shared/benchmarks`, at `max(10, ceil(0.2 n))` s for `n` customers, i.e. one
 twelfth of the DIMACS / PyVRP-benchmark CVRP rule `n × 240 / 100` s, so that the whole suite (3 solvers, 21
@@ -73,6 +78,7 @@ def full_budget(n_customers: int) -> float:
 
 
 PRESETS["full"] = [(name, full_budget(spec.customers)) for name, spec in CATALOG.items()]
+PRESETS["kim"] = [(name, budget) for name, budget in PRESETS["full"] if CATALOG[name].family == "wcvrptw"]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -269,10 +275,20 @@ def machine() -> dict[str, Any]:
 # suite
 
 
+def _load_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
 def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Run `preset`, write `routing.json`, `routing_meta.json`, the solutions, the plot and BENCHMARKS.md."""
+    """Run `preset`, merge its records into `routing.json`, rewrite the plot and BENCHMARKS.md."""
     started = time.monotonic()
+    run_date = time.strftime("%Y-%m-%d %H:%M %Z")
     RESULTS.mkdir(parents=True, exist_ok=True)
+    ran = {name for name, _ in PRESETS[preset]}
+    kept = [r for r in _load_json(RESULTS / "routing.json", []) if r.get("instance") not in ran]
     records: list[dict[str, Any]] = []
     for name, budget in PRESETS[preset]:
         spec = CATALOG[name]
@@ -280,6 +296,8 @@ def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], d
             payload = run_in_child(name, solver, budget, SEEDS[solver])
             record = make_record(spec, solver, budget, payload)
             record["wall_s"] = round(payload["wall_s"], 2)
+            record["preset"] = preset
+            record["run_date"] = run_date
             records.append(record)
             if log:
                 cost = "—" if record["cost"] is None else f"{record['cost']:g}"
@@ -290,7 +308,9 @@ def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], d
                     + (f"  [{record['note'][:120]}]" if record["note"] else ""),
                     flush=True,
                 )
-            (RESULTS / "routing.json").write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+            (RESULTS / "routing.json").write_text(
+                json.dumps(_ordered([*kept, *records]), indent=1) + "\n", encoding="utf-8"
+            )
     probe_name, probe_budgets = FIRST_PLAN_PROBE
     probes: list[dict[str, Any]] = []
     for probe_budget in probe_budgets:
@@ -306,19 +326,31 @@ def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], d
             )
         if probe["feasible"]:
             break
-    meta = {
+    meta = _load_json(RESULTS / "routing_meta.json", {})
+    if "runs" not in meta:  # a file from before runs accumulated describes a single run
+        meta = {"runs": {meta["preset"]: meta}} if "preset" in meta else {"runs": {}}
+    run = {
         "preset": preset,
         "machine": machine(),
         "budgets": dict(PRESETS[preset]),
         "first_plan_probes": probes,
         "total_runtime_s": round(time.monotonic() - started, 1),
-        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "date": run_date,
     }
+    meta["runs"][preset] = run
+    meta["latest"] = preset
+    all_records = _ordered([*kept, *records])
+    (RESULTS / "routing.json").write_text(json.dumps(all_records, indent=1) + "\n", encoding="utf-8")
+    write_report(all_records, meta, RESULTS, REPO / "BENCHMARKS.md")
+    run["total_runtime_s"] = round(time.monotonic() - started, 1)
     (RESULTS / "routing_meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    write_report(records, meta, RESULTS, REPO / "BENCHMARKS.md")
-    meta["total_runtime_s"] = round(time.monotonic() - started, 1)
-    (RESULTS / "routing_meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    return records, meta
+    return records, run
+
+
+def _ordered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Catalogue order, then solver order, so that merged files diff cleanly."""
+    names = list(CATALOG)
+    return sorted(records, key=lambda r: (names.index(r["instance"]), SOLVER_ORDER.index(r["solver"])))
 
 
 def main(argv: list[str] | None = None) -> int:
