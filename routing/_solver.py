@@ -827,6 +827,17 @@ class _Model:
             and (end := assignment.EndValue(lunch)) > day[0]
         ]
         visits = [Visit(VisitKind.DEPOT_START, vehicle.start_depot, day[0], day[0], day[0], 0.0, 0.0, 0)]
+        # The release of the trip that follows each dump. The model lets a trip leave only after the dump
+        # ends at or after its release, but it binds only the `trip` dimension: the time cumul read back
+        # may still be the earliest dump, so the dump is started late enough here (the truck waits there).
+        next_release: dict[int, int] = {}
+        release = 0
+        for k in reversed(range(len(path))):
+            node = path[k][0]
+            if node.kind is VisitKind.STOP:
+                release = max(release, problem.stops[node.ref].release_s)
+            elif node.kind is VisitKind.FACILITY:
+                next_release[k], release = release, 0
         load_l = load_kg = 0.0
         for k, ((prev, _), (node, cumul)) in enumerate(itertools.pairwise(path), start=2):
             home, start = k == len(path), cumul
@@ -840,12 +851,14 @@ class _Model:
                 # A break overlapping the drive interrupts it (one taken while waiting to leave does not).
                 if b_start < arrival and b_end > leave:
                     arrival += b_end - max(b_start, leave)
+            start = max(start, arrival)
             if node.kind is VisitKind.STOP:
                 stop = problem.stops[node.ref]
                 load_l += stop.volume_l
                 load_kg += stop.weight_kg
                 kind, ref = VisitKind.STOP, stop.id
             elif node.kind is VisitKind.FACILITY:
+                start = max(start, next_release.get(k - 1, 0) - node.service_s)
                 load_l = load_kg = 0.0
                 kind, ref = VisitKind.FACILITY, problem.facilities[node.ref].id
             else:

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from routing import Route, SkipReason, TimeWindow, VisitKind
+from routing import Route, SkipReason, SolveOptions, TimeWindow, VisitKind, check, solve
 from tests.routing.routing_road import H, residual, road_day, solve_checked, truck
 
 
@@ -90,3 +90,27 @@ def test_release_delays_the_first_trip() -> None:
     stops = tuple(dataclasses.replace(s, release_s=7 * H) for s in day.stops[:3])
     (route,) = solve_checked(dataclasses.replace(day, stops=stops)).routes
     assert route.visits[0].start_s >= 7 * H
+
+
+def test_trip_released_after_a_dump_leaves_it_at_the_release() -> None:
+    """Without a warm start, a trip released at 09:10 leaves the dump then, not when the dump could end.
+
+    The second trip (s1, s2, s6) waits for s1 and s6, released at 09:10; the solver lets the dump end then
+    while the read-back schedule showed it ending at once (the checker's RELEASE), a case found at random.
+    """
+    window = TimeWindow(41921, 51176)
+    stops = (
+        residual("s0", 16.8, release_s=8 * H),
+        residual("s1", -6.1, required=False, prize=30.0, time_windows=(window,), release_s=33000),
+        residual("s2", -6.8),
+        residual("s3", 8.8, time_windows=(TimeWindow(22757, 30604),), release_s=23400),
+        residual("s4", 8.6),
+        residual("s5", 1.1),
+        residual("s6", -7.4, release_s=33000),
+        residual("s7", 9.3, release_s=25200),
+    )
+    day = dataclasses.replace(road_day(), stops=stops, vehicles=(truck("t0"),))
+    solution = solve(day, SolveOptions(time_limit_s=0.3, warm_start="none"))
+    assert check(day, solution) == []
+    (route,) = solution.routes
+    assert {x.ref_id for x in route.visits if x.kind is VisitKind.STOP} >= {"s2", "s6"}
