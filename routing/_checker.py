@@ -32,15 +32,20 @@ class Violation:
     message: str
 
 
-def check(problem: Problem, solution: Solution) -> list[Violation]:
-    """Every rule `solution` breaks for `problem`; an empty list means feasible and consistent."""
-    return _Checker(problem, solution).run()
+def check(problem: Problem, solution: Solution, *, now_s: int | None = None) -> list[Violation]:
+    """Every rule `solution` breaks for `problem`; an empty list means feasible and consistent.
+
+    `now_s` is the time of an intraday re-plan (`SolveOptions.now_s`): a vehicle still at its depot then
+    may leave after its `latest_departure_s`.
+    """
+    return _Checker(problem, solution, now_s or 0).run()
 
 
 class _Checker:
-    def __init__(self, problem: Problem, solution: Solution) -> None:
+    def __init__(self, problem: Problem, solution: Solution, now_s: int) -> None:
         self.problem = problem
         self.solution = solution
+        self.now_s = now_s
         self.out: list[Violation] = []
         matrix = problem.matrix.matrix(problem.locations())
         self.distances = matrix.distances_m
@@ -96,6 +101,9 @@ class _Checker:
                 f"day {visits[0].start_s}-{visits[-1].start_s} leaves shift "
                 f"{vehicle.shift.start_s}-{vehicle.shift.end_s}",
             )
+        latest = vehicle.latest_departure_s
+        if latest is not None and visits[0].start_s > max(latest, self.now_s):
+            self.fail("SHIFT", vid, None, f"leaves the depot at {visits[0].start_s}, after {latest}")
         for x in (visits[0], visits[-1]):
             if not x.arrival_s == x.start_s == x.end_s:
                 self.fail("TIME", vid, x.ref_id, "depot visits take no time")

@@ -115,6 +115,10 @@ class Vehicle:
     from leaving the start depot to reaching the end depot, waiting and breaks included. That day lasts
     at most `max_duration_s`, and each hour of it beyond `overtime_after_s` costs `overtime_cost_per_hour`
     on top. `skills` are what the truck can do, matched against `Stop.required_skills`.
+
+    `latest_departure_s` is when the truck must have left its start depot at the latest: crews clock in
+    at the start of their shift and dispatchers expect the truck out then, while without it a plan may
+    start late, for instance so that the day opens after the lunch window and owes no break.
     """
 
     id: str
@@ -134,6 +138,7 @@ class Vehicle:
     overtime_after_s: int | None = None
     overtime_cost_per_hour: float = 0.0
     skills: frozenset[str] = frozenset()
+    latest_departure_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

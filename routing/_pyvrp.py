@@ -437,6 +437,7 @@ def _relaxation(
             "fixed_cost": round(vehicle.fixed_cost * scale),
             "tw_early": vehicle.shift.start_s,
             "tw_late": max(vehicle.shift.start_s, vehicle.shift.end_s - lunch),
+            "start_late": vehicle.latest_departure_s,
             "unit_distance_cost": round(vehicle.cost_per_km / 1000 * scale),
             "unit_duration_cost": round(vehicle.cost_per_hour / 3600 * scale),
             "reload_depots": reloads,
@@ -739,10 +740,10 @@ class _Day:
         row = self.stop_row + i
         for window in _windows(stop, vehicle):
             leave = state
-            if state.trip == 0:  # a new trip waits for its release; the day starts no earlier than needed
-                t = max(state.t, release)
-                if state.start is None:
-                    t = max(t, window.start_s - int(self.durations[state.row, row]))
+            if state.trip == 0:
+                t = self._departure(state, row, window, release)
+                if t is None:
+                    continue
                 leave = dataclasses.replace(state, t=t)
             leg = self._go(leave, row, window, stop.service_s)
             if leg is None:
@@ -764,6 +765,20 @@ class _Day:
             )
             return after, leg, Visit(VisitKind.STOP, stop.id, leg.arrival, leg.start, end, load_l, load_kg, 0)
         return None
+
+    def _departure(self, state: _State, row: int, window: TimeWindow, release: int) -> int | None:
+        """When a new trip leaves for `row`: after its release, and a day starts no earlier than needed.
+
+        None when the release comes after the vehicle's latest departure from its depot.
+        """
+        t = max(state.t, release)
+        if state.start is not None:
+            return t
+        latest = self.vehicle.latest_departure_s
+        if latest is not None and t > latest:
+            return None
+        t = max(t, window.start_s - int(self.durations[state.row, row]))
+        return t if latest is None else min(t, latest)
 
     def _dump(self, state: _State, f: int, stream: str) -> tuple[_State, _Leg, Visit] | None:
         """Emptying at facility `f` next, or None when it is closed by then or refuses the stream."""

@@ -419,6 +419,10 @@ class _Model:
         for v, vehicle in enumerate(vehicles):
             for index in (routing.Start(v), routing.End(v)):
                 time_dim.CumulVar(index).SetRange(vehicle.shift.start_s, vehicle.shift.end_s)
+            if vehicle.latest_departure_s is not None:
+                # A re-planned vehicle still at its depot leaves from now on, however late that is.
+                latest = max(vehicle.latest_departure_s, self.options.now_s or 0)
+                time_dim.CumulVar(routing.Start(v)).SetMax(latest)
             if vehicle.cost_per_hour:
                 coefficient = round(vehicle.cost_per_hour / 3600 * _COST_SCALE)
                 time_dim.SetSpanCostCoefficientForVehicle(coefficient, v)

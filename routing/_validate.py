@@ -144,6 +144,8 @@ def _vehicles(out: list[FieldViolation], problem: Problem) -> None:
             if getattr(v, name) not in depot_ids:
                 out.append(FieldViolation(f"{path}.{name}", f"unknown depot id {getattr(v, name)!r}"))
         _window(out, f"{path}.shift", v.shift)
+        if v.latest_departure_s is not None and not v.shift.contains(v.latest_departure_s):
+            out.append(FieldViolation(f"{path}.latest_departure_s", "outside the vehicle's shift"))
         _non_negative(out, f"{path}.cost_per_km", v.cost_per_km)
         _non_negative(out, f"{path}.cost_per_hour", v.cost_per_hour)
         _non_negative(out, f"{path}.fixed_cost", v.fixed_cost)

@@ -51,6 +51,8 @@ def check_plan(
         shift_start, shift_end = _window_s(vehicle.shift)
         if _seconds(_local(visits[0].start_time)) < shift_start:
             problems.append(f"{where}: leaves before the shift starts")
+        elif _seconds(_local(visits[0].start_time)) > shift_start:
+            problems.append(f"{where}: leaves after the shift starts, when the crew is due out")
         if _seconds(_local(visits[-1].arrival_time)) > shift_end:
             problems.append(f"{where}: back after the shift ends")
         load = 0.0

@@ -283,3 +283,26 @@ async def test_equipment_words_are_validated(api: Api) -> None:
         )
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "vehicle.equipment[1]" in (error.value.details() or "")
+
+
+async def test_trucks_leave_at_shift_start_even_for_late_morning_work(api: Api) -> None:
+    """Containers open from 10:45 only: the truck still leaves at 06:00 and its crew takes the break.
+
+    Starting at 10:00 or later would skip the 09:30-10:30 break window; the crew is due out at 06:00.
+    """
+    fills = await _seed(api, count=6)
+    for name in fills:
+        await api.containers.UpdateContainer(
+            containers_pb2.UpdateContainerRequest(
+                container=containers_pb2.Container(name=name, access_windows=[window((10, 45), (13, 0))]),
+                update_mask=field_mask_pb2.FieldMask(paths=["access_windows"]),
+            )
+        )
+    operation = await _wait(api, await _optimize(api))
+    plan = planning_pb2.RoutePlan()
+    operation.response.Unpack(plan)
+    assert plan.routes, "nothing was planned"
+    assert check_plan(plan, *(await _resources(api))) == []
+    for route in plan.routes:
+        assert route.visits[0].start_time.ToDatetime(UTC).astimezone(PARIS).strftime("%H:%M") == "06:00"
+        assert planning_pb2.VISIT_KIND_BREAK in {v.kind for v in route.visits}

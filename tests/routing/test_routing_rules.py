@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
-from routing import Route, SkipReason, SolveOptions, TimeWindow, VisitKind, check, solve
+from routing import Break, Problem, Route, SkipReason, SolveOptions, TimeWindow, VisitKind, check, solve
 from tests.routing.routing_road import H, residual, road_day, solve_checked, truck
 
 
@@ -114,3 +115,38 @@ def test_trip_released_after_a_dump_leaves_it_at_the_release() -> None:
     assert check(day, solution) == []
     (route,) = solution.routes
     assert {x.ref_id for x in route.visits if x.kind is VisitKind.STOP} >= {"s2", "s6"}
+
+
+def _afternoon_day(**vehicle: Any) -> Problem:
+    """Three stops open 12:30-14:00 only, a 30-minute lunch starting 11:00-12:00 for the 06:00 crew."""
+    afternoon = (TimeWindow(12 * H + 1800, 14 * H),)
+    stops = tuple(dataclasses.replace(s, time_windows=afternoon) for s in road_day().stops[:3])
+    lunch = Break(11 * H, 12 * H, 1800)
+    return dataclasses.replace(road_day(), stops=stops, vehicles=(truck(lunch=lunch, **vehicle),))
+
+
+@pytest.mark.parametrize("warm_start", ["none", "pyvrp"])
+def test_latest_departure_keeps_the_crew_from_starting_after_lunch(warm_start: str) -> None:
+    """Free to, the truck leaves after 11:30 and owes no lunch; due out by 06:15, it leaves and lunches."""
+    options = SolveOptions(time_limit_s=0.5, warm_start=warm_start)
+    late = _afternoon_day()
+    (route,) = solve(late, options).routes
+    assert route.visits[0].start_s >= 11 * H + 1800
+    assert VisitKind.BREAK not in {x.kind for x in route.visits}
+
+    due = _afternoon_day(latest_departure_s=6 * H + 900)
+    solution = solve(due, options)
+    assert check(due, solution) == []
+    (route,) = solution.routes
+    assert route.visits[0].start_s <= 6 * H + 900
+    (lunch,) = [x for x in route.visits if x.kind is VisitKind.BREAK]
+    assert 11 * H <= lunch.start_s <= 12 * H
+    assert stops_of(route) == ["s2", "s4", "s6"]
+
+
+def test_checker_flags_a_late_departure_unless_re_planned_after_it() -> None:
+    """The plan leaving after 11:30 breaks a 06:15 latest departure, except in a re-plan made at 12:30."""
+    plan = solve(_afternoon_day(), SolveOptions(time_limit_s=0.5))
+    due = _afternoon_day(latest_departure_s=6 * H + 900)
+    assert [v.code for v in check(due, plan)] == ["SHIFT"]
+    assert check(due, plan, now_s=12 * H + 1800) == []

@@ -65,6 +65,7 @@ def _no_glass_facility(p: Problem) -> Problem:
         (_vehicle(overtime_after_s=-1), "vehicles[0].overtime_after_s"),
         (_vehicle(overtime_cost_per_hour=30.0), "vehicles[0].overtime_after_s"),
         (_vehicle(overtime_after_s=H, overtime_cost_per_hour=-1.0), "vehicles[0].overtime_cost_per_hour"),
+        (_vehicle(latest_departure_s=15 * H), "vehicles[0].latest_departure_s"),
     ],
     ids=[
         "negative-volume",
@@ -85,6 +86,7 @@ def _no_glass_facility(p: Problem) -> Problem:
         "negative-overtime-after",
         "overtime-cost-without-its-hour",
         "negative-overtime-cost",
+        "latest-departure-after-the-shift",
     ],
 )
 def test_names_the_faulty_field(edit: Callable[[Problem], Problem], field: str) -> None:

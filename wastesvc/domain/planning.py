@@ -193,6 +193,9 @@ def build_problem(data: PlanningInput, selected: Sequence[Selection]) -> BuiltPr
                 start_depot=v.home_depot,
                 end_depot=v.home_depot,
                 shift=routing.TimeWindow(v.shift_start_s, v.shift_end_s),
+                # The crew clocks in at shift start and the truck goes out then (waiting, if need be, at
+                # the first stop); a later start would only dodge the lunch break.
+                latest_departure_s=v.shift_start_s,
                 cost_per_km=v.cost_per_km,
                 cost_per_hour=v.cost_per_hour,
                 route_volume_cap_l=float(v.daily_volume_cap_l) or None,
