@@ -8,9 +8,12 @@ return frozen dataclasses that pickle, so `solve` can run in a process pool.
 from routing._checker import Violation, check
 from routing._matrix import ExplicitMatrix, GreatCircleMatrix, Location, Matrix, MatrixProvider
 from routing._model import (
+    LUNCH,
+    REST,
     Break,
     CostBreakdown,
     Depot,
+    DrivingRule,
     Facility,
     Problem,
     Route,
@@ -29,9 +32,12 @@ from routing._solver import solve
 from routing._validate import FieldViolation, ProblemError, validate
 
 __all__ = [
+    "LUNCH",
+    "REST",
     "Break",
     "CostBreakdown",
     "Depot",
+    "DrivingRule",
     "ExplicitMatrix",
     "Facility",
     "FieldViolation",

@@ -15,7 +15,19 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from routing._model import Facility, Problem, Route, SkipReason, Solution, Stop, Vehicle, Visit, VisitKind
+from routing._model import (
+    LUNCH,
+    REST,
+    Facility,
+    Problem,
+    Route,
+    SkipReason,
+    Solution,
+    Stop,
+    Vehicle,
+    Visit,
+    VisitKind,
+)
 
 __all__ = ["Violation", "check"]
 
@@ -118,6 +130,11 @@ class _Checker:
         # `left` is when the truck finished at the last place; breaks since then are in `gap_breaks`.
         left = prev_end = visits[0].end_s
         gap_breaks = 0
+        # Driving since the last break long enough for `Vehicle.driving_rule`, and the first such break
+        # since `left`: a leg it interrupts may be driven partly before it, as far as time and rule allow.
+        rule = vehicle.driving_rule
+        driven = 0
+        first_rest: int | None = None
         for x in visits[1:]:
             if not x.arrival_s <= x.start_s <= x.end_s:
                 self.fail("TIME", vid, x.ref_id, f"arrival {x.arrival_s}, start {x.start_s}, end {x.end_s}")
@@ -127,9 +144,11 @@ class _Checker:
                 )
             prev_end = x.end_s
             if x.kind is VisitKind.BREAK:
-                n_breaks += 1
-                self.lunch(vehicle, x)
+                n_breaks += x.ref_id == LUNCH
+                self.break_(vehicle, x)
                 gap_breaks += x.end_s - x.start_s
+                if rule is not None and x.end_s - x.start_s >= rule.break_s:
+                    first_rest = x.start_s if first_rest is None else first_rest
                 self.loads(vid, x, load_l, load_kg)
                 if x.distance_from_prev_m != 0:
                     self.fail("DISTANCE", vid, x.ref_id, "a break does not move the truck")
@@ -158,6 +177,22 @@ class _Checker:
                 )
             if departure is None:
                 departure = max(left, x.arrival_s - travel - gap_breaks)
+            if rule is not None:
+                if first_rest is not None:
+                    before = min(travel, max(0, first_rest - left), max(0, rule.max_driving_s - driven))
+                    driven = travel - before
+                else:
+                    driven += travel
+                if driven > rule.max_driving_s:
+                    self.fail(
+                        "DRIVING",
+                        vid,
+                        x.ref_id,
+                        f"{driven} s of driving since the last break of {rule.break_s} s or more,"
+                        f" limit {rule.max_driving_s} s",
+                    )
+                    driven = 0  # reported once per stretch
+                first_rest = None
             if x.kind is VisitKind.STOP:
                 _, stop = self.stops[x.ref_id]
                 self.visit_count[stop.id] += 1
@@ -238,8 +273,18 @@ class _Checker:
         if not facility.opening.contains(x.start_s):
             self.fail("FACILITY_HOURS", vid, facility.id, f"dump starts at {x.start_s}, facility closed")
 
-    def lunch(self, vehicle: Vehicle, x: Visit) -> None:
+    def break_(self, vehicle: Vehicle, x: Visit) -> None:
         vid = vehicle.id
+        if x.ref_id == REST:
+            rule = vehicle.driving_rule
+            if rule is None:
+                self.fail("BREAK", vid, x.ref_id, "the vehicle has no driving rule that calls for rests")
+            elif x.end_s - x.start_s < rule.break_s:
+                self.fail("BREAK", vid, x.ref_id, f"a rest of {x.end_s - x.start_s} s, owed {rule.break_s} s")
+            return
+        if x.ref_id != LUNCH:
+            self.fail("BREAK", vid, x.ref_id, f"unknown break {x.ref_id!r}")
+            return
         if vehicle.lunch is None:
             self.fail("BREAK", vid, x.ref_id, "the vehicle has no break to take")
             return

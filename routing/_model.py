@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from routing._matrix import GreatCircleMatrix, Location, MatrixProvider
 
 __all__ = [
+    "LUNCH",
+    "REST",
     "Break",
     "CostBreakdown",
     "Depot",
+    "DrivingRule",
     "Facility",
     "Problem",
     "Route",
@@ -106,6 +109,31 @@ class Break:
 
 
 @dataclass(frozen=True, slots=True)
+class DrivingRule:
+    """No more than `max_driving_s` of driving without a break of at least `break_s`.
+
+    The default is the EU rule (Regulation (EC) No 561/2006, art. 7: 45 minutes after 4.5 hours of
+    driving). A lunch at least `break_s` long counts as such a break, and so do the nights before and
+    after the day. The solver keeps the *time on duty* (driving, service, dumps, waiting) between such
+    breaks within `max_driving_s`, which implies the rule and does not depend on how the crew splits a
+    leg around a break; `check` verifies the rule itself, on driving time.
+
+    Measured limit: OR-Tools 9.15 finds no first plan for a day that needs two rests or more besides the
+    lunch (a toy rule of 20 minutes on the test road), while one rest is found at once; under the EU rule
+    that is a day of more than 9 h 45 min on duty without a lunch of 45 minutes. The PyVRP warm start's
+    walk places any number of rests and its plan is then the answer.
+    """
+
+    max_driving_s: int = 16_200
+    break_s: int = 2_700
+
+
+# `Visit.ref_id` of a break: the lunch (`Vehicle.lunch`) or a rest owed under `Vehicle.driving_rule`.
+LUNCH = "lunch"
+REST = "rest"
+
+
+@dataclass(frozen=True, slots=True)
 class Vehicle:
     """A collection truck.
 
@@ -115,6 +143,8 @@ class Vehicle:
     from leaving the start depot to reaching the end depot, waiting and breaks included. That day lasts
     at most `max_duration_s`, and each hour of it beyond `overtime_after_s` costs `overtime_cost_per_hour`
     on top. `skills` are what the truck can do, matched against `Stop.required_skills`.
+
+    `driving_rule` adds rests of `DrivingRule.break_s` where the driving time calls for them.
 
     `latest_departure_s` is when the truck must have left its start depot at the latest: crews clock in
     at the start of their shift and dispatchers expect the truck out then, while without it a plan may
@@ -139,6 +169,7 @@ class Vehicle:
     overtime_cost_per_hour: float = 0.0
     skills: frozenset[str] = frozenset()
     latest_departure_s: int | None = None
+    driving_rule: DrivingRule | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,7 @@ from pyvrp.search import (
 )
 
 from routing._matrix import Matrix
-from routing._model import Problem, Route, Stop, TimeWindow, Vehicle, Visit, VisitKind
+from routing._model import LUNCH, REST, Problem, Route, Stop, TimeWindow, Vehicle, Visit, VisitKind
 
 __all__ = ["relaxed_plan", "relaxed_routes"]
 
@@ -95,8 +95,6 @@ _COST_PER_METRE = 10
 _MAX_COST_SCALE = 1_000_000
 # Penalties may rise a hundred times above PyVRP's cap so that a costly fleet cannot buy infeasibility.
 _MAX_PENALTY = 10_000_000.0
-# The ref of a lunch on a route, as the solver writes it.
-_BREAK_REF = "lunch"
 # Past this many clients, a new best is not polished by an exhaustive local search: one such pass on
 # 2 000 stops takes seconds, all of a warm-start budget.
 _EXHAUSTIVE_MAX_CLIENTS = 500
@@ -286,12 +284,19 @@ def _cost_scale(problem: Problem) -> float:
     return _MAX_COST_SCALE if rate <= 0 else min(_MAX_COST_SCALE, _COST_PER_METRE / rate)
 
 
-def _lunch_s(vehicle: Vehicle) -> int:
-    """The lunch a day spanning the whole shift owes."""
-    lunch = vehicle.lunch
-    if lunch is None or vehicle.shift.end_s <= lunch.latest_start_s:
-        return 0
-    return lunch.duration_s if vehicle.shift.start_s < lunch.earliest_start_s + lunch.duration_s else 0
+def _breaks_s(vehicle: Vehicle) -> int:
+    """The breaks a day spanning the whole shift owes: its lunch, and the rests of the driving rule."""
+    lunch, rule = vehicle.lunch, vehicle.driving_rule
+    owed = 0
+    if lunch is not None and lunch.latest_start_s < vehicle.shift.end_s:
+        owed = lunch.duration_s if vehicle.shift.start_s < lunch.earliest_start_s + lunch.duration_s else 0
+    if rule is not None:
+        length = vehicle.shift.end_s - vehicle.shift.start_s
+        rests = -(-length // (rule.max_driving_s + rule.break_s)) - 1
+        if owed >= rule.break_s:
+            rests -= 1  # the lunch is one of them
+        owed += max(0, rests) * rule.break_s
+    return owed
 
 
 def _trips(
@@ -423,7 +428,7 @@ def _relaxation(
             if vehicle.max_stops is not None and split is not None:
                 per_trip_stops = max(1, vehicle.max_stops // split)
             capacity.append(per_trip_stops)
-        lunch = _lunch_s(vehicle)
+        lunch = _breaks_s(vehicle)
         reloads = [
             d
             for d, f in reload_facility.items()
@@ -586,6 +591,7 @@ class _State:
     units_collected: int = 0
     stops: int = 0
     trip: int = 0  # stops on board since the last dump
+    stint: int = 0  # when the time on duty since the last long break began (`Vehicle.driving_rule`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -596,6 +602,8 @@ class _Leg:
     arrival: int
     start: int
     lunched: bool
+    stint: int  # when the time on duty counted by the driving rule began, once this leg is done
+    rest: int | None = None  # when a rest owed under the driving rule starts, if taken before this leg
 
 
 class _Day:
@@ -680,15 +688,20 @@ class _Day:
         return Route(vehicle.id, visits, distance, leg.arrival - state.start)
 
     def _record(self, before: _State, after: _State, leg: _Leg, visit: Visit) -> _State:
-        """Append the lunch taken on `leg` and `visit` (whose leg distance is filled in); return `after`."""
+        """Append the breaks taken on `leg` and `visit` (whose leg distance is filled in); return `after`."""
+        if leg.rest is not None:
+            rule = self.vehicle.driving_rule
+            assert rule is not None
+            end = leg.rest + rule.break_s
+            self.visits.append(
+                Visit(VisitKind.BREAK, REST, leg.rest, leg.rest, end, before.load_l, before.load_kg, 0)
+            )
         if leg.lunch is not None:
             lunch = self.vehicle.lunch
             assert lunch is not None
             end = leg.lunch + lunch.duration_s
             self.visits.append(
-                Visit(
-                    VisitKind.BREAK, _BREAK_REF, leg.lunch, leg.lunch, end, before.load_l, before.load_kg, 0
-                )
+                Visit(VisitKind.BREAK, LUNCH, leg.lunch, leg.lunch, end, before.load_l, before.load_kg, 0)
             )
         row = {
             VisitKind.STOP: lambda: self.stop_row + self.stop_index[visit.ref_id],
@@ -699,11 +712,48 @@ class _Day:
         return after
 
     def _go(self, state: _State, row: int, window: TimeWindow, service_s: int) -> _Leg | None:
-        """Leaving `state` as early as possible for `row`, served within `window`; None if it cannot be."""
+        """Leaving `state` as early as possible for `row`, served within `window`; None if it cannot be.
+
+        Under a driving rule, when the time on duty would run past its limit by the end of the service,
+        the crew rests on the way, as late as the rule allows (while waiting to serve, if it waits).
+        """
+        leg = self._leg(state, row, window, service_s, rest=False)
+        rule = self.vehicle.driving_rule
+        if leg is None or rule is None or self._rule_kept(state, leg, service_s):
+            return leg
+        leg = self._leg(state, row, window, service_s, rest=True)
+        return leg if leg is not None and self._rule_kept(state, leg, service_s) else None
+
+    def _rule_kept(self, state: _State, leg: _Leg, service_s: int) -> bool:
+        """Whether the time on duty before the leg's long breaks and after them stays within the rule."""
+        rule = self.vehicle.driving_rule
+        assert rule is not None
+        lunch = self.vehicle.lunch
+        if leg.lunch is not None and lunch is not None and lunch.duration_s >= rule.break_s:
+            if leg.rest is not None:
+                before = leg.rest + rule.break_s
+            else:
+                before = state.stint if state.start is not None else state.t
+            if leg.lunch - before > rule.max_driving_s:
+                return False
+        return leg.start + service_s - leg.stint <= rule.max_driving_s
+
+    def _leg(self, state: _State, row: int, window: TimeWindow, service_s: int, *, rest: bool) -> _Leg | None:
+        """`_go` with the lunch where it is due, and a rest if `rest`."""
         travel = int(self.durations[state.row, row])
+        rule = self.vehicle.driving_rule
         t = state.t
+        stint = t if state.start is None else state.stint
         arrival = t + travel
         start = max(arrival, window.start_s)
+        rest_at: int | None = None
+        if rest:
+            assert rule is not None
+            rest_at = max(t, min(stint + rule.max_driving_s, start))
+            if rest_at < arrival:  # the rest interrupts the drive
+                arrival += rule.break_s
+            start = max(arrival, window.start_s, rest_at + rule.break_s)
+            stint = rest_at + rule.break_s
         lunch = self.vehicle.lunch
         day_start = state.start if state.start is not None else t
         taken: int | None = None
@@ -713,14 +763,19 @@ class _Day:
             and day_start < lunch.earliest_start_s + lunch.duration_s
             and start + service_s > lunch.latest_start_s
         ):
+            if rule is not None and rest_at is not None:  # both on one leg: the rest first, on leaving
+                rest_at, t = t, t + rule.break_s
+                stint = t
             taken = max(t, lunch.earliest_start_s)
             if taken > lunch.latest_start_s:
                 return None
             arrival = taken + lunch.duration_s + travel
             start = max(arrival, window.start_s)
+            if rule is not None and lunch.duration_s >= rule.break_s:
+                stint = taken + lunch.duration_s
         if start > window.end_s:
             return None
-        return _Leg(taken, arrival, start, state.lunched or taken is not None)
+        return _Leg(taken, arrival, start, state.lunched or taken is not None, stint, rest_at)
 
     def _serve(self, state: _State, i: int, release: int) -> tuple[_State, _Leg, Visit] | None:
         """Serving stop `i` next, or None when that breaks a rule of the full model."""
@@ -755,6 +810,7 @@ class _Day:
                 t=end,
                 start=leave.t if state.start is None else state.start,
                 lunched=leg.lunched,
+                stint=leg.stint,
                 load_l=load_l,
                 load_kg=load_kg,
                 units_l=units_l,
@@ -791,7 +847,16 @@ class _Day:
             return None
         end = leg.start + facility.dump_s
         after = dataclasses.replace(
-            state, row=row, t=end, lunched=leg.lunched, load_l=0.0, load_kg=0.0, units_l=0, units_kg=0, trip=0
+            state,
+            row=row,
+            t=end,
+            lunched=leg.lunched,
+            stint=leg.stint,
+            load_l=0.0,
+            load_kg=0.0,
+            units_l=0,
+            units_kg=0,
+            trip=0,
         )
         return after, leg, Visit(VisitKind.FACILITY, facility.id, leg.arrival, leg.start, end, 0.0, 0.0, 0)
 

@@ -21,6 +21,8 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from routing._matrix import Matrix
 from routing._model import (
+    LUNCH,
+    REST,
     CostBreakdown,
     Problem,
     Route,
@@ -45,7 +47,6 @@ _LOAD_SCALE = 100
 # The search stops this long before the deadline so that extraction still fits in the caller's budget.
 _EXTRACTION_MARGIN_S = 0.05
 _MIN_SEARCH_S = 0.05
-_BREAK_REF = "lunch"
 
 
 def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> Solution:  # noqa: B008
@@ -199,7 +200,7 @@ class _Model:
 
     def setup_estimate_s(self) -> float:
         """About how long `build` then loading a plan take (see `_BUILD_S_PER_NODE2`)."""
-        lunches = sum(v.lunch is not None for v in self.problem.vehicles)
+        lunches = sum(len(_break_slots(v)) for v in self.problem.vehicles)
         n = len(self.nodes)
         return _BUILD_S_PER_NODE2 * n**2 + _LOAD_S_PER_NODE_AND_LUNCH * n * lunches
 
@@ -487,19 +488,39 @@ class _Model:
         self._freeze()
 
         # Breaks may interrupt driving or waiting, never a service or a dump.
-        self.lunches: dict[int, tuple[Any, ...]] = {}
+        self.breaks: dict[int, list[tuple[str, Any]]] = {}
         visit_transits = [self.nodes[manager.IndexToNode(i)].service_s for i in range(routing.Size())]
+        solver = routing.solver()
         for v, vehicle in enumerate(vehicles):
-            if vehicle.lunch is not None:
-                lunch = routing.solver().FixedDurationIntervalVar(
-                    vehicle.lunch.earliest_start_s,
-                    vehicle.lunch.latest_start_s,
-                    vehicle.lunch.duration_s,
-                    False,
-                    f"{_BREAK_REF} {vehicle.id}",
+            breaks: list[tuple[str, Any]] = []
+            slots = _break_slots(vehicle)
+            for k, ref in enumerate(slots):
+                if ref == LUNCH:
+                    assert vehicle.lunch is not None
+                    lunch = vehicle.lunch
+                    earliest, latest, duration = (
+                        lunch.earliest_start_s,
+                        lunch.latest_start_s,
+                        lunch.duration_s,
+                    )
+                else:
+                    assert vehicle.driving_rule is not None
+                    duration = vehicle.driving_rule.break_s
+                    earliest, latest = vehicle.shift.start_s, vehicle.shift.end_s
+                # Rests are not optional intervals although a short day needs none: with optional ones
+                # OR-Tools found no first plan whenever a rest was due (measured on the test road); an
+                # unneeded rest goes after the day's end, off duty, and the route shows none.
+                interval = solver.FixedDurationIntervalVar(
+                    earliest, latest, duration, False, f"{ref} {v} {k}"
                 )
-                time_dim.SetBreakIntervalsOfVehicle([lunch], v, visit_transits)
-                self.lunches[v] = (lunch,)
+                breaks.append((ref, interval))
+            if breaks:
+                time_dim.SetBreakIntervalsOfVehicle([b for _, b in breaks], v, visit_transits)
+                self.breaks[v] = breaks
+            rule = vehicle.driving_rule
+            if rule is not None:
+                # Every break of at least `break_s` counts, the lunch included, and so do the nights.
+                time_dim.SetBreakDistanceDurationOfVehicle(rule.max_driving_s, rule.break_s, v)
 
     def _add_release(self) -> None:
         """Each trip leaves its start point no earlier than the latest release among its stops.
@@ -823,13 +844,13 @@ class _Model:
             return None
         day = (path[0][1], path[-1][1])
         # OR-Tools may schedule a break before the day starts or after it ends: that is off duty, not lunch.
-        breaks = [
-            (start, end)
-            for lunch in self.lunches.get(v, ())
-            if assignment.PerformedValue(lunch)
-            and (start := assignment.StartValue(lunch)) < day[1]
-            and (end := assignment.EndValue(lunch)) > day[0]
-        ]
+        breaks = sorted(
+            (start, end, ref)
+            for ref, interval in self.breaks.get(v, ())
+            if assignment.PerformedValue(interval)
+            and (start := assignment.StartValue(interval)) < day[1]
+            and (end := assignment.EndValue(interval)) > day[0]
+        )
         visits = [Visit(VisitKind.DEPOT_START, vehicle.start_depot, day[0], day[0], day[0], 0.0, 0.0, 0)]
         # The release of the trip that follows each dump. The model lets a trip leave only after the dump
         # ends at or after its release, but it binds only the `trip` dimension: the time cumul read back
@@ -848,10 +869,10 @@ class _Model:
             leave = max(visits[-1].end_s, resume[1] if k - 2 == resume[0] else 0)
             arrival = leave + int(self.matrix.durations_s[prev.row, node.row])
             while breaks and breaks[0][0] < start:
-                b_start, b_end = breaks.pop(0)
+                b_start, b_end, b_ref = breaks.pop(0)
                 if home and b_start >= arrival:
                     continue
-                visits.append(Visit(VisitKind.BREAK, _BREAK_REF, b_start, b_start, b_end, load_l, load_kg, 0))
+                visits.append(Visit(VisitKind.BREAK, b_ref, b_start, b_start, b_end, load_l, load_kg, 0))
                 # A break overlapping the drive interrupts it (one taken while waiting to leave does not).
                 if b_start < arrival and b_end > leave:
                     arrival += b_end - max(b_start, leave)
@@ -933,6 +954,18 @@ def _overtime(vehicle: Vehicle, duration_s: int) -> float:
     if vehicle.overtime_after_s is None:
         return 0.0
     return max(0, duration_s - vehicle.overtime_after_s) / 3600 * vehicle.overtime_cost_per_hour
+
+
+def _break_slots(vehicle: Vehicle) -> list[str]:
+    """The break intervals the model gives `vehicle`: its lunch, and as many rests as a shift could need."""
+    slots = [LUNCH] if vehicle.lunch is not None else []
+    rule = vehicle.driving_rule
+    if rule is not None:
+        # k rests cover a day of k × (max_driving_s + break_s) + max_driving_s.
+        slots += [REST] * (
+            (vehicle.shift.end_s - vehicle.shift.start_s) // (rule.max_driving_s + rule.break_s)
+        )
+    return slots
 
 
 def _meet(a: TimeWindow, b: TimeWindow) -> bool:

@@ -144,6 +144,9 @@ def _vehicles(out: list[FieldViolation], problem: Problem) -> None:
             if getattr(v, name) not in depot_ids:
                 out.append(FieldViolation(f"{path}.{name}", f"unknown depot id {getattr(v, name)!r}"))
         _window(out, f"{path}.shift", v.shift)
+        if v.driving_rule is not None:
+            _positive(out, f"{path}.driving_rule.max_driving_s", v.driving_rule.max_driving_s)
+            _positive(out, f"{path}.driving_rule.break_s", v.driving_rule.break_s)
         if v.latest_departure_s is not None and not v.shift.contains(v.latest_departure_s):
             out.append(FieldViolation(f"{path}.latest_departure_s", "outside the vehicle's shift"))
         _non_negative(out, f"{path}.cost_per_km", v.cost_per_km)

@@ -7,7 +7,20 @@ from typing import Any
 
 import pytest
 
-from routing import Break, Problem, Route, SkipReason, SolveOptions, TimeWindow, VisitKind, check, solve
+from routing import (
+    LUNCH,
+    REST,
+    Break,
+    DrivingRule,
+    Problem,
+    Route,
+    SkipReason,
+    SolveOptions,
+    TimeWindow,
+    VisitKind,
+    check,
+    solve,
+)
 from tests.routing.routing_road import H, residual, road_day, solve_checked, truck
 
 
@@ -150,3 +163,74 @@ def test_checker_flags_a_late_departure_unless_re_planned_after_it() -> None:
     due = _afternoon_day(latest_departure_s=6 * H + 900)
     assert [v.code for v in check(due, plan)] == ["SHIFT"]
     assert check(due, plan, now_s=12 * H + 1800) == []
+
+
+# 30 minutes at most on duty between rests of 10 minutes: the 52-minute road day needs one.
+SHORT_STINTS = DrivingRule(max_driving_s=1800, break_s=600)
+
+
+def _stints(route: Route) -> list[int]:
+    """Time on duty between the start of the day, each break and the end of the day."""
+    rests = [x for x in route.visits if x.kind is VisitKind.BREAK]
+    bounds = [
+        route.visits[0].start_s,
+        *(t for x in rests for t in (x.start_s, x.end_s)),
+        route.visits[-1].start_s,
+    ]
+    return [b - a for a, b in zip(bounds[::2], bounds[1::2], strict=True)]
+
+
+@pytest.mark.parametrize("warm_start", ["none", "pyvrp"])
+def test_driving_rule_puts_a_rest_into_a_long_day(warm_start: str) -> None:
+    """Stints of 30 minutes at most: 52 minutes of work become 62 with one 10-minute rest.
+
+    The truck drives 24 km (24 min), serves 4 stops (8 min) and dumps twice (20 min).
+    """
+    day = dataclasses.replace(road_day(), vehicles=(truck(driving_rule=SHORT_STINTS),))
+    solution = solve(day, SolveOptions(time_limit_s=0.5, warm_start=warm_start))
+    assert check(day, solution) == []
+    (route,) = solution.routes
+    assert [(x.ref_id, x.end_s - x.start_s) for x in route.visits if x.kind is VisitKind.BREAK] == [
+        (REST, 600)
+    ]
+    assert route.duration_s == 52 * 60 + 600
+    assert route.distance_m == 24_000
+    assert max(_stints(route)) <= 1800
+
+
+def test_walk_places_as_many_rests_as_the_day_needs() -> None:
+    """With 20-minute stints the day needs two rests; the warm start's walk puts them at the dumps.
+
+    Resting where the truck is, the walk took three (measured before it rested as late as the rule
+    allows); OR-Tools alone finds no plan with two (see `DrivingRule`).
+    """
+    rule = DrivingRule(max_driving_s=1200, break_s=600)
+    day = dataclasses.replace(road_day(), vehicles=(truck(driving_rule=rule),))
+    solution = solve(day, SolveOptions(time_limit_s=0.5, warm_start="pyvrp"))
+    assert check(day, solution) == []
+    (route,) = solution.routes
+    assert [x.ref_id for x in route.visits if x.kind is VisitKind.BREAK] == [REST, REST]
+    assert max(_stints(route)) <= 1200
+    assert route.duration_s == 52 * 60 + 2 * 600
+
+
+def test_long_lunch_counts_as_the_rest() -> None:
+    """A 30-minute lunch taken mid-way is rest enough: the day needs one 10-minute rest, not two."""
+    lunch = Break(6 * H + 1200, 6 * H + 1500, 1800)
+    day = dataclasses.replace(road_day(), vehicles=(truck(driving_rule=SHORT_STINTS, lunch=lunch),))
+    solution = solve_checked(day)
+    (route,) = solution.routes
+    assert sorted(x.ref_id for x in route.visits if x.kind is VisitKind.BREAK) == [LUNCH, REST]
+
+
+def test_checker_counts_driving_not_service() -> None:
+    """The rule limits driving: the rest-free road day breaks a 20-minute limit, not a 30-minute one.
+
+    It drives 24 minutes in all, so no stretch of it exceeds 30 minutes of driving although the day
+    lasts 52 minutes; 24 minutes of driving without a rest do exceed 20.
+    """
+    plan = solve_checked(road_day())
+    strict = dataclasses.replace(road_day(), vehicles=(truck(driving_rule=DrivingRule(1200, 600)),))
+    assert {v.code for v in check(strict, plan)} == {"DRIVING"}
+    lenient = dataclasses.replace(road_day(), vehicles=(truck(driving_rule=SHORT_STINTS),))
+    assert check(lenient, plan) == []

@@ -10,6 +10,7 @@ import pytest
 from routing import (
     Break,
     Depot,
+    DrivingRule,
     Facility,
     Location,
     Problem,
@@ -339,6 +340,7 @@ def _random_day(seed: int) -> Problem:
             max_stops=int(rng.integers(3, 30)) if rng.random() < 0.3 else None,
             route_volume_cap_l=float(rng.uniform(5000, 40000)) if rng.random() < 0.3 else None,
             lunch=Break(11 * H + 1800, 13 * H, H) if rng.random() < 0.6 else None,
+            driving_rule=DrivingRule() if rng.random() < 0.4 else None,
         )
         for k in range(int(rng.integers(1, 5)))
     )
@@ -367,7 +369,7 @@ def _random_day(seed: int) -> Problem:
 
 @pytest.mark.parametrize("seed", range(8))
 def test_random_days_pass_the_checker(seed: int) -> None:
-    """Whatever mix of streams, windows, prizes, depots, limits and lunches, the plan checks clean."""
+    """Whatever mix of streams, windows, prizes, depots, limits, lunches and rests, the plan checks clean."""
     problem = _random_day(seed)
     solution = solve(problem, SolveOptions(time_limit_s=0.3))
     assert check(problem, solution) == []

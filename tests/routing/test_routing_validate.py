@@ -9,6 +9,7 @@ import pytest
 
 from routing import (
     Break,
+    DrivingRule,
     FieldViolation,
     Location,
     Problem,
@@ -66,6 +67,7 @@ def _no_glass_facility(p: Problem) -> Problem:
         (_vehicle(overtime_cost_per_hour=30.0), "vehicles[0].overtime_after_s"),
         (_vehicle(overtime_after_s=H, overtime_cost_per_hour=-1.0), "vehicles[0].overtime_cost_per_hour"),
         (_vehicle(latest_departure_s=15 * H), "vehicles[0].latest_departure_s"),
+        (_vehicle(driving_rule=DrivingRule(max_driving_s=0)), "vehicles[0].driving_rule.max_driving_s"),
     ],
     ids=[
         "negative-volume",
@@ -87,6 +89,7 @@ def _no_glass_facility(p: Problem) -> Problem:
         "overtime-cost-without-its-hour",
         "negative-overtime-cost",
         "latest-departure-after-the-shift",
+        "driving-rule-without-driving",
     ],
 )
 def test_names_the_faulty_field(edit: Callable[[Problem], Problem], field: str) -> None:
