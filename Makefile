@@ -8,7 +8,7 @@ PROTOS := $(wildcard proto/wastesvc/v1/*.proto)
 BUF_VERSION := 1.75.0
 ARGS ?=
 
-.PHONY: install proto run test lint fmt bench-routing quick full kim clean
+.PHONY: install proto run test lint fmt bench-routing quick full kim classic clean
 
 install: $(INSTALLED)
 
@@ -45,11 +45,11 @@ fmt: $(INSTALLED)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# `make bench-routing quick`, `make bench-routing kim` (the 8 Kim instances) or `make bench-routing PRESET=full`.
+# `make bench-routing quick`, `... kim` (the 8 Kim instances), `... classic` (the others) or `PRESET=full`.
 bench-routing: $(GENERATED)
-	$(BIN)/python -m bench.routing $(or $(PRESET),$(filter quick full kim,$(MAKECMDGOALS)),quick)
+	$(BIN)/python -m bench.routing $(or $(PRESET),$(filter quick full kim classic,$(MAKECMDGOALS)),quick)
 
-quick full kim:
+quick full kim classic:
 	@:
 
 clean:

@@ -329,8 +329,8 @@ def _conventions() -> list[str]:
         " sample); lunch via `SetBreakIntervalsOfVehicle`; no release dates.",
         "* `full` budgets: max(10, ⌈0.2 n⌉) s for n customers, one twelfth of the DIMACS CVRP rule"
         " n × 240/100 s used by PyVRP's benchmarks (so the 63 runs fit in one 3-hour session), applied to"
-        " every family (Benjamin & Beasley's run times are not in the README). `kim`: the eight Kim"
-        " instances at their `full` budgets. `quick`: 10 s on the"
+        " every family (Benjamin & Beasley's run times are not in the README). `kim` and `classic`: the"
+        " eight Kim instances and all the others, at their `full` budgets. `quick`: 10 s on the"
         " 100-customer instances, 15 s on Kim 102, 30 s on Kim 277.",
         "* The first-plan probe runs the engine on Kim 2100 (2 092 stops) with a 4.5 s limit (the target is"
         " a plan within 5 s of calling `solve`), and once more with 30 s when that gives no plan.",

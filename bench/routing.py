@@ -12,8 +12,8 @@ Outputs, all under `bench/results/` (paths in records are relative to it):
 * `gap.png`, and `BENCHMARKS.md` at the repository root.
 
 Runs accumulate: a run replaces the records of the instances it ran and keeps the others, so
-`quick` and `kim` (the eight Kim instances at their `full` budgets) can be run on different days and
-still fill one report; each record names its preset and date, and `routing_meta.json` keeps one entry
+`quick`, `kim` (the eight Kim instances at their `full` budgets) and `classic` (the other `full`
+instances) can be run on different days and still fill one report; each record names its preset and date, and `routing_meta.json` keeps one entry
 per preset.
 
 Budgets. `quick`: 10 s per solver on the 100-customer instances, 15 s on Kim 102 and 30 s on Kim 277.
@@ -31,6 +31,7 @@ import multiprocessing as mp
 import os
 import platform
 import resource
+import subprocess
 import sys
 import time
 import traceback
@@ -47,7 +48,7 @@ from bench.report import write_report
 from bench.solvers import SOLVERS, RunOutput
 from bench.verify import KimRoute, VerifyResult, verify_kim, verify_vrp
 
-__all__ = ["FIRST_PLAN_PROBE", "PRESETS", "main", "run_suite"]
+__all__ = ["FIRST_PLAN_PROBE", "PRESETS", "main", "merge_records", "run_suite"]
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -79,6 +80,7 @@ def full_budget(n_customers: int) -> float:
 
 PRESETS["full"] = [(name, full_budget(spec.customers)) for name, spec in CATALOG.items()]
 PRESETS["kim"] = [(name, budget) for name, budget in PRESETS["full"] if CATALOG[name].family == "wcvrptw"]
+PRESETS["classic"] = [(name, budget) for name, budget in PRESETS["full"] if CATALOG[name].family != "wcvrptw"]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -286,9 +288,9 @@ def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], d
     """Run `preset`, merge its records into `routing.json`, rewrite the plot and BENCHMARKS.md."""
     started = time.monotonic()
     run_date = time.strftime("%Y-%m-%d %H:%M %Z")
+    commit = _commit()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    ran = {name for name, _ in PRESETS[preset]}
-    kept = [r for r in _load_json(RESULTS / "routing.json", []) if r.get("instance") not in ran]
+    earlier: list[dict[str, Any]] = _load_json(RESULTS / "routing.json", [])
     records: list[dict[str, Any]] = []
     for name, budget in PRESETS[preset]:
         spec = CATALOG[name]
@@ -298,6 +300,7 @@ def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], d
             record["wall_s"] = round(payload["wall_s"], 2)
             record["preset"] = preset
             record["run_date"] = run_date
+            record["commit"] = commit
             records.append(record)
             if log:
                 cost = "—" if record["cost"] is None else f"{record['cost']:g}"
@@ -309,7 +312,7 @@ def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], d
                     flush=True,
                 )
             (RESULTS / "routing.json").write_text(
-                json.dumps(_ordered([*kept, *records]), indent=1) + "\n", encoding="utf-8"
+                json.dumps(merge_records(earlier, records), indent=1) + "\n", encoding="utf-8"
             )
     probe_name, probe_budgets = FIRST_PLAN_PROBE
     probes: list[dict[str, Any]] = []
@@ -336,10 +339,11 @@ def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], d
         "first_plan_probes": probes,
         "total_runtime_s": round(time.monotonic() - started, 1),
         "date": run_date,
+        "commit": commit,
     }
     meta["runs"][preset] = run
     meta["latest"] = preset
-    all_records = _ordered([*kept, *records])
+    all_records = merge_records(earlier, records)
     (RESULTS / "routing.json").write_text(json.dumps(all_records, indent=1) + "\n", encoding="utf-8")
     write_report(all_records, meta, RESULTS, REPO / "BENCHMARKS.md")
     run["total_runtime_s"] = round(time.monotonic() - started, 1)
@@ -347,10 +351,36 @@ def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], d
     return records, run
 
 
-def _ordered(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Catalogue order, then solver order, so that merged files diff cleanly."""
+def merge_records(earlier: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`new` and the `earlier` records of instances `new` does not cover, in catalogue then solver order.
+
+    An instance's records are replaced as a whole, so the solvers shown side by side always come from
+    the same run.
+    """
     names = list(CATALOG)
-    return sorted(records, key=lambda r: (names.index(r["instance"]), SOLVER_ORDER.index(r["solver"])))
+    covered = {r["instance"] for r in new}
+    merged = [r for r in earlier if r["instance"] not in covered] + new
+    return sorted(merged, key=lambda r: (names.index(r["instance"]), SOLVER_ORDER.index(r["solver"])))
+
+
+def _commit() -> str | None:
+    """The commit the run measures, with `+` when the solvers' or the bench's code differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        # Only the code measured counts: results of earlier runs are often not committed yet.
+        code = ["routing", "bench", ":(exclude)bench/results"]
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", *code],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+" if dirty.strip() else "")
 
 
 def main(argv: list[str] | None = None) -> int:

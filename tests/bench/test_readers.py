@@ -21,6 +21,7 @@ from bench.readers import (
     read_solomon,
     shared_benchmarks,
 )
+from bench.routing import merge_records
 from bench.solvers import engine_problem
 from bench.verify import KimRoute, verify_kim, verify_vrp
 
@@ -264,3 +265,17 @@ def test_kim_verifier_places_the_lunch() -> None:
 def test_engine_problem_is_valid(name: str) -> None:
     """Every family turns into a routing.Problem that the engine's validator accepts."""
     routing.validate(engine_problem(load(CATALOG[name], ROOT), 1.0).problem)
+
+
+def test_a_run_replaces_whole_instances_and_keeps_the_others() -> None:
+    """Kim 102 re-run replaces all three of its records; R101 from an earlier run stays, in order."""
+    earlier = [
+        {"instance": "102", "solver": s, "preset": "quick"} for s in ("engine", "pyvrp", "ortools-default")
+    ] + [{"instance": "R101", "solver": "pyvrp", "preset": "quick"}]
+    new = [{"instance": "102", "solver": s, "preset": "kim"} for s in ("pyvrp", "engine")]
+    merged = merge_records(earlier, new)
+    assert [(r["instance"], r["solver"], r["preset"]) for r in merged] == [
+        ("R101", "pyvrp", "quick"),
+        ("102", "engine", "kim"),
+        ("102", "pyvrp", "kim"),
+    ]
