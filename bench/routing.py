@@ -13,8 +13,8 @@ Outputs, all under `bench/results/` (paths in records are relative to it):
 
 Runs accumulate: a run replaces the records of the instances it ran and keeps the others, so
 `quick`, `kim` (the eight Kim instances at their `full` budgets) and `classic` (the other `full`
-instances) can be run on different days and still fill one report; each record names its preset and date, and `routing_meta.json` keeps one entry
-per preset.
+instances) can be run on different days and still fill one report; each record names its preset,
+date and commit, and `routing_meta.json` keeps one entry per preset.
 
 Budgets. `quick`: 10 s per solver on the 100-customer instances, 15 s on Kim 102 and 30 s on Kim 277.
 `full`: every instance in `../shared/benchmarks`, at `max(10, ceil(0.2 n))` s for `n` customers, i.e. one
