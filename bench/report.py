@@ -58,41 +58,21 @@ def _mean_gap(records: list[dict[str, Any]]) -> str:
 
 def targets(records: list[dict[str, Any]], meta: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(target, status, evidence) for each target of the issue."""
-    by = _by(records)
     out: list[tuple[str, str, str]] = []
 
-    # 1. engine vs PyVRP on the CVRP / VRPTW / multi-trip instances of the run.
-    names = sorted(
-        {r["instance"] for r in records if r["family"] in ("cvrp", "vrptw", "mtvrptwr")},
-        key=lambda n: list(CATALOG).index(n),
-    )
-    ratios: list[float] = []
-    evidence: list[str] = []
-    failed: list[str] = []
-    for name in names:
-        engine, pyvrp = by.get((name, "engine")), by.get((name, "pyvrp"))
-        if engine is None or pyvrp is None:
-            continue
-        if not (engine["feasible"] and pyvrp["feasible"]):
-            failed.append(f"{name}: engine {'ok' if engine['feasible'] else 'infeasible'}")
-            continue
-        ratio = engine["cost"] / pyvrp["cost"]
-        ratios.append(ratio)
-        evidence.append(f"{name} {ratio:.3f}")
-    if ratios:
-        mean = statistics.fmean(ratios)
-        met = not failed and mean <= _TARGET_RATIO + 1e-9 and max(ratios) <= _TARGET_EACH + 1e-9
-        text = f"mean engine/PyVRP cost ratio {mean:.3f}, worst {max(ratios):.3f} ({', '.join(evidence)})"
-        if failed:
-            text += f"; not comparable: {', '.join(failed)}"
-        out.append(
-            ("mean cost ≤ 1.00× PyVRP at equal time (CVRP/VRPTW/MTVRPTWR), each ≤ 1.02×", _met(met), text)
-        )
-    else:
-        out.append(("mean cost ≤ 1.00× PyVRP at equal time", "not assessed", "no comparable instance"))
+    # 1. engine vs PyVRP on the CVRP / VRPTW / multi-trip instances, per preset (the target names quick).
+    for preset in _presets(records):
+        mine = [r for r in records if _preset(r) == preset and r["family"] in ("cvrp", "vrptw", "mtvrptwr")]
+        if mine:
+            out.append(_versus_pyvrp(preset, mine))
 
-    # 2. Kim on the full model, all eight instances.
-    kim = [r for r in records if r["family"] == "wcvrptw" and r["solver"] == "engine"]
+    # 2. Kim on the full model, all eight instances: the run of the eight (`kim`, else `full`, else any).
+    kim_runs = [p for p in ("kim", "full") if p in _presets(records)] or _presets(records)
+    kim = [
+        r
+        for r in records
+        if r["family"] == "wcvrptw" and r["solver"] == "engine" and kim_runs and _preset(r) == kim_runs[0]
+    ]
     solved = [r for r in kim if r["feasible"]]
     detail = ", ".join(
         f"{r['instance']}: {r['vehicles'] or '—'} veh / {_fmt(r['cost'])} mi"
@@ -109,7 +89,7 @@ def targets(records: list[dict[str, Any]], meta: dict[str, Any]) -> list[tuple[s
         (
             "Kim WCVRPTW solved on the full model, all 8 instances, vs Kim 2006 / B&B 2010 / Buhrkal 2012",
             status,
-            f"{len(solved)}/{len(kim)} engine runs feasible; {detail}",
+            f"`{kim_runs[0] if kim_runs else '—'}`: {len(solved)}/{len(kim)} engine runs feasible; {detail}",
         )
     )
 
@@ -143,6 +123,53 @@ def targets(records: list[dict[str, Any]], meta: dict[str, Any]) -> list[tuple[s
             text += f"; no RSS (crash or timeout): {', '.join(crashed)}"
         out.append(("no OOM on 24 GB", _met(max(peaks) < _MEMORY_LIMIT_MB and not crashed), text))
     return out
+
+
+def _versus_pyvrp(preset: str, records: list[dict[str, Any]]) -> tuple[str, str, str]:
+    """Target 1 on the records of one preset."""
+    by = _by(records)
+    names = sorted(
+        {r["instance"] for r in records if r["family"] in ("cvrp", "vrptw", "mtvrptwr")},
+        key=lambda n: list(CATALOG).index(n),
+    )
+    ratios: list[float] = []
+    evidence: list[str] = []
+    failed: list[str] = []
+    for name in names:
+        engine, pyvrp = by.get((name, "engine")), by.get((name, "pyvrp"))
+        if engine is None or pyvrp is None:
+            continue
+        if not (engine["feasible"] and pyvrp["feasible"]):
+            failed.append(f"{name}: engine {'ok' if engine['feasible'] else 'infeasible'}")
+            continue
+        ratio = engine["cost"] / pyvrp["cost"]
+        ratios.append(ratio)
+        evidence.append(f"{name} {ratio:.3f}")
+    if ratios:
+        mean = statistics.fmean(ratios)
+        met = not failed and mean <= _TARGET_RATIO + 1e-9 and max(ratios) <= _TARGET_EACH + 1e-9
+        text = f"mean engine/PyVRP cost ratio {mean:.3f}, worst {max(ratios):.3f} ({', '.join(evidence)})"
+        if failed:
+            text += f"; not comparable: {', '.join(failed)}"
+        return (
+            f"`{preset}`: mean cost ≤ 1.00× PyVRP at equal time (CVRP/VRPTW/MTVRPTWR), each ≤ 1.02×",
+            _met(met),
+            text,
+        )
+    return (f"`{preset}`: mean cost ≤ 1.00× PyVRP at equal time", "not assessed", "no comparable instance")
+
+
+PRESET_ORDER = ("quick", "kim", "classic", "full")
+
+
+def _preset(record: dict[str, Any]) -> str:
+    """The preset of a record; records from before presets were recorded come from `quick`."""
+    return str(record.get("preset") or "quick")
+
+
+def _presets(records: list[dict[str, Any]]) -> list[str]:
+    present = {_preset(r) for r in records}
+    return [p for p in PRESET_ORDER if p in present]
 
 
 def _met(ok: bool) -> str:
@@ -181,24 +208,27 @@ def plot_gaps(records: list[dict[str, Any]], path: Path) -> None:
 
 
 def write_report(records: list[dict[str, Any]], meta: dict[str, Any], results: Path, md_path: Path) -> None:
-    """Write `gap.png` into `results` and the markdown report at `md_path`."""
-    plot_gaps(records, results / "gap.png")
-    by = _by(records)
+    """Write `gap-PRESET.png` into `results` for each preset, and the markdown report at `md_path`."""
+    presets = _presets(records)
+    for preset in presets:
+        plot_gaps([r for r in records if _preset(r) == preset], results / f"gap-{preset}.png")
     m = meta["runs"][meta["latest"]]["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
-    runs = sorted(meta["runs"].values(), key=lambda run: str(run["date"]))
+    runs = [meta["runs"][p] for p in PRESET_ORDER if p in meta["runs"]]
     lines = [
         "# Routing benchmarks",
         "",
-        "Generated by `python -m bench.routing PRESET` (`make bench-routing PRESET=…`); a run replaces the"
-        " records of the instances it ran and keeps the others. Runs in this report: "
+        "Generated by `python -m bench.routing PRESET` (`make bench-routing PRESET=…`). Each preset's"
+        " latest run is kept, one section each; within a section every instance's three solvers ran in the"
+        " same run. Runs in this report: "
         + "; ".join(
-            f"`{run['preset']}` on {run['date']} ({len(run['budgets'])} instances,"
-            f" {run['total_runtime_s']:.0f} s)"
+            f"`{run['preset']}` on {run['date']}"
+            + (f" at commit `{run['commit']}`" if run.get("commit") else "")
+            + f" ({len(run['budgets'])} instances, {run['total_runtime_s']:.0f} s)"
             for run in runs
         )
-        + ". Raw records: `bench/results/routing.json` (one per instance and solver, with its preset and"
-        " date), machine and probes: `bench/results/routing_meta.json`, plans: `bench/results/solutions/`.",
+        + ". Raw records: `bench/results/routing.json` (one per preset, instance and solver), machine and"
+        " probes: `bench/results/routing_meta.json`, plans: `bench/results/solutions/PRESET/`.",
         "",
         f"**Machine**: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM. {versions}.",
         "",
@@ -214,8 +244,6 @@ def write_report(records: list[dict[str, Any]], meta: dict[str, Any], results: P
         " the engine's plans are also checked by `routing.check`. `feasible` requires both."
         " gap = 100 × (cost − BKS) / BKS. Costs of infeasible plans are shown for information only.",
         "",
-        "![gap per instance and solver](bench/results/gap.png)",
-        "",
         "## Targets",
         "",
         "| target | status | evidence |",
@@ -223,6 +251,21 @@ def write_report(records: list[dict[str, Any]], meta: dict[str, Any], results: P
     ]
     lines += [f"| {t} | {s} | {e} |" for t, s, e in targets(records, meta)]
     lines.append("")
+    for preset in presets:
+        lines += _preset_section(preset, [r for r in records if _preset(r) == preset], m)
+    lines += _notes(records)
+    lines += _conventions()
+    md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _preset_section(preset: str, records: list[dict[str, Any]], m: dict[str, Any]) -> list[str]:
+    by = _by(records)
+    lines = [
+        f"## Preset `{preset}`",
+        "",
+        f"![gap per instance and solver, preset {preset}](bench/results/gap-{preset}.png)",
+        "",
+    ]
     for family, title in FAMILIES:
         fam = [r for r in records if r["family"] == family]
         if not fam:
@@ -231,7 +274,7 @@ def write_report(records: list[dict[str, Any]], meta: dict[str, Any], results: P
         names = [n for n in CATALOG if any(r["instance"] == n for r in fam)]
         budgets = sorted({r["budget_s"] for r in fam})
         lines += [
-            f"## {title}",
+            f"### {title}",
             "",
             f"Budget: {' / '.join(f'{b:g}' for b in budgets)} s of wall time per solver and instance (column"
             f" `budget`), solvers run one after the other on {m['cpu']} ({m['cores']} cores).",
@@ -255,9 +298,7 @@ def write_report(records: list[dict[str, Any]], meta: dict[str, Any], results: P
         lines += ["| " + " | ".join(means) + " |", ""]
         if family == "wcvrptw":
             lines += _kim_literature(fam)
-    lines += _notes(records)
-    lines += _conventions()
-    md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return lines
 
 
 def _kim_literature(fam: list[dict[str, Any]]) -> list[str]:
@@ -271,7 +312,7 @@ def _kim_literature(fam: list[dict[str, Any]]) -> list[str]:
         " full model and pass only when the relaxation happens to respect it. Miles *below* the literature"
         " are possible: the papers' rules differ in details (zero-load stops, lunch; README), no literature"
         " routes exist to re-check, while every plan here is re-checked from the raw file by"
-        " `bench/verify.py` (the plans are in `bench/results/solutions/*.json`).",
+        " `bench/verify.py` (the plans are in `bench/results/solutions/PRESET/*.json`).",
         "",
         "| instance | Kim 2006 | Benjamin & Beasley 2010 | Buhrkal 2012 | engine | pyvrp (relaxation) "
         "| ortools-default |",
@@ -297,7 +338,7 @@ def _notes(records: list[dict[str, Any]]) -> list[str]:
     if not noted:
         return []
     lines = ["## Run notes", ""]
-    lines += [f"* {r['instance']} / {r['solver']}: {r['note']}" for r in noted]
+    lines += [f"* `{_preset(r)}` {r['instance']} / {r['solver']}: {r['note']}" for r in noted]
     return [*lines, ""]
 
 

@@ -7,7 +7,7 @@ a hang (killed at `3 × budget + 120 s`) becomes a failed record instead of stop
 Outputs, all under `bench/results/` (paths in records are relative to it):
 
 * `routing.json`: one record per run (see `make_record`); `routing_meta.json`: machine, versions, probes;
-* `solutions/<instance>.<solver>.sol` (VRPLIB, the instance's own numbering, the `Cost` line in the
+* `solutions/<preset>/<instance>.<solver>.sol` (VRPLIB, the instance's own numbering, the `Cost` line in the
   convention of the instance's shipped `.sol`) or `.json` for Kim (documented in the file);
 * `gap.png`, and `BENCHMARKS.md` at the repository root.
 
@@ -132,9 +132,15 @@ def run_in_child(name: str, solver: str, budget_s: float, seed: int) -> dict[str
 
 
 def _write_solution(
-    spec: BenchmarkSpec, solver: str, instance: VrpInstance | KimInstance, out: RunOutput, check: VerifyResult
+    spec: BenchmarkSpec,
+    solver: str,
+    instance: VrpInstance | KimInstance,
+    out: RunOutput,
+    check: VerifyResult,
+    *,
+    preset: str,
 ) -> str:
-    folder = RESULTS / "solutions"
+    folder = RESULTS / "solutions" / preset
     folder.mkdir(parents=True, exist_ok=True)
     if isinstance(instance, KimInstance):
         path = folder / f"{spec.name}.{solver}.json"
@@ -180,7 +186,9 @@ def _write_solution(
     return str(path.relative_to(RESULTS))
 
 
-def make_record(spec: BenchmarkSpec, solver: str, budget_s: float, payload: dict[str, Any]) -> dict[str, Any]:
+def make_record(
+    spec: BenchmarkSpec, solver: str, budget_s: float, payload: dict[str, Any], preset: str
+) -> dict[str, Any]:
     """Check a child's payload against the raw instance and turn it into a `routing.json` record."""
     record: dict[str, Any] = {
         "instance": spec.name,
@@ -218,7 +226,7 @@ def make_record(spec: BenchmarkSpec, solver: str, budget_s: float, payload: dict
         record["gap_pct"] = round(100 * (check.cost - spec.bks) / spec.bks, 3)
         record["vehicles"] = check.vehicles
         record["trips"] = check.trips
-        record["solution_file"] = _write_solution(spec, solver, instance, out, check)
+        record["solution_file"] = _write_solution(spec, solver, instance, out, check, preset=preset)
     record["time_s"] = round(out.time_s, 2)
     record["status"] = out.status
     record["solver_cost"] = None if out.solver_cost is None else round(out.solver_cost, 4)
@@ -296,7 +304,7 @@ def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], d
         spec = CATALOG[name]
         for solver in SOLVER_ORDER:
             payload = run_in_child(name, solver, budget, SEEDS[solver])
-            record = make_record(spec, solver, budget, payload)
+            record = make_record(spec, solver, budget, payload, preset)
             record["wall_s"] = round(payload["wall_s"], 2)
             record["preset"] = preset
             record["run_date"] = run_date
@@ -318,7 +326,7 @@ def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], d
     probes: list[dict[str, Any]] = []
     for probe_budget in probe_budgets:
         payload = run_in_child(probe_name, "engine", probe_budget, SEEDS["engine"])
-        probe = make_record(CATALOG[probe_name], "engine", probe_budget, payload)
+        probe = make_record(CATALOG[probe_name], "engine", probe_budget, payload, f"{preset}-probe")
         probe["wall_s"] = round(payload["wall_s"], 2)
         probes.append(probe)
         if log:
@@ -352,15 +360,22 @@ def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], d
 
 
 def merge_records(earlier: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`new` and the `earlier` records of instances `new` does not cover, in catalogue then solver order.
+    """`new`, and the `earlier` records of what `new` does not cover, by preset, instance and solver.
 
-    An instance's records are replaced as a whole, so the solvers shown side by side always come from
-    the same run.
+    The records of one preset and instance are replaced as a whole, so the solvers shown side by side
+    always come from the same run; other presets' records of that instance stay.
     """
-    names = list(CATALOG)
-    covered = {r["instance"] for r in new}
-    merged = [r for r in earlier if r["instance"] not in covered] + new
-    return sorted(merged, key=lambda r: (names.index(r["instance"]), SOLVER_ORDER.index(r["solver"])))
+    names, presets = list(CATALOG), [*PRESETS]
+    covered = {(r["preset"], r["instance"]) for r in new}
+    merged = [r for r in earlier if (r.get("preset", "quick"), r["instance"]) not in covered] + new
+    return sorted(
+        merged,
+        key=lambda r: (
+            presets.index(r.get("preset", "quick")),
+            names.index(r["instance"]),
+            SOLVER_ORDER.index(r["solver"]),
+        ),
+    )
 
 
 def _commit() -> str | None:

@@ -267,15 +267,21 @@ def test_engine_problem_is_valid(name: str) -> None:
     routing.validate(engine_problem(load(CATALOG[name], ROOT), 1.0).problem)
 
 
-def test_a_run_replaces_whole_instances_and_keeps_the_others() -> None:
-    """Kim 102 re-run replaces all three of its records; R101 from an earlier run stays, in order."""
+def test_a_run_replaces_its_preset_s_instances_and_keeps_the_rest() -> None:
+    """A quick re-run of Kim 102 replaces quick's three 102 records; kim's 102 and quick's R101 stay."""
+    solvers = ("engine", "pyvrp", "ortools-default")
     earlier = [
-        {"instance": "102", "solver": s, "preset": "quick"} for s in ("engine", "pyvrp", "ortools-default")
-    ] + [{"instance": "R101", "solver": "pyvrp", "preset": "quick"}]
-    new = [{"instance": "102", "solver": s, "preset": "kim"} for s in ("pyvrp", "engine")]
+        *({"instance": "102", "solver": s, "preset": "kim", "run": 1} for s in solvers),
+        *({"instance": "102", "solver": s, "preset": "quick", "run": 1} for s in solvers),
+        {"instance": "R101", "solver": "pyvrp", "preset": "quick", "run": 1},
+    ]
+    new = [{"instance": "102", "solver": s, "preset": "quick", "run": 2} for s in ("pyvrp", "engine")]
     merged = merge_records(earlier, new)
-    assert [(r["instance"], r["solver"], r["preset"]) for r in merged] == [
-        ("R101", "pyvrp", "quick"),
-        ("102", "engine", "kim"),
-        ("102", "pyvrp", "kim"),
+    assert [(r["preset"], r["instance"], r["solver"], r["run"]) for r in merged] == [
+        ("quick", "R101", "pyvrp", 1),
+        ("quick", "102", "engine", 2),
+        ("quick", "102", "pyvrp", 2),
+        ("kim", "102", "engine", 1),
+        ("kim", "102", "pyvrp", 1),
+        ("kim", "102", "ortools-default", 1),
     ]
