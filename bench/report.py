@@ -198,9 +198,13 @@ def plot_gaps(records: list[dict[str, Any]], path: Path) -> None:
     ax.set_xticklabels(names, rotation=20)
     ax.set_ylabel("gap to best known (%)")
     ax.set_title("Gap to best known at equal time (×: no feasible plan under the full model)")
+    # Below the axes: inside, it hid the bars of the first instance.
     ax.legend(
         handles=[Patch(color=colours[s], label=s) for s in SOLVERS],
-        loc="upper left",
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.18),
+        ncol=len(SOLVERS),
+        frameon=False,
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
