@@ -18,6 +18,11 @@ PARIS = ZoneInfo("Europe/Paris")
 # ETAs are whole seconds; a second of rounding is not a violation.
 SLACK = timedelta(seconds=1)
 K = planning_pb2
+PAUSES = (K.VISIT_KIND_BREAK, K.VISIT_KIND_REST)
+# The EU driving-time rule as the contract states it: the time on duty between breaks of 45 minutes or
+# more (the start and the end of the day count as such) stays within 4 h 30.
+REST = timedelta(minutes=45)
+STINT = timedelta(hours=4, minutes=30)
 
 
 def _local(stamp: Timestamp) -> datetime:
@@ -38,8 +43,13 @@ def check_plan(
     containers: dict[str, containers_pb2.Container],
     vehicles: dict[str, fleet_pb2.Vehicle],
     facilities: dict[str, fleet_pb2.Facility],
+    *,
+    driving_rule: bool = False,
 ) -> list[str]:
-    """Returns every violation found, as sentences; an empty list means the plan is feasible."""
+    """Returns every violation found, as sentences; an empty list means the plan is feasible.
+
+    `driving_rule`: the plan was asked for with `OptimizeOptions.driving_time_rule`.
+    """
     problems: list[str] = []
     seen: Counter[str] = Counter()
     for route in plan.routes:
@@ -62,7 +72,7 @@ def check_plan(
             arrival, start, end = _local(visit.arrival_time), _local(visit.start_time), _local(visit.end_time)
             if not arrival <= start + SLACK or not start <= end + SLACK:
                 problems.append(f"{where} visit {i}: arrival/start/end out of order")
-            if i and visit.kind != K.VISIT_KIND_BREAK and arrival + SLACK < previous_end:
+            if i and visit.kind not in PAUSES and arrival + SLACK < previous_end:
                 problems.append(f"{where} visit {i}: arrives before leaving the previous visit")
             if visit.kind == K.VISIT_KIND_CONTAINER:
                 for name in visit.containers:
@@ -101,14 +111,21 @@ def check_plan(
                     problems.append(f"{where}: break starts at {start:%H:%M}, outside its window")
                 if (end - start) + SLACK < vehicle.break_duration.ToTimedelta():
                     problems.append(f"{where}: break shorter than {vehicle.break_duration.ToTimedelta()}")
-            if visit.kind != K.VISIT_KIND_BREAK:
+            elif visit.kind == K.VISIT_KIND_REST:
+                if not driving_rule:
+                    problems.append(f"{where}: a rest, while the driving-time rule was not asked for")
+                if end - start + SLACK < REST:
+                    problems.append(f"{where}: rest of {end - start}, the rule owes {REST}")
+            if visit.kind not in PAUSES:
                 previous_end = end
         # A crew back at the depot before its break window closes takes its break there, off the route.
         back = _seconds(_local(visits[-1].arrival_time))
         if vehicle.break_duration.seconds and back > _window_s(vehicle.break_window)[1] and breaks != 1:
             problems.append(f"{where}: {breaks} breaks instead of one during a day back at {back // 3600}h")
         collected = [v for v in visits if v.kind == K.VISIT_KIND_CONTAINER]
-        before_end = [v for v in visits if v.kind != K.VISIT_KIND_BREAK][-2]
+        before_end = [v for v in visits if v.kind not in PAUSES][-2]
+        if driving_rule:
+            problems += _stints(where, visits)
         if collected and before_end.kind != K.VISIT_KIND_DISPOSAL:
             problems.append(f"{where}: goes home loaded (last stop before the depot is not a disposal)")
         if visits[-1].load_liters != 0:
@@ -117,3 +134,18 @@ def check_plan(
     skipped = {s.container for s in plan.skipped}
     problems += [f"{name} both planned and skipped" for name in skipped & set(seen)]
     return problems
+
+
+def _stints(where: str, visits: list[planning_pb2.Visit]) -> list[str]:
+    """The stretches on duty longer than the driving-time rule allows."""
+    bounds = [_local(visits[0].start_time)]
+    for visit in visits:
+        start, end = _local(visit.start_time), _local(visit.end_time)
+        if visit.kind in PAUSES and end - start + SLACK >= REST:
+            bounds += [start, end]
+    bounds.append(_local(visits[-1].arrival_time))
+    return [
+        f"{where}: on duty {b - a} from {a:%H:%M} without a rest of 45 minutes"
+        for a, b in zip(bounds[::2], bounds[1::2], strict=True)
+        if b - a > STINT + SLACK
+    ]

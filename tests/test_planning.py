@@ -306,3 +306,31 @@ async def test_trucks_leave_at_shift_start_even_for_late_morning_work(api: Api) 
     for route in plan.routes:
         assert route.visits[0].start_time.ToDatetime(UTC).astimezone(PARIS).strftime("%H:%M") == "06:00"
         assert planning_pb2.VISIT_KIND_BREAK in {v.kind for v in route.visits}
+
+
+async def test_driving_time_rule_puts_a_rest_into_long_days(api: Api) -> None:
+    """Asked for, the EU rule gives every day longer than 4 h 30 on duty a 45-minute rest.
+
+    The 30-minute break of the test fleet is too short to count, so the 06:00-13:30 crews that work
+    past 10:30 rest once; without the option no rest appears.
+    """
+    await _seed(api)
+    request = planning_pb2.OptimizeRoutesRequest(service_date=_today())
+    request.options.time_limit.FromSeconds(3)
+    request.options.driving_time_rule = True
+    operation = await _wait(api, await api.planning.OptimizeRoutes(request))
+    assert not operation.HasField("error"), operation.error
+    plan = planning_pb2.RoutePlan()
+    operation.response.Unpack(plan)
+    assert check_plan(plan, *(await _resources(api)), driving_rule=True) == []
+    long_days = [r for r in plan.routes if r.duration.ToTimedelta() > timedelta(hours=4, minutes=30)]
+    assert long_days, "no day long enough to need a rest"
+    for route in long_days:
+        assert planning_pb2.VISIT_KIND_REST in {v.kind for v in route.visits}
+
+    plain = await _wait(api, await _optimize(api))
+    plain_plan = planning_pb2.RoutePlan()
+    plain.response.Unpack(plain_plan)
+    assert planning_pb2.VISIT_KIND_REST not in {v.kind for r in plain_plan.routes for v in r.visits}
+    problems = check_plan(plain_plan, *(await _resources(api)), driving_rule=True)
+    assert any("without a rest of 45 minutes" in p for p in problems)

@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from google.protobuf import duration_pb2, timestamp_pb2
@@ -357,3 +358,22 @@ def test_empty_plan_renders_one_page() -> None:
     plan = planning_pb2.RoutePlan(name="routePlans/empty")
     sheets = render_route_sheets(plan, containers={}, vehicles={}, depots={}, facilities={})
     assert sheets.page_count == len(_pages(sheets)) == 1
+
+
+def test_rest_of_the_driving_rule_is_told_apart_from_the_break() -> None:
+    """A rest owed under the driving-time rule prints as "Repos", with its times, next to the "Pause"."""
+    world = _world([6])
+    route = world.plan.routes[0]
+    after = route.visits[3]
+    rest = planning_pb2.Visit(kind=planning_pb2.VISIT_KIND_REST)
+    rest.arrival_time.CopyFrom(after.end_time)
+    rest.start_time.CopyFrom(after.end_time)
+    rest.end_time.CopyFrom(_ts(after.end_time.ToDatetime(UTC) + timedelta(minutes=45)))
+    visits = list(route.visits)
+    del route.visits[:]
+    route.visits.extend([*visits[:4], rest, *visits[4:]])
+    text = _pages(world.render())[0]
+    start = after.end_time.ToDatetime(UTC).astimezone(ZoneInfo("Europe/Paris"))
+    end = start + timedelta(minutes=45)
+    assert f"Repos (temps de conduite) {start:%H:%M}–{end:%H:%M} (45 min)" in text
+    assert "Pause " in text

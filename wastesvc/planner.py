@@ -283,7 +283,8 @@ class Planner:
                 self._read_input, service_date, job.streams, job.vehicle_ids, request.options
             )
             selected = select_containers(data, _now())
-            built = build_problem(data, selected)
+            rule = routing.DrivingRule() if request.options.driving_time_rule else None
+            built = build_problem(data, selected, driving_rule=rule)
             metadata.selected_container_count = len(selected)
             metadata.state, metadata.progress_percent = Metadata.STATE_SOLVING, 20
             await self._publish(row, metadata)

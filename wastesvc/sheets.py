@@ -117,12 +117,14 @@ _ROW_FILLS: dict[int, tuple[int, int, int]] = {
     planning_pb2.VISIT_KIND_DEPOT_END: _FILL_DEPOT,
     planning_pb2.VISIT_KIND_DISPOSAL: _FILL_DISPOSAL,
     planning_pb2.VISIT_KIND_BREAK: _FILL_BREAK,
+    planning_pb2.VISIT_KIND_REST: _FILL_BREAK,
 }
 _ROW_SYMBOLS: dict[int, str] = {
     planning_pb2.VISIT_KIND_DEPOT_START: "D",
     planning_pb2.VISIT_KIND_DEPOT_END: "D",
     planning_pb2.VISIT_KIND_DISPOSAL: "V",
     planning_pb2.VISIT_KIND_BREAK: "P",
+    planning_pb2.VISIT_KIND_REST: "R",
 }
 _ANOMALY_CODES = (
     "A accès bloqué",
@@ -385,10 +387,12 @@ def _build_sheet(ctx: _Context, route: planning_pb2.VehicleRoute) -> _Sheet:
             loc = _location(visit.location, facility.location if facility else None)
             if loc:
                 sheet.path.append(_Point(visit.kind, *loc))
-        elif visit.kind == planning_pb2.VISIT_KIND_BREAK:
+        elif visit.kind in (planning_pb2.VISIT_KIND_BREAK, planning_pb2.VISIT_KIND_REST):
             start = ctx.hhmm(visit.start_time if _is_set(visit.start_time) else visit.arrival_time)
             end = ctx.hhmm(visit.end_time)
-            text = f"Pause {start}{_EN_DASH}{end}"
+            # "Repos": the rest the driving-time rule owes, told apart from the meal break.
+            label = "Pause" if visit.kind == planning_pb2.VISIT_KIND_BREAK else "Repos (temps de conduite)"
+            text = f"{label} {start}{_EN_DASH}{end}"
             if _is_set(visit.end_time) and _is_set(visit.start_time):
                 text += f" ({round((visit.end_time.seconds - visit.start_time.seconds) / 60)} min)"
             sheet.rows.append(_Row(visit.kind, start, text=text))

@@ -134,8 +134,13 @@ def _assign_streams(vehicles: Sequence[VehicleRow], demand: Mapping[str, float])
     return result
 
 
-def build_problem(data: PlanningInput, selected: Sequence[Selection]) -> BuiltProblem:
-    """The routing problem of the day: one stop per isle and stream, one stream per vehicle."""
+def build_problem(
+    data: PlanningInput, selected: Sequence[Selection], *, driving_rule: routing.DrivingRule | None = None
+) -> BuiltProblem:
+    """The routing problem of the day: one stop per isle and stream, one stream per vehicle.
+
+    `driving_rule`, when given, applies to every crew.
+    """
     demand: dict[str, float] = defaultdict(float)
     for s in selected:
         demand[s.container.stream] += s.container.volume_l * s.fill
@@ -196,6 +201,7 @@ def build_problem(data: PlanningInput, selected: Sequence[Selection]) -> BuiltPr
                 # The crew clocks in at shift start and the truck goes out then (waiting, if need be, at
                 # the first stop); a later start would only dodge the lunch break.
                 latest_departure_s=v.shift_start_s,
+                driving_rule=driving_rule,
                 cost_per_km=v.cost_per_km,
                 cost_per_hour=v.cost_per_hour,
                 route_volume_cap_l=float(v.daily_volume_cap_l) or None,
@@ -257,8 +263,9 @@ def solution_to_plan(
         )
         collected = 0.0
         for visit in route.visits:
+            rest = visit.kind is routing.VisitKind.BREAK and visit.ref_id == routing.REST
             item = out.visits.add(
-                kind=_VISIT_KINDS[visit.kind],
+                kind=planning_pb2.VISIT_KIND_REST if rest else _VISIT_KINDS[visit.kind],
                 arrival_time=to_timestamp(_at(data.service_date, data.timezone, visit.arrival_s)),
                 start_time=to_timestamp(_at(data.service_date, data.timezone, visit.start_s)),
                 end_time=to_timestamp(_at(data.service_date, data.timezone, visit.end_s)),
