@@ -45,9 +45,10 @@ fmt: $(INSTALLED)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# `make bench-routing quick`, `... kim` (the 8 Kim instances), `... classic` (the others) or `PRESET=full`.
+# `make bench-routing quick`, `... kim` (the 8 Kim instances), `... classic` (the others) or `PRESET=full`;
+# `ONLY="1932 2100"` re-runs those instances of the preset.
 bench-routing: $(GENERATED)
-	$(BIN)/python -m bench.routing $(or $(PRESET),$(filter quick full kim classic,$(MAKECMDGOALS)),quick)
+	$(BIN)/python -m bench.routing $(or $(PRESET),$(filter quick full kim classic,$(MAKECMDGOALS)),quick) $(ONLY)
 
 quick full kim classic:
 	@:

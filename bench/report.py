@@ -244,6 +244,11 @@ def write_report(records: list[dict[str, Any]], meta: dict[str, Any], results: P
             f"`{run['preset']}` on {run['date']}"
             + (f" at commit `{run['commit']}`" if run.get("commit") else "")
             + f" ({len(run['budgets'])} instances, {run['total_runtime_s']:.0f} s)"
+            + "".join(
+                f", then {', '.join(again['budgets'])} again on {again['date']}"
+                + (f" at `{again['commit']}`" if again.get("commit") else "")
+                for again in run.get("reruns", [])
+            )
             for run in runs
         )
         + ". Raw records: `bench/results/routing.json` (one per preset, instance and solver), machine and"

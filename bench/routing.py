@@ -292,15 +292,22 @@ def _load_json(path: Path, default: Any) -> Any:
         return default
 
 
-def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Run `preset`, merge its records into `routing.json`, rewrite the plot and BENCHMARKS.md."""
+def run_suite(
+    preset: str, *, only: set[str] | None = None, log: bool = True
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run `preset` (or its instances named in `only`), merge the records, rewrite plots and BENCHMARKS.md.
+
+    A run of part of a preset (`only`) replaces those instances' records and is listed under the
+    preset's run in `routing_meta.json` as a re-run; it runs no first-plan probe.
+    """
     started = time.monotonic()
     run_date = time.strftime("%Y-%m-%d %H:%M %Z")
     commit = _commit()
     RESULTS.mkdir(parents=True, exist_ok=True)
     earlier: list[dict[str, Any]] = _load_json(RESULTS / "routing.json", [])
     records: list[dict[str, Any]] = []
-    for name, budget in PRESETS[preset]:
+    plan = [(name, budget) for name, budget in PRESETS[preset] if only is None or name in only]
+    for name, budget in plan:
         spec = CATALOG[name]
         for solver in SOLVER_ORDER:
             payload = run_in_child(name, solver, budget, SEEDS[solver])
@@ -322,6 +329,35 @@ def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], d
             (RESULTS / "routing.json").write_text(
                 json.dumps(merge_records(earlier, records), indent=1) + "\n", encoding="utf-8"
             )
+    probes = [] if only is not None else _first_plan_probes(preset, log=log)
+    meta = _load_json(RESULTS / "routing_meta.json", {})
+    if "runs" not in meta:  # a file from before runs accumulated describes a single run
+        meta = {"runs": {meta["preset"]: meta}} if "preset" in meta else {"runs": {}}
+    run: dict[str, Any] = {
+        "preset": preset,
+        "machine": machine(),
+        "budgets": dict(plan),
+        "first_plan_probes": probes,
+        "total_runtime_s": round(time.monotonic() - started, 1),
+        "date": run_date,
+        "commit": commit,
+    }
+    if only is not None and preset in meta["runs"]:
+        meta["runs"][preset].setdefault("reruns", []).append(run)
+    else:
+        meta["runs"][preset] = run
+        meta["latest"] = preset
+    meta.setdefault("latest", preset)
+    all_records = merge_records(earlier, records)
+    (RESULTS / "routing.json").write_text(json.dumps(all_records, indent=1) + "\n", encoding="utf-8")
+    write_report(all_records, meta, RESULTS, REPO / "BENCHMARKS.md")
+    run["total_runtime_s"] = round(time.monotonic() - started, 1)
+    (RESULTS / "routing_meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    return records, run
+
+
+def _first_plan_probes(preset: str, *, log: bool) -> list[dict[str, Any]]:
+    """The engine on `FIRST_PLAN_PROBE`'s instance at its first limit, then the second if that failed."""
     probe_name, probe_budgets = FIRST_PLAN_PROBE
     probes: list[dict[str, Any]] = []
     for probe_budget in probe_budgets:
@@ -337,26 +373,7 @@ def run_suite(preset: str, *, log: bool = True) -> tuple[list[dict[str, Any]], d
             )
         if probe["feasible"]:
             break
-    meta = _load_json(RESULTS / "routing_meta.json", {})
-    if "runs" not in meta:  # a file from before runs accumulated describes a single run
-        meta = {"runs": {meta["preset"]: meta}} if "preset" in meta else {"runs": {}}
-    run = {
-        "preset": preset,
-        "machine": machine(),
-        "budgets": dict(PRESETS[preset]),
-        "first_plan_probes": probes,
-        "total_runtime_s": round(time.monotonic() - started, 1),
-        "date": run_date,
-        "commit": commit,
-    }
-    meta["runs"][preset] = run
-    meta["latest"] = preset
-    all_records = merge_records(earlier, records)
-    (RESULTS / "routing.json").write_text(json.dumps(all_records, indent=1) + "\n", encoding="utf-8")
-    write_report(all_records, meta, RESULTS, REPO / "BENCHMARKS.md")
-    run["total_runtime_s"] = round(time.monotonic() - started, 1)
-    (RESULTS / "routing_meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-    return records, run
+    return probes
 
 
 def merge_records(earlier: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -399,13 +416,18 @@ def _commit() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: `python -m bench.routing quick|full`."""
+    """Entry point: `python -m bench.routing [PRESET [INSTANCE ...]]`, by default `quick`."""
     args = sys.argv[1:] if argv is None else argv
     preset = args[0] if args else "quick"
-    if preset not in PRESETS:
-        print(f"usage: python -m bench.routing [{'|'.join(PRESETS)}]", file=sys.stderr)
+    names = {name for name, _ in PRESETS.get(preset, [])}
+    if preset not in PRESETS or not set(args[1:]) <= names:
+        print(
+            f"usage: python -m bench.routing [{'|'.join(PRESETS)} [INSTANCE ...]];"
+            f" {preset!r} has {', '.join(sorted(names)) or 'no instances'}",
+            file=sys.stderr,
+        )
         return 2
-    _, meta = run_suite(preset)
+    _, meta = run_suite(preset, only=set(args[1:]) or None)
     print(f"done in {meta['total_runtime_s']:.0f} s; see BENCHMARKS.md and bench/results/")
     return 0
 

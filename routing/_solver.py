@@ -35,7 +35,7 @@ from routing._model import (
     Visit,
     VisitKind,
 )
-from routing._pyvrp import relaxed_plan
+from routing._pyvrp import REPAIR_S, relaxed_plan
 from routing._validate import FieldViolation, ProblemError, validate, validate_options
 
 __all__ = ["solve"]
@@ -66,7 +66,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> Solution:
         alone = model.setup_estimate_s() * 1.5 > (1 - _WARM_START_SHARE) * options.time_limit_s
         until = started + options.time_limit_s * _WARM_START_SHARE
         if alone:
-            until = deadline - _WALK_S_PER_STOP * len(model.vehicle_options)
+            until = deadline - _WALK_S_PER_STOP * len(model.vehicle_options) - REPAIR_S
         relaxed = model.warm_start(until)
         if relaxed is not None and (alone or deadline - time.monotonic() < model.setup_estimate_s()):
             model.notes.append(

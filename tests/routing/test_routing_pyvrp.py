@@ -24,7 +24,7 @@ from routing import (
     check,
     solve,
 )
-from routing._pyvrp import relaxed_plan, relaxed_routes
+from routing._pyvrp import _Day, _put_back, relaxed_plan, relaxed_routes
 from routing._solver import _assemble
 from tests.routing.routing_road import GLASS_CENTRE, H, residual, road_day, truck
 
@@ -207,3 +207,34 @@ def test_consecutive_trips_do_not_mix_facilities() -> None:
     facilities = {f.id for f in day.facilities}
     for refs in routes.values():
         assert not any(a in facilities and b in facilities for a, b in itertools.pairwise(refs))
+
+
+def test_stop_the_walk_left_out_is_put_back_where_it_costs_least() -> None:
+    """s6, missing from the walked day 2-4-dump-8-dump, goes back after s4: the 24 km day, not 28 km."""
+    day = road_day()
+    matrix = day.matrix.matrix(day.locations())
+    walked = _Day(day, matrix, day.vehicles[0], None).walk(["s2", "s4", "ts", "s8", "ts"])
+    assert walked is not None
+    routes = {"t1": walked}
+    _put_back(day, matrix, routes, None, until=time.monotonic() + 5)
+    route = routes["t1"]
+    assert [x.ref_id for x in route.visits if x.kind is VisitKind.STOP] == ["s2", "s4", "s6", "s8"]
+    assert route.distance_m == 24_000
+    solution = _assemble(day, (route,), {}, "FEASIBLE", time.monotonic(), notes=[])
+    assert routing.check(day, solution) == []
+
+
+def test_stop_no_route_can_take_goes_on_an_idle_truck() -> None:
+    """A glass stop cannot join the residual day; the idle glass truck takes it alone, dump included."""
+    day = road_day()
+    glass = dataclasses.replace(residual("g3", 3), stream="glass")
+    glass_truck = truck("t2", streams=frozenset({"glass"}))
+    day = dataclasses.replace(day, stops=(*day.stops, glass), vehicles=(*day.vehicles, glass_truck))
+    matrix = day.matrix.matrix(day.locations())
+    walked = _Day(day, matrix, day.vehicles[0], None).walk(["s2", "s4", "s6", "ts", "s8", "ts"])
+    assert walked is not None
+    routes = {"t1": walked}
+    _put_back(day, matrix, routes, None, until=time.monotonic() + 5)
+    assert [x.ref_id for x in routes["t2"].visits] == ["garage", "g3", "verre", "garage"]
+    solution = _assemble(day, (routes["t1"], routes["t2"]), {}, "FEASIBLE", time.monotonic(), notes=[])
+    assert routing.check(day, solution) == []
