@@ -54,6 +54,13 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> Solution:
     started = time.monotonic()
     validate(problem)
     validate_options(options, problem)
+    if _tries_both(problem, options):
+        return _best_of_both(problem, options, started)
+    return _solve(problem, options, started)
+
+
+def _solve(problem: Problem, options: SolveOptions, started: float) -> Solution:
+    """`solve` for a valid problem, one way: from the warm start or not, as `options` say."""
     matrix = problem.matrix.matrix(problem.locations())
     warm = _wants_warm_start(problem, options)
     model = _Model(problem, matrix, options, build=not warm)
@@ -113,7 +120,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> Solution:
 
 # Share of the time limit the PyVRP warm start takes; OR-Tools has the rest (see routing/_pyvrp.py).
 _WARM_START_SHARE = 0.85
-# "auto" warm-starts from this many stops up.
+# "auto" warm-starts from this many stops up; below, it tries both ways (`_best_of_both`).
 _WARM_START_MIN_STOPS = 20
 # How long OR-Tools takes to build the model and to load a plan into it (measured on the bench machine):
 # building handles node-by-node matrices, 2.9 s for the 3 024 nodes of Kim 2100; loading a plan with
@@ -130,6 +137,28 @@ _WALK_S_PER_STOP = 4e-4
 _OVERRUN_S_PER_NODE_AND_BREAK = 1e-4
 _WARM_LNS_TIME_LIMIT_MS = 1000
 _WARM_PLAN_NOTE = "OR-Tools found nothing better than the PyVRP warm start: its plan, lunch put back"
+
+
+def _tries_both(problem: Problem, options: SolveOptions) -> bool:
+    """Whether "auto" solves a small day both ways (see `_best_of_both`)."""
+    fresh = options.initial_routes is None and not options.frozen and options.now_s is None
+    return fresh and options.warm_start == "auto" and len(problem.stops) < _WARM_START_MIN_STOPS
+
+
+def _best_of_both(problem: Problem, options: SolveOptions, started: float) -> Solution:
+    """A small day solved by OR-Tools alone, then from the warm start, each in half the time; the better.
+
+    Neither way wins every small day. On 29 random days of 6 to 19 stops at 0.5 s, against OR-Tools
+    alone for the whole time: every mandatory stop served on three days where OR-Tools alone left one
+    to four out, cheaper on six, equal on seventeen, dearer on three (by 1 to 35 %, prizes included).
+    """
+    half = dataclasses.replace(options, time_limit_s=options.time_limit_s / 2, warm_start="none")
+    plain = _solve(problem, half, started)
+    second = time.monotonic()
+    rest = max(options.time_limit_s - (second - started), _MIN_SEARCH_S)
+    warm = _solve(problem, dataclasses.replace(half, time_limit_s=rest, warm_start="pyvrp"), second)
+    best = min((plain, warm), key=lambda solution: _rank(solution, problem))
+    return dataclasses.replace(best, solve_time_s=time.monotonic() - started)
 
 
 def _wants_warm_start(problem: Problem, options: SolveOptions) -> bool:

@@ -173,3 +173,30 @@ def hand_made(problem: Problem, sequences: Mapping[str, Sequence[str]]) -> Solut
     lost = sum(stops[s.stop_id].prize for s in skipped if not stops[s.stop_id].required)
     cost = CostBreakdown(km, hours, fixed, lost, km + hours + overtime + fixed + lost, overtime)
     return Solution(tuple(routes), skipped, cost, "HAND_MADE", 0.0)
+
+
+def soissons_day(n_stops: int, seed: int, n_facilities: int = 1, *, windows: bool = False) -> Problem:
+    """Random stops around Soissons; with `windows`, every other one open 06:00-06:40 or 07:00-09:00."""
+    rng = np.random.default_rng(seed)
+    slots = [(TimeWindow(6 * H, 6 * H + 2400),), (TimeWindow(7 * H, 9 * H),)]
+    stops = tuple(
+        residual(
+            f"s{i}",
+            0,
+            location=Location(49.38 + rng.uniform(-0.03, 0.03), 3.32 + rng.uniform(-0.05, 0.05)),
+            volume_l=float(rng.integers(2000, 5000)),
+            time_windows=slots[int(rng.integers(2))] if windows and i % 2 else (),
+        )
+        for i in range(n_stops)
+    )
+    facilities = tuple(
+        Facility(
+            f"f{k}",
+            Location(49.38 + rng.uniform(-0.05, 0.05), 3.32 + rng.uniform(-0.08, 0.08)),
+            frozenset({"residual"}),
+            TimeWindow(5 * H, 20 * H),
+            600,
+        )
+        for k in range(n_facilities)
+    )
+    return Problem(stops, (truck(),), (Depot("garage", Location(49.38, 3.32)),), facilities)

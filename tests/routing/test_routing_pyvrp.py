@@ -26,7 +26,7 @@ from routing import (
 )
 from routing._pyvrp import _Day, _put_back, relaxed_plan, relaxed_routes
 from routing._solver import _assemble
-from tests.routing.routing_road import GLASS_CENTRE, H, residual, road_day, truck
+from tests.routing.routing_road import GLASS_CENTRE, H, residual, road_day, soissons_day, truck
 
 LUNCH = Break(11 * H, 12 * H, H)
 
@@ -177,8 +177,8 @@ def test_too_large_for_or_tools_returns_the_warm_plan(monkeypatch: pytest.Monkey
     assert solution.status == "FEASIBLE"
 
 
-def test_small_days_skip_the_warm_start_on_auto(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Below the threshold "auto" leaves PyVRP alone; "pyvrp" asks for it."""
+def test_small_days_try_both_ways_on_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below the threshold "auto" asks PyVRP once, besides OR-Tools alone; "none" never asks."""
     calls: list[int] = []
 
     def spy(*args: object, **kwargs: object) -> list[Route]:
@@ -186,10 +186,22 @@ def test_small_days_skip_the_warm_start_on_auto(monkeypatch: pytest.MonkeyPatch)
         return []
 
     monkeypatch.setattr(routing._solver, "relaxed_plan", spy)
-    solve(road_day(), SolveOptions(time_limit_s=0.2))
+    solve(road_day(), SolveOptions(time_limit_s=0.2, warm_start="none"))
     assert calls == []
-    solve(road_day(), SolveOptions(time_limit_s=0.2, warm_start="pyvrp"))
+    solution = solve(road_day(), SolveOptions(time_limit_s=0.2))
     assert calls == [1]
+    assert solution.cost.total == pytest.approx(24.0)
+
+
+def test_auto_serves_a_small_day_that_or_tools_alone_cuts_short() -> None:
+    """Seven stops, two windows of 40 minutes at 06:00: OR-Tools alone leaves one out, "auto" none."""
+    day = soissons_day(7, 15, 2, windows=True)
+    alone = solve(day, SolveOptions(time_limit_s=0.5, warm_start="none"))
+    both = solve(day, SolveOptions(time_limit_s=0.5))
+    assert check(day, alone) == []
+    assert check(day, both) == []
+    assert len(alone.skipped) == 1
+    assert both.skipped == ()
 
 
 def test_unknown_warm_start_is_refused() -> None:

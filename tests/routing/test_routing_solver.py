@@ -22,7 +22,16 @@ from routing import (
     check,
     solve,
 )
-from tests.routing.routing_road import H, at, hand_made, residual, road_day, solve_checked, truck
+from tests.routing.routing_road import (
+    H,
+    at,
+    hand_made,
+    residual,
+    road_day,
+    soissons_day,
+    solve_checked,
+    truck,
+)
 
 
 def refs(route: Route) -> list[str]:
@@ -223,34 +232,24 @@ def test_depot_no_vehicle_uses_is_never_visited() -> None:
     assert "spare" not in refs(solution.routes[0])
 
 
-def _soissons(n_stops: int, seed: int, n_facilities: int = 1) -> Problem:
-    rng = np.random.default_rng(seed)
-    stops = tuple(
-        residual(
-            f"s{i}",
-            0,
-            location=Location(49.38 + rng.uniform(-0.03, 0.03), 3.32 + rng.uniform(-0.05, 0.05)),
-            volume_l=float(rng.integers(2000, 5000)),
-        )
-        for i in range(n_stops)
-    )
-    facilities = tuple(
-        Facility(
-            f"f{k}",
-            Location(49.38 + rng.uniform(-0.05, 0.05), 3.32 + rng.uniform(-0.08, 0.08)),
-            frozenset({"residual"}),
-            TimeWindow(5 * H, 20 * H),
-            600,
-        )
-        for k in range(n_facilities)
-    )
-    return Problem(stops, (truck(),), (Depot("garage", Location(49.38, 3.32)),), facilities)
+@pytest.mark.parametrize(
+    ("n_stops", "n_facilities", "seed", "windows"),
+    [
+        (6, 1, 1, False),
+        (6, 1, 2, False),
+        (5, 2, 3, False),
+        (7, 1, 4, False),
+        (7, 1, 5, True),
+        (6, 2, 7, True),
+    ],
+)
+def test_matches_brute_force_on_tiny_days(n_stops: int, n_facilities: int, seed: int, windows: bool) -> None:
+    """On a one-truck day of up to seven stops the solver finds the cheapest plan an enumeration finds.
 
-
-@pytest.mark.parametrize(("n_stops", "n_facilities", "seed"), [(6, 1, 1), (6, 1, 2), (5, 2, 3)])
-def test_matches_brute_force_on_tiny_days(n_stops: int, n_facilities: int, seed: int) -> None:
-    """On a one-truck day of at most six stops the solver finds the cheapest plan an enumeration finds."""
-    problem = _soissons(n_stops, seed, n_facilities)
+    The enumeration covers every order, every split into trips and every facility per trip; the
+    cheapest plan that the independent checker accepts (capacity, windows, hours) is the optimum.
+    """
+    problem = soissons_day(n_stops, seed, n_facilities, windows=windows)
     matrix = problem.matrix.matrix(problem.locations())
     row = {
         ref: k
@@ -287,7 +286,7 @@ def test_matches_brute_force_on_tiny_days(n_stops: int, n_facilities: int, seed:
 def test_larger_day_stays_within_the_time_limit() -> None:
     """A 120-stop, two-facility day is solved, checked clean, and returned within its budget."""
     problem = dataclasses.replace(
-        _soissons(120, 7, 2),
+        soissons_day(120, 7, 2),
         vehicles=(truck("t1", capacity_l=16_000.0), truck("t2", capacity_l=16_000.0)),
     )
     problem = dataclasses.replace(
