@@ -85,6 +85,7 @@ from pyvrp.search import (
 
 from routing._matrix import Matrix
 from routing._model import LUNCH, REST, Problem, Route, Stop, TimeWindow, Vehicle, Visit, VisitKind
+from routing._validate import can_carry
 
 __all__ = ["REPAIR_S", "relaxed_plan", "relaxed_routes"]
 
@@ -258,13 +259,8 @@ def _representatives(vehicles: Sequence[Vehicle]) -> list[Vehicle]:
 
 
 def _can_serve(vehicle: Vehicle, stop: Stop) -> bool:
-    return (
-        stop.stream in vehicle.streams
-        and stop.required_skills <= vehicle.skills
-        and stop.volume_l <= vehicle.capacity_l
-        and stop.weight_kg <= vehicle.capacity_kg
-        and bool(_windows(stop, vehicle))
-    )
+    """`can_carry`, and some window of the stop lies within the vehicle's shift."""
+    return can_carry(vehicle, stop) and bool(_windows(stop, vehicle))
 
 
 @dataclass(slots=True)

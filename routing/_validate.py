@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from routing._matrix import Location
 from routing._model import Problem, SolveOptions, Stop, TimeWindow, Vehicle
 
-__all__ = ["FieldViolation", "ProblemError", "validate", "validate_options"]
+__all__ = ["FieldViolation", "ProblemError", "can_carry", "validate", "validate_options"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +106,7 @@ def _sequences(
                 if ref in seen:
                     out.append(FieldViolation(where, f"stop {ref!r} is listed more than once"))
                 seen.add(ref)
-                if strict and not _can_serve(vehicle, stops[ref]):
+                if strict and not can_carry(vehicle, stops[ref]):
                     out.append(
                         FieldViolation(
                             where,
@@ -124,7 +124,7 @@ def _sequences(
                 out.append(FieldViolation(where, f"unknown stop or facility id {ref!r}"))
 
 
-def _can_serve(vehicle: Vehicle, stop: Stop) -> bool:
+def can_carry(vehicle: Vehicle, stop: Stop) -> bool:
     """Whether the vehicle carries the stream, has the skills and room for the stop."""
     return (
         stop.stream in vehicle.streams
