@@ -94,7 +94,7 @@ def targets(records: list[dict[str, Any]], meta: dict[str, Any]) -> list[tuple[s
     )
 
     # 3. first feasible plan on a 2 000-stop waste instance (the latest run's probe).
-    probes: list[dict[str, Any]] = meta["runs"][meta["latest"]].get("first_plan_probes", [])
+    probes = _latest_probes(meta)
     if probes:
         first = probes[0]
         ok = bool(first["feasible"]) and (first["time_s"] or 1e9) < _FIRST_PLAN_LIMIT_S
@@ -113,7 +113,7 @@ def targets(records: list[dict[str, Any]], meta: dict[str, Any]) -> list[tuple[s
         out.append(("2 000-stop waste instance: first feasible plan < 5 s", _met(ok), text))
 
     # 4. never past the time limit ("Bad input": never a run past the time limit).
-    latest_probes = meta["runs"][meta["latest"]].get("first_plan_probes", [])
+    latest_probes = _latest_probes(meta)
     engine = [
         r for r in [*records, *latest_probes] if r["solver"] == "engine" and r.get("time_s") is not None
     ]
@@ -138,6 +138,12 @@ def targets(records: list[dict[str, Any]], meta: dict[str, Any]) -> list[tuple[s
             text += f"; no RSS (crash or timeout): {', '.join(crashed)}"
         out.append(("no OOM on 24 GB", _met(max(peaks) < _MEMORY_LIMIT_MB and not crashed), text))
     return out
+
+
+def _latest_probes(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """The first-plan probes of the latest run that made them (a partial run makes none)."""
+    runs = sorted(meta["runs"].values(), key=lambda run: str(run["date"]), reverse=True)
+    return next((list(run["first_plan_probes"]) for run in runs if run.get("first_plan_probes")), [])
 
 
 def _versus_pyvrp(preset: str, records: list[dict[str, Any]]) -> tuple[str, str, str]:
