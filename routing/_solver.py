@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.util import optional_boolean_pb2
 
 from routing._matrix import Matrix
 from routing._model import (
@@ -132,10 +133,25 @@ _LOAD_S_PER_NODE_AND_LUNCH = 3e-4
 # Time to keep for the walk that puts the lunch back, and for PyVRP's last iteration: 0.5 s on 2 092 stops,
 # but 3e-4 s per stop still ended 0.02 s late there once (the Kim 2100 probe, 4.52 s for 4.5 s).
 _WALK_S_PER_STOP = 4e-4
-# OR-Tools stops its search past its time limit, by longer the more nodes and breaks the routes carry
-# (1.5 s over a 30.8 s limit on Kim 1051: 1 500 nodes, 16 lunches). The search is given that much less.
-_OVERRUN_S_PER_NODE_AND_BREAK = 1e-4
+# OR-Tools looks at its time limit between neighbours, so it stops up to one neighbour late: the longest
+# stretch without a look was 18 ms on RC2_4_1 (501 nodes) and 42 ms on Kim 1051 (1 500 nodes, 16
+# lunches), measured with a custom limit; the search is given that much less (with `_UNSTOPPABLE_OPERATORS`
+# left in, one stretch lasted 3.6 s).
+_OVERRUN_S_PER_NODE = 5e-5
 _WARM_LNS_TIME_LIMIT_MS = 1000
+# Local search operators that rebuild whole routes by insertion and do not look at the time limit while
+# they do: one call ran 3.6 s past a 4.3 s limit on RC2_4_1 (400 stops, 100 vehicles), and RC2_4_1 at
+# 80 s, C2_2_01R0.5 and C1_2_1 at 40 s, Kim 804 at 157 s all ended late because of them. Without them
+# every one of those ends on time, and the search found as good or better plans on RC201R0.5, Kim 102,
+# 277, 444 and 804 (measured; the two path LNS alone overran by 1 s, the insert-unperformed one by 1.8 s;
+# Kim 1051 and 1351 then end their OR-Tools phase within 10 ms of its limit).
+_UNSTOPPABLE_OPERATORS = (
+    "use_global_cheapest_insertion_path_lns",
+    "use_local_cheapest_insertion_path_lns",
+    "use_relocate_path_global_cheapest_insertion_insert_unperformed",
+)
+# Disposal trips OR-Tools may add to a vehicle beyond those of the warm start (see `_Model._max_trips`).
+_SPARE_TRIPS = 2
 _WARM_PLAN_NOTE = "OR-Tools found nothing better than the PyVRP warm start: its plan, lunch put back"
 
 
@@ -239,9 +255,8 @@ class _Model:
         return _BUILD_S_PER_NODE2 * n**2 + _LOAD_S_PER_NODE_AND_LUNCH * n * lunches
 
     def overrun_estimate_s(self) -> float:
-        """How far past its time limit the OR-Tools search may run (see `_OVERRUN_S_PER_NODE_AND_BREAK`)."""
-        breaks = sum(len(_break_slots(v)) for v in self.problem.vehicles)
-        return _OVERRUN_S_PER_NODE_AND_BREAK * len(self.nodes) * max(1, breaks)
+        """How far past its time limit the OR-Tools search may run (see `_OVERRUN_S_PER_NODE`)."""
+        return _OVERRUN_S_PER_NODE * len(self.nodes)
 
     def warm_start(self, until: float) -> tuple[Route, ...] | None:
         """Plan the relaxed problem with PyVRP until `until` and take it as the initial routes.
@@ -264,6 +279,7 @@ class _Model:
         initial = {r.vehicle_id: [x.ref_id for x in r.visits if x.kind in kinds] for r in routes}
         self.options = dataclasses.replace(self.options, initial_routes=initial)
         self.warm = True
+        self._add_nodes()
         return tuple(routes)
 
     def solution(self, routes: tuple[Route, ...], started: float) -> Solution:
@@ -335,7 +351,13 @@ class _Model:
         hint = list((self.options.initial_routes or {}).get(vehicle.id, ()))
         dumps = max((frozen.count(f.id) for f in self.problem.facilities), default=0)
         hinted = max(((frozen + hint).count(f.id) for f in self.problem.facilities), default=0)
-        return max(dumps + self._planned_trips(v), hinted)
+        trips = max(dumps + self._planned_trips(v), hinted)
+        if self.warm:
+            # Every copy is a node that every neighbourhood scans: sized on the whole fleet's load, the
+            # copies made 1 181 nodes of C2_2_01R0.5's 201 (49 per vehicle) and a local search pass
+            # found nothing in 8 s. The warm start's own trips and a few spare ones make 279 nodes.
+            trips = min(trips, hinted + _SPARE_TRIPS)
+        return trips
 
     def _planned_trips(self, v: int) -> int:
         """Trips to allow for the work that is planned (not frozen)."""
@@ -854,6 +876,8 @@ class _Model:
         params = pywrapcp.DefaultRoutingSearchParameters()
         params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.SEQUENTIAL_CHEAPEST_INSERTION
         params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+        for operator in _UNSTOPPABLE_OPERATORS:
+            setattr(params.local_search_operators, operator, optional_boolean_pb2.BOOL_FALSE)
         params.time_limit.FromMilliseconds(max(1, round(seconds * 1000)))
         return params
 
