@@ -133,11 +133,12 @@ _LOAD_S_PER_NODE_AND_LUNCH = 3e-4
 # Time to keep for the walk that puts the lunch back, and for PyVRP's last iteration: 0.5 s on 2 092 stops,
 # but 3e-4 s per stop still ended 0.02 s late there once (the Kim 2100 probe, 4.52 s for 4.5 s).
 _WALK_S_PER_STOP = 4e-4
-# OR-Tools looks at its time limit between neighbours, so it stops up to one neighbour late: the longest
-# stretch without a look was 18 ms on RC2_4_1 (501 nodes) and 42 ms on Kim 1051 (1 500 nodes, 16
-# lunches), measured with a custom limit; the search is given that much less (with `_UNSTOPPABLE_OPERATORS`
-# left in, one stretch lasted 3.6 s).
-_OVERRUN_S_PER_NODE = 5e-5
+# OR-Tools looks at its time limit between neighbours, so it stops up to one step late. The longest
+# stretches without a look, measured with a custom limit, grow with nodes times vehicles: 18 ms on RC2_4_1
+# (501 nodes, 100 vehicles), 42 ms on Kim 1051 (1 500 nodes, 19 vehicles, 16 lunches), 0.27 s on
+# RC2_10_1 (1 251 nodes, 250 vehicles; it ended 0.2 s late at 200 s with a margin per node alone). The
+# search is given that much less (with `_UNSTOPPABLE_OPERATORS` left in, one stretch lasted 3.6 s).
+_OVERRUN_S_PER_NODE_AND_VEHICLE = 2e-6
 _WARM_LNS_TIME_LIMIT_MS = 1000
 # Local search operators that rebuild whole routes by insertion and do not look at the time limit while
 # they do: one call ran 3.6 s past a 4.3 s limit on RC2_4_1 (400 stops, 100 vehicles), and RC2_4_1 at
@@ -255,8 +256,8 @@ class _Model:
         return _BUILD_S_PER_NODE2 * n**2 + _LOAD_S_PER_NODE_AND_LUNCH * n * lunches
 
     def overrun_estimate_s(self) -> float:
-        """How far past its time limit the OR-Tools search may run (see `_OVERRUN_S_PER_NODE`)."""
-        return _OVERRUN_S_PER_NODE * len(self.nodes)
+        """How far past its time limit the OR-Tools search may run (see `_OVERRUN_S_PER_NODE_AND_VEHICLE`)."""
+        return _OVERRUN_S_PER_NODE_AND_VEHICLE * len(self.nodes) * len(self.problem.vehicles)
 
     def warm_start(self, until: float) -> tuple[Route, ...] | None:
         """Plan the relaxed problem with PyVRP until `until` and take it as the initial routes.
