@@ -355,8 +355,8 @@ class _Model:
         trips = max(dumps + self._planned_trips(v), hinted)
         if self.warm:
             # Every copy is a node that every neighbourhood scans: sized on the whole fleet's load, the
-            # copies made 1 181 nodes of C2_2_01R0.5's 201 (49 per vehicle) and a local search pass
-            # found nothing in 8 s. The warm start's own trips and a few spare ones make 279 nodes.
+            # copies made 1 181 nodes of C2_2_01R0.5's 201 (49 per vehicle). The warm start's own trips
+            # and a few spare ones make 279.
             trips = min(trips, hinted + _SPARE_TRIPS)
         return trips
 
