@@ -248,7 +248,8 @@ def plans_by_distance(problem: Problem) -> Iterator[list[str]]:
     direct = distances[rows[:, :-1], rows[:, 1:]]
     # Without dumps the truck would drive garage - stops - garage; each dump replaces one arc by a detour.
     undumped = distances[0, rows[:, 0]] + direct.sum(axis=1)
-    lengths, which = [], []
+    lengths, kept_orders, group_of = [], [], []
+    groups: list[dict[int, int]] = []  # per split and choice of facilities: position -> facility row
     for split in itertools.product((False, True), repeat=n - 1):
         ends = [*np.flatnonzero(split), n - 1]  # positions after which the truck dumps
         bounds = [0, *(e + 1 for e in ends)]
@@ -262,11 +263,13 @@ def plans_by_distance(problem: Problem) -> Iterator[list[str]]:
                 arc = direct[:, end] if end < n - 1 else 0
                 length += distances[rows[:, end], dump] + distances[dump, after] - arc
             lengths.append(length[fits])
-            which += [(order, ends, dumps) for order in np.flatnonzero(fits)]
+            kept_orders.append(np.flatnonzero(fits))
+            group_of.append(np.full(len(kept_orders[-1]), len(groups)))
+            groups.append({int(end): dump for end, dump in zip(ends, dumps, strict=True)})
     ids = [problem.depots[0].id, *(f.id for f in problem.facilities), *(s.id for s in problem.stops)]
+    orders_flat, groups_flat = np.concatenate(kept_orders), np.concatenate(group_of)
     for k in np.argsort(np.concatenate(lengths), kind="stable"):
-        order, ends, dumps = which[k]
-        dump_after = dict(zip(ends, dumps, strict=True))
+        order, dump_after = orders_flat[k], groups[groups_flat[k]]
         sequence = []
         for position, row in enumerate(rows[order]):
             sequence.append(ids[row])
