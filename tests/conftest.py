@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,8 @@ from google.longrunning import operations_pb2_grpc
 from google.protobuf import duration_pb2
 from google.type import latlng_pb2, timeofday_pb2
 
+from wastesvc.auth import ROLES, issue_token, load_key
+from wastesvc.client import open_channel
 from wastesvc.config import Settings
 from wastesvc.server import Service, create_server
 from wastesvc.v1 import (
@@ -30,6 +32,9 @@ from wastesvc.v1 import (
 )
 
 SOISSONS = (49.3817, 3.3236)
+# The tenant every API test works in; `OTHER_TENANT` is the neighbour it must never see.
+TENANT = "tenants/grand-soissons"
+OTHER_TENANT = "tenants/champagne-picarde"
 
 
 @dataclass
@@ -67,15 +72,33 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    return Settings(db_url=db_url, listen="127.0.0.1:0", solver_time_limit_s=2.0)
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        db_url=db_url,
+        listen="127.0.0.1:0",
+        solver_time_limit_s=2.0,
+        auth_key_file=str(tmp_path / "auth.key"),
+    )
+
+
+def token(
+    settings: Settings, role: str = "operator", tenant: str = TENANT, communes: Sequence[str] = ()
+) -> str:
+    """A token signed with the test server's key."""
+    return issue_token(
+        load_key(settings.auth_key_file),
+        tenant=tenant.removeprefix("tenants/"),
+        scopes=ROLES[role],
+        subject=f"test-{role}",
+        communes=communes,
+    )
 
 
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
     service, port = await create_server(settings.listen, settings)
     address = f"127.0.0.1:{port}"
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with open_channel(address, settings, token(settings)) as channel:
         yield Api(
             service=service,
             address=address,
@@ -126,7 +149,7 @@ def container_message(
 async def create_container(api: Api, container_id: str, **kwargs: Any) -> containers_pb2.Container:
     return await api.containers.CreateContainer(
         containers_pb2.CreateContainerRequest(
-            container_id=container_id, container=container_message(**kwargs)
+            parent=TENANT, container_id=container_id, container=container_message(**kwargs)
         )
     )
 
@@ -135,6 +158,7 @@ async def create_fleet(api: Api) -> None:
     """A depot, a glass facility and a glass crane truck near Soissons."""
     await api.fleet.CreateDepot(
         fleet_pb2.CreateDepotRequest(
+            parent=TENANT,
             depot_id="ctm",
             depot=fleet_pb2.Depot(
                 display_name="Centre technique", location=latlng_pb2.LatLng(latitude=49.37, longitude=3.35)
@@ -143,6 +167,7 @@ async def create_fleet(api: Api) -> None:
     )
     await api.fleet.CreateFacility(
         fleet_pb2.CreateFacilityRequest(
+            parent=TENANT,
             facility_id="verre",
             facility=fleet_pb2.Facility(
                 display_name="Quai verre",
@@ -155,13 +180,14 @@ async def create_fleet(api: Api) -> None:
     )
     await api.fleet.CreateVehicle(
         fleet_pb2.CreateVehicleRequest(
+            parent=TENANT,
             vehicle_id="gru-01",
             vehicle=fleet_pb2.Vehicle(
                 display_name="Grue 1",
                 capacity_liters=12000,
                 capacity_kg=8000,
                 streams=[common_pb2.WASTE_STREAM_GLASS],
-                home_depot="depots/ctm",
+                home_depot="tenants/grand-soissons/depots/ctm",
                 shift=window((6, 0), (13, 30)),
                 break_window=window((9, 30), (10, 30)),
                 break_duration=duration_pb2.Duration(seconds=1800),

@@ -9,8 +9,9 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from wastesvc.errors import DOMAIN
+from wastesvc.v1 import common_pb2
 
-__all__ = ["assert_error", "error_info", "rpc_error", "rpc_status", "violations"]
+__all__ = ["assert_error", "assert_item_error", "error_info", "rpc_error", "rpc_status", "violations"]
 
 _DETAILS_KEY = "grpc-status-details-bin"
 
@@ -71,6 +72,38 @@ def assert_error(
             found = violations(err)
             assert field in found, f"no violation on {field!r}; got {found}"
             assert found[field], "a field violation without description"
+        else:
+            assert info.metadata.get("field") == field, f"ErrorInfo names {dict(info.metadata)}"
+    return info
+
+
+def _details(status: status_pb2.Status) -> tuple[dict[str, str], error_details_pb2.ErrorInfo | None]:
+    found: dict[str, str] = {}
+    info = None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            found.update((v.field, v.description) for v in bad.field_violations)
+        elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+    return found, info
+
+
+def assert_item_error(
+    result: common_pb2.ItemResult, code: grpc.StatusCode, field: str | None = None
+) -> error_details_pb2.ErrorInfo:
+    """The same checks as `assert_error` on one refused item of a batch."""
+    assert result.outcome == common_pb2.ITEM_OUTCOME_REJECTED, f"item not rejected: {result}"
+    assert result.error.code == code.value[0], f"expected {code}, got {result.error}"
+    found, info = _details(result.error)
+    assert info is not None, f"no ErrorInfo in {result.error}"
+    assert info.domain == DOMAIN
+    assert info.reason
+    if field is not None:
+        if code == grpc.StatusCode.INVALID_ARGUMENT:
+            assert field in found, f"no violation on {field!r}; got {found}"
         else:
             assert info.metadata.get("field") == field, f"ErrorInfo names {dict(info.metadata)}"
     return info

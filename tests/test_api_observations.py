@@ -12,8 +12,8 @@ import pytest
 from google.protobuf import timestamp_pb2
 from google.type import latlng_pb2
 
-from tests.conftest import Api, create_container
-from tests.errors import assert_error, rpc_error, violations
+from tests.conftest import TENANT, Api, create_container
+from tests.errors import assert_error, assert_item_error, rpc_error, violations
 from wastesvc.v1 import (
     containers_pb2,
     containers_pb2_grpc,
@@ -95,22 +95,27 @@ def _batch(
     observations: Sequence[observations_pb2.Observation],
 ) -> observations_pb2.BatchCreateObservationsRequest:
     return observations_pb2.BatchCreateObservationsRequest(
-        requests=[observations_pb2.CreateObservationRequest(observation=o) for o in observations]
+        parent=TENANT,
+        requests=[
+            observations_pb2.CreateObservationRequest(parent=TENANT, observation=o) for o in observations
+        ],
     )
 
 
 def _create(observation: observations_pb2.Observation) -> observations_pb2.CreateObservationRequest:
-    return observations_pb2.CreateObservationRequest(observation=observation)
+    return observations_pb2.CreateObservationRequest(parent=TENANT, observation=observation)
 
 
 async def _listed(rpc: Rpc, filter_text: str = "") -> list[observations_pb2.Observation]:
     response = await rpc.observations.ListObservations(
-        observations_pb2.ListObservationsRequest(filter=filter_text, page_size=1000)
+        observations_pb2.ListObservationsRequest(parent=TENANT, filter=filter_text, page_size=1000)
     )
     return list(response.observations)
 
 
-async def _readings(rpc: Rpc, container: str = "containers/c1") -> list[readings_pb2.Reading]:
+async def _readings(
+    rpc: Rpc, container: str = "tenants/grand-soissons/containers/c1"
+) -> list[readings_pb2.Reading]:
     response = await rpc.readings.ListReadings(readings_pb2.ListReadingsRequest(parent=container))
     return list(response.readings)
 
@@ -134,7 +139,7 @@ async def test_parking_observation_is_stored_and_listed(rpc: Rpc) -> None:
     expected.name = created.name
     expected.create_time.CopyFrom(created.create_time)
     assert created == expected
-    assert created.name.startswith("observations/")
+    assert created.name.startswith("tenants/grand-soissons/observations/")
     assert await _listed(rpc, 'entity_type = "ParkingSpot"') == [created]
     assert len(await _listed(rpc)) == 2
 
@@ -159,7 +164,7 @@ async def test_list_observations_newest_first_in_pages(rpc: Rpc) -> None:
     token = ""
     for _ in range(5):
         page = await rpc.observations.ListObservations(
-            observations_pb2.ListObservationsRequest(page_size=2, page_token=token)
+            observations_pb2.ListObservationsRequest(parent=TENANT, page_size=2, page_token=token)
         )
         seen += page.observations
         token = page.next_page_token
@@ -173,13 +178,15 @@ async def test_list_observations_newest_first_in_pages(rpc: Rpc) -> None:
 async def test_observation_page_token_with_another_filter_is_invalid(rpc: Rpc) -> None:
     """A page token of one filter is INVALID_ARGUMENT with another filter."""
     await rpc.observations.BatchCreateObservations(_batch([_parking(0), _parking(1), _parking(2)]))
-    page = await rpc.observations.ListObservations(observations_pb2.ListObservationsRequest(page_size=1))
+    page = await rpc.observations.ListObservations(
+        observations_pb2.ListObservationsRequest(parent=TENANT, page_size=1)
+    )
     assert page.next_page_token
 
     err = await rpc_error(
         rpc.observations.ListObservations(
             observations_pb2.ListObservationsRequest(
-                page_token=page.next_page_token, filter='entity_type = "ParkingSpot"'
+                parent=TENANT, page_token=page.next_page_token, filter='entity_type = "ParkingSpot"'
             )
         )
     )
@@ -191,7 +198,9 @@ async def test_observation_page_token_with_another_filter_is_invalid(rpc: Rpc) -
 async def test_bad_observation_filter_is_invalid(rpc: Rpc, filter_text: str) -> None:
     """An unparsable filter or one on a non-filterable field is INVALID_ARGUMENT on filter."""
     err = await rpc_error(
-        rpc.observations.ListObservations(observations_pb2.ListObservationsRequest(filter=filter_text))
+        rpc.observations.ListObservations(
+            observations_pb2.ListObservationsRequest(parent=TENANT, filter=filter_text)
+        )
     )
 
     assert_error(err, INVALID, "filter")
@@ -212,7 +221,9 @@ async def test_filling_level_becomes_a_reading(c1: Rpc, value: float, unit: str,
     assert len(readings) == 1
     assert readings[0].fill == pytest.approx(fill)
     assert readings[0].measure_time == _at(0)
-    container = await c1.containers.GetContainer(containers_pb2.GetContainerRequest(name="containers/c1"))
+    container = await c1.containers.GetContainer(
+        containers_pb2.GetContainerRequest(name="tenants/grand-soissons/containers/c1")
+    )
     assert container.latest_fill == pytest.approx(fill)
 
 
@@ -228,20 +239,21 @@ async def test_filling_level_of_unknown_container_is_not_found(c1: Rpc) -> None:
     err = await rpc_error(c1.observations.CreateObservation(_create(_fill(50.0, entity_id="ghost"))))
 
     info = assert_error(err, NOT_FOUND, "observation.entity_id")
-    assert info.metadata["resource"] == "containers/ghost"
+    assert info.metadata["resource"] == "tenants/grand-soissons/containers/ghost"
     assert await _listed(c1) == []
 
 
-async def test_filling_level_of_unknown_container_fails_the_batch(c1: Rpc) -> None:
-    """In a batch the unknown container is named by index and nothing of the batch is stored."""
+async def test_filling_level_of_unknown_container_is_refused_alone(c1: Rpc) -> None:
+    """In a batch the unknown container is refused by index; the other observations are stored."""
     batch = _batch([_parking(), _fill(40.0), _fill(50.0, entity_id="urn:ngsi-ld:WasteContainer:ghost")])
 
-    err = await rpc_error(c1.observations.BatchCreateObservations(batch))
+    response = await c1.observations.BatchCreateObservations(batch)
 
-    info = assert_error(err, NOT_FOUND, "requests[2].observation.entity_id")
-    assert info.metadata["resource"] == "containers/ghost"
-    assert await _listed(c1) == []
-    assert await _readings(c1) == []
+    info = assert_item_error(response.results[2], NOT_FOUND, "requests[2].observation.entity_id")
+    assert info.metadata["resource"] == "tenants/grand-soissons/containers/ghost"
+    assert (response.stored_count, response.rejected_count) == (2, 1)
+    assert {o.entity_id for o in await _listed(c1)} == {"P-042", "c1"}
+    assert [r.fill for r in await _readings(c1)] == pytest.approx([0.4])
 
 
 @pytest.mark.parametrize(
@@ -318,18 +330,41 @@ async def test_invalid_observation_names_the_field(
     err = await rpc_error(rpc.observations.CreateObservation(_create(observation)))
 
     info = assert_error(err, INVALID, field)
-    assert info.reason == "INVALID_ARGUMENT"
+    assert info.reason == "INVALID_OBSERVATION"
     assert set(violations(err)) == {field}
 
 
-async def test_batch_with_one_bad_observation_stores_none(c1: Rpc) -> None:
-    """One invalid observation fails the batch, named by index, and nothing is stored."""
+async def test_batch_with_one_bad_observation_stores_the_others(c1: Rpc) -> None:
+    """One invalid observation is refused by index; the two others (and the fill reading) are stored."""
     batch = _batch([_parking(0), _fill(40.0, minutes=1), _fill(140.0, minutes=2)])
 
-    err = await rpc_error(c1.observations.BatchCreateObservations(batch))
+    response = await c1.observations.BatchCreateObservations(batch)
 
-    assert_error(err, INVALID, "requests[2].observation.number_value")
-    assert await _listed(c1) == []
+    assert_item_error(response.results[2], INVALID, "requests[2].observation.number_value")
+    assert len(await _listed(c1)) == 2
+    assert [r.fill for r in await _readings(c1)] == pytest.approx([0.4])
+
+
+@pytest.mark.parametrize(
+    ("number", "minute", "field"),
+    [
+        (float("nan"), 0, "requests[0].observation.number_value"),
+        (3.0, -1, "requests[0].observation.observe_time"),
+    ],
+    ids=["nan", "year-1"],
+)
+async def test_observation_that_cannot_be_true_is_refused(
+    c1: Rpc, number: float, minute: int, field: str
+) -> None:
+    """A NaN value, or a fillingLevel dated year 1, is refused rather than stored empty or as a reading."""
+    observation = _fill(40.0)
+    observation.number_value = number
+    if minute < 0:
+        observation.observe_time.FromDatetime(datetime(1, 1, 1, tzinfo=UTC))
+
+    response = await c1.observations.BatchCreateObservations(_batch([observation]))
+
+    assert_item_error(response.results[0], INVALID, field)
     assert await _readings(c1) == []
 
 
@@ -350,10 +385,10 @@ async def test_duplicate_observation_batch_is_counted(c1: Rpc) -> None:
     first = await c1.observations.BatchCreateObservations(batch)
     second = await c1.observations.BatchCreateObservations(batch)
 
-    assert len(first.observations) == 4
+    assert first.stored_count == 4
     assert first.duplicate_count == 0
-    assert [o.entity_id for o in first.observations] == ["P-042", "SL-7", "c1", "c1"]
-    assert list(second.observations) == []
+    assert all(r.name.startswith(f"{TENANT}/observations/") for r in first.results)
+    assert second.stored_count == 0
     assert second.duplicate_count == 4
     assert len(await _listed(c1)) == 4
     assert [r.fill for r in await _readings(c1)] == pytest.approx([0.7, 0.6])
@@ -363,7 +398,7 @@ async def test_duplicate_inside_one_observation_batch_is_counted(rpc: Rpc) -> No
     """The same observation twice in one batch is stored once and counted once as duplicate."""
     response = await rpc.observations.BatchCreateObservations(_batch([_parking(0), _parking(0)]))
 
-    assert len(response.observations) == 1
+    assert response.stored_count == 1
     assert response.duplicate_count == 1
     assert len(await _listed(rpc)) == 1
 

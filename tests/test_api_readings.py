@@ -11,12 +11,13 @@ import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
-from tests.conftest import Api, container_message, create_container
-from tests.errors import assert_error, rpc_error, violations
-from wastesvc.v1 import containers_pb2, containers_pb2_grpc, readings_pb2, readings_pb2_grpc
+from tests.conftest import TENANT, Api, container_message, create_container
+from tests.errors import assert_error, assert_item_error, rpc_error, violations
+from wastesvc.v1 import common_pb2, containers_pb2, containers_pb2_grpc, readings_pb2, readings_pb2_grpc
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
+STORED = common_pb2.ITEM_OUTCOME_STORED
 # Whole milliseconds: the service keys readings to the millisecond.
 BASE = datetime.now(UTC).replace(microsecond=123_000) - timedelta(days=1)
 
@@ -52,20 +53,22 @@ def _reading(minutes: float = 0, fill: float = 0.5, sensor_id: str = "") -> read
 
 
 def _request(
-    reading: readings_pb2.Reading, parent: str = "containers/c1"
+    reading: readings_pb2.Reading, parent: str = "tenants/grand-soissons/containers/c1"
 ) -> readings_pb2.CreateReadingRequest:
     return readings_pb2.CreateReadingRequest(parent=parent, reading=reading)
 
 
 def _batch(
-    readings: Sequence[readings_pb2.Reading], parent: str = "containers/c1"
+    readings: Sequence[readings_pb2.Reading], parent: str = "tenants/grand-soissons/containers/c1"
 ) -> readings_pb2.BatchCreateReadingsRequest:
     return readings_pb2.BatchCreateReadingsRequest(
         parent=parent, requests=[readings_pb2.CreateReadingRequest(reading=r) for r in readings]
     )
 
 
-async def _all_readings(rpc: Rpc, container: str = "containers/c1") -> list[readings_pb2.Reading]:
+async def _all_readings(
+    rpc: Rpc, container: str = "tenants/grand-soissons/containers/c1"
+) -> list[readings_pb2.Reading]:
     response = await rpc.readings.ListReadings(
         readings_pb2.ListReadingsRequest(parent=container, page_size=1000)
     )
@@ -98,7 +101,9 @@ async def test_create_reading_round_trip(c1: Rpc) -> None:
 
     created = await c1.readings.CreateReading(_request(reading))
 
-    assert created.name == "containers/c1/readings/" + BASE.strftime("%Y%m%dT%H%M%S.123Z")
+    assert created.name == "tenants/grand-soissons/containers/c1/readings/" + BASE.strftime(
+        "%Y%m%dT%H%M%S.123Z"
+    )
     assert created.measure_time == reading.measure_time
     assert created.fill_fraction == pytest.approx(0.42)
     assert created.fill == pytest.approx(0.42)
@@ -135,29 +140,36 @@ async def test_create_reading_by_sensor_id(c1: Rpc) -> None:
     """With parent `containers/-` the reading goes to the container the sensor is fitted to."""
     await create_container(c1.api, "c2", sensor_id="SENS-2")
 
-    created = await c1.readings.CreateReading(_request(_reading(sensor_id="SENS-2"), "containers/-"))
+    created = await c1.readings.CreateReading(
+        _request(_reading(sensor_id="SENS-2"), "tenants/grand-soissons/containers/-")
+    )
 
-    assert created.name.startswith("containers/c2/readings/")
-    assert [r.name for r in await _all_readings(c1, "containers/c2")] == [created.name]
-    assert await _all_readings(c1, "containers/c1") == []
+    assert created.name.startswith("tenants/grand-soissons/containers/c2/readings/")
+    assert [r.name for r in await _all_readings(c1, "tenants/grand-soissons/containers/c2")] == [created.name]
+    assert await _all_readings(c1, "tenants/grand-soissons/containers/c1") == []
 
 
 async def test_batch_by_sensor_id_spreads_over_containers(c1: Rpc) -> None:
     """A gateway batch with default parent `containers/-` files each reading under its sensor's container."""
     await create_container(c1.api, "c2", sensor_id="SENS-2")
     batch = _batch(
-        [_reading(0, 0.1, "SENS-1"), _reading(0, 0.2, "SENS-2"), _reading(5, 0.3, "SENS-1")], "containers/-"
+        [_reading(0, 0.1, "SENS-1"), _reading(0, 0.2, "SENS-2"), _reading(5, 0.3, "SENS-1")],
+        "tenants/grand-soissons/containers/-",
     )
 
     response = await c1.readings.BatchCreateReadings(batch)
 
-    assert [r.name.split("/readings/")[0] for r in response.readings] == [
-        "containers/c1",
-        "containers/c2",
-        "containers/c1",
+    assert [r.name.split("/readings/")[0] for r in response.results] == [
+        "tenants/grand-soissons/containers/c1",
+        "tenants/grand-soissons/containers/c2",
+        "tenants/grand-soissons/containers/c1",
     ]
-    assert [r.fill for r in await _all_readings(c1, "containers/c1")] == pytest.approx([0.3, 0.1])
-    assert [r.fill for r in await _all_readings(c1, "containers/c2")] == pytest.approx([0.2])
+    assert [r.fill for r in await _all_readings(c1, "tenants/grand-soissons/containers/c1")] == pytest.approx(
+        [0.3, 0.1]
+    )
+    assert [r.fill for r in await _all_readings(c1, "tenants/grand-soissons/containers/c2")] == pytest.approx(
+        [0.2]
+    )
 
 
 @pytest.mark.parametrize(
@@ -180,11 +192,13 @@ async def test_distance_reading_is_converted_with_geometry(c1: Rpc, distance: in
 
 @pytest.mark.parametrize("fill", [-0.01, 1.01, 85.0])
 async def test_fill_outside_unit_interval_in_batch_is_invalid(c1: Rpc, fill: float) -> None:
-    """A fill_fraction outside 0..1 is INVALID_ARGUMENT on requests[0].reading.fill_fraction."""
-    err = await rpc_error(c1.readings.BatchCreateReadings(_batch([_reading(fill=fill)])))
+    """A fill_fraction outside 0..1 is refused as INVALID_ARGUMENT on requests[0].reading.fill_fraction."""
+    response = await c1.readings.BatchCreateReadings(_batch([_reading(fill=fill)]))
 
-    info = assert_error(err, INVALID, "requests[0].reading.fill_fraction")
-    assert info.reason == "INVALID_ARGUMENT"
+    info = assert_item_error(response.results[0], INVALID, "requests[0].reading.fill_fraction")
+    assert info.reason == "INVALID_READING"
+    assert response.rejected_count == 1
+    assert await _all_readings(c1) == []
 
 
 async def test_fill_outside_unit_interval_in_create_is_invalid(c1: Rpc) -> None:
@@ -197,37 +211,48 @@ async def test_fill_outside_unit_interval_in_create_is_invalid(c1: Rpc) -> None:
 
 async def test_unknown_container_is_not_found(c1: Rpc) -> None:
     """A reading for a container that does not exist is NOT_FOUND naming it and the parent field."""
-    err = await rpc_error(c1.readings.CreateReading(_request(_reading(), "containers/ghost")))
+    err = await rpc_error(
+        c1.readings.CreateReading(_request(_reading(), "tenants/grand-soissons/containers/ghost"))
+    )
 
     info = assert_error(err, NOT_FOUND, "parent")
-    assert info.metadata["resource"] == "containers/ghost"
+    assert info.metadata["resource"] == "tenants/grand-soissons/containers/ghost"
 
 
 async def test_unknown_container_in_batch_is_not_found(c1: Rpc) -> None:
-    """In a batch the NOT_FOUND names the request's parent by its index."""
+    """In a batch the item's NOT_FOUND names its parent by index; the other item is stored."""
     batch = _batch([_reading(0)])
-    batch.requests.append(_request(_reading(1), "containers/ghost"))
+    batch.requests.append(_request(_reading(1), "tenants/grand-soissons/containers/ghost"))
 
-    err = await rpc_error(c1.readings.BatchCreateReadings(batch))
+    response = await c1.readings.BatchCreateReadings(batch)
 
-    info = assert_error(err, NOT_FOUND, "requests[1].parent")
-    assert info.metadata["resource"] == "containers/ghost"
-    assert await _all_readings(c1) == []
+    info = assert_item_error(response.results[1], NOT_FOUND, "requests[1].parent")
+    assert info.metadata["resource"] == "tenants/grand-soissons/containers/ghost"
+    assert response.results[0].outcome == common_pb2.ITEM_OUTCOME_STORED
+    assert [r.name for r in await _all_readings(c1)] == [response.results[0].name]
 
 
 async def test_unknown_sensor_is_not_found(c1: Rpc) -> None:
-    """With parent `containers/-` an unknown sensor is NOT_FOUND naming requests[0].reading.sensor_id."""
-    err = await rpc_error(
-        c1.readings.BatchCreateReadings(_batch([_reading(sensor_id="NOPE")], "containers/-"))
+    """With parent `containers/-` an unknown sensor is NOT_FOUND (SENSOR_UNKNOWN) for that item only."""
+    response = await c1.readings.BatchCreateReadings(
+        _batch(
+            [_reading(0, sensor_id="NOPE"), _reading(1, sensor_id="SENS-1")],
+            "tenants/grand-soissons/containers/-",
+        )
     )
 
-    info = assert_error(err, NOT_FOUND, "requests[0].reading.sensor_id")
+    info = assert_item_error(response.results[0], NOT_FOUND, "requests[0].reading.sensor_id")
+    assert info.reason == "SENSOR_UNKNOWN"
     assert "NOPE" in info.metadata["resource"]
+    assert response.results[1].outcome == common_pb2.ITEM_OUTCOME_STORED
+    assert (response.stored_count, response.rejected_count) == (1, 1)
 
 
 async def test_sensor_selection_needs_a_sensor_id(c1: Rpc) -> None:
     """Parent `containers/-` without a sensor_id is INVALID_ARGUMENT on reading.sensor_id."""
-    err = await rpc_error(c1.readings.CreateReading(_request(_reading(), "containers/-")))
+    err = await rpc_error(
+        c1.readings.CreateReading(_request(_reading(), "tenants/grand-soissons/containers/-"))
+    )
 
     assert_error(err, INVALID, "reading.sensor_id")
 
@@ -237,9 +262,9 @@ async def test_measure_time_far_in_future_is_invalid(c1: Rpc) -> None:
     reading = _reading()
     reading.measure_time.CopyFrom(_stamp(datetime.now(UTC) + timedelta(hours=1)))
 
-    err = await rpc_error(c1.readings.BatchCreateReadings(_batch([reading])))
+    response = await c1.readings.BatchCreateReadings(_batch([reading]))
 
-    assert_error(err, INVALID, "requests[0].reading.measure_time")
+    assert_item_error(response.results[0], INVALID, "requests[0].reading.measure_time")
 
 
 async def test_measure_time_slightly_ahead_is_accepted(c1: Rpc) -> None:
@@ -299,39 +324,59 @@ async def test_largest_batch_is_accepted(c1: Rpc) -> None:
     """A batch of exactly 1000 readings is stored whole."""
     response = await c1.readings.BatchCreateReadings(_batch([_reading(i) for i in range(1000)]))
 
-    assert len(response.readings) == 1000
+    assert response.stored_count == 1000
+    assert len(response.results) == 1000
     assert response.duplicate_count == 0
 
 
 async def test_distance_reading_without_geometry_is_invalid(rpc: Rpc) -> None:
-    """A distance_mm reading for a container without a model is INVALID_ARGUMENT on reading.distance_mm."""
+    """A distance_mm reading for a container without a model is FAILED_PRECONDITION CONTAINER_HAS_NO_MODEL."""
     container = container_message()
     container.ClearField("model")
     await rpc.containers.CreateContainer(
-        containers_pb2.CreateContainerRequest(container_id="bare", container=container)
+        containers_pb2.CreateContainerRequest(parent=TENANT, container_id="bare", container=container)
     )
     reading = readings_pb2.Reading(measure_time=_at(0), distance_mm=900)
 
-    err = await rpc_error(rpc.readings.BatchCreateReadings(_batch([reading], "containers/bare")))
+    response = await rpc.readings.BatchCreateReadings(
+        _batch([reading], "tenants/grand-soissons/containers/bare")
+    )
 
-    assert_error(err, INVALID, "requests[0].reading.distance_mm")
-    assert await _all_readings(rpc, "containers/bare") == []
+    info = assert_item_error(
+        response.results[0], grpc.StatusCode.FAILED_PRECONDITION, "requests[0].reading.distance_mm"
+    )
+    assert info.reason == "CONTAINER_HAS_NO_MODEL"
+    assert await _all_readings(rpc, "tenants/grand-soissons/containers/bare") == []
 
 
-# Atomicity and idempotency ------------------------------------------------------------------------------
+# Per-item results and idempotency ------------------------------------------------------------------------
 
 
-async def test_batch_with_one_bad_reading_stores_none(c1: Rpc) -> None:
-    """One invalid reading fails the whole batch, naming it by index, and no reading is stored."""
+async def test_batch_with_one_bad_reading_stores_the_others(c1: Rpc) -> None:
+    """One invalid reading is refused by index; the three others are stored (partial success)."""
     readings = [_reading(0, 0.1), _reading(1, 0.2), _reading(2, 7.0), _reading(3, 0.4)]
 
-    err = await rpc_error(c1.readings.BatchCreateReadings(_batch(readings)))
+    response = await c1.readings.BatchCreateReadings(_batch(readings))
 
-    assert_error(err, INVALID, "requests[2].reading.fill_fraction")
-    assert set(violations(err)) == {"requests[2].reading.fill_fraction"}
-    assert await _all_readings(c1) == []
-    container = await _container(c1, "containers/c1")
-    assert not container.HasField("latest_reading_time")
+    assert_item_error(response.results[2], INVALID, "requests[2].reading.fill_fraction")
+    outcomes = [r.outcome for r in response.results]
+    assert outcomes == [STORED, STORED, common_pb2.ITEM_OUTCOME_REJECTED, STORED]
+    assert [r.measure_time for r in await _all_readings(c1)] == [_at(3), _at(1), _at(0)]
+    container = await _container(c1, "tenants/grand-soissons/containers/c1")
+    assert container.latest_reading_time == _at(3)
+
+
+async def test_resent_reading_with_another_value_is_a_conflict(c1: Rpc) -> None:
+    """The same container and time with another fill is refused (READING_CONFLICT), never overwritten."""
+    await c1.readings.BatchCreateReadings(_batch([_reading(0, 0.4)]))
+
+    response = await c1.readings.BatchCreateReadings(_batch([_reading(0, 0.9)]))
+    err = await rpc_error(c1.readings.CreateReading(_request(_reading(0, 0.9))))
+
+    info = assert_item_error(response.results[0], grpc.StatusCode.ALREADY_EXISTS)
+    assert info.reason == "READING_CONFLICT"
+    assert assert_error(err, grpc.StatusCode.ALREADY_EXISTS).reason == "READING_CONFLICT"
+    assert [r.fill for r in await _all_readings(c1)] == [pytest.approx(0.4)]
 
 
 async def test_redelivered_batch_is_stored_once(c1: Rpc) -> None:
@@ -341,10 +386,11 @@ async def test_redelivered_batch_is_stored_once(c1: Rpc) -> None:
     first = await c1.readings.BatchCreateReadings(batch)
     second = await c1.readings.BatchCreateReadings(batch)
 
-    assert len(first.readings) == 5
+    assert first.stored_count == 5
     assert first.duplicate_count == 0
-    assert list(second.readings) == []
+    assert second.stored_count == 0
     assert second.duplicate_count == 5
+    assert [r.name for r in second.results] == [r.name for r in first.results]
     assert len(await _all_readings(c1)) == 5
 
 
@@ -354,7 +400,7 @@ async def test_partly_redelivered_batch_stores_only_new_readings(c1: Rpc) -> Non
 
     response = await c1.readings.BatchCreateReadings(_batch([_reading(3), _reading(1), _reading(2)]))
 
-    assert [r.measure_time for r in response.readings] == [_at(3), _at(2)]
+    assert [r.outcome for r in response.results] == [STORED, common_pb2.ITEM_OUTCOME_DUPLICATE, STORED]
     assert response.duplicate_count == 1
     assert len(await _all_readings(c1)) == 4
 
@@ -363,7 +409,7 @@ async def test_duplicate_inside_one_batch_is_stored_once(c1: Rpc) -> None:
     """The same reading twice in one batch is stored once and counted once as duplicate."""
     response = await c1.readings.BatchCreateReadings(_batch([_reading(0), _reading(0)]))
 
-    assert len(response.readings) == 1
+    assert response.stored_count == 1
     assert response.duplicate_count == 1
     assert len(await _all_readings(c1)) == 1
 
@@ -393,7 +439,9 @@ async def test_list_readings_newest_first_in_pages(c1: Rpc) -> None:
     token = ""
     while True:
         page = await c1.readings.ListReadings(
-            readings_pb2.ListReadingsRequest(parent="containers/c1", page_size=3, page_token=token)
+            readings_pb2.ListReadingsRequest(
+                parent="tenants/grand-soissons/containers/c1", page_size=3, page_token=token
+            )
         )
         pages.append(list(page.readings))
         token = page.next_page_token
@@ -409,7 +457,9 @@ async def test_list_readings_newest_first_in_pages(c1: Rpc) -> None:
 async def test_list_readings_of_unknown_container_is_not_found(c1: Rpc) -> None:
     """Listing the readings of a missing container is NOT_FOUND naming parent."""
     err = await rpc_error(
-        c1.readings.ListReadings(readings_pb2.ListReadingsRequest(parent="containers/ghost"))
+        c1.readings.ListReadings(
+            readings_pb2.ListReadingsRequest(parent="tenants/grand-soissons/containers/ghost")
+        )
     )
 
     assert_error(err, NOT_FOUND, "parent")
@@ -420,13 +470,15 @@ async def test_reading_page_token_is_bound_to_its_parent(c1: Rpc) -> None:
     await create_container(c1.api, "c2")
     await c1.readings.BatchCreateReadings(_batch([_reading(i) for i in range(3)]))
     page = await c1.readings.ListReadings(
-        readings_pb2.ListReadingsRequest(parent="containers/c1", page_size=1)
+        readings_pb2.ListReadingsRequest(parent="tenants/grand-soissons/containers/c1", page_size=1)
     )
     assert page.next_page_token
 
     err = await rpc_error(
         c1.readings.ListReadings(
-            readings_pb2.ListReadingsRequest(parent="containers/c2", page_token=page.next_page_token)
+            readings_pb2.ListReadingsRequest(
+                parent="tenants/grand-soissons/containers/c2", page_token=page.next_page_token
+            )
         )
     )
 
@@ -435,16 +487,16 @@ async def test_reading_page_token_is_bound_to_its_parent(c1: Rpc) -> None:
 
 async def test_container_shows_latest_reading(c1: Rpc) -> None:
     """Container.latest_fill and latest_reading_time follow the newest reading, not the last received."""
-    empty = await _container(c1, "containers/c1")
+    empty = await _container(c1, "tenants/grand-soissons/containers/c1")
     assert not empty.HasField("latest_reading_time")
 
     await c1.readings.BatchCreateReadings(_batch([_reading(0, 0.2), _reading(30, 0.6), _reading(15, 0.4)]))
     await c1.readings.CreateReading(_request(_reading(5, 0.9)))  # late delivery of an older reading
 
-    container = await _container(c1, "containers/c1")
+    container = await _container(c1, "tenants/grand-soissons/containers/c1")
     assert container.latest_fill == pytest.approx(0.6)
     assert container.latest_reading_time == _at(30)
-    listed = await c1.containers.ListContainers(containers_pb2.ListContainersRequest())
+    listed = await c1.containers.ListContainers(containers_pb2.ListContainersRequest(parent=TENANT))
     assert listed.containers[0].latest_fill == pytest.approx(0.6)
     assert listed.containers[0].latest_reading_time == _at(30)
 
@@ -453,11 +505,13 @@ async def test_deleting_a_container_deletes_its_readings(c1: Rpc) -> None:
     """A container re-created under a deleted one's id starts without readings."""
     await c1.readings.BatchCreateReadings(_batch([_reading(0), _reading(1)]))
 
-    await c1.containers.DeleteContainer(containers_pb2.DeleteContainerRequest(name="containers/c1"))
+    await c1.containers.DeleteContainer(
+        containers_pb2.DeleteContainerRequest(name="tenants/grand-soissons/containers/c1")
+    )
     await create_container(c1.api, "c1", sensor_id="SENS-1")
 
     assert await _all_readings(c1) == []
-    container = await _container(c1, "containers/c1")
+    container = await _container(c1, "tenants/grand-soissons/containers/c1")
     assert not container.HasField("latest_reading_time")
 
 
@@ -467,7 +521,7 @@ async def test_deleting_a_container_deletes_its_readings(c1: Rpc) -> None:
 def _chunk(chunk_id: str, readings: Sequence[readings_pb2.Reading]) -> readings_pb2.StreamReadingsRequest:
     return readings_pb2.StreamReadingsRequest(
         chunk_id=chunk_id,
-        requests=[_request(r, "containers/-") for r in readings],
+        requests=[_request(r, "tenants/grand-soissons/containers/-") for r in readings],
     )
 
 
@@ -512,12 +566,12 @@ async def test_stream_acknowledges_chunks_in_order(c1: Rpc) -> None:
 
 
 async def test_stream_stops_at_invalid_chunk_and_keeps_acknowledged_ones(c1: Rpc) -> None:
-    """An invalid 3rd chunk ends the stream with INVALID_ARGUMENT naming it; chunks 1-2 stay stored."""
+    """A malformed 3rd chunk (empty) ends the stream with INVALID_ARGUMENT naming it; chunks 1-2 stay."""
     call = c1.readings.StreamReadings(
         _chunks(
             _chunk("gw-1", [_reading(0, 0.1, "SENS-1"), _reading(1, 0.2, "SENS-1")]),
             _chunk("gw-2", [_reading(2, 0.3, "SENS-1")]),
-            _chunk("gw-3", [_reading(3, 0.4, "SENS-1"), _reading(4, 1.7, "SENS-1")]),
+            _chunk("gw-3", []),
             _chunk("gw-4", [_reading(5, 0.5, "SENS-1")]),
         )
     )
@@ -526,23 +580,32 @@ async def test_stream_stops_at_invalid_chunk_and_keeps_acknowledged_ones(c1: Rpc
     err = await rpc_error(_collect(call, acks))
 
     assert [a.chunk_id for a in acks] == ["gw-1", "gw-2"]
-    info = assert_error(err, INVALID, "requests[1].reading.fill_fraction")
+    info = assert_error(err, INVALID, "requests")
     assert "gw-3" in (err.details() or "")
     assert info.metadata["chunk_id"] == "gw-3"
     stored = await _all_readings(c1)
     assert [r.measure_time for r in stored] == [_at(2), _at(1), _at(0)]
 
 
+async def test_stream_chunk_with_a_bad_reading_acknowledges_per_item(c1: Rpc) -> None:
+    """A chunk with one bad reading is acknowledged with that item refused and the others stored."""
+    chunk = _chunk("gw-5", [_reading(3, 0.4, "SENS-1"), _reading(4, 1.7, "SENS-1")])
+
+    acks = [ack async for ack in c1.readings.StreamReadings(_chunks(chunk))]
+
+    assert [(a.stored_count, a.rejected_count) for a in acks] == [(1, 1)]
+    assert_item_error(acks[0].results[1], INVALID, "requests[1].reading.fill_fraction")
+
+
 async def test_stream_chunk_with_unknown_sensor_is_not_found(c1: Rpc) -> None:
-    """A chunk naming an unknown sensor ends the stream with NOT_FOUND naming the chunk."""
-    call = c1.readings.StreamReadings(_chunks(_chunk("x", [_reading(0, 0.1, "NOPE")])))
+    """A reading of an unknown sensor is refused in the chunk's acknowledgement; the stream goes on."""
+    chunks = _chunks(_chunk("x", [_reading(0, 0.1, "NOPE")]), _chunk("y", [_reading(1, 0.2, "SENS-1")]))
 
-    acks: list[readings_pb2.StreamReadingsResponse] = []
-    err = await rpc_error(_collect(call, acks))
+    acks = [ack async for ack in c1.readings.StreamReadings(chunks)]
 
-    assert acks == []
-    info = assert_error(err, NOT_FOUND, "requests[0].reading.sensor_id")
-    assert info.metadata["chunk_id"] == "x"
+    assert [(a.chunk_id, a.stored_count, a.rejected_count) for a in acks] == [("x", 0, 1), ("y", 1, 0)]
+    info = assert_item_error(acks[0].results[0], NOT_FOUND, "requests[0].reading.sensor_id")
+    assert info.reason == "SENSOR_UNKNOWN"
 
 
 async def test_resent_chunk_is_acknowledged_as_duplicate(c1: Rpc) -> None:

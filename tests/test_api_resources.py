@@ -14,7 +14,7 @@ from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 from google.protobuf.message import Message
 from google.type import latlng_pb2
 
-from tests.conftest import Api, container_message, create_container, create_fleet, window
+from tests.conftest import TENANT, Api, container_message, create_container, create_fleet, window
 from tests.errors import assert_error, rpc_error, violations
 from wastesvc.v1 import common_pb2, containers_pb2, containers_pb2_grpc, fleet_pb2, fleet_pb2_grpc
 
@@ -106,7 +106,7 @@ def _vehicle() -> fleet_pb2.Vehicle:
         capacity_liters=12000,
         capacity_kg=8000,
         streams=[GLASS],
-        home_depot="depots/ctm",
+        home_depot="tenants/grand-soissons/depots/ctm",
         shift=window((6, 0), (13, 30)),
         break_window=window((9, 30), (10, 30)),
         break_duration=duration_pb2.Duration(seconds=1800),
@@ -122,7 +122,7 @@ def _other_vehicle() -> fleet_pb2.Vehicle:
         capacity_liters=16000,
         capacity_kg=9500,
         streams=[RESIDUAL, common_pb2.WASTE_STREAM_PACKAGING],
-        home_depot="depots/nord",
+        home_depot="tenants/grand-soissons/depots/nord",
         shift=window((5, 0), (12, 0)),
         break_window=window((8, 30), (9, 30)),
         break_duration=duration_pb2.Duration(seconds=1200),
@@ -138,7 +138,9 @@ async def _no_setup(rpc: Rpc) -> None:
 
 async def _two_depots(rpc: Rpc) -> None:
     for depot_id, depot in (("ctm", _depot()), ("nord", _other_depot())):
-        await rpc.fleet.CreateDepot(fleet_pb2.CreateDepotRequest(depot_id=depot_id, depot=depot))
+        await rpc.fleet.CreateDepot(
+            fleet_pb2.CreateDepotRequest(parent=TENANT, depot_id=depot_id, depot=depot)
+        )
 
 
 def _mask(paths: list[str]) -> field_mask_pb2.FieldMask:
@@ -169,7 +171,7 @@ KINDS: list[Kind[Any]] = [
         masked="volume_liters",
         unmasked="locality",
         create=lambda rpc, rid, m: rpc.containers.CreateContainer(
-            containers_pb2.CreateContainerRequest(container_id=rid, container=m)
+            containers_pb2.CreateContainerRequest(parent=TENANT, container_id=rid, container=m)
         ),
         get=lambda rpc, name: rpc.containers.GetContainer(containers_pb2.GetContainerRequest(name=name)),
         update=lambda rpc, m, paths: rpc.containers.UpdateContainer(
@@ -185,7 +187,9 @@ KINDS: list[Kind[Any]] = [
         _other_depot,
         masked="location",
         unmasked="display_name",
-        create=lambda rpc, rid, m: rpc.fleet.CreateDepot(fleet_pb2.CreateDepotRequest(depot_id=rid, depot=m)),
+        create=lambda rpc, rid, m: rpc.fleet.CreateDepot(
+            fleet_pb2.CreateDepotRequest(parent=TENANT, depot_id=rid, depot=m)
+        ),
         get=lambda rpc, name: rpc.fleet.GetDepot(fleet_pb2.GetDepotRequest(name=name)),
         update=lambda rpc, m, paths: rpc.fleet.UpdateDepot(
             fleet_pb2.UpdateDepotRequest(depot=m, update_mask=_mask(paths))
@@ -199,7 +203,7 @@ KINDS: list[Kind[Any]] = [
         masked="opening_hours",
         unmasked="display_name",
         create=lambda rpc, rid, m: rpc.fleet.CreateFacility(
-            fleet_pb2.CreateFacilityRequest(facility_id=rid, facility=m)
+            fleet_pb2.CreateFacilityRequest(parent=TENANT, facility_id=rid, facility=m)
         ),
         get=lambda rpc, name: rpc.fleet.GetFacility(fleet_pb2.GetFacilityRequest(name=name)),
         update=lambda rpc, m, paths: rpc.fleet.UpdateFacility(
@@ -214,7 +218,7 @@ KINDS: list[Kind[Any]] = [
         masked="shift",
         unmasked="capacity_kg",
         create=lambda rpc, rid, m: rpc.fleet.CreateVehicle(
-            fleet_pb2.CreateVehicleRequest(vehicle_id=rid, vehicle=m)
+            fleet_pb2.CreateVehicleRequest(parent=TENANT, vehicle_id=rid, vehicle=m)
         ),
         get=lambda rpc, name: rpc.fleet.GetVehicle(fleet_pb2.GetVehicleRequest(name=name)),
         update=lambda rpc, m, paths: rpc.fleet.UpdateVehicle(
@@ -261,7 +265,7 @@ async def test_create_then_get_returns_what_was_sent(rpc: Rpc, kind: Kind[Any]) 
     created = await _created(rpc, kind)
 
     expected = _copy(kind.sample())
-    expected.name = f"{kind.collection}/x-1"
+    expected.name = f"{TENANT}/{kind.collection}/x-1"
     expected.create_time.CopyFrom(created.create_time)
     expected.update_time.CopyFrom(created.update_time)
     assert created == expected
@@ -347,14 +351,16 @@ async def test_update_without_mask_is_invalid(rpc: Rpc) -> None:
     )
 
     assert_error(err, INVALID, "update_mask")
-    got = await rpc.containers.GetContainer(containers_pb2.GetContainerRequest(name="containers/c1"))
+    got = await rpc.containers.GetContainer(
+        containers_pb2.GetContainerRequest(name="tenants/grand-soissons/containers/c1")
+    )
     assert got.volume_liters == 3000
 
 
 async def test_update_of_missing_container_is_not_found(rpc: Rpc) -> None:
     """Updating a container that does not exist is NOT_FOUND naming container.name."""
     patch = container_message()
-    patch.name = "containers/ghost"
+    patch.name = "tenants/grand-soissons/containers/ghost"
 
     err = await rpc_error(
         rpc.containers.UpdateContainer(
@@ -363,7 +369,7 @@ async def test_update_of_missing_container_is_not_found(rpc: Rpc) -> None:
     )
 
     info = assert_error(err, NOT_FOUND, "container.name")
-    assert info.metadata["resource"] == "containers/ghost"
+    assert info.metadata["resource"] == "tenants/grand-soissons/containers/ghost"
 
 
 async def test_update_that_breaks_validation_is_invalid(rpc: Rpc) -> None:
@@ -379,14 +385,18 @@ async def test_update_that_breaks_validation_is_invalid(rpc: Rpc) -> None:
     )
 
     assert_error(err, INVALID, "container.location.latitude")
-    got = await rpc.containers.GetContainer(containers_pb2.GetContainerRequest(name="containers/c1"))
+    got = await rpc.containers.GetContainer(
+        containers_pb2.GetContainerRequest(name="tenants/grand-soissons/containers/c1")
+    )
     assert got.location == created.location
 
 
 async def test_update_with_sub_path_changes_only_that_sub_field(rpc: Rpc) -> None:
     """Mask `location.latitude` moves the container north without touching its longitude."""
     created = await create_container(rpc.api, "c1")
-    patch = containers_pb2.Container(name="containers/c1", location=_latlng(49.40, 3.0))
+    patch = containers_pb2.Container(
+        name="tenants/grand-soissons/containers/c1", location=_latlng(49.40, 3.0)
+    )
 
     updated = await rpc.containers.UpdateContainer(
         containers_pb2.UpdateContainerRequest(container=patch, update_mask=_mask(["location.latitude"]))
@@ -425,11 +435,11 @@ async def test_sensor_already_fitted_elsewhere_is_failed_precondition(rpc: Rpc) 
 
     for err in (create_err, update_err):
         info = assert_error(err, grpc.StatusCode.FAILED_PRECONDITION, "container.sensor_id")
-        assert info.metadata["resource"] == "containers/c1"
-    listed = await rpc.containers.ListContainers(containers_pb2.ListContainersRequest())
+        assert info.metadata["resource"] == "tenants/grand-soissons/containers/c1"
+    listed = await rpc.containers.ListContainers(containers_pb2.ListContainersRequest(parent=TENANT))
     assert [(c.name, c.sensor_id) for c in listed.containers] == [
-        ("containers/c1", "SENS-1"),
-        ("containers/c2", "SENS-2"),
+        ("tenants/grand-soissons/containers/c1", "SENS-1"),
+        ("tenants/grand-soissons/containers/c2", "SENS-2"),
     ]
 
 
@@ -452,7 +462,7 @@ async def test_create_existing_id_with_its_own_sensor_is_already_exists(rpc: Rpc
     err = await rpc_error(create_container(rpc.api, "c1", sensor_id="SENS-1"))
 
     info = assert_error(err, grpc.StatusCode.ALREADY_EXISTS)
-    assert info.metadata["resource"] == "containers/c1"
+    assert info.metadata["resource"] == "tenants/grand-soissons/containers/c1"
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=_ids)
@@ -498,39 +508,47 @@ async def test_delete_depot_with_vehicle_is_failed_precondition(rpc: Rpc) -> Non
     """A depot that is a vehicle's home cannot be deleted until the vehicle is gone."""
     await create_fleet(rpc.api)
 
-    err = await rpc_error(rpc.fleet.DeleteDepot(fleet_pb2.DeleteDepotRequest(name="depots/ctm")))
+    err = await rpc_error(
+        rpc.fleet.DeleteDepot(fleet_pb2.DeleteDepotRequest(name="tenants/grand-soissons/depots/ctm"))
+    )
 
     info = assert_error(err, grpc.StatusCode.FAILED_PRECONDITION)
-    assert info.reason == "FAILED_PRECONDITION"
-    assert "depots/ctm" in (err.details() or "")
-    depot = await rpc.fleet.GetDepot(fleet_pb2.GetDepotRequest(name="depots/ctm"))
-    assert depot.name == "depots/ctm"
+    assert info.reason == "DEPOT_IN_USE"
+    assert "tenants/grand-soissons/depots/ctm" in (err.details() or "")
+    depot = await rpc.fleet.GetDepot(fleet_pb2.GetDepotRequest(name="tenants/grand-soissons/depots/ctm"))
+    assert depot.name == "tenants/grand-soissons/depots/ctm"
 
-    await rpc.fleet.DeleteVehicle(fleet_pb2.DeleteVehicleRequest(name="vehicles/gru-01"))
-    await rpc.fleet.DeleteDepot(fleet_pb2.DeleteDepotRequest(name="depots/ctm"))
-    listed = await rpc.fleet.ListDepots(fleet_pb2.ListDepotsRequest())
+    await rpc.fleet.DeleteVehicle(
+        fleet_pb2.DeleteVehicleRequest(name="tenants/grand-soissons/vehicles/gru-01")
+    )
+    await rpc.fleet.DeleteDepot(fleet_pb2.DeleteDepotRequest(name="tenants/grand-soissons/depots/ctm"))
+    listed = await rpc.fleet.ListDepots(fleet_pb2.ListDepotsRequest(parent=TENANT))
     assert list(listed.depots) == []
 
 
 async def test_vehicle_with_unknown_home_depot_is_not_found(rpc: Rpc) -> None:
     """Creating a vehicle based at a missing depot is NOT_FOUND naming vehicle.home_depot."""
     vehicle = _vehicle()
-    vehicle.home_depot = "depots/nowhere"
+    vehicle.home_depot = "tenants/grand-soissons/depots/nowhere"
 
     err = await rpc_error(
-        rpc.fleet.CreateVehicle(fleet_pb2.CreateVehicleRequest(vehicle_id="v1", vehicle=vehicle))
+        rpc.fleet.CreateVehicle(
+            fleet_pb2.CreateVehicleRequest(parent=TENANT, vehicle_id="v1", vehicle=vehicle)
+        )
     )
 
     info = assert_error(err, NOT_FOUND, "vehicle.home_depot")
-    assert info.metadata["resource"] == "depots/nowhere"
-    listed = await rpc.fleet.ListVehicles(fleet_pb2.ListVehiclesRequest())
+    assert info.metadata["resource"] == "tenants/grand-soissons/depots/nowhere"
+    listed = await rpc.fleet.ListVehicles(fleet_pb2.ListVehiclesRequest(parent=TENANT))
     assert list(listed.vehicles) == []
 
 
 async def test_vehicle_moved_to_unknown_depot_is_not_found(rpc: Rpc) -> None:
     """Updating home_depot to a missing depot is NOT_FOUND naming vehicle.home_depot; nothing changes."""
     await create_fleet(rpc.api)
-    patch = fleet_pb2.Vehicle(name="vehicles/gru-01", home_depot="depots/nowhere")
+    patch = fleet_pb2.Vehicle(
+        name="tenants/grand-soissons/vehicles/gru-01", home_depot="tenants/grand-soissons/depots/nowhere"
+    )
 
     err = await rpc_error(
         rpc.fleet.UpdateVehicle(
@@ -539,8 +557,10 @@ async def test_vehicle_moved_to_unknown_depot_is_not_found(rpc: Rpc) -> None:
     )
 
     assert_error(err, NOT_FOUND, "vehicle.home_depot")
-    vehicle = await rpc.fleet.GetVehicle(fleet_pb2.GetVehicleRequest(name="vehicles/gru-01"))
-    assert vehicle.home_depot == "depots/ctm"
+    vehicle = await rpc.fleet.GetVehicle(
+        fleet_pb2.GetVehicleRequest(name="tenants/grand-soissons/vehicles/gru-01")
+    )
+    assert vehicle.home_depot == "tenants/grand-soissons/depots/ctm"
 
 
 @pytest.mark.parametrize(
@@ -564,7 +584,9 @@ async def test_invalid_vehicle_names_the_field(
     change(vehicle)
 
     err = await rpc_error(
-        rpc.fleet.CreateVehicle(fleet_pb2.CreateVehicleRequest(vehicle_id="v1", vehicle=vehicle))
+        rpc.fleet.CreateVehicle(
+            fleet_pb2.CreateVehicleRequest(parent=TENANT, vehicle_id="v1", vehicle=vehicle)
+        )
     )
 
     assert_error(err, INVALID, field)
@@ -575,7 +597,9 @@ async def test_facility_without_streams_or_hours_is_invalid(rpc: Rpc) -> None:
     facility = fleet_pb2.Facility(display_name="Quai", location=_latlng(49.39, 3.36))
 
     err = await rpc_error(
-        rpc.fleet.CreateFacility(fleet_pb2.CreateFacilityRequest(facility_id="f1", facility=facility))
+        rpc.fleet.CreateFacility(
+            fleet_pb2.CreateFacilityRequest(parent=TENANT, facility_id="f1", facility=facility)
+        )
     )
 
     assert_error(err, INVALID, "facility.accepted_streams")
@@ -613,7 +637,9 @@ async def _walk(rpc: Rpc, filter_text: str, size: int) -> tuple[list[str], list[
     token = ""
     while True:
         page = await rpc.containers.ListContainers(
-            containers_pb2.ListContainersRequest(page_size=size, page_token=token, filter=filter_text)
+            containers_pb2.ListContainersRequest(
+                parent=TENANT, page_size=size, page_token=token, filter=filter_text
+            )
         )
         names += [c.name for c in page.containers]
         lengths.append(len(page.containers))
@@ -625,7 +651,7 @@ async def _walk(rpc: Rpc, filter_text: str, size: int) -> tuple[list[str], list[
 
 
 def _expected(keep: Callable[[int], bool]) -> list[str]:
-    return [f"containers/c{i:02d}" for i in range(COUNT) if keep(i)]
+    return [f"tenants/grand-soissons/containers/c{i:02d}" for i in range(COUNT) if keep(i)]
 
 
 async def test_pages_return_every_container_once_in_name_order(many: Rpc) -> None:
@@ -639,7 +665,7 @@ async def test_pages_return_every_container_once_in_name_order(many: Rpc) -> Non
 
 async def test_default_page_size_returns_everything_below_fifty(many: Rpc) -> None:
     """page_size 0 means 50, so 25 containers come back in one page without a token."""
-    page = await many.containers.ListContainers(containers_pb2.ListContainersRequest())
+    page = await many.containers.ListContainers(containers_pb2.ListContainersRequest(parent=TENANT))
 
     assert len(page.containers) == COUNT
     assert page.next_page_token == ""
@@ -677,14 +703,14 @@ async def test_filters_combine_with_and(many: Rpc) -> None:
 async def test_page_token_with_another_filter_is_invalid(many: Rpc) -> None:
     """A page token is bound to its query: reusing it with another filter is INVALID_ARGUMENT."""
     first = await many.containers.ListContainers(
-        containers_pb2.ListContainersRequest(page_size=3, filter='commune_code = "02722"')
+        containers_pb2.ListContainersRequest(parent=TENANT, page_size=3, filter='commune_code = "02722"')
     )
     assert first.next_page_token
 
     err = await rpc_error(
         many.containers.ListContainers(
             containers_pb2.ListContainersRequest(
-                page_size=3, page_token=first.next_page_token, filter="stream = GLASS"
+                parent=TENANT, page_size=3, page_token=first.next_page_token, filter="stream = GLASS"
             )
         )
     )
@@ -695,7 +721,9 @@ async def test_page_token_with_another_filter_is_invalid(many: Rpc) -> None:
 async def test_garbage_page_token_is_invalid(many: Rpc) -> None:
     """A token the service did not issue is INVALID_ARGUMENT on page_token."""
     err = await rpc_error(
-        many.containers.ListContainers(containers_pb2.ListContainersRequest(page_token="not-a-token!"))
+        many.containers.ListContainers(
+            containers_pb2.ListContainersRequest(parent=TENANT, page_token="not-a-token!")
+        )
     )
 
     assert_error(err, INVALID, "page_token")
@@ -715,7 +743,9 @@ async def test_garbage_page_token_is_invalid(many: Rpc) -> None:
 async def test_bad_filter_is_invalid(many: Rpc, filter_text: str) -> None:
     """A filter that does not parse or names an unknown field or stream is INVALID_ARGUMENT on filter."""
     err = await rpc_error(
-        many.containers.ListContainers(containers_pb2.ListContainersRequest(filter=filter_text))
+        many.containers.ListContainers(
+            containers_pb2.ListContainersRequest(parent=TENANT, filter=filter_text)
+        )
     )
 
     assert_error(err, INVALID, "filter")
@@ -723,7 +753,9 @@ async def test_bad_filter_is_invalid(many: Rpc, filter_text: str) -> None:
 
 async def test_negative_page_size_is_invalid(many: Rpc) -> None:
     """A negative page_size is INVALID_ARGUMENT on page_size."""
-    err = await rpc_error(many.containers.ListContainers(containers_pb2.ListContainersRequest(page_size=-1)))
+    err = await rpc_error(
+        many.containers.ListContainers(containers_pb2.ListContainersRequest(parent=TENANT, page_size=-1))
+    )
 
     assert_error(err, INVALID, "page_size")
 
@@ -731,17 +763,21 @@ async def test_negative_page_size_is_invalid(many: Rpc) -> None:
 async def test_fleet_lists_are_paginated(rpc: Rpc) -> None:
     """ListDepots walks its pages in name order with the same token scheme."""
     for i in (3, 0, 4, 1, 2):
-        await rpc.fleet.CreateDepot(fleet_pb2.CreateDepotRequest(depot_id=f"d{i}", depot=_depot()))
+        await rpc.fleet.CreateDepot(
+            fleet_pb2.CreateDepotRequest(parent=TENANT, depot_id=f"d{i}", depot=_depot())
+        )
     names: list[str] = []
     token = ""
     for _ in range(5):
-        page = await rpc.fleet.ListDepots(fleet_pb2.ListDepotsRequest(page_size=2, page_token=token))
+        page = await rpc.fleet.ListDepots(
+            fleet_pb2.ListDepotsRequest(parent=TENANT, page_size=2, page_token=token)
+        )
         names += [d.name for d in page.depots]
         token = page.next_page_token
         if not token:
             break
 
-    assert names == [f"depots/d{i}" for i in range(5)]
+    assert names == [f"tenants/grand-soissons/depots/d{i}" for i in range(5)]
     assert not token
 
 
@@ -786,14 +822,14 @@ async def test_invalid_container_names_the_field(
 
     err = await rpc_error(
         rpc.containers.CreateContainer(
-            containers_pb2.CreateContainerRequest(container_id="c1", container=container)
+            containers_pb2.CreateContainerRequest(parent=TENANT, container_id="c1", container=container)
         )
     )
 
     info = assert_error(err, INVALID, field)
     assert info.reason == "INVALID_ARGUMENT"
     assert set(violations(err)) == {field}
-    listed = await rpc.containers.ListContainers(containers_pb2.ListContainersRequest())
+    listed = await rpc.containers.ListContainers(containers_pb2.ListContainersRequest(parent=TENANT))
     assert listed.total_size == 0
 
 
@@ -802,7 +838,9 @@ async def test_bad_container_id_is_invalid(rpc: Rpc, container_id: str) -> None:
     """A container_id outside 1-63 of A-Z a-z 0-9 . _ - is INVALID_ARGUMENT on container_id."""
     err = await rpc_error(
         rpc.containers.CreateContainer(
-            containers_pb2.CreateContainerRequest(container_id=container_id, container=container_message())
+            containers_pb2.CreateContainerRequest(
+                parent=TENANT, container_id=container_id, container=container_message()
+            )
         )
     )
 
@@ -813,7 +851,7 @@ async def test_longest_container_id_is_accepted(rpc: Rpc) -> None:
     """63 characters is the upper bound of a valid id."""
     created = await create_container(rpc.api, "a" * 63)
 
-    assert created.name == "containers/" + "a" * 63
+    assert created.name == "tenants/grand-soissons/containers/" + "a" * 63
 
 
 async def test_every_violation_is_reported_at_once(rpc: Rpc) -> None:
@@ -822,7 +860,7 @@ async def test_every_violation_is_reported_at_once(rpc: Rpc) -> None:
 
     err = await rpc_error(
         rpc.containers.CreateContainer(
-            containers_pb2.CreateContainerRequest(container_id="bad id", container=container)
+            containers_pb2.CreateContainerRequest(parent=TENANT, container_id="bad id", container=container)
         )
     )
 
@@ -838,7 +876,9 @@ async def test_every_violation_is_reported_at_once(rpc: Rpc) -> None:
 async def test_missing_container_is_invalid(rpc: Rpc) -> None:
     """CreateContainer without a container is INVALID_ARGUMENT on container."""
     err = await rpc_error(
-        rpc.containers.CreateContainer(containers_pb2.CreateContainerRequest(container_id="c1"))
+        rpc.containers.CreateContainer(
+            containers_pb2.CreateContainerRequest(parent=TENANT, container_id="c1")
+        )
     )
 
     assert_error(err, INVALID, "container")

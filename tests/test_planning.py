@@ -16,7 +16,7 @@ from google.rpc import code_pb2
 from google.type import date_pb2
 from pypdf import PdfReader
 
-from tests.conftest import SOISSONS, Api, create_container, create_fleet, window
+from tests.conftest import SOISSONS, TENANT, Api, create_container, create_fleet, window
 from tests.plan_checker import check_plan
 from wastesvc.v1 import (
     common_pb2,
@@ -51,20 +51,22 @@ async def _seed(api: Api, count: int = 24) -> dict[str, float]:
             # A crane lift of a bring bank takes about 12 minutes: the day then runs past the break window.
             service_s=720,
         )
-        fills[f"containers/{cid}"] = 0.9 if i % 3 else 0.2
+        fills[f"tenants/grand-soissons/containers/{cid}"] = 0.9 if i % 3 else 0.2
         stamp = timestamp_pb2.Timestamp()
         stamp.FromDatetime(now - timedelta(minutes=30))
         requests.append(
             readings_pb2.CreateReadingRequest(
-                parent=f"containers/{cid}",
-                reading=readings_pb2.Reading(measure_time=stamp, fill_fraction=fills[f"containers/{cid}"]),
+                parent=f"tenants/grand-soissons/containers/{cid}",
+                reading=readings_pb2.Reading(
+                    measure_time=stamp, fill_fraction=fills[f"tenants/grand-soissons/containers/{cid}"]
+                ),
             )
         )
     # One container may only be emptied early in the morning (a market square).
     await api.containers.UpdateContainer(
         containers_pb2.UpdateContainerRequest(
             container=containers_pb2.Container(
-                name="containers/verre-01", access_windows=[window((6, 0), (8, 0))]
+                name="tenants/grand-soissons/containers/verre-01", access_windows=[window((6, 0), (8, 0))]
             ),
             update_mask=field_mask_pb2.FieldMask(paths=["access_windows"]),
         )
@@ -86,9 +88,11 @@ async def _wait(
 
 
 async def _resources(api: Api) -> tuple[dict, dict, dict]:  # type: ignore[type-arg]
-    containers = await api.containers.ListContainers(containers_pb2.ListContainersRequest(page_size=1000))
-    vehicles = await api.fleet.ListVehicles(fleet_pb2.ListVehiclesRequest())
-    facilities = await api.fleet.ListFacilities(fleet_pb2.ListFacilitiesRequest())
+    containers = await api.containers.ListContainers(
+        containers_pb2.ListContainersRequest(parent=TENANT, page_size=1000)
+    )
+    vehicles = await api.fleet.ListVehicles(fleet_pb2.ListVehiclesRequest(parent=TENANT))
+    facilities = await api.fleet.ListFacilities(fleet_pb2.ListFacilitiesRequest(parent=TENANT))
     return (
         {c.name: c for c in containers.containers},
         {v.name: v for v in vehicles.vehicles},
@@ -97,7 +101,7 @@ async def _resources(api: Api) -> tuple[dict, dict, dict]:  # type: ignore[type-
 
 
 async def _optimize(api: Api, seconds: int = 2) -> operations_pb2.Operation:
-    request = planning_pb2.OptimizeRoutesRequest(service_date=_today())
+    request = planning_pb2.OptimizeRoutesRequest(parent=TENANT, service_date=_today())
     request.options.time_limit.FromSeconds(seconds)
     return await api.planning.OptimizeRoutes(request)
 
@@ -130,7 +134,7 @@ async def test_optimize_routes_produces_a_feasible_plan(api: Api) -> None:
 
     stored = await api.planning.GetRoutePlan(planning_pb2.GetRoutePlanRequest(name=plan.name))
     assert stored == plan
-    listed = await api.planning.ListRoutePlans(planning_pb2.ListRoutePlansRequest())
+    listed = await api.planning.ListRoutePlans(planning_pb2.ListRoutePlansRequest(parent=TENANT))
     assert [p.name for p in listed.route_plans] == [plan.name]
 
 
@@ -165,7 +169,7 @@ async def test_route_sheets_list_every_planned_stop(api: Api) -> None:
     for route in plan.routes:
         for visit in route.visits:
             for name in visit.containers:
-                assert name.removeprefix("containers/") in text
+                assert name.removeprefix("tenants/grand-soissons/containers/") in text
 
 
 async def test_route_sheets_of_an_unknown_plan_or_vehicle_are_not_found(api: Api) -> None:
@@ -175,11 +179,15 @@ async def test_route_sheets_of_an_unknown_plan_or_vehicle_are_not_found(api: Api
     plan = planning_pb2.RoutePlan()
     operation.response.Unpack(plan)
     with pytest.raises(grpc.aio.AioRpcError) as missing_plan:
-        await api.planning.RenderRouteSheets(planning_pb2.RenderRouteSheetsRequest(name="routePlans/nope"))
+        await api.planning.RenderRouteSheets(
+            planning_pb2.RenderRouteSheetsRequest(name="tenants/grand-soissons/routePlans/nope")
+        )
     assert missing_plan.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.aio.AioRpcError) as missing_vehicle:
         await api.planning.RenderRouteSheets(
-            planning_pb2.RenderRouteSheetsRequest(name=plan.name, vehicle="vehicles/ghost")
+            planning_pb2.RenderRouteSheetsRequest(
+                name=plan.name, vehicle="tenants/grand-soissons/vehicles/ghost"
+            )
         )
     assert missing_vehicle.value.code() == grpc.StatusCode.NOT_FOUND
 
@@ -196,7 +204,7 @@ async def test_cancel_stops_a_running_operation(api: Api) -> None:
     metadata = planning_pb2.OptimizeRoutesMetadata()
     operation.metadata.Unpack(metadata)
     assert metadata.state == planning_pb2.OptimizeRoutesMetadata.STATE_CANCELLED
-    listed = await api.planning.ListRoutePlans(planning_pb2.ListRoutePlansRequest())
+    listed = await api.planning.ListRoutePlans(planning_pb2.ListRoutePlansRequest(parent=TENANT))
     assert len(listed.route_plans) == 0
 
 
@@ -204,31 +212,35 @@ async def test_request_id_makes_optimize_idempotent(api: Api) -> None:
     """The same request_id returns the same operation instead of planning twice."""
     await _seed(api)
     request = planning_pb2.OptimizeRoutesRequest(
-        service_date=_today(), request_id="4b1c2a9e-0000-4000-8000-000000000001"
+        parent=TENANT, service_date=_today(), request_id="4b1c2a9e-0000-4000-8000-000000000001"
     )
     request.options.time_limit.FromSeconds(1)
     first = await api.planning.OptimizeRoutes(request)
     second = await api.planning.OptimizeRoutes(request)
     assert first.name == second.name
     await _wait(api, first)
-    listed = await api.operations.ListOperations(operations_pb2.ListOperationsRequest())
+    listed = await api.operations.ListOperations(operations_pb2.ListOperationsRequest(name=TENANT))
     assert [o.name for o in listed.operations] == [first.name]
 
 
 async def test_optimize_rejects_bad_requests(api: Api) -> None:
     """A bad date, stream or time limit is INVALID_ARGUMENT; an unknown vehicle is NOT_FOUND."""
     await create_fleet(api)
-    bad_date = planning_pb2.OptimizeRoutesRequest(service_date=date_pb2.Date(year=2026, month=2, day=30))
-    bad_stream = planning_pb2.OptimizeRoutesRequest(
-        service_date=_today(), streams=[common_pb2.WasteStream.ValueType(42)]
+    bad_date = planning_pb2.OptimizeRoutesRequest(
+        parent=TENANT, service_date=date_pb2.Date(year=2026, month=2, day=30)
     )
-    too_long = planning_pb2.OptimizeRoutesRequest(service_date=_today())
+    bad_stream = planning_pb2.OptimizeRoutesRequest(
+        parent=TENANT, service_date=_today(), streams=[common_pb2.WasteStream.ValueType(42)]
+    )
+    too_long = planning_pb2.OptimizeRoutesRequest(parent=TENANT, service_date=_today())
     too_long.options.time_limit.FromSeconds(3600)
     for request in (bad_date, bad_stream, too_long):
         with pytest.raises(grpc.aio.AioRpcError) as error:
             await api.planning.OptimizeRoutes(request)
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    ghost = planning_pb2.OptimizeRoutesRequest(service_date=_today(), vehicles=["vehicles/ghost"])
+    ghost = planning_pb2.OptimizeRoutesRequest(
+        parent=TENANT, service_date=_today(), vehicles=["tenants/grand-soissons/vehicles/ghost"]
+    )
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await api.planning.OptimizeRoutes(ghost)
     assert error.value.code() == grpc.StatusCode.NOT_FOUND
@@ -238,7 +250,7 @@ async def test_unknown_operation_is_not_found(api: Api) -> None:
     """GetOperation and CancelOperation on an unknown name answer NOT_FOUND."""
     for call in (api.operations.GetOperation, api.operations.CancelOperation):
         with pytest.raises(grpc.aio.AioRpcError) as error:
-            await call(operations_pb2.GetOperationRequest(name="operations/0123"))
+            await call(operations_pb2.GetOperationRequest(name="tenants/grand-soissons/operations/0123"))
         assert error.value.code() == grpc.StatusCode.NOT_FOUND
 
 
@@ -247,7 +259,9 @@ async def test_containers_needing_missing_equipment_are_skipped_with_the_reason(
     await _seed(api)
     await api.containers.UpdateContainer(
         containers_pb2.UpdateContainerRequest(
-            container=containers_pb2.Container(name="containers/verre-02", required_equipment=["crane"]),
+            container=containers_pb2.Container(
+                name="tenants/grand-soissons/containers/verre-02", required_equipment=["crane"]
+            ),
             update_mask=field_mask_pb2.FieldMask(paths=["required_equipment"]),
         )
     )
@@ -255,20 +269,25 @@ async def test_containers_needing_missing_equipment_are_skipped_with_the_reason(
     plan = planning_pb2.RoutePlan()
     operation.response.Unpack(plan)
     skipped = {s.container: s for s in plan.skipped}
-    assert skipped["containers/verre-02"].reason == planning_pb2.SKIP_REASON_NO_VEHICLE_FOR_STREAM
-    assert "crane" in skipped["containers/verre-02"].detail
+    assert (
+        skipped["tenants/grand-soissons/containers/verre-02"].reason
+        == planning_pb2.SKIP_REASON_NO_VEHICLE_FOR_STREAM
+    )
+    assert "crane" in skipped["tenants/grand-soissons/containers/verre-02"].detail
     planned = {name for r in plan.routes for v in r.visits for name in v.containers}
-    assert "containers/verre-04" in planned
+    assert "tenants/grand-soissons/containers/verre-04" in planned
 
     await api.fleet.UpdateVehicle(
         fleet_pb2.UpdateVehicleRequest(
-            vehicle=fleet_pb2.Vehicle(name="vehicles/gru-01", equipment=["crane"]),
+            vehicle=fleet_pb2.Vehicle(name="tenants/grand-soissons/vehicles/gru-01", equipment=["crane"]),
             update_mask=field_mask_pb2.FieldMask(paths=["equipment"]),
         )
     )
     operation = await _wait(api, await _optimize(api))
     operation.response.Unpack(plan)
-    assert "containers/verre-02" in {name for r in plan.routes for v in r.visits for name in v.containers}
+    assert "tenants/grand-soissons/containers/verre-02" in {
+        name for r in plan.routes for v in r.visits for name in v.containers
+    }
 
 
 async def test_equipment_words_are_validated(api: Api) -> None:
@@ -277,7 +296,9 @@ async def test_equipment_words_are_validated(api: Api) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await api.fleet.UpdateVehicle(
             fleet_pb2.UpdateVehicleRequest(
-                vehicle=fleet_pb2.Vehicle(name="vehicles/gru-01", equipment=["crane", "Big Crane!"]),
+                vehicle=fleet_pb2.Vehicle(
+                    name="tenants/grand-soissons/vehicles/gru-01", equipment=["crane", "Big Crane!"]
+                ),
                 update_mask=field_mask_pb2.FieldMask(paths=["equipment"]),
             )
         )
@@ -315,7 +336,7 @@ async def test_driving_time_rule_puts_a_rest_into_long_days(api: Api) -> None:
     past 10:30 rest once; without the option no rest appears.
     """
     await _seed(api)
-    request = planning_pb2.OptimizeRoutesRequest(service_date=_today())
+    request = planning_pb2.OptimizeRoutesRequest(parent=TENANT, service_date=_today())
     request.options.time_limit.FromSeconds(3)
     request.options.driving_time_rule = True
     operation = await _wait(api, await api.planning.OptimizeRoutes(request))

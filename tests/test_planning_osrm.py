@@ -11,7 +11,7 @@ from google.rpc import code_pb2, error_details_pb2
 from google.type import date_pb2, latlng_pb2
 
 from routing import Location, OsrmMatrix
-from tests.conftest import Api, create_container, window
+from tests.conftest import TENANT, Api, create_container, window
 from wastesvc.config import Settings
 from wastesvc.v1 import common_pb2, fleet_pb2, planning_pb2, readings_pb2
 
@@ -29,12 +29,14 @@ def settings(db_url: str, osrm_url: str) -> Settings:
 async def _fleet(api: Api) -> None:
     await api.fleet.CreateDepot(
         fleet_pb2.CreateDepotRequest(
+            parent=TENANT,
             depot_id="vaduz",
             depot=fleet_pb2.Depot(location=latlng_pb2.LatLng(latitude=VADUZ[0], longitude=VADUZ[1])),
         )
     )
     await api.fleet.CreateFacility(
         fleet_pb2.CreateFacilityRequest(
+            parent=TENANT,
             facility_id="schaan",
             facility=fleet_pb2.Facility(
                 location=latlng_pb2.LatLng(latitude=47.1700, longitude=9.5100),
@@ -46,12 +48,13 @@ async def _fleet(api: Api) -> None:
     )
     await api.fleet.CreateVehicle(
         fleet_pb2.CreateVehicleRequest(
+            parent=TENANT,
             vehicle_id="truck",
             vehicle=fleet_pb2.Vehicle(
                 capacity_liters=20000,
                 capacity_kg=8000,
                 streams=[common_pb2.WASTE_STREAM_GLASS],
-                home_depot="depots/vaduz",
+                home_depot="tenants/grand-soissons/depots/vaduz",
                 shift=window((6, 0), (14, 0)),
                 cost_per_kilometer=1.0,
             ),
@@ -64,7 +67,7 @@ async def _full(api: Api, container_id: str) -> None:
     stamp.FromDatetime(datetime.now(UTC) - timedelta(hours=1))
     await api.readings.CreateReading(
         readings_pb2.CreateReadingRequest(
-            parent=f"containers/{container_id}",
+            parent=f"tenants/grand-soissons/containers/{container_id}",
             reading=readings_pb2.Reading(measure_time=stamp, fill_fraction=0.9),
         )
     )
@@ -73,7 +76,7 @@ async def _full(api: Api, container_id: str) -> None:
 async def _plan(api: Api) -> operations_pb2.Operation:
     today = datetime.now(UTC).date()
     request = planning_pb2.OptimizeRoutesRequest(
-        service_date=date_pb2.Date(year=today.year, month=today.month, day=today.day)
+        parent=TENANT, service_date=date_pb2.Date(year=today.year, month=today.month, day=today.day)
     )
     request.options.time_limit.FromSeconds(2)
     operation = await api.planning.OptimizeRoutes(request)
@@ -110,14 +113,14 @@ async def test_plan_distances_are_road_distances(api: Api, osrm_url: str) -> Non
 
 
 async def test_an_unroutable_container_fails_the_plan_naming_it(api: Api) -> None:
-    """A container far off the road network fails the operation with INVALID_ARGUMENT naming it."""
+    """A container far off the road network fails the operation with FAILED_PRECONDITION naming it."""
     await _fleet(api)
     await create_container(api, "li-ok", lat=TOWNS[0][0], lng=TOWNS[0][1], commune="LI")
     await create_container(api, "nowhere", lat=47.0, lng=9.0, commune="LI")
     for container_id in ("li-ok", "nowhere"):
         await _full(api, container_id)
     operation = await _plan(api)
-    assert operation.error.code == code_pb2.INVALID_ARGUMENT
-    bad = error_details_pb2.BadRequest()
-    assert any(detail.Unpack(bad) for detail in operation.error.details)
-    assert [v.field for v in bad.field_violations] == ["containers/nowhere"]
+    assert operation.error.code == code_pb2.FAILED_PRECONDITION
+    failure = error_details_pb2.PreconditionFailure()
+    assert any(detail.Unpack(failure) for detail in operation.error.details)
+    assert [v.subject for v in failure.violations] == ["tenants/grand-soissons/containers/nowhere"]

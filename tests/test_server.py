@@ -18,7 +18,9 @@ from google.protobuf import timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from tests.conftest import Api, container_message
+from tests.conftest import TENANT, Api, container_message, token
+from wastesvc.client import open_channel
+from wastesvc.config import Settings
 from wastesvc.server import SERVICE_NAMES
 from wastesvc.v1 import containers_pb2, containers_pb2_grpc, readings_pb2, readings_pb2_grpc
 
@@ -44,8 +46,23 @@ async def test_reflection_lists_every_service(api: Api) -> None:
     assert {"wastesvc.v1.PlanningService", "google.longrunning.Operations", "grpc.health.v1.Health"} <= listed
 
 
+def _key_file(db: Path) -> Path:
+    return db.parent / "auth.key"
+
+
+def _channel(db: Path, address: str) -> grpc.aio.Channel:
+    """A channel with an operator token signed by the key of the server that stores `db`."""
+    settings = Settings(auth_key_file=str(_key_file(db)))
+    return open_channel(address, settings, token(settings))
+
+
 def _start_server(db: Path) -> tuple[subprocess.Popen[str], str]:
-    env = {**os.environ, "WASTESVC_DB_URL": f"sqlite:///{db}", "WASTESVC_LISTEN": "127.0.0.1:0"}
+    env = {
+        **os.environ,
+        "WASTESVC_DB_URL": f"sqlite:///{db}",
+        "WASTESVC_LISTEN": "127.0.0.1:0",
+        "WASTESVC_AUTH_KEY_FILE": str(_key_file(db)),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "wastesvc.cli", "serve"],
         env=env,
@@ -73,15 +90,17 @@ async def test_acknowledged_readings_survive_sigkill(tmp_path: Path) -> None:
     db = tmp_path / "crash.db"
     process, address = _start_server(db)
     acknowledged: set[tuple[str, datetime]] = set()
-    containers = [f"containers/c{i}" for i in range(20)]
+    containers = [f"tenants/grand-soissons/containers/c{i}" for i in range(20)]
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=6)
     try:
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with _channel(db, address) as channel:
             stub = containers_pb2_grpc.ContainerServiceStub(channel)
             for name in containers:
                 await stub.CreateContainer(
                     containers_pb2.CreateContainerRequest(
-                        container_id=name.removeprefix("containers/"), container=container_message()
+                        parent=TENANT,
+                        container_id=name.removeprefix("tenants/grand-soissons/containers/"),
+                        container=container_message(),
                     )
                 )
             readings = readings_pb2_grpc.ReadingServiceStub(channel)
@@ -107,7 +126,7 @@ async def test_acknowledged_readings_survive_sigkill(tmp_path: Path) -> None:
 
     process, address = _start_server(db)
     try:
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with _channel(db, address) as channel:
             readings = readings_pb2_grpc.ReadingServiceStub(channel)
             stored: set[tuple[str, datetime]] = set()
             for name in containers:

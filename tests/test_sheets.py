@@ -70,10 +70,12 @@ def _window(start: int, end: int) -> common_pb2.TimeWindow:
     return window
 
 
-DEPOT = fleet_pb2.Depot(name="depots/soissons-zi", display_name="Centre technique de Soissons (ZI)")
+DEPOT = fleet_pb2.Depot(
+    name="tenants/grand-soissons/depots/soissons-zi", display_name="Centre technique de Soissons (ZI)"
+)
 _place(DEPOT, 49.3921, 3.3391)
 FACILITY = fleet_pb2.Facility(
-    name="facilities/quai-vsg",
+    name="tenants/grand-soissons/facilities/quai-vsg",
     display_name="Quai de transfert de Villeneuve-Saint-Germain",
     accepted_streams=[common_pb2.WASTE_STREAM_PACKAGING, common_pb2.WASTE_STREAM_RESIDUAL],
     opening_hours=_window(6, 18),
@@ -83,7 +85,7 @@ _place(FACILITY, 49.3712, 3.3688)
 
 def _vehicle(vid: str, display: str, stream: common_pb2.WasteStream.ValueType) -> fleet_pb2.Vehicle:
     return fleet_pb2.Vehicle(
-        name=f"vehicles/{vid}",
+        name=f"tenants/grand-soissons/vehicles/{vid}",
         display_name=display,
         capacity_liters=20000,
         capacity_kg=9000,
@@ -103,7 +105,7 @@ def _container(
     angle = i * 0.9
     radius = 0.0012 * (1 + (i % 12))
     container = containers_pb2.Container(
-        name=f"containers/{cid}",
+        name=f"tenants/grand-soissons/containers/{cid}",
         commune_code=code,
         locality=locality,
         street_address=f"{3 + 2 * i} {street}",
@@ -127,7 +129,7 @@ def _route(
     disposal_after: int,
 ) -> planning_pb2.VehicleRoute:
     """A route visiting `stop_ids` in order, with a disposal trip and a break, from the depot and back."""
-    route = planning_pb2.VehicleRoute(vehicle=f"vehicles/{vid}", stream=stream)
+    route = planning_pb2.VehicleRoute(vehicle=f"tenants/grand-soissons/vehicles/{vid}", stream=stream)
     clock = DAY_START
     load = 0.0
 
@@ -180,7 +182,7 @@ def _world(per_truck: Sequence[int]) -> World:
     containers: dict[str, containers_pb2.Container] = {}
     vehicles: dict[str, fleet_pb2.Vehicle] = {}
     plan = planning_pb2.RoutePlan(
-        name="routePlans/2026-11-30-a1",
+        name="tenants/grand-soissons/routePlans/2026-11-30-a1",
         solver_status="ROUTING_SUCCESS",
         create_time=_ts(datetime(2026, 11, 29, 17, 45, tzinfo=UTC)),
     )
@@ -189,13 +191,15 @@ def _world(per_truck: Sequence[int]) -> World:
     for t, count in enumerate(per_truck):
         stream = streams[t % len(streams)]
         vid = f"bom-{t + 1:02d}"
-        vehicles[f"vehicles/{vid}"] = _vehicle(vid, f"BOM {t + 1} · GS-{412 + t}-KX", stream)
+        vehicles[f"tenants/grand-soissons/vehicles/{vid}"] = _vehicle(
+            vid, f"BOM {t + 1} · GS-{412 + t}-KX", stream
+        )
         ids = []
         for k in range(count):
             cid = f"c-{'emb' if stream == common_pb2.WASTE_STREAM_PACKAGING else 'omr'}-{index:03d}"
             commune = (k * len(COMMUNES)) // count + t  # a tour of the communes, one after the other
-            containers[f"containers/{cid}"] = _container(cid, index, commune, stream)
-            ids.append(f"containers/{cid}")
+            containers[f"tenants/grand-soissons/containers/{cid}"] = _container(cid, index, commune, stream)
+            ids.append(f"tenants/grand-soissons/containers/{cid}")
             index += 1
         plan.routes.append(
             _route(vid, stream, ids, containers, break_after=count // 2, disposal_after=(2 * count) // 3)
@@ -286,20 +290,20 @@ def test_local_times_and_totals(small_pdf: RenderedSheets) -> None:
 
 def test_single_vehicle_only_its_pages(small: World) -> None:
     """Rendering one vehicle gives only that vehicle's pages."""
-    sheets = small.render("vehicles/bom-02")
+    sheets = small.render("tenants/grand-soissons/vehicles/bom-02")
     text = "\n".join(_pages(sheets))
     assert sheets.page_count >= 1
     assert "bom-02" in text
     assert "bom-01" not in text
-    for cid in _ids(small, "vehicles/bom-02"):
+    for cid in _ids(small, "tenants/grand-soissons/vehicles/bom-02"):
         assert cid in text
     assert small.render("bom-02").pdf == sheets.pdf
 
 
 def test_unknown_vehicle_raises_lookup_error(small: World) -> None:
     """A vehicle without a route in the plan raises LookupError."""
-    with pytest.raises(LookupError, match="vehicles/ghost"):
-        small.render("vehicles/ghost")
+    with pytest.raises(LookupError, match="tenants/grand-soissons/vehicles/ghost"):
+        small.render("tenants/grand-soissons/vehicles/ghost")
 
 
 def test_output_is_byte_reproducible(small: World, small_pdf: RenderedSheets) -> None:
@@ -331,7 +335,7 @@ def test_eighty_stops_span_pages() -> None:
     pages = _pages(sheets)
     assert sheets.page_count == len(pages) >= 2
     text = "\n".join(pages)
-    for cid in _ids(world, "vehicles/bom-01"):
+    for cid in _ids(world, "tenants/grand-soissons/vehicles/bom-01"):
         assert cid in text
     assert all("bom-01" in page for page in pages)
     assert "Page 2/" in pages[1]
@@ -343,7 +347,7 @@ def test_isle_visit_lists_every_container() -> None:
     visit = next(v for v in world.plan.routes[0].visits if v.containers)
     extra = containers_pb2.Container()
     extra.CopyFrom(world.containers[visit.containers[0]])
-    extra.name = "containers/c-emb-ilot-b"
+    extra.name = "tenants/grand-soissons/containers/c-emb-ilot-b"
     world.containers[extra.name] = extra
     visit.containers.append(extra.name)
     visit.start_time.seconds = visit.arrival_time.seconds + 600
@@ -355,7 +359,7 @@ def test_isle_visit_lists_every_container() -> None:
 
 def test_empty_plan_renders_one_page() -> None:
     """A plan without routes still gives a valid one-page document."""
-    plan = planning_pb2.RoutePlan(name="routePlans/empty")
+    plan = planning_pb2.RoutePlan(name="tenants/grand-soissons/routePlans/empty")
     sheets = render_route_sheets(plan, containers={}, vehicles={}, depots={}, facilities={})
     assert sheets.page_count == len(_pages(sheets)) == 1
 

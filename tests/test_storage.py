@@ -10,6 +10,7 @@ import pytest
 from wastesvc.errors import AlreadyExists, NotFound
 from wastesvc.storage import (
     ContainerRow,
+    InsertOutcome,
     ObservationRow,
     OperationRow,
     PlanRow,
@@ -28,8 +29,15 @@ def storage(db_url: str) -> Iterator[SqlStorage]:
     opened.close()
 
 
-def _container(container_id: str, stream: str = "glass", commune: str = "02722") -> ContainerRow:
+T = "grand-soissons"
+OTHER = "champagne-picarde"
+
+
+def _container(
+    container_id: str, stream: str = "glass", commune: str = "02722", tenant: str = T
+) -> ContainerRow:
     return ContainerRow(
+        tenant=tenant,
         id=container_id,
         commune_code=commune,
         lat=49.38,
@@ -43,8 +51,10 @@ def _container(container_id: str, stream: str = "glass", commune: str = "02722")
     )
 
 
-def _reading(container_id: str, minutes: int, fill: float) -> ReadingInsert:
-    return ReadingInsert(container_id, "", NOW + timedelta(minutes=minutes), fill, None, None, None, False)
+def _reading(container_id: str, minutes: int, fill: float, tenant: str = T) -> ReadingInsert:
+    return ReadingInsert(
+        tenant, container_id, "", NOW + timedelta(minutes=minutes), fill, None, None, None, False
+    )
 
 
 def test_resource_round_trip_and_paging(storage: SqlStorage) -> None:
@@ -53,61 +63,87 @@ def test_resource_round_trip_and_paging(storage: SqlStorage) -> None:
         storage.create(_container(f"c{i}", stream="glass" if i % 2 else "paper"))
     with pytest.raises(AlreadyExists):
         storage.create(_container("c0"))
-    got = storage.get(ContainerRow, "c3")
+    got = storage.get(ContainerRow, T, "c3")
     assert got is not None
     assert got.model_dump() == _container("c3").model_dump()
-    first = storage.list_page(ContainerRow, after=None, limit=3)
-    second = storage.list_page(ContainerRow, after=first.last_key, limit=3)
-    third = storage.list_page(ContainerRow, after=second.last_key, limit=3)
+    first = storage.list_page(ContainerRow, T, after=None, limit=3)
+    second = storage.list_page(ContainerRow, T, after=first.last_key, limit=3)
+    third = storage.list_page(ContainerRow, T, after=second.last_key, limit=3)
     assert [r.id for r in first.items + second.items + third.items] == [f"c{i}" for i in range(7)]
     assert third.last_key is None
-    assert storage.count(ContainerRow, {"stream": "glass"}) == 3
-    assert storage.container_ids_by_sensor(["sensor-c2", "nope"]) == {"sensor-c2": "c2"}
+    assert storage.count(ContainerRow, T, {"stream": "glass"}) == 3
+    assert storage.container_ids_by_sensor(T, ["sensor-c2", "nope"]) == {"sensor-c2": "c2"}
 
     changed = _container("c1")
     changed.street_address = "Rue du Commerce"
     storage.update(changed)
-    stored = storage.get(ContainerRow, "c1")
+    stored = storage.get(ContainerRow, T, "c1")
     assert stored is not None
     assert stored.street_address == "Rue du Commerce"
     with pytest.raises(NotFound):
         storage.update(_container("ghost"))
-    assert storage.delete(ContainerRow, "c1") is True
-    assert storage.delete(ContainerRow, "c1") is False
+    assert storage.delete(ContainerRow, T, "c1") is True
+    assert storage.delete(ContainerRow, T, "c1") is False
 
 
-def test_readings_are_idempotent_and_atomic(storage: SqlStorage) -> None:
-    """Re-inserting readings stores nothing new and reports duplicates; latest is the newest."""
+def test_tenants_share_ids_and_never_see_each_other(storage: SqlStorage) -> None:
+    """The same id and sensor in two tenants are two rows; every query stays inside its tenant."""
+    storage.create(_container("c0", commune="02722"))
+    storage.create(_container("c0", commune="02131", tenant=OTHER))
+    storage.insert_readings([_reading("c0", 0, 0.2), _reading("c0", 0, 0.9, tenant=OTHER)])
+
+    mine = storage.get(ContainerRow, T, "c0")
+    assert mine is not None
+    assert mine.commune_code == "02722"
+    assert [r.id for r in storage.list_page(ContainerRow, OTHER, after=None, limit=10).items] == ["c0"]
+    assert storage.count(ContainerRow, T, {"commune_code": ("02131",)}) == 0
+    assert storage.container_ids_by_sensor(OTHER, ["sensor-c0"]) == {"sensor-c0": "c0"}
+    assert [r.fill for r in storage.list_readings(T, "c0", before=None, limit=5)] == [0.2]
+    assert storage.latest_readings(OTHER, ["c0"])["c0"].fill == 0.9
+    assert storage.delete(ContainerRow, OTHER, "c0") is True
+    assert storage.get(ContainerRow, T, "c0") is not None
+    assert len(storage.list_readings(T, "c0", before=None, limit=5)) == 1
+
+
+def test_readings_are_idempotent_and_conflicts_are_told(storage: SqlStorage) -> None:
+    """Re-inserting readings stores nothing new: the same values are duplicates, other values conflicts."""
     storage.create(_container("c0"))
     batch = [_reading("c0", m, m / 100) for m in range(10)]
-    stored, duplicates = storage.insert_readings(batch)
-    assert (len(stored), duplicates) == (10, 0)
-    assert all(r.id is not None for r in stored)
-    stored, duplicates = storage.insert_readings([*batch[:5], _reading("c0", 42, 0.5), batch[0]])
-    assert [r.measure_time for r in stored] == [NOW + timedelta(minutes=42)]
-    assert duplicates == 6
-    newest = storage.list_readings("c0", before=None, limit=3)
+    outcomes, _ = storage.insert_readings(batch)
+    assert outcomes == [InsertOutcome.STORED] * 10
+    again = [*batch[:5], _reading("c0", 42, 0.5), batch[0], _reading("c0", 3, 0.99), _reading("c0", 42, 0.6)]
+    outcomes, _ = storage.insert_readings(again)
+    assert outcomes == [
+        *[InsertOutcome.DUPLICATE] * 5,
+        InsertOutcome.STORED,
+        InsertOutcome.DUPLICATE,
+        InsertOutcome.CONFLICT,
+        InsertOutcome.CONFLICT,
+    ]
+    newest = storage.list_readings(T, "c0", before=None, limit=3)
     assert [r.measure_time for r in newest] == [NOW + timedelta(minutes=m) for m in (42, 9, 8)]
-    assert storage.latest_readings(["c0"])["c0"].fill == 0.5
-    assert len(storage.readings_since(NOW + timedelta(minutes=5))) == 6
-    storage.delete(ContainerRow, "c0")
-    assert storage.list_readings("c0", before=None, limit=100) == []
+    assert [r.fill for r in newest][:1] == [0.5]
+    assert storage.latest_readings(T, ["c0"])["c0"].fill == 0.5
+    assert len(storage.readings_since(T, NOW + timedelta(minutes=5))) == 6
+    storage.delete(ContainerRow, T, "c0")
+    assert storage.list_readings(T, "c0", before=None, limit=100) == []
 
 
 def test_times_are_utc_whatever_the_zone_given(storage: SqlStorage) -> None:
     """12:00+02:00 is stored and read back as 10:00 UTC (SQLite would otherwise drop the zone)."""
     storage.create(_container("c0"))
     paris_summer = datetime(2026, 7, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
-    storage.insert_readings([ReadingInsert("c0", "", paris_summer, 0.3, None, None, None, False)])
-    read = storage.list_readings("c0", before=None, limit=1)[0].measure_time
+    storage.insert_readings([ReadingInsert(T, "c0", "", paris_summer, 0.3, None, None, None, False)])
+    read = storage.list_readings(T, "c0", before=None, limit=1)[0].measure_time
     assert read == datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
     assert read.utcoffset() == timedelta(0)
 
 
 def test_observations_store_with_their_readings(storage: SqlStorage) -> None:
-    """Observations and the readings derived from them commit together; duplicates are counted."""
+    """Observations and the readings derived from them commit together; re-deliveries come back None."""
     storage.create(_container("c0"))
     observation = ObservationRow(
+        tenant=T,
         source="talq",
         entity_id="c0",
         entity_type="WasteContainer",
@@ -117,27 +153,34 @@ def test_observations_store_with_their_readings(storage: SqlStorage) -> None:
         observe_time=NOW,
         create_time=NOW,
     )
-    reading = ReadingInsert("c0", "talq", NOW, 0.8, None, None, None, False)
-    stored, duplicates = storage.insert_observations([observation], [reading])
-    assert (len(stored), duplicates) == (1, 0)
+    reading = ReadingInsert(T, "c0", "talq", NOW, 0.8, None, None, None, False)
+    stored = storage.insert_observations([observation], [reading])
+    assert len(stored) == 1
+    assert stored[0] is not None
     assert stored[0].id is not None
-    stored, duplicates = storage.insert_observations([observation], [reading])
-    assert (len(stored), duplicates) == (0, 1)
-    assert [r.fill for r in storage.list_readings("c0", before=None, limit=10)] == [0.8]
-    assert (
-        len(storage.list_observations(before_id=None, limit=10, where={"entity_type": "WasteContainer"})) == 1
-    )
+    assert storage.insert_observations([observation], [reading]) == [None]
+    assert [r.fill for r in storage.list_readings(T, "c0", before=None, limit=10)] == [0.8]
+    listed = storage.list_observations(T, before_id=None, limit=10, where={"entity_type": "WasteContainer"})
+    assert len(listed) == 1
+    assert storage.list_observations(OTHER, before_id=None, limit=10) == []
 
 
 def test_plans_and_operations_list_newest_first(storage: SqlStorage) -> None:
     """Plans and operations page newest first on (create_time, id); unfinished ones are found."""
     for i in range(3):
         storage.save_plan(
-            PlanRow(id=f"p{i}", service_date=date(2026, 11, 30), body=b"x", create_time=NOW + timedelta(i))
+            PlanRow(
+                tenant=T,
+                id=f"p{i}",
+                service_date=date(2026, 11, 30),
+                body=b"x",
+                create_time=NOW + timedelta(i),
+            )
         )
         storage.save_operation(
             OperationRow(
                 id=f"o{i}",
+                tenant=T,
                 request_id=f"r{i}",
                 done=i != 1,
                 body=b"y",
@@ -145,14 +188,17 @@ def test_plans_and_operations_list_newest_first(storage: SqlStorage) -> None:
                 update_time=NOW,
             )
         )
-    plans = storage.list_plans(before=None, limit=2)
+    plans = storage.list_plans(T, before=None, limit=2)
     assert [p.id for p in plans] == ["p2", "p1"]
-    assert [p.id for p in storage.list_plans(before=(plans[-1].create_time, plans[-1].id), limit=2)] == ["p0"]
-    assert [o.id for o in storage.list_operations(before=None, limit=5)] == ["o2", "o1", "o0"]
+    before = (plans[-1].create_time, plans[-1].id)
+    assert [p.id for p in storage.list_plans(T, before=before, limit=2)] == ["p0"]
+    assert storage.list_plans(OTHER, before=None, limit=2) == []
+    assert [o.id for o in storage.list_operations(T, before=None, limit=5)] == ["o2", "o1", "o0"]
     assert [o.id for o in storage.unfinished_operations()] == ["o1"]
-    found = storage.find_operation_by_request("r2")
+    found = storage.find_operation_by_request(T, "r2")
     assert found is not None
     assert found.id == "o2"
-    plan = storage.get_plan("p1")
+    assert storage.find_operation_by_request(OTHER, "r2") is None
+    plan = storage.get_plan(T, "p1")
     assert plan is not None
     assert plan.body == b"x"

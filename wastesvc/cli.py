@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 import grpc
 
-from wastesvc.client import PlanFailed, optimize_day, plan_summary, save_sheets
+from wastesvc.auth import ROLES, issue_token, load_key
+from wastesvc.client import PlanFailed, open_channel, optimize_day, plan_summary, save_sheets
 from wastesvc.config import Settings, load_settings
 from wastesvc.demo import run_demo
 from wastesvc.server import serve
@@ -47,10 +48,17 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--time-limit", type=float, default=None, help="solver budget in seconds")
     plan.add_argument("--out", type=Path, default=None, help="also write the sheets to this folder")
 
+    token = commands.add_parser("token", help="issue a signed token (needs the server's auth key file)")
+    token.add_argument("--tenant", default=None, help="tenant it acts for (default: the tenant setting)")
+    token.add_argument("--role", choices=sorted(ROLES), default="operator", help="what it may do")
+    token.add_argument("--commune", action="append", default=[], help="limit to this INSEE code (repeat)")
+    token.add_argument("--subject", default="wastesvc-cli", help="who it is for, kept in the logs")
+    token.add_argument("--ttl-hours", type=float, default=24.0, help="validity in hours (default 24)")
+
     sheets = commands.add_parser("sheets", help="download the route sheets of a plan")
-    sheets.add_argument("plan", help="plan name, routePlans/…")
+    sheets.add_argument("plan", help="plan name, tenants/{tenant}/routePlans/…")
     sheets.add_argument("--target", default=None, help="server address (default: the listen setting)")
-    sheets.add_argument("--vehicle", default="", help="only this vehicle, vehicles/…")
+    sheets.add_argument("--vehicle", default="", help="only this vehicle, tenants/{tenant}/vehicles/…")
     sheets.add_argument("--output", type=Path, required=True, help="PDF file to write")
     return parser
 
@@ -58,9 +66,9 @@ def _parser() -> argparse.ArgumentParser:
 async def _plan(settings: Settings, args: argparse.Namespace) -> int:
     tz = ZoneInfo(settings.timezone)
     day = args.date or datetime.now(tz).date()
-    async with grpc.aio.insecure_channel(args.target or settings.listen) as channel:
+    async with open_channel(args.target or settings.listen, settings) as channel:
         try:
-            plan = await optimize_day(channel, day, time_limit_s=args.time_limit)
+            plan = await optimize_day(channel, settings.tenant, day, time_limit_s=args.time_limit)
         except PlanFailed as exc:
             print(f"planning failed: {exc}", file=sys.stderr)
             return 1
@@ -72,7 +80,7 @@ async def _plan(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _sheets(settings: Settings, args: argparse.Namespace) -> int:
-    async with grpc.aio.insecure_channel(args.target or settings.listen) as channel:
+    async with open_channel(args.target or settings.listen, settings) as channel:
         stub = planning_pb2_grpc.PlanningServiceStub(channel)
         result = await stub.RenderRouteSheets(
             planning_pb2.RenderRouteSheetsRequest(name=args.plan, vehicle=args.vehicle)
@@ -81,6 +89,17 @@ async def _sheets(settings: Settings, args: argparse.Namespace) -> int:
     args.output.write_bytes(result.content)
     print(f"{args.output}: {result.page_count} page(s)")
     return 0
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> str:
+    return issue_token(
+        load_key(settings.auth_key_file),
+        tenant=args.tenant or settings.tenant,
+        scopes=ROLES[args.role],
+        subject=args.subject,
+        communes=args.commune,
+        ttl_s=args.ttl_hours * 3600,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_plan(settings, args))
         elif args.command == "sheets":
             return asyncio.run(_sheets(settings, args))
+        elif args.command == "token":
+            print(_token(settings, args))
     except grpc.aio.AioRpcError as exc:
         print(f"{exc.code().name}: {exc.details()}", file=sys.stderr)
         return 1

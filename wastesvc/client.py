@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import grpc
@@ -13,9 +14,87 @@ from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.protobuf import duration_pb2
 from google.type import date_pb2
 
+from wastesvc.auth import ROLES, issue_token, load_key
+from wastesvc.config import Settings
 from wastesvc.v1 import planning_pb2, planning_pb2_grpc
 
-__all__ = ["PlanFailed", "optimize_day", "plan_summary", "save_sheets"]
+__all__ = [
+    "PlanFailed",
+    "bearer_token",
+    "client_token",
+    "open_channel",
+    "optimize_day",
+    "plan_summary",
+    "save_sheets",
+]
+
+
+class _Bearer:
+    """Adds `authorization: Bearer <token>` to the metadata of a call."""
+
+    def __init__(self, token: str) -> None:
+        self._metadata = ("authorization", f"Bearer {token}")
+
+    def _details(self, details: Any) -> Any:
+        metadata = grpc.aio.Metadata(*(details.metadata or ()), self._metadata)
+        return details._replace(metadata=metadata)
+
+
+# grpc.aio files a channel's interceptor under the first call type it implements: one class per type.
+class _BearerUnaryUnary(_Bearer, grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+
+class _BearerUnaryStream(_Bearer, grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+
+class _BearerStreamUnary(_Bearer, grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return await continuation(self._details(details), requests)
+
+
+class _BearerStreamStream(_Bearer, grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return await continuation(self._details(details), requests)
+
+
+def bearer_token(token: str) -> list[grpc.aio.ClientInterceptor]:
+    """Channel interceptors that send `token` with every call, whatever its type."""
+    return [
+        _BearerUnaryUnary(token),
+        _BearerUnaryStream(token),
+        _BearerStreamUnary(token),
+        _BearerStreamStream(token),
+    ]
+
+
+def client_token(settings: Settings) -> str:
+    """The configured token or, on the server's machine, a short-lived operator token from its key."""
+    if settings.token:
+        return settings.token
+    return issue_token(
+        load_key(settings.auth_key_file),
+        tenant=settings.tenant,
+        scopes=ROLES["operator"],
+        subject="wastesvc-cli",
+        ttl_s=3600,
+    )
+
+
+def open_channel(target: str, settings: Settings, token: str | None = None) -> grpc.aio.Channel:
+    """A channel to the service carrying a bearer token, over TLS when `tls_ca_file` is set."""
+    interceptors = bearer_token(token or client_token(settings))
+    if not settings.tls_ca_file:
+        return grpc.aio.insecure_channel(target, interceptors=interceptors)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=Path(settings.tls_ca_file).read_bytes(),
+        private_key=Path(settings.tls_key_file).read_bytes() if settings.tls_key_file else None,
+        certificate_chain=Path(settings.tls_cert_file).read_bytes() if settings.tls_cert_file else None,
+    )
+    return grpc.aio.secure_channel(target, credentials, interceptors=interceptors)
 
 
 class PlanFailed(RuntimeError):
@@ -31,13 +110,19 @@ class SavedSheets:
 
 
 async def optimize_day(
-    channel: grpc.aio.Channel, service_date: date, *, time_limit_s: float | None = None, poll_s: float = 1.0
+    channel: grpc.aio.Channel,
+    tenant: str,
+    service_date: date,
+    *,
+    time_limit_s: float | None = None,
+    poll_s: float = 1.0,
 ) -> planning_pb2.RoutePlan:
-    """Starts OptimizeRoutes for a day and waits for its plan."""
+    """Starts OptimizeRoutes for a tenant's day and waits for its plan."""
     planning = planning_pb2_grpc.PlanningServiceStub(channel)
     operations = operations_pb2_grpc.OperationsStub(channel)
     request = planning_pb2.OptimizeRoutesRequest(
-        service_date=date_pb2.Date(year=service_date.year, month=service_date.month, day=service_date.day)
+        parent=f"tenants/{tenant}",
+        service_date=date_pb2.Date(year=service_date.year, month=service_date.month, day=service_date.day),
     )
     if time_limit_s:
         request.options.time_limit.FromSeconds(round(time_limit_s))
@@ -100,7 +185,7 @@ async def save_sheets(channel: grpc.aio.Channel, plan: planning_pb2.RoutePlan, o
         one = await planning.RenderRouteSheets(
             planning_pb2.RenderRouteSheetsRequest(name=plan.name, vehicle=route.vehicle)
         )
-        path = out_dir / f"{stem}-{route.vehicle.removeprefix('vehicles/')}.pdf"
+        path = out_dir / f"{stem}-{route.vehicle.rsplit('/', 1)[-1]}.pdf"
         path.write_bytes(one.content)
         per_vehicle.append(path)
     return SavedSheets(combined, per_vehicle)

@@ -25,6 +25,19 @@ class Settings:
     grace_s: float = 5.0
     # Base URL of an osrm-routed server for real road distances and times; empty = great-circle estimate.
     osrm_url: str = ""
+    # The tenant a client (CLI, demo) acts for, `tenants/{tenant}`.
+    tenant: str = "grand-soissons"
+    # HMAC key that signs and checks tokens; created on first use. Whoever reads it can mint tokens.
+    auth_key_file: str = "var/auth.key"
+    # A client's bearer token (`wastesvc token` issues one); empty: the CLI mints one from auth_key_file.
+    token: str = ""
+    # Server TLS: certificate chain and key (PEM); both empty = plaintext (loopback only).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    # Mutual TLS: CA that signs client certificates; set = clients must present one.
+    tls_client_ca_file: str = ""
+    # Client side: CA to trust for the server's certificate (and this client's own cert/key for mTLS).
+    tls_ca_file: str = ""
 
 
 def _coerce(kind: Any, raw: Any) -> Any:

@@ -17,7 +17,7 @@ import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 from google.type import latlng_pb2, timeofday_pb2
 
-from wastesvc.client import optimize_day, plan_summary, save_sheets
+from wastesvc.client import open_channel, optimize_day, plan_summary, save_sheets
 from wastesvc.config import Settings
 from wastesvc.scenario import Scenario, TimeWindow, load_default
 from wastesvc.server import create_server
@@ -62,13 +62,15 @@ def _duration(seconds: int) -> duration_pb2.Duration:
     return duration_pb2.Duration(seconds=seconds)
 
 
-async def load_into(channel: grpc.aio.Channel, scenario: Scenario) -> int:
-    """Creates the scenario's depot, facilities, vehicles and containers; returns how many resources."""
+async def load_into(channel: grpc.aio.Channel, scenario: Scenario, tenant: str) -> int:
+    """Creates the scenario's depot, facilities, vehicles and containers in a tenant; returns how many."""
+    parent = f"tenants/{tenant}"
     fleet = fleet_pb2_grpc.FleetServiceStub(channel)
     containers = containers_pb2_grpc.ContainerServiceStub(channel)
     depot = scenario.depot
     await fleet.CreateDepot(
         fleet_pb2.CreateDepotRequest(
+            parent=parent,
             depot_id=depot.id,
             depot=fleet_pb2.Depot(
                 display_name=depot.name, location=latlng_pb2.LatLng(latitude=depot.lat, longitude=depot.lng)
@@ -78,6 +80,7 @@ async def load_into(channel: grpc.aio.Channel, scenario: Scenario) -> int:
     for f in scenario.facilities:
         await fleet.CreateFacility(
             fleet_pb2.CreateFacilityRequest(
+                parent=parent,
                 facility_id=f.id,
                 facility=fleet_pb2.Facility(
                     display_name=f.name,
@@ -94,7 +97,7 @@ async def load_into(channel: grpc.aio.Channel, scenario: Scenario) -> int:
             capacity_liters=v.capacity_l,
             capacity_kg=v.capacity_kg,
             streams=[_STREAMS[s] for s in v.streams],
-            home_depot=f"depots/{v.depot_id}",
+            home_depot=f"{parent}/depots/{v.depot_id}",
             shift=_window(v.shift),
             cost_per_kilometer=v.cost_per_km,
             cost_per_hour=v.cost_per_hour,
@@ -108,7 +111,9 @@ async def load_into(channel: grpc.aio.Channel, scenario: Scenario) -> int:
                 )
             )
             vehicle.break_duration.CopyFrom(_duration(v.pause.duration_s))
-        await fleet.CreateVehicle(fleet_pb2.CreateVehicleRequest(vehicle_id=v.id, vehicle=vehicle))
+        await fleet.CreateVehicle(
+            fleet_pb2.CreateVehicleRequest(parent=parent, vehicle_id=v.id, vehicle=vehicle)
+        )
 
     async def create(request: containers_pb2.CreateContainerRequest) -> None:
         await containers.CreateContainer(request)
@@ -118,6 +123,7 @@ async def load_into(channel: grpc.aio.Channel, scenario: Scenario) -> int:
         model = scenario.model(c.model_id)
         requests.append(
             containers_pb2.CreateContainerRequest(
+                parent=parent,
                 container_id=c.id,
                 container=containers_pb2.Container(
                     commune_code=c.insee_code,
@@ -143,7 +149,7 @@ async def load_into(channel: grpc.aio.Channel, scenario: Scenario) -> int:
     return 1 + len(scenario.facilities) + len(scenario.vehicles) + len(requests)
 
 
-def _reading_request(r: SimulatedReading) -> readings_pb2.CreateReadingRequest:
+def _reading_request(r: SimulatedReading, tenant: str) -> readings_pb2.CreateReadingRequest:
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(r.measure_time)
     reading = readings_pb2.Reading(
@@ -158,7 +164,9 @@ def _reading_request(r: SimulatedReading) -> readings_pb2.CreateReadingRequest:
     else:
         assert r.fill_fraction is not None
         reading.fill_fraction = r.fill_fraction
-    return readings_pb2.CreateReadingRequest(parent=f"containers/{r.container_id}", reading=reading)
+    return readings_pb2.CreateReadingRequest(
+        parent=f"tenants/{tenant}/containers/{r.container_id}", reading=reading
+    )
 
 
 @dataclass(frozen=True)
@@ -176,7 +184,9 @@ class IngestCounts:
         return self.batch + self.stream + self.unary + self.observations
 
 
-async def feed_readings(channel: grpc.aio.Channel, readings: Sequence[SimulatedReading]) -> IngestCounts:
+async def feed_readings(
+    channel: grpc.aio.Channel, readings: Sequence[SimulatedReading], tenant: str
+) -> IngestCounts:
     """Sends the readings through every ingest path, as a real territory would: the sensor network's
     batches, a LoRaWAN gateway's stream, single readings, and fill observations from the lighting platform."""
     stub = readings_pb2_grpc.ReadingServiceStub(channel)
@@ -198,12 +208,12 @@ async def feed_readings(channel: grpc.aio.Channel, readings: Sequence[SimulatedR
     for start in range(0, len(batch), _CHUNK):
         response = await stub.BatchCreateReadings(
             readings_pb2.BatchCreateReadingsRequest(
-                requests=[_reading_request(r) for r in batch[start : start + _CHUNK]]
+                requests=[_reading_request(r, tenant) for r in batch[start : start + _CHUNK]]
             )
         )
         counts = replace(
             counts,
-            batch=counts.batch + len(response.readings),
+            batch=counts.batch + response.stored_count,
             duplicates=counts.duplicates + response.duplicate_count,
         )
 
@@ -211,7 +221,8 @@ async def feed_readings(channel: grpc.aio.Channel, readings: Sequence[SimulatedR
         for start in range(0, len(streamed), 500):
             part = streamed[start : start + 500]
             yield readings_pb2.StreamReadingsRequest(
-                chunk_id=f"gw-soissons-{start // 500:05d}", requests=[_reading_request(r) for r in part]
+                chunk_id=f"gw-soissons-{start // 500:05d}",
+                requests=[_reading_request(r, tenant) for r in part],
             )
 
     async for ack in stub.StreamReadings(chunks()):
@@ -222,7 +233,7 @@ async def feed_readings(channel: grpc.aio.Channel, readings: Sequence[SimulatedR
         )
 
     for r in single:
-        await stub.CreateReading(_reading_request(r))
+        await stub.CreateReading(_reading_request(r, tenant))
     counts = replace(counts, unary=len(single))
 
     requests = []
@@ -245,9 +256,11 @@ async def feed_readings(channel: grpc.aio.Channel, readings: Sequence[SimulatedR
         )
     for start in range(0, len(requests), _CHUNK):
         observed_batch = await observations.BatchCreateObservations(
-            observations_pb2.BatchCreateObservationsRequest(requests=requests[start : start + _CHUNK])
+            observations_pb2.BatchCreateObservationsRequest(
+                parent=f"tenants/{tenant}", requests=requests[start : start + _CHUNK]
+            )
         )
-        counts = replace(counts, observations=counts.observations + len(observed_batch.observations))
+        counts = replace(counts, observations=counts.observations + observed_batch.stored_count)
     return counts
 
 
@@ -260,16 +273,17 @@ async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = Tr
     print(f"wastesvc listening on {address} (database {settings.db_url})", flush=True)
     tz = ZoneInfo(settings.timezone)
     try:
-        async with grpc.aio.insecure_channel(address) as channel:
+        # The demo mints its own operator token from the server's key, as any client on this machine may.
+        async with open_channel(address, settings) as channel:
             scenario = load_default()
-            created = await load_into(channel, scenario)
+            created = await load_into(channel, scenario, settings.tenant)
             print(
                 f"loaded {scenario.name}: {created} resources ({len(scenario.containers)} containers)",
                 flush=True,
             )
             now = datetime.now(UTC)
             readings = simulate_readings(scenario, now - timedelta(days=SIMULATED_DAYS), SIMULATED_DAYS)
-            counts = await feed_readings(channel, readings)
+            counts = await feed_readings(channel, readings, settings.tenant)
             print(
                 f"ingested {counts.total} readings over {SIMULATED_DAYS} days: {counts.batch} in batches, "
                 f"{counts.stream} through a gateway stream, {counts.unary} one by one, "
@@ -278,7 +292,9 @@ async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = Tr
             )
             today = now.astimezone(tz).date()
             print(f"planning {today} (solver budget {settings.solver_time_limit_s:.0f} s)…", flush=True)
-            plan = await optimize_day(channel, today, time_limit_s=settings.solver_time_limit_s)
+            plan = await optimize_day(
+                channel, settings.tenant, today, time_limit_s=settings.solver_time_limit_s
+            )
             sheets = await save_sheets(channel, plan, out_dir)
             print(plan_summary(plan, tz))
             per_truck = len(sheets.per_vehicle)

@@ -20,10 +20,15 @@ __all__ = [
     "FieldViolation",
     "InvalidArgument",
     "NotFound",
+    "PermissionDenied",
+    "PlanDataInvalid",
+    "SensorInUse",
     "ServiceError",
+    "Unauthenticated",
 ]
 
-DOMAIN = "wastesvc.googleapis.com"
+# The ErrorInfo domain and the resource types' domain: the project's own (AIP-193, AIP-123).
+DOMAIN = "wastesvc.fr"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +45,14 @@ class ServiceError(Exception):
     code: grpc.StatusCode = grpc.StatusCode.INTERNAL
     reason: str = "INTERNAL"
 
-    def __init__(self, message: str, *, metadata: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, message: str, *, metadata: dict[str, str] | None = None, reason: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.metadata = metadata or {}
+        if reason is not None:
+            self.reason = reason
 
     def details(self) -> list[any_pb2.Any]:
         info = any_pb2.Any()
@@ -61,11 +70,13 @@ class InvalidArgument(ServiceError):
     code = grpc.StatusCode.INVALID_ARGUMENT
     reason = "INVALID_ARGUMENT"
 
-    def __init__(self, violations: Iterable[FieldViolation], message: str | None = None) -> None:
+    def __init__(
+        self, violations: Iterable[FieldViolation], message: str | None = None, *, reason: str | None = None
+    ) -> None:
         self.violations = list(violations)
         summary = "; ".join(f"{v.field}: {v.description}" for v in self.violations[:5])
         more = f" (+{len(self.violations) - 5} more)" if len(self.violations) > 5 else ""
-        super().__init__(message or f"invalid request: {summary}{more}")
+        super().__init__(message or f"invalid request: {summary}{more}", reason=reason)
 
     def details(self) -> list[any_pb2.Any]:
         bad = any_pb2.Any()
@@ -86,12 +97,12 @@ class NotFound(ServiceError):
     code = grpc.StatusCode.NOT_FOUND
     reason = "RESOURCE_NOT_FOUND"
 
-    def __init__(self, resource_name: str, *, field: str | None = None) -> None:
+    def __init__(self, resource_name: str, *, field: str | None = None, reason: str | None = None) -> None:
         metadata = {"resource": resource_name}
         if field:
             metadata["field"] = field
         where = f" ({field})" if field else ""
-        super().__init__(f"{resource_name} not found{where}", metadata=metadata)
+        super().__init__(f"{resource_name} not found{where}", metadata=metadata, reason=reason)
         self.field = field
 
 
@@ -101,8 +112,10 @@ class AlreadyExists(ServiceError):
     code = grpc.StatusCode.ALREADY_EXISTS
     reason = "RESOURCE_EXISTS"
 
-    def __init__(self, resource_name: str) -> None:
-        super().__init__(f"{resource_name} already exists", metadata={"resource": resource_name})
+    def __init__(self, resource_name: str, *, message: str | None = None, reason: str | None = None) -> None:
+        super().__init__(
+            message or f"{resource_name} already exists", metadata={"resource": resource_name}, reason=reason
+        )
 
 
 class FailedPrecondition(ServiceError):
@@ -110,3 +123,52 @@ class FailedPrecondition(ServiceError):
 
     code = grpc.StatusCode.FAILED_PRECONDITION
     reason = "FAILED_PRECONDITION"
+
+
+class SensorInUse(FailedPrecondition):
+    """A sensor id is already fitted to another container of the tenant."""
+
+    reason = "SENSOR_IN_USE"
+
+    def __init__(self, sensor_id: str, holder: str, field: str) -> None:
+        super().__init__(
+            f"sensor {sensor_id} is already fitted to {holder}", metadata={"field": field, "resource": holder}
+        )
+
+
+class PermissionDenied(ServiceError):
+    """The caller's credentials do not allow this call on this resource (it may or may not exist)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = "PERMISSION_DENIED"
+
+
+class Unauthenticated(ServiceError):
+    """No valid credentials came with the call."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "UNAUTHENTICATED"
+
+
+class PlanDataInvalid(FailedPrecondition):
+    """The stored data a plan is built on cannot be planned; each problem names the resource field."""
+
+    reason = "PLAN_DATA_INVALID"
+
+    def __init__(self, violations: Iterable[FieldViolation], message: str) -> None:
+        self.violations = list(violations)
+        super().__init__(message)
+
+    def details(self) -> list[any_pb2.Any]:
+        failure = any_pb2.Any()
+        failure.Pack(
+            error_details_pb2.PreconditionFailure(
+                violations=[
+                    error_details_pb2.PreconditionFailure.Violation(
+                        type="PLAN_DATA", subject=v.field, description=v.description
+                    )
+                    for v in self.violations
+                ]
+            )
+        )
+        return [failure, *super().details()]

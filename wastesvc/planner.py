@@ -14,7 +14,15 @@ from google.longrunning import operations_pb2
 from google.rpc import code_pb2, status_pb2
 
 import routing
-from wastesvc.domain._common import STREAM_KEYS, parse_name, stream_key, to_timestamp
+from wastesvc.auth import authorize
+from wastesvc.domain._common import (
+    STREAM_KEYS,
+    parse_name,
+    parse_tenant,
+    resource_name,
+    stream_key,
+    to_timestamp,
+)
 from wastesvc.domain.planning import (
     BuiltProblem,
     PlanningInput,
@@ -22,7 +30,7 @@ from wastesvc.domain.planning import (
     select_containers,
     solution_to_plan,
 )
-from wastesvc.errors import FieldViolation, InvalidArgument, NotFound
+from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, PlanDataInvalid
 from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, OperationRow, PlanRow, Storage, VehicleRow
 from wastesvc.storage._interface import ResourceRow
@@ -41,11 +49,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _load_all(storage: Storage, kind: type[ResourceRow]) -> list[ResourceRow]:
+def _load_all(storage: Storage, kind: type[ResourceRow], tenant: str) -> list[ResourceRow]:
     rows: list[ResourceRow] = []
     after = None
     while True:
-        page = storage.list_page(kind, after=after, limit=1000)
+        page = storage.list_page(kind, tenant, after=after, limit=1000)
         rows += page.items
         if page.last_key is None:
             return rows
@@ -56,6 +64,7 @@ def _load_all(storage: Storage, kind: type[ResourceRow]) -> list[ResourceRow]:
 class _Job:
     """One planning operation in flight."""
 
+    tenant: str
     row: OperationRow
     metadata: planning_pb2.OptimizeRoutesMetadata
     request: planning_pb2.OptimizeRoutesRequest
@@ -105,7 +114,7 @@ class Planner:
     # Requests ---------------------------------------------------------------------------------------
 
     def _validate(
-        self, request: planning_pb2.OptimizeRoutesRequest
+        self, tenant: str, request: planning_pb2.OptimizeRoutesRequest
     ) -> tuple[date, frozenset[str], list[str]]:
         violations = []
         d = request.service_date
@@ -122,9 +131,13 @@ class Planner:
         vehicle_ids = []
         for i, name in enumerate(request.vehicles):
             try:
-                vehicle_ids.append(parse_name(name, "vehicles", f"vehicles[{i}]"))
+                vehicle_tenant, vehicle_id = parse_name(name, "vehicles", f"vehicles[{i}]")
             except InvalidArgument as exc:
                 violations += exc.violations
+                continue
+            if vehicle_tenant != tenant:
+                violations.append(FieldViolation(f"vehicles[{i}]", f"must be a vehicle of tenants/{tenant}"))
+            vehicle_ids.append(vehicle_id)
         options = request.options
         limit = options.time_limit.ToTimedelta()
         if limit < timedelta(0) or limit > MAX_TIME_LIMIT:
@@ -139,8 +152,12 @@ class Planner:
 
     async def start(self, request: planning_pb2.OptimizeRoutesRequest) -> operations_pb2.Operation:
         """Validates, records the operation and starts it; a repeated request_id returns the first one."""
-        service_date, streams, vehicle_ids = self._validate(request)
-        operation, job = await asyncio.to_thread(self._record, request, service_date, streams, vehicle_ids)
+        tenant = parse_tenant(request.parent)
+        authorize(tenant, "plan", commune_wide=True)
+        service_date, streams, vehicle_ids = self._validate(tenant, request)
+        operation, job = await asyncio.to_thread(
+            self._record, tenant, request, service_date, streams, vehicle_ids
+        )
         if job is not None:
             operation_id = job.row.id
             task = asyncio.get_running_loop().create_task(self._run(job))
@@ -150,6 +167,7 @@ class Planner:
 
     def _record(
         self,
+        tenant: str,
         request: planning_pb2.OptimizeRoutesRequest,
         service_date: date,
         streams: frozenset[str],
@@ -157,18 +175,18 @@ class Planner:
     ) -> tuple[operations_pb2.Operation, _Job | None]:
         """Stores a new operation (storage work, off the event loop); no job when request_id was seen."""
         if request.request_id:
-            existing = self.storage.find_operation_by_request(request.request_id)
+            existing = self.storage.find_operation_by_request(tenant, request.request_id)
             if existing is not None:
                 return operations_pb2.Operation.FromString(existing.body), None
-        vehicles = self.storage.get_many(VehicleRow, vehicle_ids)
+        vehicles = self.storage.get_many(VehicleRow, tenant, vehicle_ids)
         for i, vehicle_id in enumerate(vehicle_ids):
             if vehicle_id not in vehicles:
-                raise NotFound(f"vehicles/{vehicle_id}", field=f"vehicles[{i}]")
+                raise NotFound(resource_name(tenant, "vehicles", vehicle_id), field=f"vehicles[{i}]")
 
         operation_id = uuid.uuid4().hex
-        plan_name = f"routePlans/{service_date:%Y%m%d}-{operation_id[:8]}"
+        plan_name = resource_name(tenant, "routePlans", f"{service_date:%Y%m%d}-{operation_id[:8]}")
         created = _now()
-        operation = operations_pb2.Operation(name=f"operations/{operation_id}")
+        operation = operations_pb2.Operation(name=resource_name(tenant, "operations", operation_id))
         metadata = Metadata(
             state=Metadata.STATE_QUEUED,
             service_date=request.service_date,
@@ -178,13 +196,14 @@ class Planner:
         operation.metadata.Pack(metadata)
         row = OperationRow(
             id=operation_id,
+            tenant=tenant,
             request_id=request.request_id or None,
             body=operation.SerializeToString(),
             create_time=created,
             update_time=created,
         )
         self.storage.save_operation(row)
-        return operation, _Job(row, metadata, request, service_date, streams, vehicle_ids, plan_name)
+        return operation, _Job(tenant, row, metadata, request, service_date, streams, vehicle_ids, plan_name)
 
     def cancel(self, operation_id: str) -> bool:
         """Asks a running operation to stop; False when it is not running here."""
@@ -209,7 +228,7 @@ class Planner:
         response: planning_pb2.RoutePlan | None = None,
         error: status_pb2.Status | None = None,
     ) -> None:
-        operation = operations_pb2.Operation(name=f"operations/{row.id}")
+        operation = operations_pb2.Operation(name=resource_name(row.tenant, "operations", row.id))
         operation.metadata.Pack(metadata)
         if response is not None or error is not None:
             operation.done = True
@@ -224,24 +243,26 @@ class Planner:
 
     def _read_input(
         self,
+        tenant: str,
         service_date: date,
         streams: frozenset[str],
         vehicle_ids: list[str],
         options: planning_pb2.OptimizeOptions,
     ) -> PlanningInput:
-        vehicles = _load_all(self.storage, VehicleRow)
+        vehicles = _load_all(self.storage, VehicleRow, tenant)
         if vehicle_ids:
             vehicles = [v for v in vehicles if v.id in set(vehicle_ids)]
-        containers = _load_all(self.storage, ContainerRow)
+        containers = _load_all(self.storage, ContainerRow, tenant)
         return PlanningInput(
+            tenant=tenant,
             service_date=service_date,
             timezone=self.timezone,
             containers=containers,
-            latest=self.storage.latest_readings([c.id for c in containers]),
-            history=self.storage.readings_since(_now() - HISTORY),
+            latest=self.storage.latest_readings(tenant, [c.id for c in containers]),
+            history=self.storage.readings_since(tenant, _now() - HISTORY),
             vehicles=vehicles,
-            depots={d.id: d for d in _load_all(self.storage, DepotRow)},
-            facilities=_load_all(self.storage, FacilityRow),
+            depots={d.id: d for d in _load_all(self.storage, DepotRow, tenant)},
+            facilities=_load_all(self.storage, FacilityRow, tenant),
             streams=streams,
             fill_threshold=options.fill_threshold or 0.7,
             max_days_without_emptying=options.max_days_without_emptying or 7,
@@ -255,10 +276,13 @@ class Planner:
         assert self.road_matrix is not None
         problem = built.problem
         locations = problem.locations()
-        owners = [f"depots/{d.id}" for d in problem.depots]
-        owners += [f"facilities/{f.id}" for f in problem.facilities]
+        tenant = built.tenant
+        owners = [resource_name(tenant, "depots", d.id) for d in problem.depots]
+        owners += [resource_name(tenant, "facilities", f.id) for f in problem.facilities]
         owners += [
-            ", ".join(f"containers/{m.container.id}" for m in built.containers_of_stop[s.id])
+            ", ".join(
+                resource_name(tenant, "containers", m.container.id) for m in built.containers_of_stop[s.id]
+            )
             for s in problem.stops
         ]
         try:
@@ -280,7 +304,7 @@ class Planner:
             metadata.state, metadata.progress_percent = Metadata.STATE_SELECTING, 5
             await self._publish(row, metadata)
             data = await asyncio.to_thread(
-                self._read_input, service_date, job.streams, job.vehicle_ids, request.options
+                self._read_input, job.tenant, service_date, job.streams, job.vehicle_ids, request.options
             )
             selected = select_containers(data, _now())
             rule = routing.DrivingRule() if request.options.driving_time_rule else None
@@ -304,7 +328,8 @@ class Planner:
             created = _now()
             plan = solution_to_plan(plan_name, data, built, solution, created)
             plan_row = PlanRow(
-                id=plan_name.removeprefix("routePlans/"),
+                tenant=job.tenant,
+                id=plan_name.rsplit("/", 1)[-1],
                 service_date=service_date,
                 body=plan.SerializeToString(),
                 create_time=created,
@@ -318,7 +343,8 @@ class Planner:
             await asyncio.shield(self._publish(row, metadata, error=cancelled))
         except routing.ProblemError as exc:
             metadata.state = Metadata.STATE_FAILED
-            failed = InvalidArgument(
+            # The request was fine; the data it plans on is not (AIP-193: FAILED_PRECONDITION).
+            failed = PlanDataInvalid(
                 [FieldViolation(v.field, v.description) for v in exc.violations],
                 message=f"the day cannot be planned: {exc}",
             ).to_status()

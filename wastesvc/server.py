@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from google.longrunning import operations_pb2, operations_pb2_grpc
@@ -13,6 +14,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 import routing
+from wastesvc.auth import AuthInterceptor, load_key
 from wastesvc.config import Settings
 from wastesvc.planner import Planner
 from wastesvc.servicers.containers import ContainerServicer
@@ -70,6 +72,18 @@ class Service:
         self.storage.close()
 
 
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS when a certificate is configured, mutual TLS when a client CA is too; None for plaintext."""
+    if not settings.tls_cert_file:
+        return None
+    chain = Path(settings.tls_cert_file).read_bytes()
+    private_key = Path(settings.tls_key_file).read_bytes()
+    client_ca = Path(settings.tls_client_ca_file).read_bytes() if settings.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(private_key, chain)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
 async def create_server(address: str, settings: Settings | None = None) -> tuple[Service, int]:
     """Builds and starts the server on `address` ("host:0" picks a free port); returns it and its port."""
     settings = settings or Settings()
@@ -85,11 +99,13 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
     if closed:
         log.warning("closed %d planning operation(s) interrupted by the previous shutdown", closed)
 
+    key = await asyncio.to_thread(load_key, settings.auth_key_file)
     server = grpc.aio.server(
+        interceptors=[AuthInterceptor(key)],
         options=[
             ("grpc.max_send_message_length", _MAX_MESSAGE),
             ("grpc.max_receive_message_length", _MAX_MESSAGE),
-        ]
+        ],
     )
     containers_pb2_grpc.add_ContainerServiceServicer_to_server(ContainerServicer(storage), server)
     fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(storage), server)
@@ -104,7 +120,8 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
 
-    port = server.add_insecure_port(address)
+    credentials = _server_credentials(settings)
+    port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     if port == 0:
         storage.close()
         raise OSError(f"cannot listen on {address}")

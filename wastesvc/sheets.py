@@ -160,10 +160,10 @@ def render_route_sheets(
     """
     routes: list[planning_pb2.VehicleRoute] = list(plan.routes)
     if vehicle:
-        wanted = vehicle if vehicle.startswith("vehicles/") else f"vehicles/{vehicle}"
-        routes = [r for r in plan.routes if r.vehicle == wanted]
+        # A full name or a bare id: `tenants/t/vehicles/bom-02` or `bom-02`.
+        routes = [r for r in plan.routes if vehicle in (r.vehicle, _last_segment(r.vehicle))]
         if not routes:
-            raise LookupError(f"vehicle {wanted!r} has no route in plan {plan.name!r}")
+            raise LookupError(f"vehicle {vehicle!r} has no route in plan {plan.name!r}")
     ctx = _Context(plan, containers, vehicles, depots, facilities, tz)
     sheets = [_build_sheet(ctx, route) for route in routes]
     # The first pass counts each truck's pages, so that the last one can print "page 2/3". A sheet that

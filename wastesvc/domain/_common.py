@@ -17,6 +17,7 @@ from wastesvc.v1 import common_pb2
 
 __all__ = [
     "FUTURE_TOLERANCE",
+    "OLDEST",
     "STREAM_KEYS",
     "check_latlng",
     "check_resource_id",
@@ -26,6 +27,8 @@ __all__ = [
     "page_size",
     "parse_filter",
     "parse_name",
+    "parse_tenant",
+    "resource_name",
     "seconds_to_timeofday",
     "stream_from_key",
     "stream_key",
@@ -36,6 +39,8 @@ __all__ = [
 
 # Sensor clocks drift and gateways buffer; more than this ahead of the server clock is a bad clock.
 FUTURE_TOLERANCE = timedelta(minutes=10)
+# Older than this is a sensor clock never set, not a measurement.
+OLDEST = datetime(2000, 1, 1, tzinfo=UTC)
 
 STREAM_KEYS: dict[common_pb2.WasteStream.ValueType, str] = {
     common_pb2.WASTE_STREAM_RESIDUAL: "residual",
@@ -73,12 +78,47 @@ def check_resource_id(value: str, field: str) -> list[FieldViolation]:
     return []
 
 
-def parse_name(name: str, collection: str, field: str = "name") -> str:
-    """The id in `collection/{id}`; a malformed name is INVALID_ARGUMENT naming `field`."""
-    prefix = f"{collection}/"
-    if not name.startswith(prefix) or not _ID.match(name[len(prefix) :]):
-        raise InvalidArgument([FieldViolation(field, f"must look like {collection}/{{id}}, got {name!r}")])
-    return name[len(prefix) :]
+_TENANT = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+
+
+def parse_tenant(parent: str, field: str = "parent") -> str:
+    """The tenant id in `tenants/{tenant}`; anything else is INVALID_ARGUMENT naming `field`."""
+    tenant = parent.removeprefix("tenants/")
+    if not parent.startswith("tenants/") or not _TENANT.match(tenant):
+        raise InvalidArgument(
+            [FieldViolation(field, f"must look like tenants/{{tenant}} (a-z, 0-9, -), got {_shown(parent)}")]
+        )
+    return tenant
+
+
+def parse_name(name: str, collection: str, field: str = "name") -> tuple[str, str]:
+    """(tenant, id) of `tenants/{tenant}/{collection}/{id}`; a malformed name is INVALID_ARGUMENT."""
+    parts = name.split("/")
+    if (
+        len(parts) != 4
+        or parts[0] != "tenants"
+        or not _TENANT.match(parts[1])
+        or parts[2] != collection
+        or not _ID.match(parts[3])
+    ):
+        raise InvalidArgument(
+            [
+                FieldViolation(
+                    field, f"must look like tenants/{{tenant}}/{collection}/{{id}}, got {_shown(name)}"
+                )
+            ]
+        )
+    return parts[1], parts[3]
+
+
+def resource_name(tenant: str, collection: str, resource_id: str) -> str:
+    """`tenants/{tenant}/{collection}/{id}`."""
+    return f"tenants/{tenant}/{collection}/{resource_id}"
+
+
+def _shown(value: str) -> str:
+    # Echo at most a short prefix: a client's 5 KB name must not overflow the reply's headers.
+    return repr(value if len(value) <= 80 else value[:80] + "…")
 
 
 def check_latlng(location: latlng_pb2.LatLng, present: bool, field: str) -> list[FieldViolation]:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from google.type import date_pb2, latlng_pb2
 
 import routing
-from wastesvc.domain._common import stream_from_key, to_duration, to_timestamp
+from wastesvc.domain._common import resource_name, stream_from_key, to_duration, to_timestamp
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, ReadingRow, VehicleRow
 from wastesvc.v1 import planning_pb2
 
@@ -66,6 +66,7 @@ class Selection:
 class PlanningInput:
     """Everything the plan is made from, read from storage in one go."""
 
+    tenant: str
     service_date: date
     timezone: ZoneInfo
     containers: Sequence[ContainerRow]
@@ -83,6 +84,7 @@ class PlanningInput:
 class BuiltProblem:
     """The routing problem and the way back from its stops to containers."""
 
+    tenant: str
     problem: routing.Problem
     containers_of_stop: dict[str, list[Selection]]
     stream_of_vehicle: dict[str, str]
@@ -231,7 +233,7 @@ def build_problem(
         ),
         matrix=routing.GreatCircleMatrix(circuity=CIRCUITY, speed_kmh=SPEED_KMH),
     )
-    return BuiltProblem(problem, containers_of_stop, stream_of_vehicle, unassigned)
+    return BuiltProblem(data.tenant, problem, containers_of_stop, stream_of_vehicle, unassigned)
 
 
 def _at(service_date: date, tz: ZoneInfo, seconds: int) -> datetime:
@@ -256,7 +258,7 @@ def solution_to_plan(
     )
     for route in solution.routes:
         out = plan.routes.add(
-            vehicle=f"vehicles/{route.vehicle_id}",
+            vehicle=resource_name(data.tenant, "vehicles", route.vehicle_id),
             stream=stream_from_key(built.stream_of_vehicle[route.vehicle_id]),
             distance_meters=route.distance_m,
             duration=to_duration(route.duration_s),
@@ -276,16 +278,18 @@ def solution_to_plan(
             location: routing.Location | None = None
             if visit.kind is routing.VisitKind.STOP:
                 members = built.containers_of_stop[visit.ref_id]
-                item.containers.extend(f"containers/{m.container.id}" for m in members)
+                item.containers.extend(
+                    resource_name(data.tenant, "containers", m.container.id) for m in members
+                )
                 item.expected_fill = max(m.fill for m in members)
                 location = stops[visit.ref_id].location
                 out.container_count += len(members)
                 collected += stops[visit.ref_id].volume_l
             elif visit.kind is routing.VisitKind.FACILITY:
-                item.site = f"facilities/{visit.ref_id}"
+                item.site = resource_name(data.tenant, "facilities", visit.ref_id)
                 location = locations[visit.ref_id]
             elif visit.kind in (routing.VisitKind.DEPOT_START, routing.VisitKind.DEPOT_END):
-                item.site = f"depots/{visit.ref_id}"
+                item.site = resource_name(data.tenant, "depots", visit.ref_id)
                 location = locations[visit.ref_id]
             if location is not None:
                 item.location.CopyFrom(latlng_pb2.LatLng(latitude=location.lat, longitude=location.lng))
@@ -294,13 +298,13 @@ def solution_to_plan(
     for skipped in solution.skipped:
         for member in built.containers_of_stop[skipped.stop_id]:
             plan.skipped.add(
-                container=f"containers/{member.container.id}",
+                container=resource_name(data.tenant, "containers", member.container.id),
                 reason=_SKIP_REASONS[skipped.reason],
                 detail=skipped.detail,
             )
     for member in built.unassigned:
         plan.skipped.add(
-            container=f"containers/{member.container.id}",
+            container=resource_name(data.tenant, "containers", member.container.id),
             reason=planning_pb2.SKIP_REASON_NO_VEHICLE_FOR_STREAM,
             detail=(
                 f"no available vehicle carries {member.container.stream}"

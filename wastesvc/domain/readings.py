@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from wastesvc.domain._common import FUTURE_TOLERANCE, from_timestamp, parse_name, to_timestamp
-from wastesvc.errors import FieldViolation, InvalidArgument, NotFound
+from wastesvc.domain._common import (
+    FUTURE_TOLERANCE,
+    OLDEST,
+    from_timestamp,
+    parse_name,
+    parse_tenant,
+    resource_name,
+    to_timestamp,
+)
+from wastesvc.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, ServiceError
 from wastesvc.storage import ContainerRow, ReadingInsert, ReadingRow, Storage
 from wastesvc.v1 import readings_pb2
 
 __all__ = [
     "MAX_BATCH",
+    "check_batch_size",
     "fill_from_distance",
     "reading_id",
+    "reading_name",
     "reading_proto",
     "resolve_readings",
 ]
 
 MAX_BATCH = 1000
-_OLDEST = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
 
 
 def fill_from_distance(empty_distance_mm: int, full_distance_mm: int, distance_mm: float) -> float:
@@ -33,9 +42,13 @@ def reading_id(measure_time: datetime) -> str:
     return measure_time.strftime("%Y%m%dT%H%M%S.") + f"{measure_time.microsecond // 1000:03d}Z"
 
 
+def reading_name(tenant: str, container_id: str, measure_time: datetime) -> str:
+    return f"{resource_name(tenant, 'containers', container_id)}/readings/{reading_id(measure_time)}"
+
+
 def reading_proto(row: ReadingRow) -> readings_pb2.Reading:
     result = readings_pb2.Reading(
-        name=f"containers/{row.container_id}/readings/{reading_id(row.measure_time)}",
+        name=reading_name(row.tenant, row.container_id, row.measure_time),
         sensor_id=row.sensor_id,
         measure_time=to_timestamp(row.measure_time),
         fill=row.fill,
@@ -63,7 +76,7 @@ def _check_reading(reading: readings_pb2.Reading, p: str, now: datetime) -> list
             v.append(
                 FieldViolation(f"{p}.measure_time", f"is {when - now} in the future; check the sensor clock")
             )
-        elif when < _OLDEST:
+        elif when < OLDEST:
             v.append(FieldViolation(f"{p}.measure_time", "is before 2000; check the sensor clock"))
     level = reading.WhichOneof("level")
     if level is None:
@@ -81,81 +94,140 @@ def _check_reading(reading: readings_pb2.Reading, p: str, now: datetime) -> list
     return v
 
 
+def _target(
+    request: readings_pb2.CreateReadingRequest, default_parent: str, p: str
+) -> tuple[str, str | None]:
+    """(tenant, container id or None for `containers/-`) of one request."""
+    parent = request.parent or default_parent
+    if parent.endswith("/containers/-"):
+        tenant = parse_tenant(parent.removesuffix("/containers/-"), f"{p}.parent")
+        if not request.reading.sensor_id:
+            raise InvalidArgument(
+                [
+                    FieldViolation(
+                        f"{p}.reading.sensor_id", "is required with parent tenants/{tenant}/containers/-"
+                    )
+                ]
+            )
+        return tenant, None
+    return parse_name(parent, "containers", f"{p}.parent")
+
+
+def _insert(row: ContainerRow, reading: readings_pb2.Reading, p: str) -> ReadingInsert:
+    if reading.WhichOneof("level") == "distance_mm":
+        if row.empty_distance_mm <= row.full_distance_mm:
+            name = resource_name(row.tenant, "containers", row.id)
+            raise FailedPrecondition(
+                f"{name} has no sensor geometry (model): a distance cannot become a fill",
+                reason="CONTAINER_HAS_NO_MODEL",
+                metadata={"resource": name, "field": f"{p}.reading.distance_mm"},
+            )
+        fill = fill_from_distance(row.empty_distance_mm, row.full_distance_mm, reading.distance_mm)
+        distance: int | None = reading.distance_mm
+    else:
+        fill, distance = reading.fill_fraction, None
+    when = from_timestamp(reading.measure_time)
+    return ReadingInsert(
+        tenant=row.tenant,
+        container_id=row.id,
+        sensor_id=reading.sensor_id or (row.sensor_id or ""),
+        # Keys are kept to the millisecond so a re-sent reading matches whatever the transport did.
+        measure_time=when.replace(microsecond=when.microsecond // 1000 * 1000),
+        fill=fill,
+        distance_mm=distance,
+        battery_percent=reading.battery_percent if reading.HasField("battery_percent") else None,
+        temperature_c=reading.temperature_celsius if reading.HasField("temperature_celsius") else None,
+        tilted=reading.tilted,
+    )
+
+
+def check_batch_size(count: int, field: str) -> None:
+    """A batch as a whole is malformed when empty or above MAX_BATCH items."""
+    if count == 0:
+        raise InvalidArgument([FieldViolation(field, "must contain at least one item")])
+    if count > MAX_BATCH:
+        raise InvalidArgument([FieldViolation(field, f"holds {count} items; at most {MAX_BATCH}")])
+
+
 def resolve_readings(
     storage: Storage,
     requests: Sequence[readings_pb2.CreateReadingRequest],
     *,
     default_parent: str,
     now: datetime,
+    allowed: Callable[[str], ServiceError | None] = lambda tenant: None,
     prefix: str = "requests",
-) -> list[ReadingInsert]:
-    """Validates a batch and resolves containers; raises for the whole batch so it stays atomic."""
-    if not requests:
-        raise InvalidArgument([FieldViolation(prefix, "must contain at least one reading")])
-    if len(requests) > MAX_BATCH:
-        raise InvalidArgument(
-            [FieldViolation(prefix, f"holds {len(requests)} readings; at most {MAX_BATCH}")]
-        )
-    violations: list[FieldViolation] = []
-    targets: list[tuple[str | None, str]] = []  # (container id or None for "-", sensor id)
+) -> list[ReadingInsert | ServiceError]:
+    """Validates each request and resolves its container: per request, what to store or why not.
+
+    `allowed(tenant)` returns the error to give when the caller may not write to that tenant.
+    """
+    check_batch_size(len(requests), prefix)
+    items: list[tuple[str, str | None] | ServiceError] = []
     for i, request in enumerate(requests):
         p = f"{prefix}[{i}]"
-        parent = request.parent or default_parent
         try:
-            container_id = (
-                parse_name(parent, "containers", f"{p}.parent") if parent != "containers/-" else None
-            )
-        except InvalidArgument as exc:
-            violations += exc.violations
-            container_id = None
-        if parent == "containers/-" and not request.reading.sensor_id:
-            violations.append(
-                FieldViolation(f"{p}.reading.sensor_id", "is required with parent containers/-")
-            )
-        violations += _check_reading(request.reading, f"{p}.reading", now)
-        targets.append((container_id, request.reading.sensor_id))
-    if violations:
-        raise InvalidArgument(violations)
-
-    by_sensor = storage.container_ids_by_sensor([s for c, s in targets if c is None])
-    ids = [c if c is not None else by_sensor.get(s, "") for c, s in targets]
-    containers = storage.get_many(ContainerRow, [i for i in ids if i])
-    result = []
-    for i, (request, container_id) in enumerate(zip(requests, ids, strict=True)):
+            tenant, container_id = _target(request, default_parent, p)
+            denied = allowed(tenant)
+            if denied is not None:
+                raise denied
+            violations = _check_reading(request.reading, f"{p}.reading", now)
+            if violations:
+                raise InvalidArgument(violations, reason="INVALID_READING")
+            items.append((tenant, container_id))
+        except ServiceError as error:
+            items.append(error)
+    resolved = _containers(storage, requests, items)
+    result: list[ReadingInsert | ServiceError] = []
+    for i, (request, item) in enumerate(zip(requests, items, strict=True)):
         p = f"{prefix}[{i}]"
-        row = containers.get(container_id)
+        if isinstance(item, ServiceError):
+            result.append(item)
+            continue
+        row = resolved.get(i)
         if row is None:
-            if targets[i][0] is None:
-                raise NotFound(f"sensor {request.reading.sensor_id}", field=f"{p}.reading.sensor_id")
-            raise NotFound(f"containers/{container_id}", field=f"{p}.parent")
-        reading = request.reading
-        if reading.WhichOneof("level") == "distance_mm":
-            if row.empty_distance_mm <= row.full_distance_mm:
-                raise InvalidArgument(
-                    [
-                        FieldViolation(
-                            f"{p}.reading.distance_mm", f"containers/{row.id} has no sensor geometry (model)"
-                        )
-                    ]
+            tenant, container_id = item
+            if container_id is None:
+                result.append(
+                    NotFound(
+                        f"sensor {request.reading.sensor_id} in tenants/{tenant}",
+                        field=f"{p}.reading.sensor_id",
+                        reason="SENSOR_UNKNOWN",
+                    )
                 )
-            fill = fill_from_distance(row.empty_distance_mm, row.full_distance_mm, reading.distance_mm)
-            distance: int | None = reading.distance_mm
-        else:
-            fill, distance = reading.fill_fraction, None
-        when = from_timestamp(reading.measure_time)
-        result.append(
-            ReadingInsert(
-                container_id=row.id,
-                sensor_id=reading.sensor_id or (row.sensor_id or ""),
-                # Keys are kept to the millisecond so a re-sent reading matches whatever the transport did.
-                measure_time=when.replace(microsecond=when.microsecond // 1000 * 1000),
-                fill=fill,
-                distance_mm=distance,
-                battery_percent=reading.battery_percent if reading.HasField("battery_percent") else None,
-                temperature_c=reading.temperature_celsius
-                if reading.HasField("temperature_celsius")
-                else None,
-                tilted=reading.tilted,
-            )
-        )
+            else:
+                result.append(
+                    NotFound(resource_name(tenant, "containers", container_id), field=f"{p}.parent")
+                )
+            continue
+        try:
+            result.append(_insert(row, request.reading, p))
+        except ServiceError as error:
+            result.append(error)
     return result
+
+
+def _containers(
+    storage: Storage,
+    requests: Sequence[readings_pb2.CreateReadingRequest],
+    items: Sequence[tuple[str, str | None] | ServiceError],
+) -> dict[int, ContainerRow]:
+    """The container row of each resolvable request, by request index, in few queries per tenant."""
+    by_tenant: dict[str, list[int]] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, ServiceError):
+            by_tenant.setdefault(item[0], []).append(i)
+    found: dict[int, ContainerRow] = {}
+    for tenant, indexes in by_tenant.items():
+        sensors = [requests[i].reading.sensor_id for i in indexes if _container_of(items[i]) is None]
+        by_sensor = storage.container_ids_by_sensor(tenant, sensors)
+        ids = {
+            i: _container_of(items[i]) or by_sensor.get(requests[i].reading.sensor_id, "") for i in indexes
+        }
+        rows = storage.get_many(ContainerRow, tenant, [c for c in ids.values() if c])
+        found.update({i: rows[c] for i, c in ids.items() if c in rows})
+    return found
+
+
+def _container_of(item: tuple[str, str | None] | ServiceError) -> str | None:
+    return None if isinstance(item, ServiceError) else item[1]

@@ -18,6 +18,8 @@ from wastesvc.domain._common import (
     check_latlng,
     check_window,
     from_timestamp,
+    parse_name,
+    resource_name,
     seconds_to_timeofday,
     stream_from_key,
     stream_key,
@@ -90,12 +92,13 @@ def _validate_container(c: containers_pb2.Container, p: str) -> list[FieldViolat
 
 
 def _container_row(
-    c: containers_pb2.Container, row_id: str, created: datetime, now: datetime
+    c: containers_pb2.Container, tenant: str, row_id: str, created: datetime, now: datetime
 ) -> ContainerRow:
     windows = [
         [timeofday_to_seconds(w.start_time), timeofday_to_seconds(w.end_time)] for w in c.access_windows
     ]
     return ContainerRow(
+        tenant=tenant,
         id=row_id,
         commune_code=c.commune_code,
         locality=c.locality,
@@ -120,7 +123,7 @@ def _container_row(
 
 def container_proto(row: ContainerRow, latest: ReadingRow | None = None) -> containers_pb2.Container:
     result = containers_pb2.Container(
-        name=f"containers/{row.id}",
+        name=resource_name(row.tenant, "containers", row.id),
         commune_code=row.commune_code,
         locality=row.locality,
         street_address=row.street_address,
@@ -158,8 +161,9 @@ def _validate_depot(d: fleet_pb2.Depot, p: str) -> list[FieldViolation]:
     return check_latlng(d.location, d.HasField("location"), f"{p}.location")
 
 
-def _depot_row(d: fleet_pb2.Depot, row_id: str, created: datetime, now: datetime) -> DepotRow:
+def _depot_row(d: fleet_pb2.Depot, tenant: str, row_id: str, created: datetime, now: datetime) -> DepotRow:
     return DepotRow(
+        tenant=tenant,
         id=row_id,
         display_name=d.display_name,
         lat=d.location.latitude,
@@ -171,7 +175,7 @@ def _depot_row(d: fleet_pb2.Depot, row_id: str, created: datetime, now: datetime
 
 def depot_proto(row: DepotRow) -> fleet_pb2.Depot:
     return fleet_pb2.Depot(
-        name=f"depots/{row.id}",
+        name=resource_name(row.tenant, "depots", row.id),
         display_name=row.display_name,
         location=latlng_pb2.LatLng(latitude=row.lat, longitude=row.lng),
         create_time=to_timestamp(row.create_time),
@@ -193,8 +197,11 @@ def _validate_facility(f: fleet_pb2.Facility, p: str) -> list[FieldViolation]:
     return v
 
 
-def _facility_row(f: fleet_pb2.Facility, row_id: str, created: datetime, now: datetime) -> FacilityRow:
+def _facility_row(
+    f: fleet_pb2.Facility, tenant: str, row_id: str, created: datetime, now: datetime
+) -> FacilityRow:
     return FacilityRow(
+        tenant=tenant,
         id=row_id,
         display_name=f.display_name,
         lat=f.location.latitude,
@@ -210,7 +217,7 @@ def _facility_row(f: fleet_pb2.Facility, row_id: str, created: datetime, now: da
 
 def facility_proto(row: FacilityRow) -> fleet_pb2.Facility:
     return fleet_pb2.Facility(
-        name=f"facilities/{row.id}",
+        name=resource_name(row.tenant, "facilities", row.id),
         display_name=row.display_name,
         location=latlng_pb2.LatLng(latitude=row.lat, longitude=row.lng),
         accepted_streams=[stream_from_key(s) for s in row.streams.split(",")],
@@ -231,8 +238,10 @@ def _validate_vehicle(x: fleet_pb2.Vehicle, p: str) -> list[FieldViolation]:
     if x.capacity_kg <= 0:
         v.append(FieldViolation(f"{p}.capacity_kg", "must be positive"))
     v += _stream_violations(x.streams, f"{p}.streams", required=True)
-    if not x.home_depot.startswith("depots/"):
-        v.append(FieldViolation(f"{p}.home_depot", "must name a depot, depots/{depot}"))
+    try:
+        parse_name(x.home_depot, "depots", f"{p}.home_depot")
+    except InvalidArgument as exc:
+        v += exc.violations
     if not x.HasField("shift"):
         v.append(FieldViolation(f"{p}.shift", "is required"))
     else:
@@ -252,14 +261,17 @@ def _validate_vehicle(x: fleet_pb2.Vehicle, p: str) -> list[FieldViolation]:
     return v
 
 
-def _vehicle_row(x: fleet_pb2.Vehicle, row_id: str, created: datetime, now: datetime) -> VehicleRow:
+def _vehicle_row(
+    x: fleet_pb2.Vehicle, tenant: str, row_id: str, created: datetime, now: datetime
+) -> VehicleRow:
     return VehicleRow(
+        tenant=tenant,
         id=row_id,
         display_name=x.display_name,
         capacity_l=x.capacity_liters,
         capacity_kg=x.capacity_kg,
         streams=",".join(stream_key(s, "vehicle.streams") for s in x.streams),
-        home_depot=x.home_depot.removeprefix("depots/"),
+        home_depot=x.home_depot.rsplit("/", 1)[-1],
         shift_start_s=timeofday_to_seconds(x.shift.start_time),
         shift_end_s=timeofday_to_seconds(x.shift.end_time),
         break_start_s=timeofday_to_seconds(x.break_window.start_time),
@@ -276,12 +288,12 @@ def _vehicle_row(x: fleet_pb2.Vehicle, row_id: str, created: datetime, now: date
 
 def vehicle_proto(row: VehicleRow) -> fleet_pb2.Vehicle:
     result = fleet_pb2.Vehicle(
-        name=f"vehicles/{row.id}",
+        name=resource_name(row.tenant, "vehicles", row.id),
         display_name=row.display_name,
         capacity_liters=row.capacity_l,
         capacity_kg=row.capacity_kg,
         streams=[stream_from_key(s) for s in row.streams.split(",")],
-        home_depot=f"depots/{row.home_depot}",
+        home_depot=resource_name(row.tenant, "depots", row.home_depot),
         shift=_window(row.shift_start_s, row.shift_end_s),
         break_duration=to_duration(row.break_s),
         cost_per_kilometer=row.cost_per_km,
@@ -308,7 +320,7 @@ class ResourceKind(Generic[Row, Msg]):
     row_type: type[Row]
     message_type: type[Msg]
     validate: Callable[[Msg, str], list[FieldViolation]]
-    to_row: Callable[[Msg, str, datetime, datetime], Row]
+    to_row: Callable[[Msg, str, str, datetime, datetime], Row]
     to_proto: Callable[[Row], Msg]
     output_only: frozenset[str]
 

@@ -8,9 +8,9 @@ import grpc
 from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 
-from wastesvc.domain._common import STREAM_KEYS, parse_filter
+from wastesvc.domain._common import STREAM_KEYS, parse_filter, parse_name, parse_tenant
 from wastesvc.domain.resources import CONTAINERS, container_proto
-from wastesvc.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from wastesvc.errors import FieldViolation, InvalidArgument, SensorInUse
 from wastesvc.servicers._base import Crud, in_thread, unary
 from wastesvc.storage import ContainerRow, Storage
 from wastesvc.v1 import common_pb2, containers_pb2, containers_pb2_grpc
@@ -38,13 +38,11 @@ class _ContainerCrud(Crud):
         assert isinstance(resource, containers_pb2.Container)
         if not resource.sensor_id:
             return
-        holders = await in_thread(self.storage.container_ids_by_sensor, [resource.sensor_id])
+        tenant, _ = parse_name(resource.name, "containers", f"{prefix}.name")
+        holders = await in_thread(self.storage.container_ids_by_sensor, tenant, [resource.sensor_id])
         holder = holders.get(resource.sensor_id)
-        if holder is not None and f"containers/{holder}" != resource.name:
-            raise FailedPrecondition(
-                f"sensor {resource.sensor_id} is already fitted to containers/{holder}",
-                metadata={"field": f"{prefix}.sensor_id", "resource": f"containers/{holder}"},
-            )
+        if holder is not None and self.name(tenant, holder) != resource.name:
+            raise SensorInUse(resource.sensor_id, self.name(tenant, holder), f"{prefix}.sensor_id")
 
 
 class ContainerServicer(containers_pb2_grpc.ContainerServiceServicer):
@@ -53,7 +51,9 @@ class ContainerServicer(containers_pb2_grpc.ContainerServiceServicer):
         self.crud = _ContainerCrud(storage, CONTAINERS)
 
     async def _with_latest(self, rows: list[ContainerRow]) -> list[containers_pb2.Container]:
-        latest = await in_thread(self.storage.latest_readings, [r.id for r in rows])
+        if not rows:
+            return []
+        latest = await in_thread(self.storage.latest_readings, rows[0].tenant, [r.id for r in rows])
         return [container_proto(r, latest.get(r.id)) for r in rows]
 
     @unary
@@ -67,11 +67,12 @@ class ContainerServicer(containers_pb2_grpc.ContainerServiceServicer):
     async def ListContainers(
         self, request: containers_pb2.ListContainersRequest, context: Context
     ) -> containers_pb2.ListContainersResponse:
-        where = parse_filter(request.filter, _FILTERABLE)
+        where: dict[str, Any] = dict(parse_filter(request.filter, _FILTERABLE))
         if "stream" in where:
             where["stream"] = _stream_filter_value(where["stream"])
-        rows, token = await self.crud.list(request.page_size, request.page_token, where)
-        total = await in_thread(self.storage.count, ContainerRow, where)
+        rows, token = await self.crud.list(request.parent, request.page_size, request.page_token, where)
+        scoped = self.crud.scoped(where)
+        total = await in_thread(self.storage.count, ContainerRow, parse_tenant(request.parent), scoped)
         return containers_pb2.ListContainersResponse(
             containers=await self._with_latest(rows), next_page_token=token, total_size=total
         )
@@ -82,11 +83,9 @@ class ContainerServicer(containers_pb2_grpc.ContainerServiceServicer):
     ) -> containers_pb2.Container:
         if not request.HasField("container"):
             raise InvalidArgument([FieldViolation("container", "is required")])
-        # The name sent is ignored; set it to the one being created so the sensor check knows the owner.
-        container = containers_pb2.Container()
-        container.CopyFrom(request.container)
-        container.name = f"containers/{request.container_id}"
-        return container_proto(await self.crud.create(container, request.container_id))
+        return container_proto(
+            await self.crud.create(request.parent, request.container, request.container_id)
+        )
 
     @unary
     async def UpdateContainer(

@@ -23,8 +23,13 @@ Context = grpc.aio.ServicerContext[Any, Any]
 class _VehicleCrud(Crud):
     async def check_references(self, resource: Message, prefix: str) -> None:
         assert isinstance(resource, fleet_pb2.Vehicle)
-        depot_id = parse_name(resource.home_depot, "depots", f"{prefix}.home_depot")
-        if await in_thread(self.storage.get, DepotRow, depot_id) is None:
+        tenant, _ = parse_name(resource.name, "vehicles", f"{prefix}.name")
+        depot_tenant, depot_id = parse_name(resource.home_depot, "depots", f"{prefix}.home_depot")
+        if depot_tenant != tenant:
+            raise InvalidArgument(
+                [FieldViolation(f"{prefix}.home_depot", f"must be a depot of tenants/{tenant}")]
+            )
+        if await in_thread(self.storage.get, DepotRow, tenant, depot_id) is None:
             raise NotFound(resource.home_depot, field=f"{prefix}.home_depot")
 
 
@@ -45,7 +50,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):
     @unary
     async def CreateDepot(self, request: fleet_pb2.CreateDepotRequest, context: Context) -> fleet_pb2.Depot:
         _required(request, "depot")
-        return depot_proto(await self.depots.create(request.depot, request.depot_id))
+        return depot_proto(await self.depots.create(request.parent, request.depot, request.depot_id))
 
     @unary
     async def GetDepot(self, request: fleet_pb2.GetDepotRequest, context: Context) -> fleet_pb2.Depot:
@@ -55,7 +60,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):
     async def ListDepots(
         self, request: fleet_pb2.ListDepotsRequest, context: Context
     ) -> fleet_pb2.ListDepotsResponse:
-        rows, token = await self.depots.list(request.page_size, request.page_token)
+        rows, token = await self.depots.list(request.parent, request.page_size, request.page_token)
         return fleet_pb2.ListDepotsResponse(depots=[depot_proto(r) for r in rows], next_page_token=token)
 
     @unary
@@ -64,11 +69,13 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):
 
     @unary
     async def DeleteDepot(self, request: fleet_pb2.DeleteDepotRequest, context: Context) -> empty_pb2.Empty:
-        depot_id = parse_name(request.name, "depots")
-        based = await in_thread(self.storage.count, VehicleRow, {"home_depot": depot_id})
+        tenant, depot_id = parse_name(request.name, "depots")
+        based = await in_thread(self.storage.count, VehicleRow, tenant, {"home_depot": depot_id})
         if based:
             raise FailedPrecondition(
-                f"{request.name} is the home depot of {based} vehicle(s); move them first"
+                f"{request.name} is the home depot of {based} vehicle(s); move them first",
+                reason="DEPOT_IN_USE",
+                metadata={"resource": request.name},
             )
         return await self.depots.delete(request.name)
 
@@ -79,7 +86,9 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):
         self, request: fleet_pb2.CreateFacilityRequest, context: Context
     ) -> fleet_pb2.Facility:
         _required(request, "facility")
-        return facility_proto(await self.facilities.create(request.facility, request.facility_id))
+        return facility_proto(
+            await self.facilities.create(request.parent, request.facility, request.facility_id)
+        )
 
     @unary
     async def GetFacility(
@@ -91,7 +100,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):
     async def ListFacilities(
         self, request: fleet_pb2.ListFacilitiesRequest, context: Context
     ) -> fleet_pb2.ListFacilitiesResponse:
-        rows, token = await self.facilities.list(request.page_size, request.page_token)
+        rows, token = await self.facilities.list(request.parent, request.page_size, request.page_token)
         return fleet_pb2.ListFacilitiesResponse(
             facilities=[facility_proto(r) for r in rows], next_page_token=token
         )
@@ -115,7 +124,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):
         self, request: fleet_pb2.CreateVehicleRequest, context: Context
     ) -> fleet_pb2.Vehicle:
         _required(request, "vehicle")
-        return vehicle_proto(await self.vehicles.create(request.vehicle, request.vehicle_id))
+        return vehicle_proto(await self.vehicles.create(request.parent, request.vehicle, request.vehicle_id))
 
     @unary
     async def GetVehicle(self, request: fleet_pb2.GetVehicleRequest, context: Context) -> fleet_pb2.Vehicle:
@@ -125,7 +134,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):
     async def ListVehicles(
         self, request: fleet_pb2.ListVehiclesRequest, context: Context
     ) -> fleet_pb2.ListVehiclesResponse:
-        rows, token = await self.vehicles.list(request.page_size, request.page_token)
+        rows, token = await self.vehicles.list(request.parent, request.page_size, request.page_token)
         return fleet_pb2.ListVehiclesResponse(
             vehicles=[vehicle_proto(r) for r in rows], next_page_token=token
         )

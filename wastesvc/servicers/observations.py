@@ -6,17 +6,27 @@ from typing import Any
 
 import grpc
 
-from wastesvc.domain._common import decode_page_token, encode_page_token, page_size, parse_filter
-from wastesvc.domain.observations import observation_proto, resolve_observations
-from wastesvc.errors import FieldViolation, InvalidArgument, NotFound
-from wastesvc.servicers._base import as_single_request, in_thread, now, unary
+from wastesvc.auth import authorize_ingest, authorize_read
+from wastesvc.domain._common import (
+    decode_page_token,
+    encode_page_token,
+    page_size,
+    parse_filter,
+    parse_tenant,
+)
+from wastesvc.domain.observations import ResolvedObservation, observation_proto, resolve_observations
+from wastesvc.errors import FieldViolation, InvalidArgument, ServiceError
+from wastesvc.servicers._base import as_single_request, in_thread, now, outcome_counts, unary
 from wastesvc.storage import ObservationRow, Storage
-from wastesvc.v1 import observations_pb2, observations_pb2_grpc
+from wastesvc.v1 import common_pb2, observations_pb2, observations_pb2_grpc
 
 __all__ = ["ObservationServicer"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
+
 _FILTERABLE = {f: f for f in ("source", "entity_type", "entity_id", "property")}
+
+Outcome = ObservationRow | ServiceError | None  # stored, refused, or stored before
 
 
 class ObservationServicer(observations_pb2_grpc.ObservationServiceServicer):
@@ -24,24 +34,32 @@ class ObservationServicer(observations_pb2_grpc.ObservationServiceServicer):
         self.storage = storage
 
     def _ingest(
-        self, requests: list[observations_pb2.CreateObservationRequest]
-    ) -> tuple[list[ObservationRow], int]:
-        rows, readings = resolve_observations(self.storage, requests, now=now())
-        return self.storage.insert_observations(rows, readings)
+        self, tenant: str, requests: list[observations_pb2.CreateObservationRequest]
+    ) -> list[Outcome]:
+        """Per request: the stored row, the reason it was refused, or None when stored before."""
+        items = resolve_observations(self.storage, tenant, requests, now=now())
+        accepted = [item for item in items if isinstance(item, ResolvedObservation)]
+        stored = iter(
+            self.storage.insert_observations(
+                [item.row for item in accepted], [item.reading for item in accepted if item.reading]
+            )
+        )
+        return [item if isinstance(item, ServiceError) else next(stored) for item in items]
 
     @unary
     async def CreateObservation(
         self, request: observations_pb2.CreateObservationRequest, context: Context
     ) -> observations_pb2.Observation:
+        tenant = parse_tenant(request.parent)
+        authorize_ingest(tenant)
         if not request.HasField("observation"):
             raise InvalidArgument([FieldViolation("observation", "is required")])
-        try:
-            stored, _ = await in_thread(self._ingest, [request])
-        except (InvalidArgument, NotFound) as exc:
-            # Field paths of a single create are relative to the request, not to a batch.
-            raise as_single_request(exc) from exc
-        if stored:
-            return observation_proto(stored[0])
+        single = observations_pb2.CreateObservationRequest(observation=request.observation)
+        outcome = (await in_thread(self._ingest, tenant, [single]))[0]
+        if isinstance(outcome, ServiceError):
+            raise as_single_request(outcome)
+        if outcome is not None:
+            return observation_proto(outcome)
         # Re-delivery of the same observation: echo it without a name, as it was not stored again.
         return request.observation
 
@@ -49,20 +67,34 @@ class ObservationServicer(observations_pb2_grpc.ObservationServiceServicer):
     async def BatchCreateObservations(
         self, request: observations_pb2.BatchCreateObservationsRequest, context: Context
     ) -> observations_pb2.BatchCreateObservationsResponse:
-        stored, duplicates = await in_thread(self._ingest, list(request.requests))
-        return observations_pb2.BatchCreateObservationsResponse(
-            observations=[observation_proto(r) for r in stored], duplicate_count=duplicates
-        )
+        tenant = parse_tenant(request.parent)
+        authorize_ingest(tenant)
+        outcomes = await in_thread(self._ingest, tenant, list(request.requests))
+        results = [_result(outcome) for outcome in outcomes]
+        return observations_pb2.BatchCreateObservationsResponse(results=results, **outcome_counts(results))
 
     @unary
     async def ListObservations(
         self, request: observations_pb2.ListObservationsRequest, context: Context
     ) -> observations_pb2.ListObservationsResponse:
+        tenant = parse_tenant(request.parent)
+        authorize_read(tenant)
         where = parse_filter(request.filter, _FILTERABLE)
         limit = page_size(request.page_size, 100, 1000)
-        before = decode_page_token(request.page_token, where)
-        rows = await in_thread(self.storage.list_observations, before_id=before, limit=limit + 1, where=where)
-        token = encode_page_token(rows[limit - 1].id, where) if len(rows) > limit else ""
+        query = {"parent": request.parent, **where}
+        before = decode_page_token(request.page_token, query)
+        rows = await in_thread(
+            self.storage.list_observations, tenant, before_id=before, limit=limit + 1, where=where
+        )
+        token = encode_page_token(rows[limit - 1].id, query) if len(rows) > limit else ""
         return observations_pb2.ListObservationsResponse(
             observations=[observation_proto(r) for r in rows[:limit]], next_page_token=token
         )
+
+
+def _result(outcome: Outcome) -> common_pb2.ItemResult:
+    if isinstance(outcome, ServiceError):
+        return common_pb2.ItemResult(outcome=common_pb2.ITEM_OUTCOME_REJECTED, error=outcome.to_status())
+    if outcome is None:
+        return common_pb2.ItemResult(outcome=common_pb2.ITEM_OUTCOME_DUPLICATE)
+    return common_pb2.ItemResult(outcome=common_pb2.ITEM_OUTCOME_STORED, name=observation_proto(outcome).name)

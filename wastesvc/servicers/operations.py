@@ -8,7 +8,8 @@ import grpc
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.protobuf import empty_pb2
 
-from wastesvc.domain._common import parse_name
+from wastesvc.auth import authorize, authorize_read
+from wastesvc.domain._common import parse_name, parse_tenant
 from wastesvc.errors import NotFound
 from wastesvc.planner import Planner
 from wastesvc.servicers._base import in_thread, newest_first_page, unary
@@ -26,8 +27,10 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):
         self.planner = planner
 
     async def _get(self, name: str) -> operations_pb2.Operation:
-        row = await in_thread(self.storage.get_operation, parse_name(name, "operations"))
-        if row is None:
+        tenant, operation_id = parse_name(name, "operations")
+        authorize_read(tenant, commune_wide=True)
+        row = await in_thread(self.storage.get_operation, operation_id)
+        if row is None or row.tenant != tenant:
             raise NotFound(name, field="name")
         return operations_pb2.Operation.FromString(row.body)
 
@@ -41,8 +44,16 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):
     async def ListOperations(
         self, request: operations_pb2.ListOperationsRequest, context: Context
     ) -> operations_pb2.ListOperationsResponse:
+        # `name` is the collection's parent (google.longrunning): `tenants/{tenant}`.
+        authorize_read(parse_tenant(request.name, "name"), commune_wide=True)
         rows, token = await newest_first_page(
-            self.storage.list_operations, request.page_size, request.page_token, default=50, maximum=500
+            self.storage.list_operations,
+            request.name,
+            request.page_size,
+            request.page_token,
+            default=50,
+            maximum=500,
+            field="name",
         )
         return operations_pb2.ListOperationsResponse(
             operations=[operations_pb2.Operation.FromString(r.body) for r in rows],
@@ -54,16 +65,18 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):
         self, request: operations_pb2.CancelOperationRequest, context: Context
     ) -> empty_pb2.Empty:
         operation = await self._get(request.name)
+        authorize(parse_name(request.name, "operations")[0], "plan", commune_wide=True)
         if not operation.done:
-            self.planner.cancel(parse_name(request.name, "operations"))
+            self.planner.cancel(parse_name(request.name, "operations")[1])
         return empty_pb2.Empty()
 
     @unary
     async def WaitOperation(
         self, request: operations_pb2.WaitOperationRequest, context: Context
     ) -> operations_pb2.Operation:
+        await self._get(request.name)
         timeout = (
             request.timeout.ToTimedelta().total_seconds() if request.HasField("timeout") else _MAX_WAIT_S
         )
-        await self.planner.wait(parse_name(request.name, "operations"), min(timeout, _MAX_WAIT_S))
+        await self.planner.wait(parse_name(request.name, "operations")[1], min(timeout, _MAX_WAIT_S))
         return await self._get(request.name)

@@ -3,33 +3,76 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import grpc
 
-from wastesvc.domain._common import decode_page_token, encode_page_token, page_size, parse_name
-from wastesvc.domain.readings import reading_proto, resolve_readings
-from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, ServiceError
-from wastesvc.servicers._base import as_single_request, in_thread, now, unary, unary_stream_errors
-from wastesvc.storage import ContainerRow, ReadingInsert, ReadingRow, Storage
-from wastesvc.v1 import readings_pb2, readings_pb2_grpc
+from wastesvc.auth import denied_ingest
+from wastesvc.domain._common import (
+    decode_page_token,
+    encode_page_token,
+    page_size,
+    resource_name,
+)
+from wastesvc.domain.readings import reading_name, reading_proto, resolve_readings
+from wastesvc.domain.resources import CONTAINERS
+from wastesvc.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, ServiceError
+from wastesvc.servicers._base import (
+    Crud,
+    as_single_request,
+    in_thread,
+    now,
+    outcome_counts,
+    unary,
+    unary_stream_errors,
+)
+from wastesvc.storage import InsertOutcome, ReadingInsert, Storage
+from wastesvc.v1 import common_pb2, readings_pb2, readings_pb2_grpc
 
 __all__ = ["ReadingServicer"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
+def _result(item: ReadingInsert | ServiceError, outcome: InsertOutcome | None) -> common_pb2.ItemResult:
+    if isinstance(item, ServiceError):
+        return common_pb2.ItemResult(outcome=common_pb2.ITEM_OUTCOME_REJECTED, error=item.to_status())
+    name = reading_name(item.tenant, item.container_id, item.measure_time)
+    if outcome is InsertOutcome.CONFLICT:
+        conflict = _conflict(name)
+        return common_pb2.ItemResult(
+            outcome=common_pb2.ITEM_OUTCOME_REJECTED, name=name, error=conflict.to_status()
+        )
+    stored = outcome is InsertOutcome.STORED
+    kind = common_pb2.ITEM_OUTCOME_STORED if stored else common_pb2.ITEM_OUTCOME_DUPLICATE
+    return common_pb2.ItemResult(outcome=kind, name=name)
+
+
+def _conflict(name: str) -> AlreadyExists:
+    return AlreadyExists(
+        name,
+        message=f"{name} was stored before with other values; a reading is never overwritten",
+        reason="READING_CONFLICT",
+    )
+
+
 class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        self.containers = Crud(storage, CONTAINERS)
 
     def _ingest(
-        self, requests: list[readings_pb2.CreateReadingRequest], parent: str
-    ) -> tuple[list[ReadingInsert], list[ReadingRow], int]:
-        inserts = resolve_readings(self.storage, requests, default_parent=parent, now=now())
-        stored, duplicates = self.storage.insert_readings(inserts)
-        return inserts, stored, duplicates
+        self, requests: list[readings_pb2.CreateReadingRequest], parent: str, prefix: str = "requests"
+    ) -> tuple[list[ReadingInsert | ServiceError], list[InsertOutcome | None]]:
+        """Per request, what was resolved (or why not) and what storing it did."""
+        items = resolve_readings(
+            self.storage, requests, default_parent=parent, now=now(), allowed=denied_ingest, prefix=prefix
+        )
+        inserts = [item for item in items if isinstance(item, ReadingInsert)]
+        stored, _ = self.storage.insert_readings(inserts)
+        outcomes = iter(stored)
+        return items, [None if isinstance(item, ServiceError) else next(outcomes) for item in items]
 
     @unary
     async def CreateReading(
@@ -38,31 +81,24 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
         if not request.HasField("reading"):
             raise InvalidArgument([FieldViolation("reading", "is required")])
         single = readings_pb2.CreateReadingRequest(parent=request.parent, reading=request.reading)
-        try:
-            inserts, stored, _ = await in_thread(self._ingest, [single], request.parent)
-        except (InvalidArgument, NotFound) as exc:
-            # Field paths of a single create are relative to the request, not to a batch.
-            raise as_single_request(exc) from exc
-        if stored:
-            return reading_proto(stored[0])
-        # A re-delivery: answer with the reading already stored, as AIP-155 idempotency expects.
-        key = inserts[0]
-        rows = await in_thread(
-            self.storage.list_readings,
-            key.container_id,
-            before=key.measure_time + timedelta(milliseconds=1),
-            limit=1,
-        )
-        return reading_proto(rows[0])
+        items, outcomes = await in_thread(self._ingest, [single], request.parent)
+        item, outcome = items[0], outcomes[0]
+        if isinstance(item, ServiceError):
+            raise as_single_request(item)
+        row = await in_thread(self.storage.get_reading, item.tenant, item.container_id, item.measure_time)
+        if row is None:  # deleted between the insert and this read
+            raise NotFound(resource_name(item.tenant, "containers", item.container_id), field="parent")
+        if outcome is InsertOutcome.CONFLICT:
+            raise _conflict(reading_proto(row).name)
+        # A re-delivery answers with the reading already stored, as AIP-155 idempotency expects.
+        return reading_proto(row)
 
     @unary
     async def BatchCreateReadings(
         self, request: readings_pb2.BatchCreateReadingsRequest, context: Context
     ) -> readings_pb2.BatchCreateReadingsResponse:
-        _, stored, duplicates = await in_thread(self._ingest, list(request.requests), request.parent)
-        return readings_pb2.BatchCreateReadingsResponse(
-            readings=[reading_proto(r) for r in stored], duplicate_count=duplicates
-        )
+        items, outcomes = await in_thread(self._ingest, list(request.requests), request.parent)
+        return _batch_response(items, outcomes)
 
     @unary_stream_errors
     async def StreamReadings(
@@ -70,28 +106,34 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
     ) -> AsyncIterator[readings_pb2.StreamReadingsResponse]:
         async for chunk in request_iterator:
             try:
-                _, stored, duplicates = await in_thread(self._ingest, list(chunk.requests), "")
+                items, outcomes = await in_thread(self._ingest, list(chunk.requests), "")
             except ServiceError as exc:
                 exc.message = f"chunk {chunk.chunk_id!r}: {exc.message}"
                 exc.metadata["chunk_id"] = chunk.chunk_id
                 raise
+            batch = _batch_response(items, outcomes)
             # The acknowledgement is sent only after the chunk's transaction committed.
             yield readings_pb2.StreamReadingsResponse(
-                chunk_id=chunk.chunk_id, stored_count=len(stored), duplicate_count=duplicates
+                chunk_id=chunk.chunk_id,
+                stored_count=batch.stored_count,
+                duplicate_count=batch.duplicate_count,
+                rejected_count=batch.rejected_count,
+                results=batch.results,
             )
 
     @unary
     async def ListReadings(
         self, request: readings_pb2.ListReadingsRequest, context: Context
     ) -> readings_pb2.ListReadingsResponse:
-        container_id = parse_name(request.parent, "containers", "parent")
+        container = await self.containers.get_row(request.parent, "parent")
+        tenant, container_id = container.tenant, container.id
         limit = page_size(request.page_size, 100, 1000)
         context_key = {"parent": request.parent}
         before_key = decode_page_token(request.page_token, context_key)
-        if await in_thread(self.storage.get, ContainerRow, container_id) is None:
-            raise NotFound(request.parent, field="parent")
         before = datetime.fromisoformat(before_key) if before_key is not None else None
-        rows = await in_thread(self.storage.list_readings, container_id, before=before, limit=limit + 1)
+        rows = await in_thread(
+            self.storage.list_readings, tenant, container_id, before=before, limit=limit + 1
+        )
         token = (
             encode_page_token(rows[limit - 1].measure_time.isoformat(), context_key)
             if len(rows) > limit
@@ -100,3 +142,10 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
         return readings_pb2.ListReadingsResponse(
             readings=[reading_proto(r) for r in rows[:limit]], next_page_token=token
         )
+
+
+def _batch_response(
+    items: list[ReadingInsert | ServiceError], outcomes: list[InsertOutcome | None]
+) -> readings_pb2.BatchCreateReadingsResponse:
+    results = [_result(item, outcome) for item, outcome in zip(items, outcomes, strict=True)]
+    return readings_pb2.BatchCreateReadingsResponse(results=results, **outcome_counts(results))

@@ -1,6 +1,6 @@
 """Storage behind a small interface, so the servicers never see which database is underneath."""
 
-from wastesvc.storage._interface import Page, ReadingInsert, Storage
+from wastesvc.storage._interface import InsertOutcome, Page, ReadingInsert, Storage
 from wastesvc.storage._sql import SqlStorage, open_storage
 from wastesvc.storage._tables import (
     ContainerRow,
@@ -17,6 +17,7 @@ __all__ = [
     "ContainerRow",
     "DepotRow",
     "FacilityRow",
+    "InsertOutcome",
     "ObservationRow",
     "OperationRow",
     "Page",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from wastesvc.storage._tables import (
     ContainerRow,
@@ -18,7 +19,7 @@ from wastesvc.storage._tables import (
     VehicleRow,
 )
 
-__all__ = ["Page", "ReadingInsert", "ResourceRow", "Storage"]
+__all__ = ["InsertOutcome", "Page", "ReadingInsert", "ResourceRow", "Storage"]
 
 ResourceRow = TypeVar("ResourceRow", ContainerRow, DepotRow, FacilityRow, VehicleRow)
 T = TypeVar("T")
@@ -32,10 +33,19 @@ class Page(Generic[T]):
     last_key: str | None
 
 
+class InsertOutcome(enum.Enum):
+    """What became of one reading handed to `insert_readings`."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # the same key and values were stored before
+    CONFLICT = "conflict"  # the same key was stored before with other values
+
+
 @dataclass(frozen=True, slots=True)
 class ReadingInsert:
-    """A validated reading ready to store."""
+    """A validated reading ready to store; (tenant, container_id, measure_time) is its key."""
 
+    tenant: str
     container_id: str
     sensor_id: str
     measure_time: datetime
@@ -45,87 +55,108 @@ class ReadingInsert:
     temperature_c: float | None
     tilted: bool
 
+    def same_values(self, other: ReadingInsert) -> bool:
+        """True when `other` says the same as this reading (a re-delivery, not a correction)."""
+        return (self.fill, self.distance_mm, self.battery_percent, self.temperature_c, self.tilted) == (
+            other.fill,
+            other.distance_mm,
+            other.battery_percent,
+            other.temperature_c,
+            other.tilted,
+        )
+
 
 class Storage(Protocol):
-    """Everything the service persists. Implementations must be safe to call from worker threads."""
+    """Everything the service persists, kept apart by tenant. Safe to call from worker threads."""
 
     def create(self, row: ResourceRow) -> ResourceRow:
-        """Inserts a resource row; raises AlreadyExists when the id is taken."""
+        """Inserts a resource row; raises AlreadyExists when its name is taken."""
         ...
 
-    def get(self, kind: type[ResourceRow], row_id: str) -> ResourceRow | None:
-        """Returns a resource row or None."""
+    def get(self, kind: type[ResourceRow], tenant: str, row_id: str) -> ResourceRow | None:
+        """Returns a resource row of the tenant or None."""
         ...
 
-    def get_many(self, kind: type[ResourceRow], row_ids: Sequence[str]) -> dict[str, ResourceRow]:
-        """Returns the rows that exist among `row_ids`."""
+    def get_many(
+        self, kind: type[ResourceRow], tenant: str, row_ids: Sequence[str]
+    ) -> dict[str, ResourceRow]:
+        """Returns the rows of the tenant that exist among `row_ids`."""
         ...
 
     def list_page(
         self,
         kind: type[ResourceRow],
+        tenant: str,
         *,
         after: str | None,
         limit: int,
-        where: Mapping[str, str] | None = None,
+        where: Mapping[str, Any] | None = None,
     ) -> Page[ResourceRow]:
-        """Rows ordered by id, starting after `after`, filtered by column equalities."""
+        """The tenant's rows ordered by id, starting after `after`, filtered by column equalities (a
+        tuple value: the column is one of them)."""
         ...
 
-    def count(self, kind: type[ResourceRow], where: Mapping[str, str] | None = None) -> int:
-        """Number of rows matching the equalities."""
+    def count(self, kind: type[ResourceRow], tenant: str, where: Mapping[str, Any] | None = None) -> int:
+        """Number of the tenant's rows matching the equalities."""
         ...
 
     def update(self, row: ResourceRow) -> ResourceRow:
         """Replaces a resource row; raises NotFound when it is gone."""
         ...
 
-    def delete(self, kind: type[ResourceRow], row_id: str) -> bool:
+    def delete(self, kind: type[ResourceRow], tenant: str, row_id: str) -> bool:
         """Deletes a resource row (and, for a container, its readings); False when absent."""
         ...
 
-    def container_ids_by_sensor(self, sensor_ids: Sequence[str]) -> dict[str, str]:
-        """Maps sensor ids to the containers they are fitted to."""
+    def container_ids_by_sensor(self, tenant: str, sensor_ids: Sequence[str]) -> dict[str, str]:
+        """Maps sensor ids to the tenant's containers they are fitted to."""
         ...
 
-    def insert_readings(self, readings: Sequence[ReadingInsert]) -> tuple[list[ReadingRow], int]:
-        """Stores readings in one transaction; returns the rows newly stored and the duplicate count."""
+    def insert_readings(self, readings: Sequence[ReadingInsert]) -> tuple[list[InsertOutcome], datetime]:
+        """Stores readings in one transaction; returns each one's outcome and the storing time."""
         ...
 
-    def list_readings(self, container_id: str, *, before: datetime | None, limit: int) -> list[ReadingRow]:
+    def get_reading(self, tenant: str, container_id: str, measure_time: datetime) -> ReadingRow | None:
+        """The reading stored under this key, or None."""
+        ...
+
+    def list_readings(
+        self, tenant: str, container_id: str, *, before: datetime | None, limit: int
+    ) -> list[ReadingRow]:
         """Readings of a container, newest first, strictly before `before`."""
         ...
 
-    def latest_readings(self, container_ids: Sequence[str]) -> dict[str, ReadingRow]:
+    def latest_readings(self, tenant: str, container_ids: Sequence[str]) -> dict[str, ReadingRow]:
         """The newest reading of each container that has one."""
         ...
 
-    def readings_since(self, since: datetime) -> list[ReadingRow]:
-        """All readings measured at or after `since`, ordered by container then time."""
+    def readings_since(self, tenant: str, since: datetime) -> list[ReadingRow]:
+        """The tenant's readings measured at or after `since`, ordered by container then time."""
         ...
 
     def insert_observations(
         self, observations: Sequence[ObservationRow], readings: Sequence[ReadingInsert]
-    ) -> tuple[list[ObservationRow], int]:
-        """Stores observations and the readings derived from them in one transaction."""
+    ) -> list[ObservationRow | None]:
+        """Stores observations and the readings derived from them in one transaction; per observation,
+        the stored row, or None when it was stored before."""
         ...
 
     def list_observations(
-        self, *, before_id: int | None, limit: int, where: Mapping[str, str] | None = None
+        self, tenant: str, *, before_id: int | None, limit: int, where: Mapping[str, str] | None = None
     ) -> list[ObservationRow]:
-        """Observations newest first (by id), filtered by column equalities."""
+        """The tenant's observations newest first (by id), filtered by column equalities."""
         ...
 
     def save_plan(self, plan: PlanRow) -> None:
         """Stores a route plan."""
         ...
 
-    def get_plan(self, plan_id: str) -> PlanRow | None:
+    def get_plan(self, tenant: str, plan_id: str) -> PlanRow | None:
         """Returns a route plan or None."""
         ...
 
-    def list_plans(self, *, before: tuple[datetime, str] | None, limit: int) -> list[PlanRow]:
-        """Plans newest first, strictly before the (create_time, id) key."""
+    def list_plans(self, tenant: str, *, before: tuple[datetime, str] | None, limit: int) -> list[PlanRow]:
+        """The tenant's plans newest first, strictly before the (create_time, id) key."""
         ...
 
     def save_operation(self, operation: OperationRow) -> None:
@@ -133,15 +164,17 @@ class Storage(Protocol):
         ...
 
     def get_operation(self, operation_id: str) -> OperationRow | None:
-        """Returns an operation or None."""
+        """Returns an operation (of any tenant: the caller checks its tenant) or None."""
         ...
 
-    def find_operation_by_request(self, request_id: str) -> OperationRow | None:
-        """The operation created with this idempotency key, if any."""
+    def find_operation_by_request(self, tenant: str, request_id: str) -> OperationRow | None:
+        """The tenant's operation created with this idempotency key, if any."""
         ...
 
-    def list_operations(self, *, before: tuple[datetime, str] | None, limit: int) -> list[OperationRow]:
-        """Operations newest first."""
+    def list_operations(
+        self, tenant: str, *, before: tuple[datetime, str] | None, limit: int
+    ) -> list[OperationRow]:
+        """The tenant's operations newest first."""
         ...
 
     def unfinished_operations(self) -> list[OperationRow]:

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, Engine, Table, and_, create_engine, delete, event, func, or_, select
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    Table,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from wastesvc.errors import AlreadyExists, NotFound
-from wastesvc.storage._interface import Page, ReadingInsert, ResourceRow
+from wastesvc.storage._interface import InsertOutcome, Page, ReadingInsert, ResourceRow
 from wastesvc.storage._tables import (
     ContainerRow,
     ObservationRow,
@@ -76,40 +88,52 @@ class SqlStorage:
 
     # Resources (containers, depots, facilities, vehicles) ---------------------------------------------
 
+    @staticmethod
+    def _name(row: ResourceRow) -> str:
+        return f"tenants/{row.tenant}/{type(row).__tablename__}/{row.id}"
+
     def create(self, row: ResourceRow) -> ResourceRow:
         with Session(self.engine, expire_on_commit=False) as session:
-            if session.get(type(row), row.id) is not None:
-                raise AlreadyExists(f"{type(row).__tablename__}/{row.id}")
+            if session.get(type(row), (row.tenant, row.id)) is not None:
+                raise AlreadyExists(self._name(row))
             session.add(row)
             try:
                 session.commit()
             except IntegrityError as exc:
-                raise AlreadyExists(f"{type(row).__tablename__}/{row.id}") from exc
+                raise AlreadyExists(self._name(row)) from exc
             return row
 
-    def get(self, kind: type[ResourceRow], row_id: str) -> ResourceRow | None:
+    def get(self, kind: type[ResourceRow], tenant: str, row_id: str) -> ResourceRow | None:
         with Session(self.engine, expire_on_commit=False) as session:
-            return session.get(kind, row_id)
+            return session.get(kind, (tenant, row_id))
 
-    def get_many(self, kind: type[ResourceRow], row_ids: Sequence[str]) -> dict[str, ResourceRow]:
+    def get_many(
+        self, kind: type[ResourceRow], tenant: str, row_ids: Sequence[str]
+    ) -> dict[str, ResourceRow]:
         if not row_ids:
             return {}
+        query = select(kind).where(col(kind.tenant) == tenant, col(kind.id).in_(list(row_ids)))
         with Session(self.engine, expire_on_commit=False) as session:
-            rows = session.execute(select(kind).where(col(kind.id).in_(list(row_ids)))).scalars().all()
-            return {row.id: row for row in rows}
+            return {row.id: row for row in session.execute(query).scalars().all()}
 
-    def _filtered(self, kind: type[ResourceRow], where: Mapping[str, str] | None) -> list[Any]:
-        return [getattr(kind, column) == value for column, value in (where or {}).items()]
+    def _filtered(self, kind: type[ResourceRow], tenant: str, where: Mapping[str, Any] | None) -> list[Any]:
+        conditions = [col(kind.tenant) == tenant]
+        for column, value in (where or {}).items():
+            # A tuple is a set of accepted values (a commune agent's communes); a string an equality.
+            attribute = getattr(kind, column)
+            conditions.append(attribute.in_(value) if isinstance(value, tuple) else attribute == value)
+        return conditions
 
     def list_page(
         self,
         kind: type[ResourceRow],
+        tenant: str,
         *,
         after: str | None,
         limit: int,
-        where: Mapping[str, str] | None = None,
+        where: Mapping[str, Any] | None = None,
     ) -> Page[ResourceRow]:
-        conditions = self._filtered(kind, where)
+        conditions = self._filtered(kind, tenant, where)
         if after is not None:
             conditions.append(col(kind.id) > after)
         query = select(kind).where(*conditions).order_by(col(kind.id)).limit(limit + 1)
@@ -119,36 +143,41 @@ class SqlStorage:
         rows = rows[:limit]
         return Page(items=rows, last_key=rows[-1].id if more and rows else None)
 
-    def count(self, kind: type[ResourceRow], where: Mapping[str, str] | None = None) -> int:
-        query = select(func.count()).select_from(kind).where(*self._filtered(kind, where))
+    def count(self, kind: type[ResourceRow], tenant: str, where: Mapping[str, Any] | None = None) -> int:
+        query = select(func.count()).select_from(kind).where(*self._filtered(kind, tenant, where))
         with Session(self.engine) as session:
             return int(session.execute(query).scalar_one())
 
     def update(self, row: ResourceRow) -> ResourceRow:
         with Session(self.engine, expire_on_commit=False) as session:
-            if session.get(type(row), row.id) is None:
-                raise NotFound(f"{type(row).__tablename__}/{row.id}")
+            if session.get(type(row), (row.tenant, row.id)) is None:
+                raise NotFound(self._name(row))
             merged = session.merge(row)
             session.commit()
             return merged
 
-    def delete(self, kind: type[ResourceRow], row_id: str) -> bool:
+    def delete(self, kind: type[ResourceRow], tenant: str, row_id: str) -> bool:
         with Session(self.engine) as session:
             if kind is ContainerRow:
                 # Explicit, because SQLite only cascades when foreign keys are on for the connection.
-                session.execute(delete(ReadingRow).where(col(ReadingRow.container_id) == row_id))
-            result: CursorResult[Any] = session.execute(delete(kind).where(col(kind.id) == row_id))  # type: ignore[assignment]
+                session.execute(
+                    delete(ReadingRow).where(
+                        col(ReadingRow.tenant) == tenant, col(ReadingRow.container_id) == row_id
+                    )
+                )
+            statement = delete(kind).where(col(kind.tenant) == tenant, col(kind.id) == row_id)
+            result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
             deleted = result.rowcount
             session.commit()
             return bool(deleted)
 
     # Readings -------------------------------------------------------------------------------------
 
-    def container_ids_by_sensor(self, sensor_ids: Sequence[str]) -> dict[str, str]:
+    def container_ids_by_sensor(self, tenant: str, sensor_ids: Sequence[str]) -> dict[str, str]:
         if not sensor_ids:
             return {}
         query = select(col(ContainerRow.sensor_id), col(ContainerRow.id)).where(
-            col(ContainerRow.sensor_id).in_(list(set(sensor_ids)))
+            col(ContainerRow.tenant) == tenant, col(ContainerRow.sensor_id).in_(list(set(sensor_ids)))
         )
         with Session(self.engine) as session:
             return {sensor: cid for sensor, cid in session.execute(query).all() if sensor}
@@ -157,38 +186,66 @@ class SqlStorage:
         dialect = postgresql if self._dialect == "postgresql" else sqlite
         return dialect.insert(table).on_conflict_do_nothing()
 
-    def _store_readings(
-        self, session: Session, readings: Sequence[ReadingInsert]
-    ) -> tuple[list[ReadingRow], int]:
+    def _store_readings(self, session: Session, readings: Sequence[ReadingInsert]) -> list[InsertOutcome]:
+        """Stores new readings and tells, per reading, whether it was new, a re-delivery or a conflict."""
         if not readings:
-            return [], 0
+            return []
         created = _now()
-        values = [{**asdict(r), "create_time": created} for r in readings]
+        outcomes: list[InsertOutcome | None] = [None] * len(readings)
+        first: dict[tuple[str, str, datetime], int] = {}
+        for i, r in enumerate(readings):
+            key = (r.tenant, r.container_id, r.measure_time)
+            if key in first:
+                earlier = readings[first[key]]
+                outcomes[i] = InsertOutcome.DUPLICATE if r.same_values(earlier) else InsertOutcome.CONFLICT
+            else:
+                first[key] = i
+        values = [{**asdict(readings[i]), "create_time": created} for i in first.values()]
         # Core executemany with ON CONFLICT DO NOTHING: per-row ORM inserts are ~15× slower (REFERENCE §4),
-        # and the unique (container, time) key makes re-delivery a no-op.
+        # and the unique (tenant, container, time) key makes re-delivery a no-op.
         statement = self._insert_ignore(_READINGS).returning(
-            _READINGS.c.id,
-            _READINGS.c.container_id,
-            _READINGS.c.measure_time,
+            _READINGS.c.tenant, _READINGS.c.container_id, _READINGS.c.measure_time
         )
-        returned = session.execute(statement, values).all()
-        ids = {(cid, when): rid for rid, cid, when in returned}
-        stored = [
-            ReadingRow(id=ids[(r.container_id, r.measure_time)], create_time=created, **asdict(r))
-            for r in readings
-            if (r.container_id, r.measure_time) in ids
-        ]
-        return stored, len(readings) - len(stored)
+        inserted = {tuple(row) for row in session.execute(statement, values).all()}
+        existing = self._existing_readings(session, [k for k in first if k not in inserted])
+        for key, i in first.items():
+            if key in inserted:
+                outcomes[i] = InsertOutcome.STORED
+            else:
+                same = readings[i].same_values(existing[key])
+                outcomes[i] = InsertOutcome.DUPLICATE if same else InsertOutcome.CONFLICT
+        return [o for o in outcomes if o is not None]
 
-    def insert_readings(self, readings: Sequence[ReadingInsert]) -> tuple[list[ReadingRow], int]:
-        unique = list({(r.container_id, r.measure_time): r for r in readings}.values())
+    def _existing_readings(
+        self, session: Session, keys: Sequence[tuple[str, str, datetime]]
+    ) -> dict[tuple[str, str, datetime], ReadingInsert]:
+        if not keys:
+            return {}
+        table = _READINGS
+        clause = tuple_(table.c.tenant, table.c.container_id, table.c.measure_time).in_(list(keys))
+        columns = [table.c[f.name] for f in fields(ReadingInsert)]
+        rows = session.execute(select(*columns).where(clause)).all()
+        return {(r.tenant, r.container_id, r.measure_time): ReadingInsert(*r) for r in rows}
+
+    def insert_readings(self, readings: Sequence[ReadingInsert]) -> tuple[list[InsertOutcome], datetime]:
         with Session(self.engine) as session:
-            stored, duplicates = self._store_readings(session, unique)
+            outcomes = self._store_readings(session, readings)
             session.commit()
-        return stored, duplicates + len(readings) - len(unique)
+        return outcomes, _now()
 
-    def list_readings(self, container_id: str, *, before: datetime | None, limit: int) -> list[ReadingRow]:
-        conditions = [col(ReadingRow.container_id) == container_id]
+    def get_reading(self, tenant: str, container_id: str, measure_time: datetime) -> ReadingRow | None:
+        query = select(ReadingRow).where(
+            col(ReadingRow.tenant) == tenant,
+            col(ReadingRow.container_id) == container_id,
+            col(ReadingRow.measure_time) == measure_time,
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.execute(query).scalars().first()
+
+    def list_readings(
+        self, tenant: str, container_id: str, *, before: datetime | None, limit: int
+    ) -> list[ReadingRow]:
+        conditions = [col(ReadingRow.tenant) == tenant, col(ReadingRow.container_id) == container_id]
         if before is not None:
             conditions.append(col(ReadingRow.measure_time) < before)
         query = (
@@ -197,18 +254,19 @@ class SqlStorage:
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.execute(query).scalars().all())
 
-    def latest_readings(self, container_ids: Sequence[str]) -> dict[str, ReadingRow]:
+    def latest_readings(self, tenant: str, container_ids: Sequence[str]) -> dict[str, ReadingRow]:
         if not container_ids:
             return {}
         newest = (
             select(col(ReadingRow.container_id), func.max(col(ReadingRow.measure_time)).label("newest"))
-            .where(col(ReadingRow.container_id).in_(list(container_ids)))
+            .where(col(ReadingRow.tenant) == tenant, col(ReadingRow.container_id).in_(list(container_ids)))
             .group_by(col(ReadingRow.container_id))
             .subquery()
         )
         query = select(ReadingRow).join(
             newest,
             and_(
+                col(ReadingRow.tenant) == tenant,
                 col(ReadingRow.container_id) == newest.c.container_id,
                 col(ReadingRow.measure_time) == newest.c.newest,
             ),
@@ -216,10 +274,10 @@ class SqlStorage:
         with Session(self.engine, expire_on_commit=False) as session:
             return {row.container_id: row for row in session.execute(query).scalars().all()}
 
-    def readings_since(self, since: datetime) -> list[ReadingRow]:
+    def readings_since(self, tenant: str, since: datetime) -> list[ReadingRow]:
         query = (
             select(ReadingRow)
-            .where(col(ReadingRow.measure_time) >= since)
+            .where(col(ReadingRow.tenant) == tenant, col(ReadingRow.measure_time) >= since)
             .order_by(col(ReadingRow.container_id), col(ReadingRow.measure_time))
         )
         with Session(self.engine, expire_on_commit=False) as session:
@@ -229,32 +287,34 @@ class SqlStorage:
 
     def insert_observations(
         self, observations: Sequence[ObservationRow], readings: Sequence[ReadingInsert]
-    ) -> tuple[list[ObservationRow], int]:
-        key_columns = ("source", "entity_id", "property", "observe_time")
-        unique = list({tuple(getattr(o, k) for k in key_columns): o for o in observations}.values())
+    ) -> list[ObservationRow | None]:
+        key_columns = ("tenant", "source", "entity_id", "property", "observe_time")
+        first: dict[tuple[Any, ...], ObservationRow] = {}
+        for o in observations:
+            first.setdefault(tuple(getattr(o, k) for k in key_columns), o)
         created = _now()
-        values = [{**o.model_dump(exclude={"id", "create_time"}), "create_time": created} for o in unique]
+        values = [
+            {**o.model_dump(exclude={"id", "create_time"}), "create_time": created} for o in first.values()
+        ]
         table = _OBSERVATIONS
+        statement = self._insert_ignore(table).returning(table.c.id, *(table.c[k] for k in key_columns))
         with Session(self.engine) as session:
-            returned = session.execute(
-                self._insert_ignore(table).returning(table.c.id, *(table.c[k] for k in key_columns)), values
-            ).all()
+            returned = session.execute(statement, values).all() if values else []
             ids = {tuple(row[1:]): row[0] for row in returned}
-            self._store_readings(
-                session, list({(r.container_id, r.measure_time): r for r in readings}.values())
-            )
+            self._store_readings(session, readings)
             session.commit()
-        stored = []
-        for o in unique:
+        result: list[ObservationRow | None] = []
+        for o in observations:
             key = tuple(getattr(o, k) for k in key_columns)
-            if key in ids:
-                stored.append(o.model_copy(update={"id": ids[key], "create_time": created}))
-        return stored, len(observations) - len(stored)
+            new = key in ids and first[key] is o
+            result.append(o.model_copy(update={"id": ids[key], "create_time": created}) if new else None)
+        return result
 
     def list_observations(
-        self, *, before_id: int | None, limit: int, where: Mapping[str, str] | None = None
+        self, tenant: str, *, before_id: int | None, limit: int, where: Mapping[str, str] | None = None
     ) -> list[ObservationRow]:
-        conditions = [getattr(ObservationRow, c) == v for c, v in (where or {}).items()]
+        conditions = [col(ObservationRow.tenant) == tenant]
+        conditions += [getattr(ObservationRow, c) == v for c, v in (where or {}).items()]
         if before_id is not None:
             conditions.append(col(ObservationRow.id) < before_id)
         query = select(ObservationRow).where(*conditions).order_by(col(ObservationRow.id).desc()).limit(limit)
@@ -268,13 +328,15 @@ class SqlStorage:
             session.merge(plan)
             session.commit()
 
-    def get_plan(self, plan_id: str) -> PlanRow | None:
+    def get_plan(self, tenant: str, plan_id: str) -> PlanRow | None:
         with Session(self.engine, expire_on_commit=False) as session:
-            return session.get(PlanRow, plan_id)
+            return session.get(PlanRow, (tenant, plan_id))
 
     @staticmethod
-    def _newest_first(kind: type[PlanRow] | type[OperationRow], before: tuple[datetime, str] | None) -> Any:
-        query = select(kind)
+    def _newest_first(
+        kind: type[PlanRow] | type[OperationRow], tenant: str, before: tuple[datetime, str] | None
+    ) -> Any:
+        query = select(kind).where(col(kind.tenant) == tenant)
         if before is not None:
             when, key = before
             query = query.where(
@@ -285,9 +347,10 @@ class SqlStorage:
             )
         return query.order_by(col(kind.create_time).desc(), col(kind.id).desc())
 
-    def list_plans(self, *, before: tuple[datetime, str] | None, limit: int) -> list[PlanRow]:
+    def list_plans(self, tenant: str, *, before: tuple[datetime, str] | None, limit: int) -> list[PlanRow]:
+        query = self._newest_first(PlanRow, tenant, before).limit(limit)
         with Session(self.engine, expire_on_commit=False) as session:
-            return list(session.execute(self._newest_first(PlanRow, before).limit(limit)).scalars().all())
+            return list(session.execute(query).scalars().all())
 
     def save_operation(self, operation: OperationRow) -> None:
         operation.update_time = _now()
@@ -299,16 +362,19 @@ class SqlStorage:
         with Session(self.engine, expire_on_commit=False) as session:
             return session.get(OperationRow, operation_id)
 
-    def find_operation_by_request(self, request_id: str) -> OperationRow | None:
-        query = select(OperationRow).where(col(OperationRow.request_id) == request_id)
+    def find_operation_by_request(self, tenant: str, request_id: str) -> OperationRow | None:
+        query = select(OperationRow).where(
+            col(OperationRow.tenant) == tenant, col(OperationRow.request_id) == request_id
+        )
         with Session(self.engine, expire_on_commit=False) as session:
             return session.execute(query).scalars().first()
 
-    def list_operations(self, *, before: tuple[datetime, str] | None, limit: int) -> list[OperationRow]:
+    def list_operations(
+        self, tenant: str, *, before: tuple[datetime, str] | None, limit: int
+    ) -> list[OperationRow]:
+        query = self._newest_first(OperationRow, tenant, before).limit(limit)
         with Session(self.engine, expire_on_commit=False) as session:
-            return list(
-                session.execute(self._newest_first(OperationRow, before).limit(limit)).scalars().all()
-            )
+            return list(session.execute(query).scalars().all())
 
     def unfinished_operations(self) -> list[OperationRow]:
         query = select(OperationRow).where(col(OperationRow.done).is_(False))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, MetaData, UniqueConstraint
+from sqlalchemy import Column, DateTime, ForeignKeyConstraint, Index, LargeBinary, MetaData, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -59,7 +59,10 @@ def _utc(**kwargs: Any) -> Any:
 
 class ContainerRow(SQLModel, table=True):
     __tablename__ = "containers"
+    # A sensor is fitted to one container of its tenant.
+    __table_args__ = (UniqueConstraint("tenant", "sensor_id", name="uq_containers_tenant_sensor"),)
 
+    tenant: str = Field(primary_key=True)
     id: str = Field(primary_key=True)
     commune_code: str = Field(index=True)
     locality: str = ""
@@ -76,7 +79,7 @@ class ContainerRow(SQLModel, table=True):
     service_s: int = 0
     isle: str = Field(default="", index=True)
     required_equipment: str = ""  # comma-separated words
-    sensor_id: str | None = Field(default=None, unique=True)
+    sensor_id: str | None = None
     last_emptied_time: datetime | None = _utc(nullable=True)
     create_time: datetime = _utc(nullable=False)
     update_time: datetime = _utc(nullable=False)
@@ -85,6 +88,7 @@ class ContainerRow(SQLModel, table=True):
 class DepotRow(SQLModel, table=True):
     __tablename__ = "depots"
 
+    tenant: str = Field(primary_key=True)
     id: str = Field(primary_key=True)
     display_name: str = ""
     lat: float
@@ -96,6 +100,7 @@ class DepotRow(SQLModel, table=True):
 class FacilityRow(SQLModel, table=True):
     __tablename__ = "facilities"
 
+    tenant: str = Field(primary_key=True)
     id: str = Field(primary_key=True)
     display_name: str = ""
     lat: float
@@ -110,13 +115,18 @@ class FacilityRow(SQLModel, table=True):
 
 class VehicleRow(SQLModel, table=True):
     __tablename__ = "vehicles"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant", "home_depot"], ["depots.tenant", "depots.id"]),
+        Index("ix_vehicles_tenant_home_depot", "tenant", "home_depot"),
+    )
 
+    tenant: str = Field(primary_key=True)
     id: str = Field(primary_key=True)
     display_name: str = ""
     capacity_l: int
     capacity_kg: int
     streams: str  # comma-separated stream keys
-    home_depot: str = Field(foreign_key="depots.id", index=True)
+    home_depot: str
     shift_start_s: int
     shift_end_s: int
     break_start_s: int = 0
@@ -134,12 +144,15 @@ class ReadingRow(SQLModel, table=True):
     __tablename__ = "readings"
     # The idempotency key: a re-delivered reading hits this and is skipped (ON CONFLICT DO NOTHING).
     __table_args__ = (
-        UniqueConstraint("container_id", "measure_time", name="uq_readings_container_time"),
-        Index("ix_readings_container_time", "container_id", "measure_time"),
+        UniqueConstraint("tenant", "container_id", "measure_time", name="uq_readings_container_time"),
+        ForeignKeyConstraint(
+            ["tenant", "container_id"], ["containers.tenant", "containers.id"], ondelete="CASCADE"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    container_id: str = Field(foreign_key="containers.id", ondelete="CASCADE")
+    tenant: str
+    container_id: str
     sensor_id: str = ""
     measure_time: datetime = _utc(nullable=False)
     fill: float
@@ -154,11 +167,17 @@ class ObservationRow(SQLModel, table=True):
     __tablename__ = "observations"
     __table_args__ = (
         UniqueConstraint(
-            "source", "entity_id", "property", "observe_time", name="uq_observations_source_entity_time"
+            "tenant",
+            "source",
+            "entity_id",
+            "property",
+            "observe_time",
+            name="uq_observations_source_entity_time",
         ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(index=True)
     source: str = Field(index=True)
     entity_id: str = Field(index=True)
     entity_type: str = Field(index=True)
@@ -176,6 +195,7 @@ class ObservationRow(SQLModel, table=True):
 class PlanRow(SQLModel, table=True):
     __tablename__ = "route_plans"
 
+    tenant: str = Field(primary_key=True)
     id: str = Field(primary_key=True)
     service_date: date = Field(index=True)
     # The RoutePlan message: a plan is a document read and printed whole, never queried by part.
@@ -185,9 +205,12 @@ class PlanRow(SQLModel, table=True):
 
 class OperationRow(SQLModel, table=True):
     __tablename__ = "operations"
+    # An idempotency key is the caller's: two tenants may pick the same one.
+    __table_args__ = (UniqueConstraint("tenant", "request_id", name="uq_operations_tenant_request"),)
 
-    id: str = Field(primary_key=True)
-    request_id: str | None = Field(default=None, unique=True)
+    id: str = Field(primary_key=True)  # a UUID, unique across tenants
+    tenant: str = Field(index=True)
+    request_id: str | None = None
     done: bool = False
     # The google.longrunning.Operation message as last published.
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
