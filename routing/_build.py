@@ -18,6 +18,7 @@ from ortools.constraint_solver import pywrapcp
 from routing._dimensions import add_breaks, add_loads, add_release, add_time
 from routing._layout import COST_SCALE, Layout
 from routing._model import Vehicle, VisitKind
+from routing._sequences import pick
 from routing._validate import FieldViolation, ProblemError
 
 __all__ = ["Model", "build"]
@@ -162,7 +163,7 @@ def _freeze(layout: Layout, routing: Any, manager: Any, time_dim: Any) -> dict[i
 
 def _frozen_chain(layout: Layout, v: int, refs: list[str]) -> list[int]:
     """The nodes of vehicle `v`'s frozen visits `refs`, or a `ProblemError` naming the first with none."""
-    picked = layout.pick(v, refs, [])
+    picked = pick(layout, v, refs, [])
     if len(picked) != len(refs):
         missing = next(k for k, (_, position) in enumerate([*picked, (-1, -1)]) if k != position)
         path = f"options.frozen[{layout.problem.vehicles[v].id!r}][{missing}]"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from routing._matrix import Matrix
-from routing._model import Problem, Skipped, SkipReason, SolveOptions, Stop, TimeWindow, VisitKind
+from routing._model import Problem, Skipped, SkipReason, SolveOptions, Stop, TimeWindow, Vehicle, VisitKind
 from routing._validate import FieldViolation, ProblemError
 
 __all__ = ["COST_SCALE", "LOAD_SCALE", "Layout", "Node"]
@@ -110,51 +110,13 @@ class Layout:
     def _triage_stops(self) -> None:
         """Leave out what cannot be planned at all; list each stop's windows with the vehicles that fit."""
         for i, stop in enumerate(self.problem.stops):
-            triaged = self._triage(i, stop)
+            triaged = _triage(self.problem.vehicles, stop, self.options.now_s, frozen=i in self.frozen_stops)
             if isinstance(triaged, Skipped):
                 self.skipped[i] = triaged
                 continue
             self.alternatives[i] = triaged
             self.vehicle_options[i] = sorted({k for _, ks in triaged for k in ks})
         self._check_frozen()
-
-    def _triage(self, i: int, stop: Stop) -> Skipped | list[Alternative]:
-        """Stop `i`'s windows with the vehicles that can serve it in each, or why none can."""
-        vehicles = self.problem.vehicles
-        carriers = [k for k, v in enumerate(vehicles) if stop.stream in v.streams]
-        if not carriers:
-            reason = f"no vehicle carries stream {stop.stream!r}"
-            return Skipped(stop.id, SkipReason.INCOMPATIBLE, reason)
-        carriers = [k for k in carriers if stop.required_skills <= vehicles[k].skills]
-        if not carriers:
-            skills = ", ".join(sorted(stop.required_skills))
-            reason = f"no vehicle carrying stream {stop.stream!r} has all of: {skills}"
-            return Skipped(stop.id, SkipReason.INCOMPATIBLE, reason)
-        fitting = [
-            k
-            for k in carriers
-            if stop.volume_l <= vehicles[k].capacity_l and stop.weight_kg <= vehicles[k].capacity_kg
-        ]
-        windows = _merged(stop.time_windows) or [TimeWindow(0, max(vehicles[k].shift.end_s for k in fitting))]
-        # Service cannot start before the release (its trip leaves then at the earliest) nor, for what
-        # is re-planned, before now.
-        now = self.options.now_s
-        earliest = max(stop.release_s, 0 if now is None or i in self.frozen_stops else now)
-        windows = [TimeWindow(max(w.start_s, earliest), w.end_s) for w in windows if w.end_s >= earliest]
-        alternatives = []
-        for window in windows:
-            shifts = [vehicles[k].shift for k in fitting if _meet(window, vehicles[k].shift)]
-            if shifts:
-                start = max(window.start_s, min(s.start_s for s in shifts))
-                end = min(window.end_s, max(s.end_s for s in shifts))
-                ks = tuple(k for k in fitting if _meet(window, vehicles[k].shift))
-                alternatives.append((TimeWindow(start, end), ks))
-        if not alternatives:
-            reason = "no time window overlaps the shift of a vehicle that can carry it"
-            if earliest:
-                reason += " once the stop is released" if now is None else " from now on"
-            return Skipped(stop.id, SkipReason.NO_TIME, reason)
-        return alternatives
 
     def _check_frozen(self) -> None:
         """Reject a frozen stop that its vehicle cannot serve."""
@@ -286,84 +248,47 @@ class Layout:
             window = TimeWindow(self.options.now_s, horizon)
             self.nodes.append(Node(VisitKind.BREAK, -1, row, 0, 0, 0, "", window, (v,)))
 
-    def pick(self, v: int, refs: list[str], fixed: list[int]) -> list[tuple[int, int]]:
-        """Nodes for vehicle `v` to visit stop and facility ids `refs` in order, with their positions.
 
-        The first `len(fixed)` nodes are given. A stop takes the first of its window alternatives that an
-        earliest-time walk along the sequence (releases included, breaks not) can still make; a facility
-        takes the next unused copy for the stream its trip carries (else the first stream of the
-        sequence). Ids with no node left are left out.
-        """
-        problem, matrix = self.problem, self.matrix
-        vehicle = problem.vehicles[v]
-        facility_by_id = {f.id: k for k, f in enumerate(problem.facilities)}
-        streams, releases = self._trips_along(refs)
-        default_stream = next((stream for stream in streams if stream), None)
-        used: set[int] = set(fixed)
-        picked: list[tuple[int, int]] = []
-        t, row, trip_open = vehicle.shift.start_s, self.depot_row(vehicle.start_depot), True
-        for k, ref in enumerate(refs):
-            node_id: int | None
-            i = self.stop_by_id.get(ref, -1)
-            if i >= 0:
-                if trip_open:
-                    t, trip_open = max(t, releases[k]), False
-                node_id = fixed[k] if k < len(fixed) else self._stop_node(v, i, used, t, row)
-            elif ref in facility_by_id:
-                stream = streams[k] or default_stream
-                node_id = (
-                    fixed[k] if k < len(fixed) else self._free_copy(v, facility_by_id[ref], stream, used)
-                )
-                if node_id is not None:
-                    trip_open = True
-            else:
-                continue
-            if node_id is None:
-                continue
-            node = self.nodes[node_id]
-            used.add(node_id)
-            picked.append((node_id, k))
-            t = max(t + int(matrix.durations_s[row, node.row]), node.window.start_s) + node.service_s
-            row = node.row
-        return picked
+def _triage(
+    vehicles: tuple[Vehicle, ...], stop: Stop, now: int | None, *, frozen: bool
+) -> Skipped | list[Alternative]:
+    """The stop's windows with the vehicles that can serve it in each, or why none can.
 
-    def _trips_along(self, refs: list[str]) -> tuple[list[str | None], list[int]]:
-        """Per position of `refs`: the stream of its trip (its first stop's) and the trip's release."""
-        problem = self.problem
-        streams: list[str | None] = [None] * len(refs)
-        releases = [0] * len(refs)
-        trip: list[int] = []
-        for k, ref in enumerate([*refs, None]):
-            i = self.stop_by_id.get(ref, -1) if ref is not None else -1
-            if i >= 0:
-                trip.append(k)
-                continue
-            stops = [problem.stops[self.stop_by_id[refs[j]]] for j in trip]
-            stream = stops[0].stream if stops else None
-            release = max((s.release_s for s in stops), default=0)
-            for j in [*trip, *([k] if k < len(refs) else [])]:
-                streams[j] = stream
-            for j in trip:
-                releases[j] = release
-            trip = []
-        return streams, releases
-
-    def _stop_node(self, v: int, i: int, used: set[int], t: int, row: int) -> int | None:
-        """Stop `i`'s first unused window node for vehicle `v` still open on arrival from `row` at `t`."""
-        candidates = [n for n in self.stop_nodes.get(i, []) if v in self.nodes[n].vehicles and n not in used]
-        if not candidates:
-            return None
-        arrival = t + int(self.matrix.durations_s[row, self.nodes[candidates[0]].row])
-        return next((n for n in candidates if self.nodes[n].window.end_s >= arrival), candidates[-1])
-
-    def _free_copy(self, v: int, f: int, stream: str | None, used: set[int]) -> int | None:
-        """Vehicle `v`'s first unused copy of facility `f` for `stream` (any stream if None)."""
-        pools = [
-            nodes
-            for (cv, cf, cs), nodes in sorted(self.copies.items())
-            if cv == v and cf == f and (stream is None or cs == stream)
-        ]
-        return next((n for pool in pools for n in pool if n not in used), None)
+    `now` is the time of a re-plan, which a `frozen` stop (already served) ignores.
+    """
+    carriers = [k for k, v in enumerate(vehicles) if stop.stream in v.streams]
+    if not carriers:
+        reason = f"no vehicle carries stream {stop.stream!r}"
+        return Skipped(stop.id, SkipReason.INCOMPATIBLE, reason)
+    carriers = [k for k in carriers if stop.required_skills <= vehicles[k].skills]
+    if not carriers:
+        skills = ", ".join(sorted(stop.required_skills))
+        reason = f"no vehicle carrying stream {stop.stream!r} has all of: {skills}"
+        return Skipped(stop.id, SkipReason.INCOMPATIBLE, reason)
+    fitting = [
+        k
+        for k in carriers
+        if stop.volume_l <= vehicles[k].capacity_l and stop.weight_kg <= vehicles[k].capacity_kg
+    ]
+    windows = _merged(stop.time_windows) or [TimeWindow(0, max(vehicles[k].shift.end_s for k in fitting))]
+    # Service cannot start before the release (its trip leaves then at the earliest) nor, for what
+    # is re-planned, before now.
+    earliest = max(stop.release_s, 0 if now is None or frozen else now)
+    windows = [TimeWindow(max(w.start_s, earliest), w.end_s) for w in windows if w.end_s >= earliest]
+    alternatives = []
+    for window in windows:
+        shifts = [vehicles[k].shift for k in fitting if _meet(window, vehicles[k].shift)]
+        if shifts:
+            start = max(window.start_s, min(s.start_s for s in shifts))
+            end = min(window.end_s, max(s.end_s for s in shifts))
+            ks = tuple(k for k in fitting if _meet(window, vehicles[k].shift))
+            alternatives.append((TimeWindow(start, end), ks))
+    if not alternatives:
+        reason = "no time window overlaps the shift of a vehicle that can carry it"
+        if earliest:
+            reason += " once the stop is released" if now is None else " from now on"
+        return Skipped(stop.id, SkipReason.NO_TIME, reason)
+    return alternatives
 
 
 def _meet(a: TimeWindow, b: TimeWindow) -> bool:

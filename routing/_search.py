@@ -20,6 +20,7 @@ from routing._dimensions import break_slots
 from routing._layout import Layout
 from routing._model import Route, VisitKind
 from routing._pyvrp import REPAIR_S, relaxed_plan
+from routing._sequences import pick
 
 __all__ = [
     "EXTRACTION_MARGIN_S",
@@ -171,7 +172,7 @@ def _initial_assignment(model: Model, params: Any) -> Any:
         if prefix and refs[: len(prefix)] == prefix:
             refs = refs[len(prefix) :]
         refs = prefix + [ref for ref in refs if ref not in frozen_ids]
-        picked = layout.pick(v, refs, model.frozen_nodes.get(v, []))
+        picked = pick(layout, v, refs, model.frozen_nodes.get(v, []))
         kept = {k for _, k in picked}
         dropped += [ref for k, ref in enumerate(refs) if k not in kept]
         route = [node_id for node_id, _ in picked]
