@@ -36,7 +36,19 @@ _TOLERANCE = 1e-6
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """One broken rule; `code` is a stable upper-case tag such as `CAPACITY_L` or `TIME_WINDOW`."""
+    """One rule a plan breaks.
+
+    Attributes
+    ----------
+    code : str
+        A stable upper-case tag such as `CAPACITY_L` or `TIME_WINDOW`.
+    vehicle_id : str or None
+        The vehicle whose route breaks it, if any.
+    ref_id : str or None
+        The stop, facility or depot concerned, if any.
+    message : str
+        What is wrong, in words.
+    """
 
     code: str
     vehicle_id: str | None
@@ -45,10 +57,23 @@ class Violation:
 
 
 def check(problem: Problem, solution: Solution, *, now_s: int | None = None) -> list[Violation]:
-    """Every rule `solution` breaks for `problem`; an empty list means feasible and consistent.
+    """Every rule a plan breaks, found independently of the solver.
 
-    `now_s` is the time of an intraday re-plan (`SolveOptions.now_s`): a vehicle still at its depot then
-    may leave after its `latest_departure_s`.
+    Parameters
+    ----------
+    problem : Problem
+        The day the plan is for.
+    solution : Solution
+        The plan, from `solve` or written by hand.
+    now_s : int, optional
+        The time of an intraday re-plan (`SolveOptions.now_s`): a vehicle still at its depot then may
+        leave after its `latest_departure_s`.
+
+    Returns
+    -------
+    list of Violation
+        Every rule broken; empty when the plan is feasible and consistent (costs, loads, times and
+        skipped stops as the routes imply).
     """
     return _Checker(problem, solution, now_s or 0).run()
 

@@ -16,7 +16,13 @@ _EARTH_RADIUS_M = 6_371_008.8
 
 @dataclass(frozen=True, slots=True)
 class Location:
-    """WGS84 coordinates in degrees."""
+    """A place on Earth.
+
+    Attributes
+    ----------
+    lat, lng : float
+        WGS84 latitude and longitude in degrees.
+    """
 
     lat: float
     lng: float
@@ -24,7 +30,18 @@ class Location:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Matrix:
-    """Square int64 matrices; entry `[i, j]` is travel from location `i` to location `j`."""
+    """Travel between places, as two square int64 matrices.
+
+    Attributes
+    ----------
+    distances_m, durations_s : numpy.ndarray of int64
+        Entry `[i, j]` is the travel from location `i` to location `j`, in metres and seconds.
+
+    Raises
+    ------
+    ValueError
+        When the matrices are not square, not int64, negative somewhere or of different shapes.
+    """
 
     distances_m: npt.NDArray[np.int64]
     durations_s: npt.NDArray[np.int64]
@@ -53,7 +70,14 @@ class MatrixProvider(Protocol):
 class GreatCircleMatrix:
     """Haversine distance times a circuity factor, driven at a constant speed.
 
-    The embedded default when no road engine is available; 1.3 is a usual urban circuity.
+    The embedded default when no road engine is available.
+
+    Attributes
+    ----------
+    circuity : float, optional
+        Road length per straight-line length; 1.3 is a usual urban circuity.
+    speed_kmh : float, optional
+        The average driving speed.
     """
 
     circuity: float = 1.3
@@ -79,6 +103,18 @@ class ExplicitMatrix:
     in which the solver asks does not matter; for a `Problem` the natural order is `Problem.locations()`
     (depots, then facilities, then stops, in problem order). A location listed twice (two streams
     collected at one place) is answered from its first row.
+
+    Attributes
+    ----------
+    locations : tuple of Location
+        The places the rows and columns stand for.
+    distances_m, durations_s : numpy.ndarray of int64
+        Travel between them, as in `Matrix`.
+
+    Raises
+    ------
+    ValueError
+        When the matrices are not a valid `Matrix` or do not have a row per location.
     """
 
     locations: tuple[Location, ...]

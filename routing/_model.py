@@ -37,7 +37,13 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class TimeWindow:
-    """Closed interval `[start_s, end_s]` in seconds since midnight."""
+    """A closed interval of time, `[start_s, end_s]`.
+
+    Attributes
+    ----------
+    start_s, end_s : int
+        Its bounds, both included, in seconds since midnight of the service day.
+    """
 
     start_s: int
     end_s: int
@@ -51,11 +57,33 @@ class TimeWindow:
 class Stop:
     """A collection point: one or more containers of one stream emptied together.
 
-    No `time_windows` means any time. Several windows are alternatives (the service must *start* in one).
-    An optional stop (`required=False`) earns `prize` cost units when visited. Only a vehicle holding all
-    of `required_skills` may serve it ("narrow" street, "crane" or "rear-lift" body). `release_s` is when
-    its waste becomes available: the trip that serves it must leave its start point (the start depot, or
-    the facility of the previous dump) at or after that time, as with release times in PyVRP.
+    Attributes
+    ----------
+    id : str
+        Unique among the stops; names the stop in routes, skips and errors.
+    location : Location
+        Where the truck stops.
+    stream : str
+        The waste stream ("residual", "glass", ...); only a vehicle carrying it may serve the stop.
+    volume_l, weight_kg : float
+        What the stop puts on board.
+    service_s : int
+        How long serving it takes.
+    time_windows : tuple of TimeWindow, optional
+        When the service may *start*. Several windows are alternatives; none means any time.
+    required : bool, optional
+        Whether the stop must be served. A stop that cannot be is reported in `Solution.skipped`.
+    prize : float, optional
+        Cost units an optional stop (`required=False`) earns when visited.
+    container_ids : tuple of str, optional
+        The containers emptied there, for the caller's records.
+    required_skills : frozenset of str, optional
+        What the truck must be able to do ("narrow" street, "crane" or "rear-lift" body): only a vehicle
+        whose `Vehicle.skills` hold them all may serve the stop.
+    release_s : int, optional
+        When its waste becomes available: the trip that serves it must leave its start point (the start
+        depot, or the facility of the previous dump) at or after that time, as with release times in
+        PyVRP.
     """
 
     id: str
@@ -74,7 +102,15 @@ class Stop:
 
 @dataclass(frozen=True, slots=True)
 class Depot:
-    """Where vehicles start and end their day."""
+    """Where vehicles start and end their day.
+
+    Attributes
+    ----------
+    id : str
+        Unique among the depots; `Vehicle.start_depot` and `Vehicle.end_depot` name it.
+    location : Location
+        Where it is.
+    """
 
     id: str
     location: Location
@@ -82,9 +118,20 @@ class Depot:
 
 @dataclass(frozen=True, slots=True)
 class Facility:
-    """Disposal facility (transfer station, sorting centre, landfill).
+    """A disposal facility (transfer station, sorting centre, landfill).
 
-    A dump must *start* within `opening` and lasts `dump_s`.
+    Attributes
+    ----------
+    id : str
+        Unique among the facilities; names it in routes and in `SolveOptions` sequences.
+    location : Location
+        Where it is.
+    streams : frozenset of str
+        The streams it accepts; a trip dumps only where its stream is accepted.
+    opening : TimeWindow
+        When a dump may *start*.
+    dump_s : int
+        How long a dump lasts.
     """
 
     id: str
@@ -96,11 +143,18 @@ class Facility:
 
 @dataclass(frozen=True, slots=True)
 class Break:
-    """A driver break that must start in `[earliest_start_s, latest_start_s]` and last `duration_s`.
+    """A driver break, such as the lunch.
 
     It may interrupt driving or waiting, never a service or a dump. It is owed only while the crew is on
     duty: a day that ends by `latest_start_s`, or starts at `earliest_start_s + duration_s` or later, takes
     it off duty and its route shows no break.
+
+    Attributes
+    ----------
+    earliest_start_s, latest_start_s : int
+        The break must start between these two times, both included.
+    duration_s : int
+        How long it lasts.
     """
 
     earliest_start_s: int
@@ -118,10 +172,19 @@ class DrivingRule:
     breaks within `max_driving_s`, which implies the rule and does not depend on how the crew splits a
     leg around a break; `check` verifies the rule itself, on driving time.
 
-    Measured limit: OR-Tools 9.15 finds no first plan for a day that needs two rests or more besides the
-    lunch (a toy rule of 20 minutes on the test road), while one rest is found at once; under the EU rule
-    that is a day of more than 9 h 45 min on duty without a lunch of 45 minutes. The PyVRP warm start's
-    walk places any number of rests and its plan is then the answer.
+    Attributes
+    ----------
+    max_driving_s : int, optional
+        The longest driving between two breaks.
+    break_s : int, optional
+        The shortest break that resets it.
+
+    Notes
+    -----
+    OR-Tools 9.15 finds no first plan for a day that needs two rests or more besides the lunch, while
+    one rest is found at once (bench/NOTES.md, "Rests"); under the EU rule that is a day of more than
+    9 h 45 min on duty without a lunch of 45 minutes. The PyVRP warm start's walk places any number of
+    rests and its plan is then the answer.
     """
 
     max_driving_s: int = 16_200
@@ -137,18 +200,46 @@ REST = "rest"
 class Vehicle:
     """A collection truck.
 
-    `streams` lists what the body may carry; a route carries a single one of them because a truck body
-    is not compartmented. `route_volume_cap_l` bounds the litres collected over the whole day (across
-    disposal trips); `max_stops` bounds the number of stops. `cost_per_hour` is paid for the whole day,
-    from leaving the start depot to reaching the end depot, waiting and breaks included. That day lasts
-    at most `max_duration_s`, and each hour of it beyond `overtime_after_s` costs `overtime_cost_per_hour`
-    on top. `skills` are what the truck can do, matched against `Stop.required_skills`.
-
-    `driving_rule` adds rests of `DrivingRule.break_s` where the driving time calls for them.
-
-    `latest_departure_s` is when the truck must have left its start depot at the latest: crews clock in
-    at the start of their shift and dispatchers expect the truck out then, while without it a plan may
-    start late, for instance so that the day opens after the lunch window and owes no break.
+    Attributes
+    ----------
+    id : str
+        Unique among the vehicles; names its route.
+    capacity_l, capacity_kg : float
+        What the body holds; a disposal trip empties it.
+    streams : frozenset of str
+        What the body may carry. A route carries a single one of them because a truck body is not
+        compartmented.
+    start_depot, end_depot : str
+        Ids of the depots where its day starts and ends.
+    shift : TimeWindow
+        When it may leave its start depot and must be back at its end depot.
+    cost_per_km : float, optional
+        Cost units per kilometre driven.
+    cost_per_hour : float, optional
+        Cost units per hour of the whole day, from leaving the start depot to reaching the end depot,
+        waiting and breaks included.
+    fixed_cost : float, optional
+        Cost units for using the vehicle at all.
+    max_stops : int, optional
+        At most this many stops in the day.
+    route_volume_cap_l : float, optional
+        At most this many litres collected over the whole day, across disposal trips.
+    lunch : Break, optional
+        The crew's lunch.
+    max_duration_s : int, optional
+        The longest day.
+    overtime_after_s : int, optional
+        Each hour of the day beyond this costs `overtime_cost_per_hour` on top.
+    overtime_cost_per_hour : float, optional
+        The overtime premium, in cost units per hour.
+    skills : frozenset of str, optional
+        What the truck can do, matched against `Stop.required_skills`.
+    latest_departure_s : int, optional
+        When the truck must have left its start depot at the latest: crews clock in at the start of their
+        shift and dispatchers expect the truck out then, while without it a plan may start late, for
+        instance so that the day opens after the lunch window and owes no break.
+    driving_rule : DrivingRule, optional
+        Adds rests of `DrivingRule.break_s` where the driving time calls for them.
     """
 
     id: str
@@ -174,7 +265,21 @@ class Vehicle:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One service day to plan."""
+    """One service day to plan.
+
+    Attributes
+    ----------
+    stops : tuple of Stop
+        What to collect.
+    vehicles : tuple of Vehicle
+        The fleet of the day.
+    depots : tuple of Depot
+        Where the vehicles start and end.
+    facilities : tuple of Facility
+        Where they dump.
+    matrix : MatrixProvider, optional
+        Travel between the problem's places, asked in `locations()` order; great-circle by default.
+    """
 
     stops: tuple[Stop, ...]
     vehicles: tuple[Vehicle, ...]
@@ -193,25 +298,35 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class SolveOptions:
-    """Search settings.
+    """Search settings for `solve`.
 
-    `seed` permutes the order in which stops are handed to the solver, which changes heuristic
-    tie-breaking; 0 keeps the problem order. `max_trips_per_vehicle` bounds disposal trips per vehicle
-    and facility; by default it is derived from the volume the vehicle could collect.
-
-    Intraday re-planning: `frozen` maps a vehicle id to the visits it has already made today, in order
-    (stop and facility ids); they stay at the head of its route, on that vehicle and in that order, and
-    everything else is planned again. With `now_s`, nothing else starts before then: a vehicle with
-    frozen visits leaves the last of them at `now_s` or later, any other vehicle leaves its depot then.
-    `initial_routes` is a previous plan to start the search from (vehicle id to stop and facility ids);
-    when it cannot be used the search starts from scratch and `Solution.notes` says why.
-
-    `warm_start`, when there are no initial routes, frozen visits or `now_s`: "pyvrp" spends most of the
-    time limit in PyVRP on a relaxation of the problem (no lunch, caps approximated) and starts the
-    OR-Tools search from its plan, "none" never does, "auto" does from 20 stops up and, below, solves the
-    day both ways in half the time each and returns the better plan. The plan returned is
-    never worse than the warm start's own with the lunch put back, which is the answer when the problem
-    is too large for OR-Tools to take over in time (see `routing._pyvrp`).
+    Attributes
+    ----------
+    time_limit_s : float, optional
+        The wall time `solve` aims to return within, from its call, validation and read-back included.
+    seed : int, optional
+        Permutes the order in which stops are handed to the solver, which changes heuristic
+        tie-breaking; 0 keeps the problem order.
+    max_trips_per_vehicle : int, optional
+        Bounds disposal trips per vehicle and facility; by default it is derived from the volume the
+        vehicle could collect.
+    initial_routes : mapping of str to sequence of str, optional
+        A previous plan to start the search from (vehicle id to stop and facility ids). When it cannot be
+        used the search starts from scratch and `Solution.notes` says why.
+    frozen : mapping of str to sequence of str, optional
+        Intraday re-planning: a vehicle id to the visits it has already made today, in order (stop and
+        facility ids). They stay at the head of its route, on that vehicle and in that order, and
+        everything else is planned again.
+    now_s : int, optional
+        The time of an intraday re-plan: nothing else starts before then. A vehicle with frozen visits
+        leaves the last of them at `now_s` or later, any other vehicle leaves its depot then.
+    warm_start : {"auto", "pyvrp", "none"}, optional
+        Applies when there are no initial routes, frozen visits or `now_s`. "pyvrp" spends most of the
+        time limit in PyVRP on a relaxation of the problem (no lunch, caps approximated) and starts the
+        OR-Tools search from its plan; "none" never does; "auto" does from 20 stops up and, below, solves
+        the day both ways in half the time each and returns the better plan. The plan returned is never
+        worse than the warm start's own with the lunch put back, which is the answer when the problem is
+        too large for OR-Tools to take over in time (see `routing._pyvrp`).
     """
 
     time_limit_s: float = 10.0
@@ -224,7 +339,19 @@ class SolveOptions:
 
 
 class VisitKind(enum.Enum):
-    """What a visit on a route is."""
+    """What a visit on a route is.
+
+    Attributes
+    ----------
+    DEPOT_START, DEPOT_END
+        The first and last visit of every route.
+    STOP
+        A stop served.
+    FACILITY
+        A dump.
+    BREAK
+        A lunch or a rest (`Visit.ref_id` is `LUNCH` or `REST`).
+    """
 
     DEPOT_START = "depot_start"
     STOP = "stop"
@@ -237,8 +364,20 @@ class VisitKind(enum.Enum):
 class Visit:
     """One step of a route.
 
-    `arrival_s` is when the truck reaches the place (for a break, when it starts); `start_s`/`end_s`
-    bound the service, dump or break. Loads are those on board *after* the visit, so 0 after a facility.
+    Attributes
+    ----------
+    kind : VisitKind
+        What the step is.
+    ref_id : str
+        The id of the depot, stop or facility, or `LUNCH` or `REST` for a break.
+    arrival_s : int
+        When the truck reaches the place (for a break, when it starts).
+    start_s, end_s : int
+        When the service, dump or break starts and ends.
+    load_l, load_kg : float
+        The load on board *after* the visit, so 0 after a facility.
+    distance_from_prev_m : int
+        The distance driven from the previous visit.
     """
 
     kind: VisitKind
@@ -253,7 +392,19 @@ class Visit:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """The day of one vehicle; `duration_s` runs from leaving the start depot to reaching the end depot."""
+    """The day of one vehicle.
+
+    Attributes
+    ----------
+    vehicle_id : str
+        Whose day it is.
+    visits : tuple of Visit
+        From the start depot to the end depot, breaks included.
+    distance_m : int
+        The distance driven over the day.
+    duration_s : int
+        From leaving the start depot to reaching the end depot.
+    """
 
     vehicle_id: str
     visits: tuple[Visit, ...]
@@ -262,7 +413,19 @@ class Route:
 
 
 class SkipReason(enum.Enum):
-    """Why a stop is not on any route."""
+    """Why a stop is not on any route.
+
+    Attributes
+    ----------
+    NOT_WORTH_IT
+        An optional stop whose prize does not pay the detour.
+    NO_CAPACITY
+        Every vehicle that could take it is at its daily volume cap or stop limit.
+    NO_TIME
+        It fits in no vehicle's day: shifts, time windows, breaks, releases, day lengths.
+    INCOMPATIBLE
+        No vehicle carries its stream, or none that does has the skills it requires.
+    """
 
     NOT_WORTH_IT = "not_worth_it"
     NO_CAPACITY = "no_capacity"
@@ -272,7 +435,17 @@ class SkipReason(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """A stop left out of the plan, with a human-readable `detail`."""
+    """A stop left out of the plan.
+
+    Attributes
+    ----------
+    stop_id : str
+        Which stop.
+    reason : SkipReason
+        Why, as a category.
+    detail : str
+        Why, in words a dispatcher can act on.
+    """
 
     stop_id: str
     reason: SkipReason
@@ -281,9 +454,22 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class CostBreakdown:
-    """Cost in the problem's cost units; `prizes_lost` sums the prizes of unvisited optional stops.
+    """The cost of a plan, in the problem's cost units.
 
-    `overtime` is the premium for hours beyond `Vehicle.overtime_after_s`; `total` sums every term.
+    Attributes
+    ----------
+    distance : float
+        Kilometres driven times each vehicle's `cost_per_km`.
+    time : float
+        Hours of each day times its vehicle's `cost_per_hour`.
+    fixed : float
+        The `fixed_cost` of each vehicle used.
+    prizes_lost : float
+        The prizes of the optional stops left out.
+    total : float
+        Every term summed.
+    overtime : float, optional
+        The premium for hours beyond `Vehicle.overtime_after_s`.
     """
 
     distance: float
@@ -296,11 +482,23 @@ class CostBreakdown:
 
 @dataclass(frozen=True, slots=True)
 class Solution:
-    """Routes of the used vehicles only, skipped stops, and how the search went.
+    """The plan `solve` returns.
 
-    `status` is `FEASIBLE` when a plan was found (guided local search proves no optimality) and
-    `NO_SOLUTION` when the time limit ran out before the first one, every plannable stop then skipped.
-    `notes` tell what the caller may want to know about the search, such as an unusable warm start.
+    Attributes
+    ----------
+    routes : tuple of Route
+        The days of the vehicles used, in problem order; an unused vehicle has none.
+    skipped : tuple of Skipped
+        Every stop on no route, with the reason.
+    cost : CostBreakdown
+        What the plan costs.
+    status : str
+        "FEASIBLE" when a plan was found (guided local search proves no optimality), "NO_SOLUTION" when
+        the time limit ran out before the first one, every plannable stop then skipped.
+    solve_time_s : float
+        The wall time `solve` took.
+    notes : tuple of str, optional
+        What the caller may want to know about the search, such as an unusable warm start.
     """
 
     routes: tuple[Route, ...]

@@ -33,7 +33,15 @@ _SEGMENT_RE = re.compile(r"coordinate (\d+)")
 
 
 class OsrmUnavailable(RuntimeError):
-    """The OSRM server could not be reached or did not answer as OSRM does."""
+    """The OSRM server could not be reached or did not answer as OSRM does.
+
+    Parameters
+    ----------
+    url : str
+        The server asked; also the `url` attribute.
+    reason : str
+        What went wrong; also the `reason` attribute.
+    """
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(url, reason)
@@ -53,6 +61,28 @@ class OsrmMatrix:
     as is and left open; otherwise the provider owns one keep-alive client (`close` releases it). The
     provider pickles without its client (a new one is opened on first use) but with its cache, so a
     `Problem` carrying it can be solved in another process.
+
+    Parameters
+    ----------
+    base_url : str
+        The server root.
+    profile : str, optional
+        The OSRM profile in the request path.
+    max_table_size : int, optional
+        The largest block of sources or destinations asked at once; at most the server's own limit.
+    timeout_s : float, optional
+        The timeout of each HTTP request.
+    cache : bool, optional
+        Whether to keep every answered pair for later queries.
+    client : httpx.Client, optional
+        An HTTP client to use instead of the provider's own.
+    max_snap_m : float, optional
+        The farthest a location may lie from its nearest road.
+
+    Raises
+    ------
+    ValueError
+        When `max_table_size`, `timeout_s` or `max_snap_m` is out of range.
     """
 
     def __init__(

@@ -22,42 +22,9 @@ after the other within the budget):
   those trips the same way; the lunch shortens the shift and the day by its duration.
 """
 
-# Measured on the bench machine (2 cores), single runs; `python -m bench.routing quick`, engine before ->
-# after this warm start, at equal wall time (PyVRP alone in brackets):
-#   X-n101-k25 (10 s) 29 325 -> 27 591 = BKS (27 659); R101 (10 s) 1 677.1 -> 1 637.7 = BKS (1 638.5);
-#   RC201 (10 s) 1 397.8 -> 1 262.6 (1 262.7); RC201R0.5 (10 s, release times) 1 918.7 (1 968.4);
-#   Kim 102 (15 s) 3 veh / 157.5 mi -> 3 / 153.8; Kim 277 (30 s) 4 / 455.0 -> 3 / 453.2-454.6;
-#   Kim 2100 at 5 s: no plan -> 19 / 1 893-1 917 mi, `solve` returning in 4.7-4.9 s; at 30 s: every
-#   stop dropped -> 19 / 1 658 mi.
-# On 25 random days (20-70 stops, two streams, skills, windows, lunches, caps, releases) the warm start
-# leaves out fewer mandatory stops, or as many at a lower cost, than OR-Tools alone on 22 at 1 s and 22
-# at 4 s (the others: one more mandatory stop left out on an over-full day, or up to 10 % dearer), and
-# every plan, walked or polished, passes `routing.check`.
-# Variants tried and dropped:
-# * Time share of PyVRP 0.5 / 0.7 / 0.85: X-n101-k25 27 688 / 27 591 / 27 591, Kim 277 455.7 / 455.4 /
-#   454.6, the others equal; 0.85 kept (`routing._solver._WARM_START_SHARE`). On 2 000 stops with lunches
-#   OR-Tools cannot use any share: loading the plan takes it 6-12 s and every accepted move about 12 s,
-#   so PyVRP takes the whole time limit and its plan, lunch put back, is the answer.
-# * OR-Tools' default 100 ms `lns_time_limit` when starting from these routes: on Kim 277 the search
-#   failed at once after restoring a start with lunches (returned at 21.9 s of 30); 1 s kept.
-# * `pyvrp.solve`'s random start improved by an exhaustive local search: 9-11 s on Kim 2100 for
-#   2 988 mi; the local search inserting every stop into an empty solution: 1.5-2 s for 1 983-2 029 mi.
-#   On 100 stops the two starts are a draw: RC201R0.5 (10 s, seeds 0-5) 1 925.3 on average from the
-#   random start against 1 915.2 from the empty one, single runs ranging over 1 884-1 947.
-# * 10 / 20 / 30 neighbours instead of PyVRP's 50 (Kim 2100, first solution then 3 s of search): faster
-#   first solutions (1.3 s at 20) but 2 537 / 2 121 / 2 170 mi against 1 887 mi.
-# * An exhaustive local search on each new best: Kim 2100, 10 s: 1 828 mi against 1 780 without it;
-#   Kim 277, 5 s: 462.9 against 466.0; so only up to `_EXHAUSTIVE_MAX_CLIENTS` stops.
-# * 1 000 cost units per metre: PyVRP's load and time penalties (capped at 100 000 a unit) could not
-#   outweigh the fixed cost of a vehicle and Kim 102 came back on one overloaded truck.
-# * Splitting the stop limit over every trip `max_trips` allows (the facility copies of the OR-Tools
-#   model, 7 on a random day): 2 stops a trip, and the walk then cut plans that PyVRP could have spread.
-# * Mandatory stops as required clients only: on over-full random days PyVRP returns overloaded plans
-#   that the walk cuts blindly (23 of 40 stops kept against 26 with the optional second phase); every
-#   stop optional from the start: the first solution leaves most of them out (147 of 2 092 on Kim 2100).
-# * "auto" on every problem: on the first 10 / 25 / 50 stops of R101, RC201 and Kim 102 (1 and 3 s) the
-#   warm start ties at 10 stops and wins from 25 (R101 617.1 against 617.8, RC201 684.8 against 748.5 at
-#   1 s, Kim 102 two trucks against three); it starts at 20 stops (`routing._solver`).
+# What the warm start gains at equal time, and the variants tried and dropped (time share, first
+# solution, neighbours, cost scale, stop limit, over-full days): bench/NOTES.md, "Warm start" and
+# "PyVRP relaxation".
 
 from __future__ import annotations
 
@@ -93,14 +60,14 @@ __all__ = ["REPAIR_S", "relaxed_plan", "relaxed_routes"]
 _LOAD_SCALE = 100
 # PyVRP costs are integers: the dearest vehicle pays this much per metre, every other cost in proportion.
 # Small, because PyVRP's penalties for excess load and time warp start at 50 000 per unit and are capped:
-# with 1 000 per metre, the fixed cost of a vehicle outweighed any penalty and the search kept one
-# vehicle, overloaded (measured on Kim 102).
+# at a large cost per metre the fixed cost of a vehicle outweighs any penalty and the search keeps one
+# vehicle, overloaded (bench/NOTES.md, "PyVRP relaxation").
 _COST_PER_METRE = 10
 _MAX_COST_SCALE = 1_000_000
 # Penalties may rise a hundred times above PyVRP's cap so that a costly fleet cannot buy infeasibility.
 _MAX_PENALTY = 10_000_000.0
-# Past this many clients, a new best is not polished by an exhaustive local search: one such pass on
-# 2 000 stops takes seconds, all of a warm-start budget.
+# Past this many clients, a new best is not polished by an exhaustive local search: on large days one
+# such pass takes all of a warm-start budget (bench/NOTES.md, "PyVRP relaxation").
 _EXHAUSTIVE_MAX_CLIENTS = 500
 
 
@@ -139,7 +106,7 @@ def relaxed_plan(
     in problem order.
 
     The search runs until `time_limit_s`, except that building PyVRP's neighbourhoods and its first
-    solution is not interruptible (2.5 s on 2 000 stops, measured).
+    solution is not interruptible (seconds on large days: bench/NOTES.md, "PyVRP relaxation").
     """
     deadline = time.monotonic() + time_limit_s
     if matrix is None:
@@ -162,8 +129,8 @@ def relaxed_plan(
             route = _Day(problem, matrix, vehicle, limit).walk(sequences[vehicle.id])
             if route is not None:
                 routes[vehicle.id] = route
-    # The walk itself ends past the deadline on a large day (0.5 s on 2 000 stops): the repair's time
-    # counts from where it starts, or a stop the walk left out on Kim 1932 was never tried again.
+    # The walk itself ends past the deadline on a large day: the repair's time counts from where it
+    # starts, or a stop the walk left out may never be tried again (bench/NOTES.md, "PyVRP relaxation").
     _put_back(problem, matrix, routes, max_trips, until=max(deadline, time.monotonic()) + REPAIR_S)
     return [routes[v.id] for v in problem.vehicles if v.id in routes]
 
@@ -187,7 +154,7 @@ def _put_back(
 
     The walk drops a stop whose window, after the lunch it puts back, can no longer be met, and then the
     plan misses a mandatory stop: OR-Tools' local search rarely repairs that on a large day, as one
-    move cannot add a stop and the dump after it on an idle truck (Kim 1932: one stop of 1 927 left out).
+    move cannot add a stop and the dump after it on an idle truck (bench/NOTES.md, "PyVRP relaxation").
     Each such stop is tried before and after the served stops nearest to it, keeping a try only when the
     walk still serves everything else, then alone on an idle vehicle.
     """
@@ -544,15 +511,16 @@ def _relaxation(
 def _search(data: pyvrp.ProblemData, seconds: float, seed: int, must: int) -> pyvrp.Solution:
     """PyVRP's iterated local search for `seconds`, from its local search on an empty solution.
 
-    `pyvrp.solve` starts from a random solution improved by an exhaustive local search: 9 s on 2 000
-    stops (measured), against 1.5 s for a better plan when the local search inserts the stops itself.
+    `pyvrp.solve` starts from a random solution improved by an exhaustive local search, which on large
+    days takes several times longer than letting the local search insert the stops itself, for a worse
+    plan (bench/NOTES.md, "PyVRP relaxation").
 
     PyVRP must serve every required stop, so on a day with more mandatory work than the fleet can do it
     only finds overloaded or late plans, and the walk would then cut them blindly. So when half the time
     has gone by without a feasible plan, the rest goes to the same problem with every stop optional, the
     mandatory ones earning `must` (more than serving any one stop can cost), from the best plan so far:
-    the search then chooses what to leave out (measured on random over-full days: 26 stops served
-    instead of 23 after the walk).
+    the search then chooses what to leave out, and serves more than the walk keeps of an overloaded plan
+    (bench/NOTES.md, "PyVRP relaxation").
     """
     started = time.monotonic()
     rng = pyvrp.RandomNumberGenerator(seed=seed)

@@ -14,14 +14,28 @@ __all__ = ["FieldViolation", "ProblemError", "can_carry", "validate", "validate_
 
 @dataclass(frozen=True, slots=True)
 class FieldViolation:
-    """One faulty field, addressed like `stops[3].volume_l`."""
+    """One faulty field.
+
+    Attributes
+    ----------
+    field : str
+        Where it is, addressed like `stops[3].volume_l` or `options.frozen['t1'][2]`.
+    description : str
+        What is wrong with it.
+    """
 
     field: str
     description: str
 
 
 class ProblemError(ValueError):
-    """The problem is malformed; `violations` lists every faulty field."""
+    """The problem or the options are malformed.
+
+    Parameters
+    ----------
+    violations : list of FieldViolation
+        Every faulty field; also the `violations` attribute, and joined into the message.
+    """
 
     def __init__(self, violations: list[FieldViolation]) -> None:
         self.violations = violations
@@ -33,7 +47,20 @@ class ProblemError(ValueError):
 
 
 def validate(problem: Problem) -> None:
-    """Raise `ProblemError` listing every malformed field of `problem`; return quietly otherwise."""
+    """Check a problem before solving it.
+
+    Parameters
+    ----------
+    problem : Problem
+        The day to check: unique ids, known depots, valid places, windows, amounts and breaks, streams
+        that some facility accepts, and stops that the vehicles carrying them can hold (a mandatory stop
+        also needs a vehicle with its stream and skills).
+
+    Raises
+    ------
+    ProblemError
+        Listing every malformed field of `problem`; nothing is raised when it is well formed.
+    """
     out: list[FieldViolation] = []
     _unique_ids(out, "stops", (s.id for s in problem.stops))
     _unique_ids(out, "vehicles", (v.id for v in problem.vehicles))

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
-import routing._solver
+import routing._search
 from routing import (
     Break,
     Problem,
@@ -25,7 +25,7 @@ from routing import (
     solve,
 )
 from routing._pyvrp import _Day, _put_back, relaxed_plan, relaxed_routes
-from routing._solver import _assemble
+from routing._readback import assemble as _assemble
 from tests.routing.routing_road import GLASS_CENTRE, H, residual, road_day, soissons_day, truck
 
 LUNCH = Break(11 * H, 12 * H, H)
@@ -161,7 +161,7 @@ def test_warm_start_is_never_worse_than_its_own_plan(monkeypatch: pytest.MonkeyP
     """Whatever OR-Tools makes of it, `solve` returns no worse than the warm start's plan."""
     day = busy_day()
     warm = relaxed_plan(day, time_limit_s=0.3)
-    monkeypatch.setattr(routing._solver, "relaxed_plan", lambda *args, **kwargs: warm)
+    monkeypatch.setattr(routing._search, "relaxed_plan", lambda *args, **kwargs: warm)
     solution = solve(day, SolveOptions(time_limit_s=0.5, warm_start="pyvrp"))
     assert check(day, solution) == []
     assert solution.cost.total <= as_solution(day, warm).cost.total + 1e-6
@@ -169,7 +169,7 @@ def test_warm_start_is_never_worse_than_its_own_plan(monkeypatch: pytest.MonkeyP
 
 def test_too_large_for_or_tools_returns_the_warm_plan(monkeypatch: pytest.MonkeyPatch) -> None:
     """When OR-Tools could not even build its model in time, the walked PyVRP plan comes back, noted."""
-    monkeypatch.setattr(routing._solver, "_BUILD_S_PER_NODE2", 1.0)
+    monkeypatch.setattr(routing._search, "_BUILD_S_PER_NODE2", 1.0)
     day = busy_day()
     solution = solve(day, SolveOptions(time_limit_s=0.5, warm_start="pyvrp"))
     assert check(day, solution) == []
@@ -185,7 +185,7 @@ def test_small_days_try_both_ways_on_auto(monkeypatch: pytest.MonkeyPatch) -> No
         calls.append(1)
         return []
 
-    monkeypatch.setattr(routing._solver, "relaxed_plan", spy)
+    monkeypatch.setattr(routing._search, "relaxed_plan", spy)
     solve(road_day(), SolveOptions(time_limit_s=0.2, warm_start="none"))
     assert calls == []
     solution = solve(road_day(), SolveOptions(time_limit_s=0.2))

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-import routing._solver
+import routing._search
 from routing import Problem, ProblemError, Route, Solution, SolveOptions, TimeWindow, VisitKind, check, solve
 from tests.routing.routing_road import H, residual, road_day, solve_checked, truck
 
@@ -168,7 +168,7 @@ def test_warm_start_out_of_time_returns_its_start(monkeypatch: pytest.MonkeyPatc
     day = long_day()
     first = solve_checked(day, 0.3)
     previous = {r.vehicle_id: visited(r) for r in first.routes}
-    monkeypatch.setattr(routing._solver, "_MIN_SEARCH_S", 0.0005)
+    monkeypatch.setattr(routing._search, "MIN_SEARCH_S", 0.0005)
     solution = solve_ok(day, SolveOptions(time_limit_s=0.001, initial_routes=previous))
     assert solution.skipped == ()
     assert solution.cost.total <= first.cost.total + 1e-9
