@@ -278,7 +278,7 @@ def _container_row(
     loc = _location(visit.location, found[0].location if found else None)
     # What tells the stop apart on a street with several: the isle and the exact position.
     where = unique(crew_label(c.street_address) for c in found if c.street_address)
-    where += unique(f"îlot {c.isle}" for c in found if c.isle)
+    where += unique(f"Îlot {c.isle}" for c in found if c.isle)
     if loc:
         where.append(coordinates_text(*loc))
     cells = (

@@ -9,6 +9,7 @@ trip's panel). Coordinates are millimetres from the panel frame's top-left corne
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import string
@@ -31,7 +32,10 @@ _EDGE = 0.6  # labels keep off the frame by this much
 _GAP = 0.35  # between two labels
 _MAX_DEPTH = 2  # a detail of a detail, no further
 _MIN_ZOOM = 1.6  # a detail is worth it only if it enlarges at least this much
-_CLUSTER_MM = 22.0  # unplaced stops closer than this share a detail
+_MAX_ZOOM = 3.5
+_TILE_ZOOM = 2.5  # details tiling a spread-out crowd
+_MAX_SHARED = 2  # stop numbers sharing one label
+_CROWDED_MM = 1.8  # dots closer than this (centre to centre) cannot be told apart by leader lines
 _RINGS = (2.7, 3.6, 4.8, 6.2, 7.8, 9.6, 11.6)
 _DIRECTIONS = tuple(
     (math.cos(math.radians(a)), -math.sin(math.radians(a)))
@@ -114,7 +118,8 @@ class DetailBox:
 
 @dataclass
 class Panel:
-    """One map panel: a trip, or a detail of one."""
+    """One map panel: a trip, or a detail of one. Stops without a label here are numbered on another
+    panel (a detail, or the panel a detail was cut from)."""
 
     title: str
     width: float
@@ -198,7 +203,7 @@ def _trip_panels(trips: list[list[Point]], cos0: float, width: float, height: fl
         if len(trips) > 1:
             title = f"Rotation {index}/{len(trips)} · {title.lower()}"
         view = _fit(km, width, height, pad=9.0)
-        panels += _panels(trip, km, view, title, depth=0, letters=letters)
+        panels += _panels(trip, km, view, title, own=None, depth=0, letters=letters)
     return panels
 
 
@@ -216,46 +221,60 @@ def _panels(
     view: _View,
     title: str,
     *,
+    own: set[int] | None,
     depth: int,
     letters: Iterator[str],
 ) -> list[Panel]:
-    """The panel of `trip` in `view`, followed by the detail panels it needs."""
+    """The panel of `trip` in `view`, numbering the stops of `own` (all those in the frame if None),
+    followed by the detail panels it hands crowded stops to."""
     mm = [view.project(k) for k in km]
-    panel = Panel(
-        title, view.width, view.height, view.scale, [(p, *xy) for p, xy in zip(trip, mm, strict=True)]
-    )
+    points = [(p, *xy) for p, xy in zip(trip, mm, strict=True)]
+    panel = Panel(title, view.width, view.height, view.scale, points)
     frame = Rect(0, 0, view.width, view.height)
-    shown = [(p, x, y) for p, x, y in panel.points if p.kind == _STOP and frame.contains(x, y)]
-    panel.communes = _communes(shown, [(x, y) for p, x, y in panel.points if p.kind in _MARKERS], frame)
+    shown = [
+        (p, x, y)
+        for p, x, y in points
+        if p.kind == _STOP and frame.contains(x, y) and (own is None or p.number in own)
+    ]
+    markers = [(x, y) for p, x, y in points if p.kind in _MARKERS]
+    panel.communes = _communes(shown, markers, frame)
     furniture = [
         Rect(view.width - NORTH_W - 0.5, 0.5, NORTH_W, NORTH_H),
         Rect(0.5, view.height - SCALE_H - 0.5, SCALE_W, SCALE_H),
     ]
-    markers = [(x, y) for p, x, y in panel.points if p.kind in _MARKERS]
     labels, unplaced = _place_labels(_groups(shown), markers, furniture, panel.communes, frame)
     children: list[Panel] = []
     if unplaced and depth < _MAX_DEPTH:
-        details = _details(unplaced, view)
-        for detail_view in details:
+        handed: set[int] = set()
+        for detail_view in _details(unplaced, view):
+            box = _box(view, detail_view)
+            delegated = {p.number for p, x, y in shown if box.contains(x, y)} - handed
+            if not delegated:
+                continue
             letter = next(letters)
-            top_left = _to_panel(view, detail_view, 0, 0)
-            bottom_right = _to_panel(view, detail_view, detail_view.width, detail_view.height)
-            box = Rect(top_left[0], top_left[1], bottom_right[0] - top_left[0], bottom_right[1] - top_left[1])
             panel.details.append(DetailBox(letter, box))
-            children += _panels(trip, km, detail_view, f"Détail {letter}", depth=depth + 1, letters=letters)
-        if panel.details:
-            outside = [
-                (p, x, y) for p, x, y in shown if not any(d.rect.contains(x, y) for d in panel.details)
-            ]
-            tags = [_tag_rect(d) for d in panel.details]
-            labels, unplaced = _place_labels(
-                _groups(outside), markers, furniture + tags, panel.communes, frame
+            handed |= delegated
+            children += _panels(
+                trip, km, detail_view, f"Détail {letter}", own=delegated, depth=depth + 1, letters=letters
             )
-    labels += [_forced(g, labels, frame) for g in unplaced]
+        kept = [(p, x, y) for p, x, y in shown if p.number not in handed]
+        avoid = furniture + [_tag_rect(d) for d in panel.details]
+        labels, unplaced = _place_labels(_groups(kept), markers, avoid, panel.communes, frame)
+    for group in unplaced:
+        labels.append(_forced(group, labels, frame))
     panel.labels = labels
     if depth:
         panel.title += f" · arrêts {number_ranges([n for label in labels for n in label.numbers])}"
     return [panel, *children]
+
+
+def _box(parent: _View, child: _View) -> Rect:
+    """The part of `child`'s window inside `parent`'s frame, in `parent`'s millimetres."""
+    left, top = _to_panel(parent, child, 0, 0)
+    right, bottom = _to_panel(parent, child, child.width, child.height)
+    x0, y0 = max(left, 0.0), max(top, 0.0)
+    x1, y1 = min(right, parent.width), min(bottom, parent.height)
+    return Rect(x0, y0, x1 - x0, y1 - y0)
 
 
 def number_ranges(numbers: Sequence[int]) -> str:
@@ -272,8 +291,7 @@ def number_ranges(numbers: Sequence[int]) -> str:
 
 def _to_panel(parent: _View, child: _View, x: float, y: float) -> tuple[float, float]:
     """Where the point (x, y) of `child`'s frame falls on `parent`'s frame."""
-    km = (child.cx + (x - child.width / 2) / child.scale, child.cy - (y - child.height / 2) / child.scale)
-    return parent.project(km)
+    return parent.project(_km_of(child, x, y))
 
 
 def _tag_rect(box: DetailBox) -> Rect:
@@ -282,28 +300,41 @@ def _tag_rect(box: DetailBox) -> Rect:
 
 
 def _details(unplaced: list[_Group], view: _View) -> list[_View]:
-    """Views enlarging each cluster of unplaced stops, where enlarging helps (see `_MIN_ZOOM`)."""
-    clusters: list[list[_Group]] = []
-    for group in unplaced:
-        near = [c for c in clusters if any(math.hypot(group.x - g.x, group.y - g.y) < _CLUSTER_MM for g in c)]
-        merged = [group] + [g for c in near for g in c]
-        clusters = [c for c in clusters if c not in near] + [merged]
+    """Views enlarging the unplaced stops: one around them all if that enlarges enough (`_MIN_ZOOM`), else
+    the tiles of a grid at `_TILE_ZOOM` that hold any, so that no two details show the same place."""
+    km = [_km_of(view, g.x, g.y) for g in unplaced]
+    detail = _fit(km, view.width, view.height, pad=14.0)
+    if detail.scale >= _MIN_ZOOM * view.scale:
+        # Enlarging more than needed would show a few stops and lose the streets around them.
+        return [dataclasses.replace(detail, scale=min(detail.scale, _MAX_ZOOM * view.scale))]
+    scale = _TILE_ZOOM * view.scale
+    tile_w, tile_h = view.width / scale, view.height / scale  # km
+    xs, ys = [x for x, _y in km], [y for _x, y in km]
+    columns = math.ceil((max(xs) - min(xs)) / tile_w + 1e-9) or 1
+    rows = math.ceil((max(ys) - min(ys)) / tile_h + 1e-9) or 1
+    # The grid is centred on the stops; tiles are taken from the top-left, in reading order.
+    left = (max(xs) + min(xs)) / 2 - columns * tile_w / 2
+    top = (max(ys) + min(ys)) / 2 + rows * tile_h / 2
     views: list[_View] = []
-    for cluster in sorted(clusters, key=lambda c: min(min(g.numbers) for g in c)):
-        km = [(view.cx + (g.x - view.width / 2) / view.scale, view.cy - (g.y - view.height / 2) / view.scale)
-              for g in cluster]  # fmt: skip
-        detail = _fit(km, view.width, view.height, pad=14.0)
-        if detail.scale >= _MIN_ZOOM * view.scale:
-            views.append(detail)
+    for row, column in itertools.product(range(rows), range(columns)):
+        x0, y1 = left + column * tile_w, top - row * tile_h
+        if any(x0 <= x < x0 + tile_w and y1 - tile_h < y <= y1 for x, y in km):
+            views.append(_View(x0 + tile_w / 2, y1 - tile_h / 2, scale, view.width, view.height))
     return views
 
 
+def _km_of(view: _View, x: float, y: float) -> tuple[float, float]:
+    """The kilometre-plane point at (x, y) on `view`'s frame."""
+    return (view.cx + (x - view.width / 2) / view.scale, view.cy - (y - view.height / 2) / view.scale)
+
+
 def _groups(stops: Sequence[tuple[Point, float, float]]) -> list[_Group]:
-    """The stops in route order, those within half a millimetre of an earlier one sharing its label."""
+    """The stops in route order, those too close to an earlier one to be told apart (`_CROWDED_MM`) sharing
+    its label, up to `_MAX_SHARED` numbers: a crowd larger than that needs a detail."""
     groups: list[_Group] = []
     for p, x, y in stops:
         for i, g in enumerate(groups):
-            if math.hypot(g.x - x, g.y - y) < 0.5:
+            if len(g.numbers) < _MAX_SHARED and math.hypot(g.x - x, g.y - y) < _CROWDED_MM:
                 groups[i] = _Group((*g.numbers, p.number), g.x, g.y)
                 break
         else:
@@ -338,12 +369,16 @@ def _place_labels(
     for group in groups:
         text = _label_text(group.numbers)
         w, h = _label_size(text)
+        # A leader line to a dot that touches another one would not say which of the two it names.
+        crowded = any(
+            0 < math.hypot(g.x - group.x, g.y - group.y) < _CROWDED_MM for g in groups if g is not group
+        )
         spot = None
         for avoid in (furniture + commune_rects, furniture):
             spot = next(
                 (
                     xy
-                    for xy in _candidates(group)
+                    for xy in _candidates(group, aside=not crowded)
                     if placer.free(Rect(xy[0] - w / 2, xy[1] - h / 2, w, h), group, avoid)
                 ),
                 None,
@@ -357,8 +392,10 @@ def _place_labels(
     return placer.placed, unplaced
 
 
-def _candidates(group: _Group) -> Iterator[tuple[float, float]]:
+def _candidates(group: _Group, *, aside: bool = True) -> Iterator[tuple[float, float]]:
     yield group.x, group.y
+    if not aside:
+        return
     for radius, (dx, dy) in itertools.product(_RINGS, _DIRECTIONS):
         yield group.x + dx * radius, group.y + dy * radius
 

@@ -124,11 +124,13 @@ def _details(pdf: FPDF, panel: Panel, x: float, top: float) -> None:
 
 def _stops(pdf: FPDF, panel: Panel, stream: int, x: float, top: float) -> None:
     _name, colour, on_colour = stream_style(stream)
+    numbered = {n for label in panel.labels for n in label.numbers}
     pdf.set_draw_color(*BLACK)
     pdf.set_line_width(0.2)
-    pdf.set_fill_color(*colour)
     for p, px, py in panel.points:
         if p.kind == planning_pb2.VISIT_KIND_CONTAINER:
+            # A stop numbered on another panel is a hollow dot here.
+            pdf.set_fill_color(*(colour if p.number in numbered else WHITE))
             pdf.circle(x + px, top + py, DOT_R, style="DF")
     pdf.set_line_width(0.15)
     for label in panel.labels:
