@@ -17,6 +17,7 @@ import zxingcpp
 from google.protobuf import duration_pb2, timestamp_pb2
 from pypdf import PdfReader
 
+import wastesvc.sheets
 from wastesvc.sheets import RenderedSheets, SheetCode, parse_sheet_code, render_route_sheets
 from wastesvc.sheets._content import Context, Sheet, build_sheet
 from wastesvc.sheets._layout import Panel, layout_maps
@@ -594,3 +595,25 @@ def test_map_names_the_communes_at_their_stops() -> None:
     table_top = next(y for t, _x, y in runs if t == "Conteneur")
     on_map = {t for t, _x, y in runs if y < table_top}
     assert localities <= on_map
+
+
+def test_rendered_maps_print_every_stop_number() -> None:
+    """On the rendered pages, the map labels (6.2 pt) of an 80-stop round name every stop."""
+    world = _world([80])
+    sheets = world.render()
+    printed: set[int] = set()
+    for page in range(sheets.page_count):
+        for text, size in _text_sizes(sheets, page):
+            if size == 6.2:
+                printed |= {int(n) for n in text.split("/")}
+    assert printed == set(range(1, 81))
+
+
+def test_public_surface() -> None:
+    """The package exports the renderer and the sheet-code reader, nothing else."""
+    assert sorted(wastesvc.sheets.__all__) == [
+        "RenderedSheets",
+        "SheetCode",
+        "parse_sheet_code",
+        "render_route_sheets",
+    ]

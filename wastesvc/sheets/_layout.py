@@ -2,9 +2,11 @@
 
 A truck's day is cut into trips (from the depot or a disposal to the next disposal or the depot); each trip
 gets its own panel, so that the trips of one truck are never drawn over each other. Every stop gets its
-number: on the stop, or next to it on a leader line. Where a trip is too dense for that at the panel's
-scale, the crowded stops go to a detail panel (an inset at a larger scale, marked by a lettered box on the
-trip's panel). Coordinates are millimetres from the panel frame's top-left corner, y pointing down.
+number once: on the stop, or next to it on a leader line (two stops too close to tell apart share one,
+`12/13`). Where a trip is too dense for that at the panel's scale, the crowded stops are handed to detail
+panels (insets at a larger scale, two levels at most, outlined by a lettered box on the panel they come
+from; several details tile the crowd without overlapping). Coordinates are millimetres from the panel
+frame's top-left corner, y pointing down.
 """
 
 from __future__ import annotations
