@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import PIL.Image
+import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pytest
+import zxingcpp
 from google.protobuf import duration_pb2, timestamp_pb2
 from pypdf import PdfReader
 
-from wastesvc.sheets import RenderedSheets, render_route_sheets
+import wastesvc.sheets
+from wastesvc.sheets import RenderedSheets, SheetCode, parse_sheet_code, render_route_sheets
+from wastesvc.sheets._content import Context, Sheet, build_sheet
+from wastesvc.sheets._layout import Panel, layout_maps
+from wastesvc.sheets._render import FULL_PANEL, HALF_PANEL, PARIS
 from wastesvc.v1 import common_pb2, containers_pb2, fleet_pb2, planning_pb2
 
 DAY_START = datetime(2026, 11, 30, 5, 10, tzinfo=UTC)  # 06:10 in Paris (CET)
@@ -381,3 +389,236 @@ def test_rest_of_the_driving_rule_is_told_apart_from_the_break() -> None:
     end = start + timedelta(minutes=45)
     assert f"Repos (temps de conduite) {start:%H:%M}–{end:%H:%M} (45 min)" in text
     assert "Pause " in text
+
+
+# --------------------------------------------------------------------------------- what a driver's eye found
+
+
+def _page_images(sheets: RenderedSheets, dpi: int = 150) -> list[PIL.Image.Image]:
+    document = pdfium.PdfDocument(sheets.pdf)
+    return [page.render(scale=dpi / 72).to_pil() for page in document]
+
+
+def _texts_at(sheets: RenderedSheets, page: int) -> list[tuple[str, float, float]]:
+    """The text runs of a page with their position (x from the left, y from the top, in millimetres)."""
+    runs: list[tuple[str, float, float]] = []
+    reader = PdfReader(io.BytesIO(sheets.pdf))
+
+    def visit(text: str, cm: list[float], tm: list[float], _font: object, _size: float) -> None:
+        if text.strip():
+            runs.append((text.strip(), tm[4] * 25.4 / 72, 297 - tm[5] * 25.4 / 72))
+
+    reader.pages[page].extract_text(visitor_text=visit)
+    return runs
+
+
+def _sheet_of(world: World, vehicle: str) -> Sheet:
+    ctx = Context(world.plan, world.containers, world.vehicles, world.depots, world.facilities, PARIS)
+    return build_sheet(ctx, next(r for r in world.plan.routes if r.vehicle == vehicle))
+
+
+def _maps(world: World, vehicle: str = "tenants/grand-soissons/vehicles/bom-01") -> list[Panel]:
+    return layout_maps(_sheet_of(world, vehicle).path, full=FULL_PANEL, half=HALF_PANEL)
+
+
+def test_qr_code_on_each_page_reads_back_plan_vehicle_and_version() -> None:
+    """The QR code decoded from each rendered page parses back to the sheet's plan, vehicle and version."""
+    world = _world([80, 5])
+    sheets = world.render()
+    pages = _pages(sheets)
+    decoded = [zxingcpp.read_barcodes(image) for image in _page_images(sheets)]
+    assert len(decoded) == sheets.page_count >= 3
+    for text, codes in zip(pages, decoded, strict=True):
+        assert len(codes) == 1, "one QR code per page"
+        code = parse_sheet_code(codes[0].text)
+        assert code.plan == "tenants/grand-soissons/routePlans/2026-11-30-a1"
+        assert code.vehicle == f"tenants/grand-soissons/vehicles/" + ("bom-01" if "bom-01" in text else "bom-02")
+        assert code.version == "20261129T174500Z"
+
+
+def test_sheet_code_text_round_trips_with_reserved_characters() -> None:
+    """Ids with characters reserved in the code (&, =, space, %) survive formatting and parsing."""
+    code = SheetCode("tenants/grand-soissons/routePlans/a&b=c", "tenants/grand-soissons/vehicles/BOM 1%", "20261129T174500Z")
+    text = code.text()
+    assert text.startswith("wastesvc:sheet?t=grand-soissons&plan=a%26b%3Dc&vehicle=BOM%201%25&v=")
+    assert parse_sheet_code(text) == code
+    assert parse_sheet_code(text + "&page=2") == code  # keys added later are ignored
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("https://example.org/?plan=a&vehicle=b&v=1", "not a wastesvc sheet code"),
+        ("wastesvc:sheet?t=x&plan=a&v=1", "'vehicle' is missing"),
+        ("wastesvc:sheet?t=x&plan=a&vehicle=&v=1", "'vehicle' is empty"),
+        ("wastesvc:sheet?t=x&plan=a&plan=b&vehicle=c&v=1", "'plan' is given twice"),
+        ("wastesvc:sheet?plan=a&vehicle=c&v=1", "'t' is missing"),
+        ("wastesvc:sheet?plan", "malformed"),
+    ],
+)
+def test_bad_sheet_codes_are_rejected_with_the_reason(text: str, reason: str) -> None:
+    """A text that is not a complete sheet code raises ValueError saying what is wrong."""
+    with pytest.raises(ValueError, match=reason):
+        parse_sheet_code(text)
+
+
+def test_plan_without_create_time_has_version_zero() -> None:
+    """A plan never stored (no create_time) prints version 0 rather than the epoch."""
+    world = _world([3])
+    world.plan.ClearField("create_time")
+    assert _sheet_of(world, "tenants/grand-soissons/vehicles/bom-01").code.version == "0"
+
+
+def test_anomaly_codes_on_every_page() -> None:
+    """Every page carries the anomaly-code legend, not only the last one."""
+    pages = _pages(_world([80, 5]).render())
+    assert len(pages) >= 3
+    for text in pages:
+        for code in ("A accès bloqué", "D débordement / dépôt sauvage", "E conteneur endommagé", "X autre"):
+            assert code in text
+
+
+def test_data_quality_notes_are_not_printed_for_crews() -> None:
+    """Names carrying "(supposé)" and the like print without the note."""
+    world = _world([5])
+    depot, facility = fleet_pb2.Depot(), fleet_pb2.Facility()
+    depot.CopyFrom(DEPOT)
+    facility.CopyFrom(FACILITY)
+    depot.display_name = "Centre technique GrandSoissons (supposé)"
+    facility.display_name = "Quai de transfert (Supposée), Villeneuve-Saint-Germain"
+    world.depots[DEPOT.name] = depot
+    world.facilities[FACILITY.name] = facility
+    text = "\n".join(_pages(world.render()))
+    assert "suppos" not in text.lower()
+    assert "Centre technique GrandSoissons" in text
+    assert "Quai de transfert, Villeneuve-Saint-Germain" in text
+
+
+def test_stops_on_one_street_are_told_apart() -> None:
+    """Stops sharing a street print their isle and own coordinates, and the container id in large type."""
+    world = _world([6])
+    for container in world.containers.values():
+        container.street_address = "Résidence Le Parc"
+    isle = next(iter(world.containers.values()))
+    isle.isle = "ISLE-02722-017"
+    sheets = world.render()
+    text = "\n".join(_pages(sheets))
+    assert text.count("Résidence Le Parc") == 6
+    assert "Îlot ISLE-02722-017" in text
+    for container in world.containers.values():
+        lat, lng = container.location.latitude, container.location.longitude
+        assert f"GPS {lat:.5f}, {lng:.5f}" in text
+    sizes = {size for t, size in _text_sizes(sheets, 0) if t.startswith("c-emb-")}
+    assert sizes == {9.0}
+
+
+def _text_sizes(sheets: RenderedSheets, page: int) -> list[tuple[str, float]]:
+    sizes: list[tuple[str, float]] = []
+    reader = PdfReader(io.BytesIO(sheets.pdf))
+
+    def visit(text: str, _cm: object, _tm: object, _font: object, size: float) -> None:
+        if text.strip():
+            sizes.append((text.strip(), size))
+
+    reader.pages[page].extract_text(visitor_text=visit)
+    return sizes
+
+
+def test_one_map_panel_per_trip() -> None:
+    """A truck emptying once mid-round gets one panel per trip, each showing only that trip's stops."""
+    world = _world([12])
+    panels = [p for p in _maps(world) if p.title.startswith("Rotation")]
+    assert [p.title for p in panels] == ["Rotation 1/2 · arrêts 1 à 8", "Rotation 2/2 · arrêts 9 à 12"]
+    first = {pt.number for pt, _x, _y in panels[0].points if pt.number}
+    second = {pt.number for pt, _x, _y in panels[1].points if pt.number}
+    assert first == set(range(1, 9))
+    assert second == set(range(9, 13))
+
+
+def test_each_panel_has_a_north_arrow_and_a_scale() -> None:
+    """Every panel drawn on the first page has its own north arrow and km scale."""
+    world = _world([12])
+    sheets = world.render("bom-01")
+    runs = _texts_at(sheets, 0)
+    panels = _maps(world)
+    assert len(panels) == 2
+    assert sum(1 for t, _x, _y in runs if t == "N") == len(panels)
+    assert sum(1 for t, _x, _y in runs if t.endswith((" km", " m")) and t[0].isdigit()) == len(panels)
+
+
+@pytest.mark.parametrize("count", [12, 80, 150])
+def test_every_stop_gets_its_number_on_the_maps(count: int) -> None:
+    """However dense the round, each stop number is printed on some panel, inside the frame, labels apart."""
+    world = _world([count])
+    panels = _maps(world)
+    numbered = {n for panel in panels for label in panel.labels for n in label.numbers}
+    assert numbered == set(range(1, count + 1))
+    for panel in panels:
+        for label in panel.labels:
+            rect = label.rect
+            assert 0 <= rect.x <= panel.width - rect.w
+            assert 0 <= rect.y <= panel.height - rect.h
+        overlapping = [
+            (a.text, b.text) for a, b in itertools.combinations(panel.labels, 2) if a.rect.overlaps(b.rect)
+        ]
+        assert overlapping == []
+
+
+def test_dense_trip_gets_a_detail_panel() -> None:
+    """Stops crowded in one spot go to a lettered detail panel at a larger scale, outlined on the trip's."""
+    world = _world([12])
+    route = world.plan.routes[0]
+    # Twelve stops 40 m apart in the centre of Soissons: less than a label apart at the trip's scale.
+    for k, visit in enumerate(v for v in route.visits if v.containers):
+        visit.location.latitude = 49.3817 + 0.00036 * (k % 4)
+        visit.location.longitude = 3.3236 + 0.00055 * (k // 4)
+    panels = _maps(world)
+    details = [p for p in panels if p.title.startswith("Détail A")]
+    assert len(details) == 1
+    trip = next(p for p in panels if any(box.letter == "A" for box in p.details))
+    assert details[0].scale > 1.5 * trip.scale
+    numbered = {n for label in details[0].labels for n in label.numbers}
+    assert numbered >= set(range(1, 9))  # the first trip's stops, now apart
+    assert all(len(label.numbers) == 1 for label in details[0].labels)
+
+
+def test_map_names_the_communes_at_their_stops() -> None:
+    """Each commune of a trip is named on its panel, near the centroid of its stops, inside the frame."""
+    world = _world([12])
+    panel = _maps(world)[0]
+    stops = [(pt, x, y) for pt, x, y in panel.points if pt.number]
+    localities = {pt.locality for pt, _x, _y in stops}
+    assert {c.name for c in panel.communes} == localities
+    for commune in panel.communes:
+        own = [(x, y) for pt, x, y in stops if pt.locality == commune.name]
+        cx, cy = sum(x for x, _y in own) / len(own), sum(y for _x, y in own) / len(own)
+        assert math.hypot(commune.x - cx, commune.y - cy) < 25
+        assert commune.w / 2 <= commune.x <= panel.width - commune.w / 2
+    # and they are drawn on the map, above the stop table
+    sheets = world.render()
+    runs = _texts_at(sheets, 0)
+    table_top = next(y for t, _x, y in runs if t == "Conteneur")
+    on_map = {t for t, _x, y in runs if y < table_top}
+    assert localities <= on_map
+
+
+def test_rendered_maps_print_every_stop_number() -> None:
+    """On the rendered pages, the map labels (6.2 pt) of an 80-stop round name every stop."""
+    world = _world([80])
+    sheets = world.render()
+    printed: set[int] = set()
+    for page in range(sheets.page_count):
+        for text, size in _text_sizes(sheets, page):
+            if size == 6.2:
+                printed |= {int(n) for n in text.split("/")}
+    assert printed == set(range(1, 81))
+
+
+def test_public_surface() -> None:
+    """The package exports the renderer and the sheet-code reader, nothing else."""
+    assert sorted(wastesvc.sheets.__all__) == [
+        "RenderedSheets",
+        "SheetCode",
+        "parse_sheet_code",
+        "render_route_sheets",
+    ]
