@@ -432,13 +432,19 @@ def test_qr_code_on_each_page_reads_back_plan_vehicle_and_version() -> None:
         assert len(codes) == 1, "one QR code per page"
         code = parse_sheet_code(codes[0].text)
         assert code.plan == "tenants/grand-soissons/routePlans/2026-11-30-a1"
-        assert code.vehicle == f"tenants/grand-soissons/vehicles/" + ("bom-01" if "bom-01" in text else "bom-02")
+        assert code.vehicle == "tenants/grand-soissons/vehicles/" + (
+            "bom-01" if "bom-01" in text else "bom-02"
+        )
         assert code.version == "20261129T174500Z"
 
 
 def test_sheet_code_text_round_trips_with_reserved_characters() -> None:
     """Ids with characters reserved in the code (&, =, space, %) survive formatting and parsing."""
-    code = SheetCode("tenants/grand-soissons/routePlans/a&b=c", "tenants/grand-soissons/vehicles/BOM 1%", "20261129T174500Z")
+    code = SheetCode(
+        "tenants/grand-soissons/routePlans/a&b=c",
+        "tenants/grand-soissons/vehicles/BOM 1%",
+        "20261129T174500Z",
+    )
     text = code.text()
     assert text.startswith("wastesvc:sheet?t=grand-soissons&plan=a%26b%3Dc&vehicle=BOM%201%25&v=")
     assert parse_sheet_code(text) == code
