@@ -31,18 +31,12 @@ def weighted_median(values: FloatArray, weights: FloatArray) -> float:
 def pair_indices(cycle: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Index pairs (i, j), i < j, at the lags of `_LAGS`, with both ends in the same fill cycle."""
     n = len(cycle)
-    firsts, seconds = [], []
-    for lag in _LAGS:
-        if lag >= n:
-            break
-        i = np.arange(n - lag)
-        same = cycle[i] == cycle[i + lag]
-        firsts.append(i[same])
-        seconds.append(i[same] + lag)
-    if not firsts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    return np.concatenate(firsts), np.concatenate(seconds)
+    first = np.repeat(np.arange(n), len(_LAGS))
+    second = first + np.tile(np.asarray(_LAGS), n)
+    inside = second < n
+    first, second = first[inside], second[inside]
+    same = cycle[first] == cycle[second]
+    return first[same], second[same]
 
 
 def theil_sen_slope(

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import NDArray
 
 from wastesvc.fill._robust import mad_sd, theil_sen_slope
 from wastesvc.fill._time import HOUR_S, FloatArray, from_epoch
@@ -50,13 +51,22 @@ class Emptying:
     confidence: float
 
 
+def _row_medians(windows: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Median of the finite values of each row (NaN pads the ends), and how many there are."""
+    ordered = np.sort(windows, axis=1)  # NaN sorts last
+    counts = np.sum(np.isfinite(windows), axis=1)
+    rows = np.arange(len(windows))
+    lo, hi = np.maximum((counts - 1) // 2, 0), np.maximum(counts // 2, 0)
+    hi = np.minimum(hi, windows.shape[1] - 1)
+    medians = np.where(counts > 0, 0.5 * (ordered[rows, lo] + ordered[rows, hi]), np.nan)
+    return medians, counts.astype(np.float64)
+
+
 def _medians(f: FloatArray, k: int) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Per boundary i|i+1: median of the k readings up to i, of the k from i+1, and the count of the latter."""
     pad = np.full(k - 1, np.nan)
-    before = np.nanmedian(sliding_window_view(np.concatenate((pad, f)), k), axis=1)[:-1]
-    after_windows = sliding_window_view(np.concatenate((f, pad)), k)[1:]
-    after = np.nanmedian(after_windows, axis=1)
-    counts = np.sum(np.isfinite(after_windows), axis=1).astype(np.float64)
+    before, _ = _row_medians(sliding_window_view(np.concatenate((pad, f)), k)[:-1])
+    after, counts = _row_medians(sliding_window_view(np.concatenate((f, pad)), k)[1:])
     return before, after, counts
 
 
@@ -80,7 +90,24 @@ def _estimate_time(t: FloatArray, f: FloatArray, i: int, end: int, interval_s: f
     return float(np.clip(hi - max(level, 0.0) / slope, lo, hi))
 
 
-def detect_emptyings(series: Series, *, min_drop: float = 0.15, confirm: int = 3) -> list[Emptying]:
+def _split(f: FloatArray, group: NDArray[np.int64], confirm: int, step: FloatArray) -> int:
+    """The boundary of a group of candidates that best splits its readings into high, then low.
+
+    Each candidate is scored by the readings on the wrong side of the midway level (a low reading before
+    it, a high one after); the fewest misfits win, then the largest step. So a spurious low reading a few
+    readings before the emptying does not take its place.
+    """
+    lo, hi = max(0, int(group[0]) - confirm + 1), min(len(f), int(group[-1]) + confirm + 1)
+    window = f[lo:hi]
+    high = window > 0.5 * (window.max() + window.min())
+    low_before = np.cumsum(~high)
+    high_after = high.sum() - np.cumsum(high)
+    misfits = low_before[group - lo] + high_after[group - lo]
+    best = np.flatnonzero(misfits == misfits.min())
+    return int(group[best[np.argmax(step[group[best]])]])
+
+
+def detect_emptyings(series: Series, *, min_drop: float = 0.15, confirm: int = 5) -> list[Emptying]:
     """The emptyings in `series`, oldest first.
 
     Parameters
@@ -106,7 +133,7 @@ def detect_emptyings(series: Series, *, min_drop: float = 0.15, confirm: int = 3
     interval_s = float(np.median(np.diff(t)))
     found: list[Emptying] = []
     groups = np.split(candidate, np.flatnonzero(np.diff(candidate) > confirm) + 1) if len(candidate) else []
-    starts = [int(g[np.argmax(step[g])]) for g in groups]
+    starts = [_split(f, g, confirm, step) for g in groups]
     for n, i in enumerate(starts):
         end = starts[n + 1] + 1 if n + 1 < len(starts) else len(t)
         drop = float(before[i] - after[i])

@@ -129,20 +129,29 @@ class SyntheticContainer:
     readings: Series
     tz: tzinfo = field(default=PARIS)
 
-    def _cycle_start(self, t_s: float) -> tuple[float, float]:
-        """The start of the fill cycle holding `t_s` and the level it started from."""
-        before = [e for e in self.emptyings_s if e <= t_s]
-        return (before[-1], 0.0) if before else (-np.inf, self.start_level)
+    def fills_at(self, t_s: FloatArray) -> FloatArray:
+        """The true fill at each epoch second of `t_s` (capped at 1: what overflows is not in the container)."""
+        t = np.asarray(t_s, dtype=np.float64)
+        cum = np.concatenate(([0.0], np.cumsum(self.deposit_sizes)))
+        emptyings = np.asarray(self.emptyings_s, dtype=np.float64)
+        k = np.searchsorted(emptyings, t, side="right") - 1
+        since = np.where(k >= 0, emptyings[np.maximum(k, 0)] if len(emptyings) else 0.0, -np.inf)
+        added = cum[np.searchsorted(self.deposit_times_s, t, side="right")]
+        added = added - cum[np.searchsorted(self.deposit_times_s, since, side="right")]
+        return np.asarray(np.minimum(1.0, np.where(k >= 0, 0.0, self.start_level) + added))
 
     def fill_at(self, t_s: float) -> float:
-        """The true fill at epoch second `t_s` (capped at 1: what overflows is not in the container)."""
-        start, level = self._cycle_start(t_s)
-        m = (self.deposit_times_s > start) & (self.deposit_times_s <= t_s)
-        return float(min(1.0, level + self.deposit_sizes[m].sum()))
+        """The true fill at epoch second `t_s`."""
+        return float(self.fills_at(np.array([t_s]))[0])
 
     def crossing(self, level: float, after_s: float) -> float | None:
-        """When the fill, left alone from `after_s` (no later emptying), first reaches `level`."""
-        start, base = self._cycle_start(after_s)
+        """When the fill, left alone from `after_s` (no later emptying), first reaches `level`.
+
+        A fill already at `level` at `after_s` crossed it earlier; the time returned is then at or before
+        `after_s`.
+        """
+        before = [e for e in self.emptyings_s if e <= after_s]
+        start, base = (before[-1], 0.0) if before else (-np.inf, self.start_level)
         m = self.deposit_times_s > start
         cum = base + np.cumsum(self.deposit_sizes[m])
         k = int(np.searchsorted(cum, level))
@@ -158,11 +167,12 @@ def observe(
 ) -> Series:
     """What `sensor` reports about `truth` from `start_s` to `end_s`."""
     step = sensor.interval_h * HOUR_S
-    t = np.arange(start_s, end_s, step) + rng.uniform(0.0, 0.1 * step, int(np.ceil((end_s - start_s) / step)))
+    grid = np.arange(start_s, end_s, step)
+    t = grid + rng.uniform(0.0, 0.1 * step, len(grid))
     t = t[(t < end_s) & (rng.random(len(t)) >= sensor.dropout)]
     for e in truth.emptyings_s:
         t = t[(t <= e) | (t >= e + sensor.miss_after_emptying_h * HOUR_S)]
-    true = np.array([truth.fill_at(x) for x in t])
+    true = truth.fills_at(t)
     f = true + rng.normal(0.0, sensor.noise_sd, len(t))
     spurious = rng.random(len(t)) < sensor.outlier
     f[spurious] = rng.uniform(0.0, 0.1, int(spurious.sum()))
