@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 from wastesvc.fill._robust import mad_sd, theil_sen_slope
@@ -62,11 +61,16 @@ def _row_medians(windows: FloatArray) -> tuple[FloatArray, FloatArray]:
     return medians, counts.astype(np.float64)
 
 
-def _medians(f: FloatArray, k: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Per boundary i|i+1: median of the k readings up to i, of the k from i+1, and the count of the latter."""
-    pad = np.full(k - 1, np.nan)
-    before, _ = _row_medians(sliding_window_view(np.concatenate((pad, f)), k)[:-1])
-    after, counts = _row_medians(sliding_window_view(np.concatenate((f, pad)), k)[1:])
+def _medians(f: FloatArray, at: NDArray[np.int64], k: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per boundary i|i+1 in `at`: median of the k readings up to i, of the k from i+1, and the latter's count."""
+    offsets = np.arange(k)
+    before_idx = at[:, None] - offsets[::-1][None, :]
+    after_idx = at[:, None] + 1 + offsets[None, :]
+    padded = np.concatenate((f, [np.nan]))  # index -1 and len(f) both land on the NaN
+    before_idx = np.where(before_idx < 0, len(f), before_idx)
+    after_idx = np.minimum(after_idx, len(f))
+    before, _ = _row_medians(padded[before_idx])
+    after, counts = _row_medians(padded[after_idx])
     return before, after, counts
 
 
@@ -97,6 +101,8 @@ def _split(f: FloatArray, group: NDArray[np.int64], confirm: int, step: FloatArr
     it, a high one after); the fewest misfits win, then the largest step. So a spurious low reading a few
     readings before the emptying does not take its place.
     """
+    if len(group) == 1:
+        return int(group[0])
     lo, hi = max(0, int(group[0]) - confirm + 1), min(len(f), int(group[-1]) + confirm + 1)
     window = f[lo:hi]
     high = window > 0.5 * (window.max() + window.min())
@@ -127,24 +133,29 @@ def detect_emptyings(series: Series, *, min_drop: float = 0.15, confirm: int = 5
         return []
     noise = mad_sd(np.diff(f)) / np.sqrt(2.0)
     threshold = max(min_drop, 5.0 * noise)
-    before, after, counts = _medians(f, confirm)
     step = f[:-1] - f[1:]
-    candidate = np.flatnonzero((step >= 0.5 * threshold) & (before - after >= threshold))
+    steps = np.flatnonzero(step >= 0.5 * threshold)
+    before, after, counts = _medians(f, steps, confirm)
+    sustained = before - after >= threshold
+    candidate = steps[sustained]
+    before, after, counts = before[sustained], after[sustained], counts[sustained]
     interval_s = float(np.median(np.diff(t)))
     found: list[Emptying] = []
     groups = np.split(candidate, np.flatnonzero(np.diff(candidate) > confirm) + 1) if len(candidate) else []
     starts = [_split(f, g, confirm, step) for g in groups]
+    row = {int(i): n for n, i in enumerate(candidate)}
     for n, i in enumerate(starts):
         end = starts[n + 1] + 1 if n + 1 < len(starts) else len(t)
-        drop = float(before[i] - after[i])
-        confidence = min(1.0, drop / (2.0 * threshold)) * counts[i] / confirm
+        r = row[i]
+        drop = float(before[r] - after[r])
+        confidence = min(1.0, drop / (2.0 * threshold)) * counts[r] / confirm
         found.append(
             Emptying(
                 time=from_epoch(_estimate_time(t, f, i, end, interval_s), UTC),
                 earliest=from_epoch(float(t[i]), UTC),
                 latest=from_epoch(float(t[i + 1]), UTC),
-                fill_before=float(before[i]),
-                fill_after=float(after[i]),
+                fill_before=float(before[r]),
+                fill_after=float(after[r]),
                 confidence=round(float(confidence), 3),
             )
         )

@@ -216,7 +216,7 @@ def _diffusion(
         i = np.flatnonzero(cycle[k:] == cycle[:-k]) if k < len(f) else np.zeros(0, dtype=np.int64)
         dtau = tau[i + k] - tau[i]
         out.append(
-            (mad_sd(f[i + k] - f[i] - rate * dtau) ** 2, float(np.median(dtau)) if len(i) else 0.0, len(i))
+            (mad_sd(f[i + k] - f[i] - rate * dtau) ** 2, float(np.mean(dtau)) if len(i) else 0.0, len(i))
         )
     (v1, d1, _), (vl, dl, nl) = out
     if nl < 10 or dl <= d1:
@@ -226,11 +226,14 @@ def _diffusion(
 
 
 def _grade(own_weight: float, sd_hours: float, lead_hours: float, silent: bool) -> Reliability:
-    """HIGH when the container's own history dominates and the full time is tight; LOW on little of either."""
-    rel = sd_hours / max(lead_hours, 1.0)
-    if not silent and own_weight >= 0.7 and (sd_hours <= 6.0 or rel <= 0.15):
+    """HIGH when the container's own history dominates and the full time is tight; LOW on little of either.
+
+    "Tight" is within 8 h (24 h for MEDIUM) or, for a container that fills in weeks, a tenth (a quarter)
+    of the time left.
+    """
+    if not silent and own_weight >= 0.7 and sd_hours <= max(8.0, 0.1 * lead_hours):
         return Reliability.HIGH
-    if own_weight >= 0.3 and (sd_hours <= 24.0 or rel <= 0.35):
+    if own_weight >= 0.3 and sd_hours <= max(24.0, 0.25 * lead_hours):
         return Reliability.MEDIUM
     return Reliability.LOW
 
@@ -276,7 +279,7 @@ def fit_forecast(
     collections: Sequence[datetime] = (),
     history: timedelta = timedelta(days=21),
     silent_factor: float = 3.0,
-    min_confidence: float = 0.5,
+    min_confidence: float = 0.4,
     stuck_run: int = 6,
     tz: tzinfo = PARIS,
 ) -> Forecast:
@@ -307,6 +310,7 @@ def fit_forecast(
     first = int(np.searchsorted(window.times_s, start_s))
     s = Series(window.times_s[first:], window.fills[first:])
     cy = _cycles(s, collections, now_s, min_confidence, stuck_run)
+    interval = float(np.median(np.diff(window.times_s[-20:]))) if len(window) >= 2 else math.inf
     clock = EffectiveClock.covering(start_s, now_s, np.asarray(prior.weekday_factors, dtype=np.float64), tz)
     factors = _weekday_factors(cy.t, cy.f, cy.cycle, clock, prior)
     clock = EffectiveClock.covering(start_s, now_s, factors, tz)
@@ -318,7 +322,7 @@ def fit_forecast(
     noise_var = (0.02) ** 2
     own_var = math.inf
     if pairs:
-        lag = max(2, round(24 * HOUR_S / float(np.median(np.diff(cy.t)))))
+        lag = max(2, round(24 * HOUR_S / interval))
         q_own, noise_var, n_long = _diffusion(tau, f, cycle, own_rate, lag)
         days = n_long / lag
         q = q_prior if math.isnan(q_own) else (days * q_own + 3.0 * q_prior) / (days + 3.0)
@@ -326,7 +330,7 @@ def fit_forecast(
         if sxx > 0.0 and span > 0.0:
             # Noise term: OLS variance over Theil–Sen's efficiency (~0.87). Drift term: a random walk's
             # drift over `span` hours has variance q / span; the median of slopes is about half as efficient.
-            own_var = 1.15 * (2.0 * noise_var) / sxx + 2.0 * q / span
+            own_var = max(1.15 * (2.0 * noise_var) / sxx + 2.0 * q / span, _SD_FLOOR**2)
     else:
         q = q_prior
     prior_var = prior.rate_sd_per_h**2
@@ -350,7 +354,6 @@ def fit_forecast(
     else:
         anchor_s, level, level_var = now_s, 0.0, 0.05**2
 
-    interval = float(np.median(np.diff(window.times_s[-20:]))) if len(window) >= 2 else math.inf
     last_seen = float(cy.t[-1]) if len(cy.t) else -math.inf
     silent = not math.isfinite(interval) or now_s - last_seen > silent_factor * interval
     forecast = Forecast(
