@@ -206,7 +206,10 @@ def health_findings(
     expected_rate_per_h: float | None = None,
     rules: HealthRules = HealthRules(),
 ) -> list[Finding]:
-    """Health findings about one sensor from its readings up to `now`, oldest first.
+    """Health findings about one sensor from its readings up to `now`.
+
+    Impossible readings come first, in the order given (they never enter the other rules, nor a forecast:
+    see `Series.from_readings`); the other findings follow, oldest first.
 
     Parameters
     ----------
@@ -220,14 +223,13 @@ def health_findings(
     rules
         Thresholds.
     """
-    ordered = sorted(range(len(readings)), key=lambda i: readings[i].time)
+    reasons = [impossibility(r, now, rules.limits) for r in readings]
     impossible = [
-        Finding(FindingKind.IMPOSSIBLE, Severity.INFO, readings[i].time, why, False, i)
-        for i in ordered
-        if (why := impossibility(readings[i], now, rules.limits)) is not None
+        Finding(FindingKind.IMPOSSIBLE, Severity.WARNING, readings[i].time, why, False, i)
+        for i, why in enumerate(reasons)
+        if why is not None
     ]
-    bad = {f.reading for f in impossible}
-    index = [i for i in ordered if i not in bad]
+    index = sorted((i for i, why in enumerate(reasons) if why is None), key=lambda i: readings[i].time)
     good = [readings[i] for i in index]
 
     def renumbered(found: list[Finding]) -> list[Finding]:
@@ -243,8 +245,8 @@ def health_findings(
             for f in found
         ]
 
-    found = impossible + renumbered(
+    found = renumbered(
         _battery(good, rules) + _tilt(good) + _fire(good, rules) + _stuck(good, expected_rate_per_h, rules)
     )
-    found += _silent(good, now, rules)
-    return sorted(found, key=lambda f: f.time)
+    # An impossible reading's time may be naive, so those findings keep the readings' order instead.
+    return impossible + sorted(found + _silent(good, now, rules), key=lambda f: f.time)

@@ -64,7 +64,11 @@ class Limits:
 
 
 def impossibility(reading: Reading, now: datetime, limits: Limits = Limits()) -> str | None:
-    """Why `reading` cannot be true, or None when it can."""
+    """Why `reading` cannot be true, or None when it can. `now` must be timezone-aware."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"now ({now.isoformat()}) must be timezone-aware")
+    if reading.time.tzinfo is None or reading.time.utcoffset() is None:
+        return f"time {reading.time.isoformat()} has no time zone"
     if reading.time > now + limits.future_tolerance:
         return f"time {reading.time.isoformat()} is after now ({now.isoformat()})"
     if reading.fill is not None and not (math.isfinite(reading.fill) and 0.0 <= reading.fill <= 1.0):
