@@ -18,7 +18,7 @@ RESIDUAL_WEEK = (1.15, 1.0, 0.95, 0.9, 1.0, 1.05, 0.95)
 
 def _linear(rate_per_h: float, hours: int, start_fill: float = 0.1, at: datetime = START) -> Series:
     t = np.array([at.timestamp() + 3600 * i for i in range(hours)])
-    return Series.from_arrays(t, start_fill + rate_per_h * np.arange(hours))
+    return Series.from_arrays(t, start_fill + rate_per_h * np.arange(hours, dtype=np.float64))
 
 
 def test_a_clean_linear_series_gives_its_rate_level_and_full_time() -> None:
@@ -62,7 +62,7 @@ def test_weekday_factors_of_the_prior_shape_the_prediction() -> None:
 
 
 def test_a_container_learns_its_own_market_day() -> None:
-    """Four weeks of a container whose Saturday is 2.5×: its Saturday factor rises well above a flat prior's."""
+    """Four weeks of a container whose Saturday is 2.5×: its Saturday factor rises well above the rest."""
     rng = np.random.default_rng(3)
     profile = DepositProfile(0.15, weekday_factors=(1, 1, 1, 1, 1, 2.5, 1))
     c = synthetic_container(rng, profile, SensorProfile(), START, 28, empty_at=0.8)
@@ -105,7 +105,9 @@ def test_a_short_history_shrinks_toward_the_prior_and_a_long_one_does_not() -> N
 def test_overflow_probability_rises_through_one_half_at_the_full_time() -> None:
     """P(overflow) is monotone, about 1/2 at the predicted full time, small before and large well after."""
     rng = np.random.default_rng(5)
-    c = synthetic_container(rng, DepositProfile(0.25), SensorProfile(), START, 10, emptyings=[START + 8 * 24 * H])
+    c = synthetic_container(
+        rng, DepositProfile(0.25), SensorProfile(), START, 10, emptyings=[START + 8 * 24 * H]
+    )
     now = START + timedelta(days=9)
     fc = fit_forecast(c.readings, now, Prior(0.25 / 24, 0.05 / 24))
     full = fc.full_time

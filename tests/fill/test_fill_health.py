@@ -63,9 +63,7 @@ def test_a_sensor_quiet_for_three_of_its_intervals_is_silent() -> None:
 
 def test_each_tilt_episode_is_one_finding_and_only_the_last_is_active() -> None:
     """Tilted at hours 3-4 (set upright again) and from hour 8 on: two critical findings."""
-    readings = [
-        Reading(START + i * H, fill=0.3, tilted=i in (3, 4) or i >= 8) for i in range(10)
-    ]
+    readings = [Reading(START + i * H, fill=0.3, tilted=i in (3, 4) or i >= 8) for i in range(10)]
     found = health_findings(readings, START + 9 * H)
     assert [(f.kind, f.severity, f.time, f.active) for f in found] == [
         (FindingKind.TILT, Severity.CRITICAL, START + 3 * H, False),
@@ -79,7 +77,12 @@ def test_fire_is_a_high_temperature_or_a_fast_rise() -> None:
     rising = [Reading(START, temperature_c=30.0), Reading(START + H, temperature_c=50.0)]
     sunny = [Reading(START + i * H, temperature_c=25.0 + 17.0 * i / 6) for i in range(7)]
     [fire] = health_findings(hot, START + H)
-    assert (fire.kind, fire.severity, fire.time, fire.active) == (FindingKind.FIRE, Severity.CRITICAL, START + H, True)
+    assert (fire.kind, fire.severity, fire.time, fire.active) == (
+        FindingKind.FIRE,
+        Severity.CRITICAL,
+        START + H,
+        True,
+    )
     assert _kinds(health_findings(rising, START + H)) == [FindingKind.FIRE]
     assert health_findings(sunny, START + 6 * H) == []
 
@@ -89,7 +92,12 @@ def test_a_stuck_value_is_flagged_when_the_stream_should_have_moved_it() -> None
     readings = _hourly(10) + [Reading(START + (10 + i) * H, fill=0.5) for i in range(15)]
     now = readings[-1].time
     [stuck] = health_findings(readings, now, expected_rate_per_h=0.01)
-    assert (stuck.kind, stuck.time, stuck.reading, stuck.active) == (FindingKind.STUCK, START + 10 * H, 10, True)
+    assert (stuck.kind, stuck.time, stuck.reading, stuck.active) == (
+        FindingKind.STUCK,
+        START + 10 * H,
+        10,
+        True,
+    )
     assert health_findings(readings, now, expected_rate_per_h=0.001) == []
     assert _kinds(health_findings(readings, now)) == [FindingKind.STUCK]
 
@@ -127,3 +135,11 @@ def test_a_naive_now_is_a_clear_error() -> None:
     """The time of the check must carry a time zone."""
     with pytest.raises(ValueError, match="timezone-aware"):
         health_findings(_hourly(3), datetime(2026, 3, 2, 5))
+
+
+def test_silence_is_judged_on_a_short_history_too() -> None:
+    """Three readings 2 h apart, none for 7 h: silent (usual interval 2 h)."""
+    readings = [Reading(START + 2 * i * H, fill=0.2) for i in range(3)]
+    [silent] = health_findings(readings, START + 11 * H)
+    assert silent.kind is FindingKind.SILENT
+    assert "usually every 2.0 h" in silent.detail

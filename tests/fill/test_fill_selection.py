@@ -49,7 +49,7 @@ def _forecast(level: float, rate_per_day: float) -> Forecast:
 def _decide(
     level: float,
     rate_per_day: float,
-    policy: SelectionPolicy = SelectionPolicy(),
+    policy: SelectionPolicy | None = None,
     *,
     commune: str = "Soissons",
     stream: str = "residual",
@@ -57,7 +57,7 @@ def _decide(
     report: bool = False,
 ) -> Decision:
     candidate = Candidate("c1", stream, commune, _forecast(level, rate_per_day), findings, report)
-    [decision] = select_for_service_date([candidate], SERVICE, policy)
+    [decision] = select_for_service_date([candidate], SERVICE, policy or SelectionPolicy())
     return decision
 
 
@@ -84,7 +84,9 @@ def test_a_half_full_container_is_optional_with_the_prize_of_the_formula() -> No
     d = _decide(0.4, 0.15)
     assert d.kind is DecisionKind.OPTIONAL
     assert d.fill_at_service == pytest.approx(0.4875, abs=1e-3)
-    expected = 50 * d.p_overflow_next + 10 * (d.p_overflow_after_next - d.p_overflow_next) + 5 * d.fill_at_service
+    expected = (
+        50 * d.p_overflow_next + 10 * (d.p_overflow_after_next - d.p_overflow_next) + 5 * d.fill_at_service
+    )
     assert d.prize == pytest.approx(expected)
     assert d.prize == pytest.approx(5 * 0.4875, abs=0.1)
     assert "expected fill 49% at service" in d.reason
@@ -157,7 +159,7 @@ def test_the_most_specific_level_wins_field_by_field() -> None:
     assert policy.resolve("glass", "Soissons").overflow_cost == 20.0
     assert policy.resolve("glass", "Belleu").min_fill == 0.5
     assert policy.resolve("residual", "Soissons").min_fill == 0.4
-    assert policy.resolve("residual", "Belleu") .min_fill == DEFAULT_PARAMS.min_fill
+    assert policy.resolve("residual", "Belleu").min_fill == DEFAULT_PARAMS.min_fill
 
 
 def test_invalid_or_incomplete_parameters_are_clear_errors() -> None:

@@ -62,7 +62,7 @@ def _row_medians(windows: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 
 def _medians(f: FloatArray, at: NDArray[np.int64], k: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Per boundary i|i+1 in `at`: median of the k readings up to i, of the k from i+1, and the latter's count."""
+    """Per boundary i|i+1 in `at`: medians of the k readings up to i and from i+1, and the latter's count."""
     offsets = np.arange(k)
     before_idx = at[:, None] - offsets[::-1][None, :]
     after_idx = at[:, None] + 1 + offsets[None, :]
@@ -80,7 +80,7 @@ def _estimate_time(t: FloatArray, f: FloatArray, i: int, end: int, interval_s: f
     A short gap gives its midpoint. A long one (the sensor missed the moment) is dated by running the
     refill after the drop back to zero, which needs a positive refill rate over the next day of readings.
     """
-    lo, hi = t[i], t[i + 1]
+    lo, hi = float(t[i]), float(t[i + 1])
     if hi - lo <= 2.5 * interval_s:
         return 0.5 * (lo + hi)
     stop = min(end, int(np.searchsorted(t, hi + _REFILL_WINDOW_S, side="right")))

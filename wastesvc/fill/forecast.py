@@ -17,6 +17,7 @@ the same way, by weeks of own data against `Prior.weekday_weight` weeks of the p
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 from collections.abc import Sequence
@@ -185,8 +186,8 @@ def _weekday_factors(
 
     Sums of increments telescope, so noise and single outliers cancel within a weekday's run of readings.
     """
-    base = np.asarray(prior.weekday_factors, dtype=np.float64)
-    base = base / base.mean()
+    given = np.asarray(prior.weekday_factors, dtype=np.float64)
+    base: FloatArray = given / given.mean()
     same = cycle[1:] == cycle[:-1]
     if not same.any():
         return base
@@ -396,11 +397,7 @@ def _graded(forecast: Forecast) -> Forecast:
         lead = max(0.0, (to_epoch(full) - to_epoch(forecast.now)) / HOUR_S)
         sd_hours = forecast.sd_at(full) / forecast.rate_per_h
     grade = _grade(forecast.own_weight, sd_hours, lead, forecast.from_forecast_only)
-    return Forecast(**{**_fields(forecast), "reliability": grade})
-
-
-def _fields(forecast: Forecast) -> dict[str, object]:
-    return {name: getattr(forecast, name) for name in Forecast.__dataclass_fields__}
+    return dataclasses.replace(forecast, reliability=grade)
 
 
 def pooled_prior(forecasts: Sequence[Forecast], base: Prior) -> Prior:

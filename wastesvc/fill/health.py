@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -93,7 +93,7 @@ class HealthRules:
     fire_rise_from_c: float = 45.0
     stuck_readings: int = 12
     stuck_expected_change: float = 0.05
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
 
 
 def _battery(readings: Sequence[Reading], rules: HealthRules) -> list[Finding]:
@@ -112,13 +112,13 @@ def _silent(readings: Sequence[Reading], now: datetime, rules: HealthRules) -> l
     times = sorted(r.time for r in readings if r.time <= now + rules.limits.future_tolerance)
     if len(times) < 2:
         return []
-    usual = timedelta(
-        seconds=float(np.median([(b - a).total_seconds() for a, b in zip(times[-21:], times[-20:])]))
-    )
+    recent = np.array([t.timestamp() for t in times[-21:]])
+    usual = timedelta(seconds=float(np.median(np.diff(recent))))
     quiet = now - times[-1]
     if usual <= timedelta(0) or quiet <= rules.silent_factor * usual:
         return []
-    detail = f"no reading for {quiet.total_seconds() / 3600:.1f} h (usually every {usual.total_seconds() / 3600:.1f} h)"
+    hours, usual_hours = quiet.total_seconds() / 3600, usual.total_seconds() / 3600
+    detail = f"no reading for {hours:.1f} h (usually every {usual_hours:.1f} h)"
     return [Finding(FindingKind.SILENT, Severity.WARNING, times[-1], detail, True)]
 
 

@@ -124,7 +124,9 @@ class SelectionPolicy:
         ]
         values: dict[str, object] = {}
         for f in fields(PolicyParams):
-            value = next((getattr(p, f.name) for p in levels if p is not None and getattr(p, f.name) is not None), None)
+            value = next(
+                (getattr(p, f.name) for p in levels if p is not None and getattr(p, f.name) is not None), None
+            )
             if value is None:
                 raise ValueError(f"policy field {f.name} is set nowhere for stream {stream!r} in {commune!r}")
             values[f.name] = value
@@ -194,7 +196,9 @@ def _decide(c: Candidate, service_time: datetime, p: ResolvedParams) -> Decision
             f"P = {p_next:.0%} ≥ {p.overflow_risk:.0%}; expected fill {fill:.0%} at service",
         )
     if fill < p.min_fill:
-        return decision(DecisionKind.EXCLUDED, f"expected fill {fill:.0%} at service is below {p.min_fill:.0%}")
+        return decision(
+            DecisionKind.EXCLUDED, f"expected fill {fill:.0%} at service is below {p.min_fill:.0%}"
+        )
     lookahead = p_after - p_next
     prize = p.overflow_cost * p_next + p.lookahead_cost * lookahead + p.fill_value * fill
     return decision(
@@ -208,7 +212,7 @@ def _decide(c: Candidate, service_time: datetime, p: ResolvedParams) -> Decision
 def select_for_service_date(
     candidates: Sequence[Candidate], service_time: datetime, policy: SelectionPolicy = SelectionPolicy()
 ) -> list[Decision]:
-    """Decide, for each candidate in order, whether the service at `service_time` must, may or need not empty it.
+    """For each candidate, in order: must, may or need the service at `service_time` not empty it?
 
     Parameters
     ----------

@@ -84,7 +84,7 @@ def impossibility(reading: Reading, now: datetime, limits: Limits = Limits()) ->
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """Fill readings of one container as arrays sorted by time: `times_s` (epoch seconds) and `fills` (0..1)."""
+    """One container's fill readings as arrays sorted by time: `times_s` (epoch seconds), `fills` (0..1)."""
 
     times_s: FloatArray
     fills: FloatArray

@@ -1,10 +1,10 @@
 """Seeded synthetic containers with known truth, for tests and the policy simulator.
 
-Waste arrives as a compound Poisson process (Wouda et al. 2024): deposits of gamma-distributed size at a rate that
-follows the local weekday and hour of day. A sensor reads the true fill at a regular interval with jitter,
-noise, a resolution, dropouts, spurious low values, a silence after each emptying (it missed the moment)
-and an optional stuck period. Everything is drawn from the `numpy.random.Generator` given, so a seed
-replays the same containers.
+Waste arrives as a compound Poisson process (Wouda et al. 2024): deposits of gamma-distributed size at a
+rate that follows the local weekday and hour of day. A sensor reads the true fill at a regular interval
+with jitter, noise, a resolution, dropouts, spurious low values, a silence after each emptying (it missed
+the moment) and an optional stuck period. Everything is drawn from the `numpy.random.Generator` given,
+so a seed replays the same containers.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class SyntheticContainer:
     tz: tzinfo = field(default=PARIS)
 
     def fills_at(self, t_s: FloatArray) -> FloatArray:
-        """The true fill at each epoch second of `t_s` (capped at 1: what overflows is not in the container)."""
+        """The true fill at each epoch second of `t_s` (capped at 1: what overflows is not inside)."""
         t = np.asarray(t_s, dtype=np.float64)
         cum = np.concatenate(([0.0], np.cumsum(self.deposit_sizes)))
         emptyings = np.asarray(self.emptyings_s, dtype=np.float64)
