@@ -227,3 +227,15 @@ def test_a_thousand_containers_of_eight_weeks_forecast_in_seconds() -> None:
     elapsed = time.perf_counter() - began
     assert all(f.full_time is not None for f in forecasts)
     assert elapsed < 5.0, f"{elapsed:.2f} s"
+
+
+def test_a_sensor_dead_for_weeks_still_forecasts_from_its_last_state() -> None:
+    """Readings stopped 30 days ago: the forecast starts from the last one, at the rate learnt before."""
+    series = _linear(0.002, 200)
+    now = START + timedelta(days=30) + 200 * H
+    fc = fit_forecast(series, now, LOOSE)
+    assert fc.from_forecast_only
+    assert fc.anchor.timestamp() == series.times_s[-1]
+    assert fc.rate_per_h == pytest.approx(0.002, rel=0.01)
+    assert fc.fill_at(now) == 1.0
+    assert fc.p_overflow(now) > 0.99

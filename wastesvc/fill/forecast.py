@@ -1,18 +1,11 @@
-"""Per-container fill forecast: a robust rate since the last emptying, weekday factors, pooling, spread.
+"""Per-container fill forecast: a robust rate, weekday factors, pooling toward a prior, and a spread.
 
-Model. Since the last emptying the fill grows as `level + rate × W(t)`, where `W` counts effective hours:
-real hours weighted by the weekday's factor (market days, weekends). Deposits are a compound Poisson
-process (Wouda et al. 2024), so the fill at a horizon is taken as normal with a variance that grows with
-the horizon: the level's noise, plus a diffusion `q × W` (the deposits' own randomness), plus the rate's
-uncertainty `var(rate) × W²`. P(overflow before T) is P(fill(T) ≥ 1), since the fill only rises.
-
-Why Theil–Sen. The rate is the span-weighted median of pairwise slopes within fill cycles: a few outlier
-readings, a stuck stretch or a saturated sensor cannot drag a median, where least squares follows them.
-
-Pooling. The container's own rate is shrunk toward a stream/commune prior with empirical-Bayes weights:
-`w = var_prior / (var_prior + var_own)`, so a container emptied an hour ago (no own data: `var_own` infinite)
-follows the prior (cold start), and one with weeks of clean readings follows itself. Weekday factors shrink
-the same way, by weeks of own data against `Prior.weekday_weight` weeks of the prior.
+Since the last emptying the fill grows as `level + rate × W(t)`, `W` counting effective hours (real hours
+times the weekday's factor). The rate is a Theil–Sen slope over the last weeks, pairs taken within each
+fill cycle (never across an emptying); the level is read from the readings since the last emptying.
+Deposits being compound Poisson, the fill at a horizon is taken as normal, with a variance that grows
+with it: level noise + diffusion `q × W` + rate uncertainty `var(rate) × W²`. P(overflow by T) is
+P(fill(T) ≥ 1), since the fill only rises. The package README explains the choices.
 """
 
 from __future__ import annotations
@@ -49,6 +42,11 @@ _HORIZON_S = 365 * 24 * HOUR_S
 # Variance of a median of m normal values is about π/2 × σ²/m.
 _MEDIAN_VARIANCE = math.pi / 2
 _LEVEL_READINGS = 6
+# Sensor noise assumed until readings tell it, and the uncertainty of a level nobody has seen.
+_DEFAULT_NOISE = 0.02
+_UNSEEN_LEVEL_SD = 0.05
+# Days of increments that weigh as much as the prior's diffusion.
+_DIFFUSION_PRIOR_DAYS = 3.0
 _SD_FLOOR = 1e-6
 
 
@@ -272,6 +270,63 @@ def _cycles(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Rate:
+    """The container's own rate (per effective hour) and what the fit learnt about its noise."""
+
+    own: float | None
+    own_var: float
+    diffusion: float
+    noise_var: float
+
+
+def _own_rate(
+    tau: FloatArray, f: FloatArray, cycle: NDArray[np.int64], interval_s: float, prior: Prior
+) -> _Rate:
+    """Theil–Sen rate over the fill window, its variance, and the diffusion shrunk toward the prior's."""
+    rate, pairs = theil_sen_slope(tau, f, cycle, _MIN_PAIR_SPAN_H)
+    if not pairs:
+        return _Rate(None, math.inf, prior.diffusion_per_h, _DEFAULT_NOISE**2)
+    lag = max(2, round(24 * HOUR_S / interval_s))
+    q_own, noise_var, n_long = _diffusion(tau, f, cycle, rate, lag)
+    days = n_long / lag
+    q = prior.diffusion_per_h
+    if not math.isnan(q_own):
+        q = (days * q_own + _DIFFUSION_PRIOR_DAYS * q) / (days + _DIFFUSION_PRIOR_DAYS)
+    sxx, span = _spread(tau, cycle)
+    if sxx <= 0.0 or span <= 0.0:
+        return _Rate(None, math.inf, q, noise_var)
+    # Noise term: OLS variance over Theil–Sen's efficiency (~0.87). Drift term: a random walk's drift
+    # over `span` hours has variance q / span; the median of slopes is about half as efficient.
+    own_var = max(1.15 * (2.0 * noise_var) / sxx + 2.0 * q / span, _SD_FLOOR**2)
+    return _Rate(rate, own_var, q, noise_var)
+
+
+def _level(
+    cy: _Cycles, clock: EffectiveClock, rate: float, noise_var: float, now_s: float
+) -> tuple[float, ...]:
+    """Anchor time (epoch s), fill level there and its variance.
+
+    The anchor is the last reading of the current fill cycle, its level the median of the last few
+    readings carried forward at `rate`; without a reading since the last emptying, the emptying itself at
+    the usual refill level; with neither, `now` and empty.
+    """
+    current = cy.cycle == len(cy.boundaries)
+    if current.any():
+        t, f = cy.t[current][-_LEVEL_READINGS:], cy.f[current][-_LEVEL_READINGS:]
+        if f[-1] >= _SATURATED:
+            return float(t[-1]), 1.0, noise_var
+        tau = clock.hours(t)
+        return (
+            float(t[-1]),
+            float(np.median(f + rate * (tau[-1] - tau))),
+            _MEDIAN_VARIANCE * noise_var / len(f),
+        )
+    if cy.last_emptying is not None:
+        return float(cy.boundaries[-1]), cy.refill_level, _UNSEEN_LEVEL_SD**2
+    return now_s, 0.0, _UNSEEN_LEVEL_SD**2
+
+
 def fit_forecast(
     series: Series,
     now: datetime,
@@ -297,7 +352,7 @@ def fit_forecast(
     collections
         Emptyings reported by crews (or the installation of a new, empty container).
     history
-        How far back readings inform the rate and the weekday factors.
+        How much history, back from the last reading, informs the rate and the weekday factors.
     silent_factor
         A sensor quiet for this many of its usual intervals is silent: the forecast runs on the model alone.
     min_confidence
@@ -306,55 +361,25 @@ def fit_forecast(
         A run of this many identical readings keeps only its first (a stuck sensor says nothing new).
     """
     now_s = to_epoch(now)
-    start_s = now_s - history.total_seconds()
-    window = series.until(now_s)
-    first = int(np.searchsorted(window.times_s, start_s))
-    s = Series(window.times_s[first:], window.fills[first:])
-    cy = _cycles(s, collections, now_s, min_confidence, stuck_run)
-    interval = float(np.median(np.diff(window.times_s[-20:]))) if len(window) >= 2 else math.inf
+    seen = series.until(now_s)
+    # A dead sensor's last weeks still tell its rate: the window ends at its last reading.
+    start_s = min(now_s, float(seen.times_s[-1]) if len(seen) else now_s) - history.total_seconds()
+    first = int(np.searchsorted(seen.times_s, start_s))
+    cy = _cycles(
+        Series(seen.times_s[first:], seen.fills[first:]), collections, now_s, min_confidence, stuck_run
+    )
+    interval = float(np.median(np.diff(seen.times_s[-20:]))) if len(seen) >= 2 else math.inf
     clock = EffectiveClock.covering(start_s, now_s, np.asarray(prior.weekday_factors, dtype=np.float64), tz)
     factors = _weekday_factors(cy.t, cy.f, cy.cycle, clock, prior)
     clock = EffectiveClock.covering(start_s, now_s, factors, tz)
     fit = (cy.f < _NEAR_FULL) & (cy.f >= _NEAR_EMPTY)
-    tau, f, cycle = clock.hours(cy.t)[fit], cy.f[fit], cy.cycle[fit]
-    own_rate, pairs = theil_sen_slope(tau, f, cycle, _MIN_PAIR_SPAN_H)
+    own = _own_rate(clock.hours(cy.t)[fit], cy.f[fit], cy.cycle[fit], interval, prior)
 
-    q_prior = prior.diffusion_per_h
-    noise_var = (0.02) ** 2
-    own_var = math.inf
-    if pairs:
-        lag = max(2, round(24 * HOUR_S / interval))
-        q_own, noise_var, n_long = _diffusion(tau, f, cycle, own_rate, lag)
-        days = n_long / lag
-        q = q_prior if math.isnan(q_own) else (days * q_own + 3.0 * q_prior) / (days + 3.0)
-        sxx, span = _spread(tau, cycle)
-        if sxx > 0.0 and span > 0.0:
-            # Noise term: OLS variance over Theil–Sen's efficiency (~0.87). Drift term: a random walk's
-            # drift over `span` hours has variance q / span; the median of slopes is about half as efficient.
-            own_var = max(1.15 * (2.0 * noise_var) / sxx + 2.0 * q / span, _SD_FLOOR**2)
-    else:
-        q = q_prior
     prior_var = prior.rate_sd_per_h**2
-    weight = prior_var / (prior_var + own_var) if math.isfinite(own_var) else 0.0
-    rate = max(0.0, weight * own_rate + (1.0 - weight) * prior.rate_per_h) if pairs else prior.rate_per_h
-    rate_var = 1.0 / (1.0 / prior_var + (1.0 / own_var if math.isfinite(own_var) else 0.0))
-
-    last_cycle = len(cy.boundaries)
-    current = cy.cycle == last_cycle
-    if current.any():
-        anchor_s = float(cy.t[current][-1])
-        if cy.f[current][-1] >= _SATURATED:
-            level, level_var = 1.0, noise_var
-        else:
-            tc = clock.hours(cy.t[current])[-_LEVEL_READINGS:]
-            fc = cy.f[current][-_LEVEL_READINGS:]
-            level = float(np.median(fc + rate * (tc[-1] - tc)))
-            level_var = _MEDIAN_VARIANCE * noise_var / len(fc)
-    elif cy.last_emptying is not None:
-        anchor_s, level, level_var = float(cy.boundaries[-1]), cy.refill_level, 0.05**2
-    else:
-        anchor_s, level, level_var = now_s, 0.0, 0.05**2
-
+    weight = prior_var / (prior_var + own.own_var) if own.own is not None else 0.0
+    rate = max(0.0, weight * (own.own or 0.0) + (1.0 - weight) * prior.rate_per_h)
+    rate_var = 1.0 / (1.0 / prior_var + (1.0 / own.own_var if own.own is not None else 0.0))
+    anchor_s, level, level_var = _level(cy, clock, rate, own.noise_var, now_s)
     last_seen = float(cy.t[-1]) if len(cy.t) else -math.inf
     silent = not math.isfinite(interval) or now_s - last_seen > silent_factor * interval
     forecast = Forecast(
@@ -365,13 +390,13 @@ def fit_forecast(
         weekday_factors=tuple(float(x) for x in factors),
         level_var=level_var,
         rate_var=rate_var,
-        diffusion_per_h=q,
+        diffusion_per_h=own.diffusion,
         reliability=Reliability.LOW,
         from_forecast_only=silent,
         last_emptying=cy.last_emptying,
         own_weight=weight,
-        own_rate_per_h=own_rate if pairs else None,
-        own_rate_var=own_var if math.isfinite(own_var) else None,
+        own_rate_per_h=own.own,
+        own_rate_var=own.own_var if own.own is not None else None,
         tz=tz,
     )
     return _graded(forecast)
