@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -239,3 +239,36 @@ def test_a_sensor_dead_for_weeks_still_forecasts_from_its_last_state() -> None:
     assert fc.rate_per_h == pytest.approx(0.002, rel=0.01)
     assert fc.fill_at(now) == 1.0
     assert fc.p_overflow(now) > 0.99
+
+
+def test_a_crew_collection_the_sensor_never_saw_restarts_the_fill() -> None:
+    """The sensor went quiet at 70 % and the crew emptied it later: the forecast starts empty at that time."""
+    series = _linear(0.01, 61)
+    collected = START + 70 * H
+    fc = fit_forecast(series, START + 72 * H, LOOSE, collections=[collected])
+    assert fc.last_emptying == collected
+    assert fc.anchor == collected
+    assert fc.level == 0.0
+    assert fc.fill_at(START + 72 * H) == pytest.approx(0.02, abs=0.002)
+
+
+def test_a_detected_emptying_reported_by_the_crew_too_keeps_the_crews_time() -> None:
+    """A drop at hour 40 and a crew report at 40:30: one emptying, at the crew's time; the fill restarts."""
+    t = np.array([START.timestamp() + 3600 * i for i in range(60)])
+    f = np.where(np.arange(60) < 40, 0.3 + 0.01 * np.arange(60), 0.01 * (np.arange(60) - 40))
+    crew = START + 40 * H + timedelta(minutes=30)
+    fc = fit_forecast(Series.from_arrays(t, f), START + 59 * H, LOOSE, collections=[crew])
+    assert fc.last_emptying == crew
+    assert fc.level == pytest.approx(0.19, abs=0.005)
+    assert fc.rate_per_h == pytest.approx(0.01, rel=0.01)
+
+
+def test_a_daylight_saving_night_counts_its_real_hours() -> None:
+    """Across the spring change (29 March 2026, a 23 h day in Paris) 48 real hours add 48 hours of rate.
+
+    (Two wall-clock days in Paris, noon to noon, are 47 real hours.)
+    """
+    anchor = datetime(2026, 3, 28, 12, tzinfo=PARIS)
+    fc = fit_forecast(Series.from_arrays([], []), anchor, Prior(0.001, 0.0001), collections=[anchor])
+    assert fc.fill_at(anchor.astimezone(UTC) + 48 * H) == pytest.approx(0.048, rel=1e-9)
+    assert fc.fill_at(anchor + 48 * H) == pytest.approx(0.047, rel=1e-9)

@@ -114,6 +114,8 @@ def deposits(
     bins = np.repeat(np.arange(hours), counts)
     times = start_s + (bins + rng.random(len(bins))) * HOUR_S
     sizes = rng.gamma(profile.deposit_shape, profile.deposit_mean / profile.deposit_shape, len(bins))
+    order = np.argsort(times, kind="stable")
+    times, sizes = times[order], sizes[order]
     keep = times < end_s
     return times[keep], sizes[keep]
 
