@@ -125,3 +125,9 @@ def test_matching_is_one_to_one_and_closest_first() -> None:
     merged = [e for e in events if e.detection is not None]
     assert [e.crew_time for e in merged] == [near]
     assert len(events) == 2
+
+
+def test_an_empty_or_single_reading_series_has_no_emptying() -> None:
+    """No reading, or one: nothing to detect, no error."""
+    assert detect_emptyings(Series.from_arrays([], [])) == []
+    assert detect_emptyings(_hourly([0.4])) == []

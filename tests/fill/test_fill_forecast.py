@@ -272,3 +272,21 @@ def test_a_daylight_saving_night_counts_its_real_hours() -> None:
     fc = fit_forecast(Series.from_arrays([], []), anchor, Prior(0.001, 0.0001), collections=[anchor])
     assert fc.fill_at(anchor.astimezone(UTC) + 48 * H) == pytest.approx(0.048, rel=1e-9)
     assert fc.fill_at(anchor + 48 * H) == pytest.approx(0.047, rel=1e-9)
+
+
+def test_duplicate_readings_count_once() -> None:
+    """Every reading delivered twice (at-least-once uplinks): the same forecast as delivered once."""
+    series = _linear(0.01, 50)
+    doubled = Series.from_arrays(np.repeat(series.times_s, 2), np.repeat(series.fills, 2))
+    assert len(doubled) == len(series)
+    assert fit_forecast(doubled, START + 49 * H, LOOSE) == fit_forecast(series, START + 49 * H, LOOSE)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"history": timedelta(0)}, {"silent_factor": 0.0}, {"stuck_run": 1}, {"min_confidence": 1.5}],
+)
+def test_meaningless_options_are_clear_errors(options: dict[str, object]) -> None:
+    """A zero history, a zero silent factor, a stuck run of one or a confidence above 1 raise ValueError."""
+    with pytest.raises(ValueError, match="history and silent_factor"):
+        fit_forecast(_linear(0.01, 5), START + 5 * H, LOOSE, **options)  # type: ignore[arg-type]

@@ -360,6 +360,8 @@ def fit_forecast(
     stuck_run
         A run of this many identical readings keeps only its first (a stuck sensor says nothing new).
     """
+    if history <= timedelta(0) or silent_factor <= 0.0 or stuck_run < 2 or not 0.0 <= min_confidence <= 1.0:
+        raise ValueError("history and silent_factor must be positive, stuck_run >= 2, min_confidence in 0..1")
     now_s = to_epoch(now)
     seen = series.until(now_s)
     # A dead sensor's last weeks still tell its rate: the window ends at its last reading.

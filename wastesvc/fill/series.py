@@ -97,7 +97,10 @@ class Series:
     def from_arrays(
         cls, times_s: Sequence[float] | FloatArray, fills: Sequence[float] | FloatArray
     ) -> Series:
-        """A series of the readings that can be true (finite, fill within 0..1), sorted by time."""
+        """A series of the readings that can be true (finite, fill within 0..1), sorted by time.
+
+        A time given twice (an uplink delivered twice) keeps its first reading.
+        """
         t = np.asarray(times_s, dtype=np.float64)
         f = np.asarray(fills, dtype=np.float64)
         if t.shape != f.shape or t.ndim != 1:
@@ -105,7 +108,9 @@ class Series:
         keep = np.isfinite(t) & np.isfinite(f) & (f >= 0.0) & (f <= 1.0)
         t, f = t[keep], f[keep]
         order = np.argsort(t, kind="stable")
-        return cls(t[order], f[order])
+        t, f = t[order], f[order]
+        first = np.concatenate((np.ones(min(len(t), 1), dtype=bool), np.diff(t) > 0.0))
+        return cls(t[first], f[first])
 
     @classmethod
     def from_readings(cls, readings: Sequence[Reading], now: datetime, limits: Limits = Limits()) -> Series:
