@@ -87,8 +87,3 @@ class EffectiveClock:
         if factor <= 0.0:
             return float(self.day_starts[k + 1])
         return float(self.day_starts[k] + (hours - self.cumulative[k]) / factor * HOUR_S)
-
-    @property
-    def end_s(self) -> float:
-        """The last epoch second the clock covers."""
-        return float(self.day_starts[-1])

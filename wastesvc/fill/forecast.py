@@ -405,13 +405,15 @@ def fit_forecast(
 
 
 def _spread(tau: FloatArray, cycle: NDArray[np.int64]) -> tuple[float, float]:
-    """Sum of squared deviations of `tau` from its cycle's mean, and the summed span of the cycles."""
-    sxx = span = 0.0
-    for c in np.unique(cycle):
-        x = tau[cycle == c]
-        sxx += float(np.sum((x - x.mean()) ** 2))
-        span += float(x.max() - x.min())
-    return sxx, span
+    """Sum of squared deviations of `tau` from its cycle's mean, and the summed span of the cycles.
+
+    `cycle` is non-decreasing (readings in time order), so each cycle is one contiguous slice.
+    """
+    _, starts, counts = np.unique(cycle, return_index=True, return_counts=True)
+    sums = np.add.reduceat(tau, starts)
+    sxx = float(np.sum(np.add.reduceat(tau * tau, starts) - sums * sums / counts))
+    span = float(np.sum(np.maximum.reduceat(tau, starts) - np.minimum.reduceat(tau, starts)))
+    return max(sxx, 0.0), span
 
 
 def _graded(forecast: Forecast) -> Forecast:
