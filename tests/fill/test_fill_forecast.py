@@ -6,8 +6,15 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from wastesvc.fill import Forecast, Prior, Reliability, Series, fit_forecast, pooled_prior
-from wastesvc.fill.synthetic import PARIS, DepositProfile, SensorProfile, synthetic_container
+from wastesvc.fill import Forecast, Prior, Reliability, Series, deposit_profile, fit_forecast, pooled_prior
+from wastesvc.fill.synthetic import (
+    DAYTIME,
+    PARIS,
+    DepositProfile,
+    SensorProfile,
+    SyntheticContainer,
+    synthetic_container,
+)
 
 START = datetime(2026, 3, 2, tzinfo=PARIS)  # a Monday
 H = timedelta(hours=1)
@@ -176,15 +183,20 @@ def test_pooled_prior_is_the_median_own_rate_with_the_spread_beyond_noise() -> N
     assert pooled_prior(forecasts[:2], base) is base
 
 
-def _residual_errors(seeds: range) -> tuple[list[float], list[Forecast]]:
+def _residual(seed: int) -> SyntheticContainer:
+    """A residual-waste container: 0.25/day ± 25 %, bags of 1.25 %, noise 2 %, emptied at 75 % on rounds."""
+    rng = np.random.default_rng(seed)
+    rate = 0.25 * float(np.exp(rng.normal(0.0, 0.25)))
+    profile = DepositProfile(rate, RESIDUAL_WEEK, deposit_mean=0.0125)
+    return synthetic_container(rng, profile, SensorProfile(noise_sd=0.02), START, 21, empty_at=0.75)
+
+
+def _full_time_errors(
+    containers: list[SyntheticContainer], prior: Prior
+) -> tuple[list[float], list[Forecast]]:
     """Absolute errors (h) of the predicted full time: a week of history, then a forecast each evening."""
     errors, forecasts = [], []
-    for seed in seeds:
-        rng = np.random.default_rng(seed)
-        rate = 0.25 * float(np.exp(rng.normal(0.0, 0.25)))
-        profile = DepositProfile(rate, RESIDUAL_WEEK, deposit_mean=0.0125)
-        c = synthetic_container(rng, profile, SensorProfile(noise_sd=0.02), START, 21, empty_at=0.75)
-        prior = Prior(0.25 / 24, 0.25 * 0.25 / 24, RESIDUAL_WEEK)
+    for c in containers:
         for day in range(7, 14):
             now = START + timedelta(days=day, hours=20)
             truth = c.crossing(1.0, now.timestamp())
@@ -199,12 +211,19 @@ def _residual_errors(seeds: range) -> tuple[list[float], list[Forecast]]:
 def test_full_time_error_on_a_residual_stream_with_a_week_of_history() -> None:
     """Median absolute error of the predicted full time under 12 h; HIGH grades err less than MEDIUM ones.
 
-    Thirty residual containers (0.25/day ± 25 %, bags of 1.25 %, noise 2 %, dropouts, outliers), emptied
-    at 75 % on daily rounds; forecasts every evening from day 7 against the truth left alone.
+    Thirty residual containers, forecasts every evening from day 7 against the truth left alone. The prior
+    is the stream's: its rate and the deposit profile learnt from twenty other containers' readings, which
+    brings the error down against a flat day.
     """
-    errors, forecasts = _residual_errors(range(30))
+    containers = [_residual(seed) for seed in range(30)]
+    weekly, hourly = deposit_profile([_residual(seed).readings for seed in range(100, 120)])
+    learnt = Prior(0.25 / 24, 0.25 * 0.25 / 24, weekly, hourly)
+    flat = Prior(0.25 / 24, 0.25 * 0.25 / 24, RESIDUAL_WEEK)
+    errors, forecasts = _full_time_errors(containers, learnt)
+    flat_errors, _ = _full_time_errors(containers, flat)
     assert len(errors) > 150
     assert float(np.median(errors)) < 12.0
+    assert np.median(errors) < np.median(flat_errors)
     by_grade = {
         g: [e for e, f in zip(errors, forecasts, strict=True) if f.reliability is g]
         for g in (Reliability.HIGH, Reliability.MEDIUM)
@@ -290,3 +309,22 @@ def test_meaningless_options_are_clear_errors(options: dict[str, object]) -> Non
     """A zero history, a zero silent factor, a stuck run of one or a confidence above 1 raise ValueError."""
     with pytest.raises(ValueError, match="history and silent_factor"):
         fit_forecast(_linear(0.01, 5), START + 5 * H, LOOSE, **options)  # type: ignore[arg-type]
+
+
+def test_a_streams_deposit_profile_is_learnt_from_its_containers() -> None:
+    """Forty containers with a market Saturday and daytime deposits: both profiles come back."""
+    weekly = (1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 0.8)
+    rng = np.random.default_rng(0)
+    series = [
+        synthetic_container(
+            rng, DepositProfile(0.25, weekly), SensorProfile(), START, 28, empty_at=0.75
+        ).readings
+        for _ in range(40)
+    ]
+    learnt_week, learnt_day = deposit_profile(series)
+    truth_week = np.asarray(weekly) / np.mean(weekly)
+    assert np.max(np.abs(np.asarray(learnt_week) - truth_week)) < 0.1
+    assert np.max(np.abs(np.asarray(learnt_day) - np.asarray(DAYTIME))) < 0.35
+    assert max(learnt_day[:5]) < 0.2
+    assert learnt_day[18] > 1.8
+    assert deposit_profile([]) == ((1.0,) * 7, (1.0,) * 24)

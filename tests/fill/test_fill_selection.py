@@ -33,6 +33,7 @@ def _forecast(level: float, rate_per_day: float) -> Forecast:
         level=level,
         rate_per_h=rate,
         weekday_factors=(1.0,) * 7,
+        hourly_factors=(1.0,) * 24,
         level_var=0.02**2,
         rate_var=(0.1 * rate) ** 2,
         diffusion_per_h=rate * 0.0125,

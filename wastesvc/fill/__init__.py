@@ -6,6 +6,7 @@ A pure library like `routing`: no gRPC, no database. See README.md in this packa
 from wastesvc.fill.emptying import CollectionEvent, Emptying, Source, detect_emptyings, merge_collections
 from wastesvc.fill.forecast import Forecast, Prior, Reliability, fit_forecast, pooled_prior
 from wastesvc.fill.health import Finding, FindingKind, HealthRules, Severity, health_findings
+from wastesvc.fill.profile import deposit_profile
 from wastesvc.fill.selection import (
     DEFAULT_PARAMS,
     Candidate,
@@ -39,6 +40,7 @@ __all__ = [
     "Series",
     "Severity",
     "Source",
+    "deposit_profile",
     "detect_emptyings",
     "fit_forecast",
     "health_findings",

@@ -1,8 +1,9 @@
 """Per-container fill forecast: a robust rate, weekday factors, pooling toward a prior, and a spread.
 
-Since the last emptying the fill grows as `level + rate × W(t)`, `W` counting effective hours (real hours
-times the weekday's factor). The rate is a Theil–Sen slope over the last weeks, pairs taken within each
-fill cycle (never across an emptying); the level is read from the readings since the last emptying.
+Since the last emptying the fill grows as `level + rate × W(t)`, `W` counting effective hours (real
+hours times the weekday's and the hour of day's factors). The rate is a Theil–Sen slope over the last
+weeks, pairs taken within each fill cycle (never across an emptying); the level is read from the readings
+since the last emptying.
 Deposits being compound Poisson, the fill at a horizon is taken as normal, with a variance that grows
 with it: level noise + diffusion `q × W` + rate uncertainty `var(rate) × W²`. P(overflow by T) is
 P(fill(T) ≥ 1), since the fill only rises. The package README explains the choices.
@@ -21,7 +22,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wastesvc.fill._robust import mad_sd, theil_sen_slope
-from wastesvc.fill._time import FLAT_WEEK, HOUR_S, PARIS, EffectiveClock, FloatArray, from_epoch, to_epoch
+from wastesvc.fill._time import (
+    FLAT_DAY,
+    FLAT_WEEK,
+    HOUR_S,
+    PARIS,
+    EffectiveClock,
+    FloatArray,
+    from_epoch,
+    to_epoch,
+)
 from wastesvc.fill.emptying import detect_emptyings, merge_collections
 from wastesvc.fill.series import Series
 
@@ -70,6 +80,8 @@ class Prior:
         Spread of that rate between containers (empirical-Bayes prior deviation).
     weekday_factors
         Rate multipliers, Monday first (normalised to mean 1).
+    hourly_factors
+        Rate multipliers by local hour, 0 to 23 (normalised to mean 1): few deposits at night.
     deposit_size
         E[size²] / E[size] of one deposit, as a fill fraction (about one bag: 50 L in a 4 m³ column is
         0.0125); with the rate it gives the prior diffusion, compound Poisson: var per hour = rate × this.
@@ -80,6 +92,7 @@ class Prior:
     rate_per_h: float
     rate_sd_per_h: float
     weekday_factors: tuple[float, ...] = FLAT_WEEK
+    hourly_factors: tuple[float, ...] = FLAT_DAY
     deposit_size: float = 0.0125
     weekday_weight: float = 4.0
 
@@ -88,6 +101,8 @@ class Prior:
             raise ValueError("a prior needs rate_per_h >= 0, rate_sd_per_h > 0 and deposit_size > 0")
         if len(self.weekday_factors) != 7 or min(self.weekday_factors) < 0 or sum(self.weekday_factors) <= 0:
             raise ValueError("weekday_factors must be seven non-negative numbers, not all zero")
+        if len(self.hourly_factors) != 24 or min(self.hourly_factors) < 0 or sum(self.hourly_factors) <= 0:
+            raise ValueError("hourly_factors must be 24 non-negative numbers, not all zero")
 
     @property
     def diffusion_per_h(self) -> float:
@@ -100,7 +115,7 @@ class Forecast:
     """A container's predicted fill from `now` on.
 
     Times in and out are timezone-aware datetimes; fills are fractions (1 = full). `rate_per_h` is the
-    week-mean rate; the rate on a given day is `rate_per_h × weekday_factors[weekday]`.
+    week-mean rate; at a given local hour the rate is that times its weekday's and its hour's factors.
     """
 
     now: datetime
@@ -108,6 +123,7 @@ class Forecast:
     level: float
     rate_per_h: float
     weekday_factors: tuple[float, ...]
+    hourly_factors: tuple[float, ...]
     level_var: float
     rate_var: float
     diffusion_per_h: float
@@ -121,7 +137,13 @@ class Forecast:
 
     def _clock(self, until_s: float) -> EffectiveClock:
         start = to_epoch(self.anchor)
-        return EffectiveClock.covering(start, max(until_s, start), np.asarray(self.weekday_factors), self.tz)
+        return EffectiveClock.covering(
+            start,
+            max(until_s, start),
+            np.asarray(self.weekday_factors),
+            _normalised(self.hourly_factors),
+            self.tz,
+        )
 
     def _moments(self, t: datetime) -> tuple[float, float]:
         """Mean (unclipped) and standard deviation of the fill at `t`."""
@@ -165,6 +187,12 @@ class Forecast:
         return self.time_to(1.0)
 
 
+def _normalised(factors: tuple[float, ...]) -> FloatArray:
+    """`factors` as an array scaled to mean 1."""
+    a = np.asarray(factors, dtype=np.float64)
+    return np.asarray(a / a.mean())
+
+
 def _collapse_stuck(f: FloatArray, run: int) -> NDArray[np.bool_]:
     """Mask keeping each reading but the repeats of a run of at least `run` identical values."""
     keep = np.ones(len(f), dtype=bool)
@@ -184,14 +212,13 @@ def _weekday_factors(
 
     Sums of increments telescope, so noise and single outliers cancel within a weekday's run of readings.
     """
-    given = np.asarray(prior.weekday_factors, dtype=np.float64)
-    base: FloatArray = given / given.mean()
+    base = _normalised(prior.weekday_factors)
     same = cycle[1:] == cycle[:-1]
     if not same.any():
         return base
     dt = np.diff(t)[same] / HOUR_S
     df = np.diff(f)[same]
-    weekday = clock.day_weekdays[clock.day_index(0.5 * (t[1:] + t[:-1])[same])]
+    weekday = clock.weekdays[clock.segment(0.5 * (t[1:] + t[:-1])[same])]
     hours = np.bincount(weekday, weights=dt, minlength=7)
     if hours.min() <= 0.0:
         return base
@@ -371,9 +398,10 @@ def fit_forecast(
         Series(seen.times_s[first:], seen.fills[first:]), collections, now_s, min_confidence, stuck_run
     )
     interval = float(np.median(np.diff(seen.times_s[-20:]))) if len(seen) >= 2 else math.inf
-    clock = EffectiveClock.covering(start_s, now_s, np.asarray(prior.weekday_factors, dtype=np.float64), tz)
+    hourly = _normalised(prior.hourly_factors)
+    clock = EffectiveClock.covering(start_s, now_s, _normalised(prior.weekday_factors), hourly, tz)
     factors = _weekday_factors(cy.t, cy.f, cy.cycle, clock, prior)
-    clock = EffectiveClock.covering(start_s, now_s, factors, tz)
+    clock = EffectiveClock.covering(start_s, now_s, factors, hourly, tz)
     fit = (cy.f < _NEAR_FULL) & (cy.f >= _NEAR_EMPTY)
     own = _own_rate(clock.hours(cy.t)[fit], cy.f[fit], cy.cycle[fit], interval, prior)
 
@@ -390,6 +418,7 @@ def fit_forecast(
         level=level,
         rate_per_h=rate,
         weekday_factors=tuple(float(x) for x in factors),
+        hourly_factors=tuple(float(x) for x in hourly),
         level_var=level_var,
         rate_var=rate_var,
         diffusion_per_h=own.diffusion,
@@ -443,4 +472,4 @@ def pooled_prior(forecasts: Sequence[Forecast], base: Prior) -> Prior:
     noise = float(np.median([v for _, v in own if v is not None]))
     mean = max(float(np.median(rates)), 0.0)
     spread = math.sqrt(max(mad_sd(rates) ** 2 - noise, (0.1 * mean) ** 2, _SD_FLOOR**2))
-    return Prior(mean, spread, base.weekday_factors, base.deposit_size, base.weekday_weight)
+    return dataclasses.replace(base, rate_per_h=mean, rate_sd_per_h=spread)
