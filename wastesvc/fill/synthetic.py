@@ -5,6 +5,10 @@ rate that follows the local weekday and hour of day. A sensor reads the true fil
 with jitter, noise, a resolution, dropouts, spurious low values, a silence after each emptying (it missed
 the moment) and an optional stuck period. Everything is drawn from the `numpy.random.Generator` given,
 so a seed replays the same containers.
+
+`synthetic_container` builds a whole series at once. A day-by-day simulation can instead draw the
+deposits once with `deposits` (they do not depend on emptyings), add emptyings to a `SyntheticContainer`
+as its trucks make them (`dataclasses.replace`), and `observe` each new day.
 """
 
 from __future__ import annotations
