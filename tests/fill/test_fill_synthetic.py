@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from wastesvc.fill.synthetic import PARIS, DepositProfile, SensorProfile, deposits, synthetic_container
+from wastesvc.fill import Series
+from wastesvc.fill.synthetic import (
+    PARIS,
+    DepositProfile,
+    SensorProfile,
+    SyntheticContainer,
+    deposits,
+    observe,
+    synthetic_container,
+)
 
 START = datetime(2026, 3, 2, tzinfo=PARIS)
 
@@ -73,3 +83,21 @@ def test_the_truth_caps_at_full_and_knows_the_crossing() -> None:
     assert c.fill_at(crossing + 86400) == 1.0
     assert c.crossing(0.5, START.timestamp() + 9 * 86400) is not None
     assert datetime.fromtimestamp(crossing, UTC) > START + timedelta(days=2)
+
+
+def test_a_day_by_day_simulation_adds_emptyings_as_trucks_make_them() -> None:
+    """Deposits drawn once; an emptying added on day 3 empties the container the sensor sees on day 3."""
+    rng = np.random.default_rng(6)
+    start_s = START.timestamp()
+    times, sizes = deposits(rng, DepositProfile(0.3), start_s, start_s + 5 * 86400)
+    truth = SyntheticContainer(times, sizes, (), 0.0, Series.from_arrays([], []))
+    sensor = SensorProfile(dropout=0.0, outlier=0.0)
+    day2 = observe(rng, sensor, truth, start_s + 86400, start_s + 2 * 86400)
+    visit = start_s + 2 * 86400 + 10 * 3600
+    truth = dataclasses.replace(truth, emptyings_s=(visit,))
+    day3 = observe(rng, sensor, truth, start_s + 2 * 86400, start_s + 3 * 86400)
+    assert day2.fills[-1] > 0.3
+    after = day3.times_s > visit
+    assert day3.fills[after][0] < 0.1
+    assert np.all(day3.fills[~after] > 0.3)
+    assert day3.fills[-1] < day3.fills[~after][-1]
