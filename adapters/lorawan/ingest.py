@@ -1,4 +1,4 @@
-"""From a received message to a stored reading or a quarantined frame — one bad frame never stops the rest."""
+"""From a received message to a stored reading or a quarantined frame; a bad frame never stops the rest."""
 
 from __future__ import annotations
 
@@ -171,11 +171,18 @@ class Ingestor:
             else:
                 ready.append((index, uplink))
         results = await self._store([uplink for _, uplink in ready])
-        for (index, _), result in zip(ready, results, strict=True):
+        for (index, ready_uplink), result in zip(ready, results, strict=True):
             if result.status is ItemStatus.REJECTED:
                 outcomes[index] = self._refuse(messages[index], f"rejected by the service: {result.reason}")
             else:
                 outcomes[index] = Outcome(Disposition(result.status.value))
+            _log.debug(
+                "%s fCnt %d from %s: %s",
+                ready_uplink.dev_eui,
+                ready_uplink.f_cnt,
+                messages[index].origin,
+                result.status.value,
+            )
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _refuse(self, message: ReceivedMessage, reason: str, *, malformed: bool = False) -> Outcome:

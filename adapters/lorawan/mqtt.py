@@ -170,6 +170,7 @@ class MqttSubscriber:
         if refused:
             _log.error("broker refused subscriptions %s: %s", self._settings.topics, refused)
             return
+        _log.info("subscribed to %s", ", ".join(self._settings.topics))
         self._threadsafe(self.subscribed.set)
 
     def _on_disconnect(
