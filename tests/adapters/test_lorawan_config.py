@@ -109,3 +109,15 @@ def test_bad_settings_name_the_key(tmp_path: Path, text: str, message: str) -> N
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_settings(path, Overrides())
+
+
+def test_example_file_of_the_readme_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example settings shipped next to the README are valid and name real decoders."""
+    monkeypatch.setenv("WASTESVC_TTS_WEBHOOK_SECRET", "x")
+    example = Path(__file__).parents[2] / "adapters" / "lorawan" / "lorawan.example.toml"
+    settings = load_settings(example, Overrides())
+    assert settings.mqtt is not None
+    assert settings.mqtt.topics == ("v3/bins@soissons/devices/+/up", "application/+/device/+/event/up")
+    assert settings.webhook is not None
+    assert settings.service == "127.0.0.1:50051"
+    assert settings.models.by_profile["decentlab/dl-mbx"] == "decentlab-dl-mbx"
