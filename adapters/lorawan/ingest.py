@@ -17,7 +17,7 @@ from adapters.lorawan.messages import (
     parse_tts_uplink,
 )
 from adapters.lorawan.quarantine import Quarantine
-from adapters.lorawan.sink import ItemResult, ItemStatus, NormalizedUplink, Sink
+from adapters.lorawan.sink import ItemStatus, NormalizedUplink, Sink
 
 __all__ = ["Disposition", "Ingestor", "Outcome", "ReceivedMessage"]
 
@@ -141,13 +141,38 @@ class Ingestor:
             reading=reading,
         )
 
-    async def _store(self, ready: Sequence[NormalizedUplink]) -> Sequence[ItemResult]:
-        if not ready:
-            return []
-        results = await self._sink.store(ready)
+    def _triage(
+        self, messages: Sequence[ReceivedMessage]
+    ) -> tuple[list[tuple[int, NormalizedUplink]], dict[int, Outcome]]:
+        """The uplinks ready to store (with their index), and the outcome of every other message."""
+        ready: list[tuple[int, NormalizedUplink]] = []
+        settled: dict[int, Outcome] = {}
+        for index, message in enumerate(messages):
+            try:
+                uplink = self._prepare(message)
+            except _Refused as refused:
+                settled[index] = Outcome(Disposition.QUARANTINED, refused.reason, refused.malformed)
+                continue
+            if uplink is None:
+                settled[index] = Outcome(Disposition.SKIPPED, "no fill level in this frame")
+            else:
+                ready.append((index, uplink))
+        return ready, settled
+
+    async def _settle(self, messages: Sequence[ReceivedMessage]) -> list[Outcome]:
+        """The outcome of each message once the sink has stored the ready ones; writes nothing else."""
+        ready, settled = self._triage(messages)
+        results = await self._sink.store([uplink for _, uplink in ready]) if ready else []
         if len(results) != len(ready):
             raise RuntimeError(f"sink returned {len(results)} results for {len(ready)} readings")
-        return results
+        for (index, uplink), result in zip(ready, results, strict=True):
+            if result.status is ItemStatus.REJECTED:
+                reason = f"rejected by the service: {result.reason}"
+                settled[index] = Outcome(Disposition.QUARANTINED, reason)
+            else:
+                settled[index] = Outcome(Disposition(result.status.value))
+            _log.debug("%s fCnt %d: %s", uplink.dev_eui, uplink.f_cnt, result.status.value)
+        return [settled[index] for index in range(len(messages))]
 
     async def ingest(self, messages: Sequence[ReceivedMessage]) -> list[Outcome]:
         """Handle ``messages``: one outcome each, in order; refused frames are quarantined.
@@ -155,42 +180,19 @@ class Ingestor:
         Raises
         ------
         Exception
-            Whatever the sink raised when it could not store: nothing was acknowledged, the caller
-            retries the whole batch (the sink deduplicates what it had already stored).
+            Whatever the sink raised when it could not store: nothing was quarantined or
+            acknowledged, the caller retries the whole batch (the sink deduplicates what it had
+            already stored).
         """
-        outcomes: list[Outcome | None] = [None] * len(messages)
-        ready: list[tuple[int, NormalizedUplink]] = []
-        for index, message in enumerate(messages):
-            try:
-                uplink = self._prepare(message)
-            except _Refused as refused:
-                outcomes[index] = self._refuse(message, refused.reason, malformed=refused.malformed)
-                continue
-            if uplink is None:
-                outcomes[index] = Outcome(Disposition.SKIPPED, "no fill level in this frame")
-            else:
-                ready.append((index, uplink))
-        results = await self._store([uplink for _, uplink in ready])
-        for (index, ready_uplink), result in zip(ready, results, strict=True):
-            if result.status is ItemStatus.REJECTED:
-                outcomes[index] = self._refuse(messages[index], f"rejected by the service: {result.reason}")
-            else:
-                outcomes[index] = Outcome(Disposition(result.status.value))
-            _log.debug(
-                "%s fCnt %d from %s: %s",
-                ready_uplink.dev_eui,
-                ready_uplink.f_cnt,
-                messages[index].origin,
-                result.status.value,
-            )
-        return [outcome for outcome in outcomes if outcome is not None]
-
-    def _refuse(self, message: ReceivedMessage, reason: str, *, malformed: bool = False) -> Outcome:
-        frame_id = self._quarantine.add(
-            network=message.network, origin=message.origin, reason=reason, body=message.body
-        )
-        _log.warning("quarantined frame %d from %s: %s", frame_id, message.origin, reason)
-        return Outcome(Disposition.QUARANTINED, reason, malformed=malformed)
+        outcomes = await self._settle(messages)
+        # Quarantined only after the sink answered, so that a retried batch is not quarantined twice.
+        for message, outcome in zip(messages, outcomes, strict=True):
+            if outcome.disposition is Disposition.QUARANTINED:
+                frame_id = self._quarantine.add(
+                    network=message.network, origin=message.origin, reason=outcome.reason, body=message.body
+                )
+                _log.warning("quarantined frame %d from %s: %s", frame_id, message.origin, outcome.reason)
+        return outcomes
 
     async def replay(self, ids: list[int] | None = None) -> dict[int, Outcome]:
         """Try the quarantined frames again (all, or ``ids``) with the current devices and sink.
@@ -199,27 +201,12 @@ class Ingestor:
         again stays with its new reason.
         """
         frames = self._quarantine.frames(ids)
-        outcomes: dict[int, Outcome] = {}
-        ready: list[tuple[int, NormalizedUplink]] = []
-        for frame in frames:
-            try:
-                uplink = self._prepare(ReceivedMessage(_network(frame.network), frame.origin, frame.body))
-            except _Refused as refused:
-                self._quarantine.replay_failed(frame.id, refused.reason)
-                outcomes[frame.id] = Outcome(Disposition.QUARANTINED, refused.reason, refused.malformed)
-                continue
-            if uplink is None:
+        outcomes = await self._settle(
+            [ReceivedMessage(_network(frame.network), frame.origin, frame.body) for frame in frames]
+        )
+        for frame, outcome in zip(frames, outcomes, strict=True):
+            if outcome.disposition is Disposition.QUARANTINED:
+                self._quarantine.replay_failed(frame.id, outcome.reason)
+            else:
                 self._quarantine.remove(frame.id)
-                outcomes[frame.id] = Outcome(Disposition.SKIPPED, "no fill level in this frame")
-            else:
-                ready.append((frame.id, uplink))
-        results = await self._store([uplink for _, uplink in ready])
-        for (frame_id, _), result in zip(ready, results, strict=True):
-            if result.status is ItemStatus.REJECTED:
-                reason = f"rejected by the service: {result.reason}"
-                self._quarantine.replay_failed(frame_id, reason)
-                outcomes[frame_id] = Outcome(Disposition.QUARANTINED, reason)
-            else:
-                self._quarantine.remove(frame_id)
-                outcomes[frame_id] = Outcome(Disposition(result.status.value))
-        return outcomes
+        return {frame.id: outcome for frame, outcome in zip(frames, outcomes, strict=True)}

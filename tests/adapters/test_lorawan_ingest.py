@@ -96,13 +96,16 @@ async def test_frame_without_level_is_skipped_not_quarantined(quarantine: Quaran
 
 
 async def test_sink_failure_propagates_and_quarantines_nothing(quarantine: Quarantine) -> None:
-    """When the sink cannot store, the error reaches the caller (which does not acknowledge)."""
+    """When the sink cannot store, the error reaches the caller and nothing is quarantined until the retry."""
     sink = InMemorySink(failures=1)
     ingestor = Ingestor(MODELS, sink, quarantine)
+    batch = [tts(EM310, 1), tts("0000000000000001", 1)]
     with pytest.raises(ConnectionError):
-        await ingestor.ingest([tts(EM310, 1)])
+        await ingestor.ingest(batch)
     assert quarantine.frames() == []
-    assert [o.disposition for o in await ingestor.ingest([tts(EM310, 1)])] == [Disposition.STORED]
+    outcomes = await ingestor.ingest(batch)  # the caller retries the same batch
+    assert [o.disposition for o in outcomes] == [Disposition.STORED, Disposition.QUARANTINED]
+    assert len(quarantine.frames()) == 1  # quarantined once, not once per attempt
 
 
 async def test_replay_after_the_device_is_configured(quarantine: Quarantine) -> None:
