@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -112,7 +114,12 @@ class MqttSubscriber:
     def __init__(self, settings: MqttSettings, ingestor: Ingestor) -> None:
         self._settings = settings
         self._ingestor = ingestor
-        self._queue: asyncio.Queue[_Delivery] = asyncio.Queue()
+        # Messages cross from paho's thread in a locked deque; the event loop is woken once per
+        # run of messages rather than once per message.
+        self._inbox: deque[_Delivery] = deque()
+        self._inbox_lock = threading.Lock()
+        self._wake_scheduled = False
+        self._ready = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.subscribed = asyncio.Event()
         """Set while connected with the subscriptions acknowledged by the broker."""
@@ -182,21 +189,30 @@ class MqttSubscriber:
 
     def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
         delivery = _Delivery(message.topic, bytes(message.payload), message.mid, message.qos)
-        self._threadsafe(self._queue.put_nowait, delivery)
+        with self._inbox_lock:
+            self._inbox.append(delivery)
+            wake = not self._wake_scheduled
+            self._wake_scheduled = True
+        if wake:
+            self._threadsafe(self._ready.set)
 
     # the asyncio side
 
     async def _next_batch(self, stop: asyncio.Event) -> list[_Delivery]:
-        """Wait for a message (checking ``stop`` twice a second), then take what else is queued."""
+        """Wait for messages (checking ``stop`` twice a second), then take up to ``batch_max``."""
         while not stop.is_set():
             try:
-                first = await asyncio.wait_for(self._queue.get(), timeout=0.5)
+                await asyncio.wait_for(self._ready.wait(), timeout=0.5)
             except TimeoutError:
                 continue
-            batch = [first]
-            while len(batch) < self._settings.batch_max and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            return batch
+            with self._inbox_lock:
+                count = min(len(self._inbox), self._settings.batch_max)
+                batch = [self._inbox.popleft() for _ in range(count)]
+                if not self._inbox:
+                    self._wake_scheduled = False
+                    self._ready.clear()
+            if batch:
+                return batch
         return []
 
     async def _handle(self, batch: Sequence[_Delivery], stop: asyncio.Event) -> bool:
