@@ -200,8 +200,9 @@ async def test_adapter_process_then_quarantine_commands(setup: Setup) -> None:
 
 async def test_kill_9_loses_and_duplicates_nothing(setup: Setup) -> None:
     """Uplinks published across a kill -9 of the adapter are all stored, each exactly once."""
-    # Mosquitto keeps at most max_queued_messages (default 1000) for an absent client: stay below.
-    total = 1200
+    # Mosquitto queues at most max_queued_messages (default 1000) beyond the in-flight window for a
+    # client; at the kill at most 400 of the first half are left, plus the 500 sent meanwhile.
+    total = 1000
     messages = [
         (setup.tts_topic(), tts_uplink(EM310, n, EM310_FRAME, received_at=T0 + timedelta(seconds=n)))
         for n in range(total)
@@ -211,14 +212,12 @@ async def test_kill_9_loses_and_duplicates_nothing(setup: Setup) -> None:
         await until(lambda: len(setup.lines()) >= 100)
         process.kill()
         await process.wait()
-    stored_at_kill = len(setup.lines())
     await send(messages[total // 2 :])  # while the adapter is down: the broker keeps them in the session
     async with adapter(setup) as process:
         await until(lambda: len(setup.lines()) >= total, timeout=60)
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), timeout=20) == 0
     counters = [r["f_cnt"] for r in setup.lines()]
-    assert stored_at_kill < total
     assert sorted(counters) == list(range(total))  # none lost, none twice
 
 
