@@ -9,6 +9,7 @@ import pytest
 
 from wastesvc.errors import AlreadyExists, NotFound
 from wastesvc.storage import (
+    CollectionRow,
     ContainerRow,
     InsertOutcome,
     ObservationRow,
@@ -202,3 +203,29 @@ def test_plans_and_operations_list_newest_first(storage: SqlStorage) -> None:
     plan = storage.get_plan(T, "p1")
     assert plan is not None
     assert plan.body == b"x"
+
+
+def test_collections_are_idempotent_and_move_last_emptied_forward(storage: SqlStorage) -> None:
+    """Crew and sensor are two rows; re-sending stores nothing; last emptied only moves forward."""
+    storage.create(_container("c0"))
+    crew = CollectionRow(tenant=T, container_id="c0", collect_time=NOW, source="crew", weighed_kg=140.0)
+    sensor = CollectionRow(
+        tenant=T, container_id="c0", collect_time=NOW - timedelta(minutes=20), source="sensor"
+    )
+    older = CollectionRow(tenant=T, container_id="c0", collect_time=NOW - timedelta(days=3), source="crew")
+
+    assert storage.insert_collections([crew, sensor]) == [True, True]
+    assert storage.insert_collections([crew, older]) == [False, True]
+
+    listed = storage.list_collections(T, ["c0"])
+    assert [(c.source, c.collect_time) for c in listed] == [
+        ("crew", NOW - timedelta(days=3)),
+        ("sensor", NOW - timedelta(minutes=20)),
+        ("crew", NOW),
+    ]
+    container = storage.get(ContainerRow, T, "c0")
+    assert container is not None
+    assert container.last_emptied_time == NOW
+    assert storage.list_collections(OTHER, []) == []
+    storage.delete(ContainerRow, T, "c0")
+    assert storage.list_collections(T, ["c0"]) == []

@@ -3,6 +3,7 @@
 from wastesvc.storage._interface import InsertOutcome, Page, ReadingInsert, Storage
 from wastesvc.storage._sql import SqlStorage, open_storage
 from wastesvc.storage._tables import (
+    CollectionRow,
     ContainerRow,
     DepotRow,
     FacilityRow,
@@ -14,6 +15,7 @@ from wastesvc.storage._tables import (
 )
 
 __all__ = [
+    "CollectionRow",
     "ContainerRow",
     "DepotRow",
     "FacilityRow",

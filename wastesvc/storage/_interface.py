@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from wastesvc.storage._tables import (
+    CollectionRow,
     ContainerRow,
     DepotRow,
     FacilityRow,
@@ -132,6 +133,17 @@ class Storage(Protocol):
 
     def readings_since(self, tenant: str, since: datetime) -> list[ReadingRow]:
         """The tenant's readings measured at or after `since`, ordered by container then time."""
+        ...
+
+    def insert_collections(self, collections: Sequence[CollectionRow]) -> list[bool]:
+        """Stores emptyings (and moves each container's `last_emptied_time` forward); per row, True when
+        new, False when the same (container, source, time) was stored before."""
+        ...
+
+    def list_collections(
+        self, tenant: str, container_ids: Sequence[str], *, since: datetime | None = None
+    ) -> list[CollectionRow]:
+        """The emptyings of these containers (all when empty), oldest first, at or after `since`."""
         ...
 
     def insert_observations(

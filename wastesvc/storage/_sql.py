@@ -20,6 +20,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -29,6 +30,7 @@ from sqlmodel import Session, col
 from wastesvc.errors import AlreadyExists, NotFound
 from wastesvc.storage._interface import InsertOutcome, Page, ReadingInsert, ResourceRow
 from wastesvc.storage._tables import (
+    CollectionRow,
     ContainerRow,
     ObservationRow,
     OperationRow,
@@ -42,6 +44,7 @@ __all__ = ["SqlStorage", "open_storage"]
 # The Core tables behind the models, for executemany inserts (SQLModel types `__table__` loosely).
 _READINGS: Table = ReadingRow.__table__  # type: ignore[attr-defined]
 _OBSERVATIONS: Table = ObservationRow.__table__  # type: ignore[attr-defined]
+_COLLECTIONS: Table = CollectionRow.__table__  # type: ignore[attr-defined]
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -160,11 +163,10 @@ class SqlStorage:
         with Session(self.engine) as session:
             if kind is ContainerRow:
                 # Explicit, because SQLite only cascades when foreign keys are on for the connection.
-                session.execute(
-                    delete(ReadingRow).where(
-                        col(ReadingRow.tenant) == tenant, col(ReadingRow.container_id) == row_id
+                for child in (ReadingRow, CollectionRow):
+                    session.execute(
+                        delete(child).where(col(child.tenant) == tenant, col(child.container_id) == row_id)
                     )
-                )
             statement = delete(kind).where(col(kind.tenant) == tenant, col(kind.id) == row_id)
             result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
             deleted = result.rowcount
@@ -280,6 +282,52 @@ class SqlStorage:
             .where(col(ReadingRow.tenant) == tenant, col(ReadingRow.measure_time) >= since)
             .order_by(col(ReadingRow.container_id), col(ReadingRow.measure_time))
         )
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.execute(query).scalars().all())
+
+    # Collections ----------------------------------------------------------------------------------
+
+    def insert_collections(self, collections: Sequence[CollectionRow]) -> list[bool]:
+        if not collections:
+            return []
+        created = _now()
+        key = ("tenant", "container_id", "source", "collect_time")
+        values = [
+            {**c.model_dump(exclude={"id", "create_time"}), "create_time": created} for c in collections
+        ]
+        table = _COLLECTIONS
+        statement = self._insert_ignore(table).returning(*(table.c[k] for k in key))
+        with Session(self.engine) as session:
+            inserted = {tuple(row) for row in session.execute(statement, values).all()}
+            latest: dict[tuple[str, str], datetime] = {}
+            for c in collections:
+                at = latest.get((c.tenant, c.container_id))
+                latest[(c.tenant, c.container_id)] = c.collect_time if at is None else max(at, c.collect_time)
+            for (tenant, container_id), when in latest.items():
+                session.execute(
+                    update(ContainerRow)
+                    .where(
+                        col(ContainerRow.tenant) == tenant,
+                        col(ContainerRow.id) == container_id,
+                        or_(
+                            col(ContainerRow.last_emptied_time).is_(None),
+                            col(ContainerRow.last_emptied_time) < when,
+                        ),
+                    )
+                    .values(last_emptied_time=when)
+                )
+            session.commit()
+        return [tuple(getattr(c, k) for k in key) in inserted for c in collections]
+
+    def list_collections(
+        self, tenant: str, container_ids: Sequence[str], *, since: datetime | None = None
+    ) -> list[CollectionRow]:
+        conditions = [col(CollectionRow.tenant) == tenant]
+        if container_ids:
+            conditions.append(col(CollectionRow.container_id).in_(list(container_ids)))
+        if since is not None:
+            conditions.append(col(CollectionRow.collect_time) >= since)
+        query = select(CollectionRow).where(*conditions).order_by(col(CollectionRow.collect_time))
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.execute(query).scalars().all())
 

@@ -11,6 +11,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "CollectionRow",
     "ContainerRow",
     "DepotRow",
     "FacilityRow",
@@ -160,6 +161,36 @@ class ReadingRow(SQLModel, table=True):
     battery_percent: float | None = None
     temperature_c: float | None = None
     tilted: bool = False
+    create_time: datetime = _utc(nullable=False)
+
+
+class CollectionRow(SQLModel, table=True):
+    """One emptying of a container, as a crew reported it or as its sensor's series showed it.
+
+    A crew report and a sensor detection of the same emptying are two rows (the `source` differs); the
+    merge into one event is the fill library's (`wastesvc.fill.merge_collections`), which keeps both.
+    """
+
+    __tablename__ = "collections"
+    __table_args__ = (
+        # Idempotency: a re-sent report or a re-run detection of the same emptying stores nothing new.
+        UniqueConstraint("tenant", "container_id", "source", "collect_time", name="uq_collections_key"),
+        ForeignKeyConstraint(
+            ["tenant", "container_id"], ["containers.tenant", "containers.id"], ondelete="CASCADE"
+        ),
+        Index("ix_collections_container_time", "tenant", "container_id", "collect_time"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str
+    container_id: str
+    collect_time: datetime = _utc(nullable=False)
+    source: str  # "crew" or "sensor"
+    # Crew reports: the plan and visit the emptying belongs to, what the truck weighed, the fill seen.
+    route_plan: str = ""
+    visit_id: str = ""
+    weighed_kg: float | None = None
+    observed_fill: float | None = None
     create_time: datetime = _utc(nullable=False)
 
 
