@@ -112,8 +112,8 @@ async def _plan(settings: Settings, args: argparse.Namespace) -> int:
     day = args.date or today
     if day < today:
         print(
-            f"warning: {day} is in the past (today is {today} in {settings.timezone}); planning it anyway, "
-            "from the latest fill levels, not from that day's",
+            f"warning: {day} is in the past (today is {today} in {settings.timezone}); "
+            "planning it anyway, from the latest readings",
             file=sys.stderr,
         )
     async with grpc.aio.insecure_channel(args.target or settings.listen) as channel:
