@@ -129,7 +129,9 @@ def _bind(server: grpc.aio.Server, address: str) -> int:
     try:
         return server.add_insecure_port(address)
     except RuntimeError:
-        raise ListenError(f"cannot listen on {address}: gRPC could not bind it (its log line above says why)") from None
+        raise ListenError(
+            f"cannot listen on {address}: gRPC could not bind it (its log line above says why)"
+        ) from None
 
 
 def _in_use(address: str) -> bool:
