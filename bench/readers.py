@@ -1,4 +1,4 @@
-"""Readers for every instance format in `../shared/benchmarks/`, and the catalogue of instances and BKS.
+"""Readers for every instance format in `data/benchmarks/`, and the catalogue of instances and BKS.
 
 Two instance types come out of here:
 
@@ -7,7 +7,7 @@ Two instance types come out of here:
   is the numbering of the instance files' own `.sol` files (VRPLIB node `k` is `k - 1`; Solomon's `CUST NO.`).
 * `KimInstance` for Kim, Kim & Sahoo (2006) WCVRPTW `*_stop.txt` files. Sites keep the ids of the file.
 
-Each family is costed under its own convention (see `../shared/benchmarks/README.md`); the integer matrices
+Each family is costed under its own convention (see `data/benchmarks/README.md`); the integer matrices
 here are in the instance's *scaled* units, which is what the solvers are fed:
 
 * CVRP `round`: nint Euclidean distance, scale 1; no times.
@@ -43,11 +43,11 @@ __all__ = [
     "KimLiterature",
     "KimSite",
     "VrpInstance",
+    "benchmark_data",
     "load",
     "read_kim",
     "read_solomon",
     "read_vrplib",
-    "shared_benchmarks",
 ]
 
 Family = Literal["cvrp", "vrptw", "mtvrptwr", "wcvrptw"]
@@ -61,15 +61,14 @@ LUNCH_LATEST_S = 12 * 3600
 _SCALE: dict[Convention, int] = {"round": 1, "dimacs": 10, "exact": 1}
 
 
-def shared_benchmarks(repo: Path | None = None) -> Path:
-    """`<repo>/../shared/benchmarks`, or a clear error when the data is not there."""
+def benchmark_data(repo: Path | None = None) -> Path:
+    """`<repo>/data/benchmarks`, the instances shipped with the repository, or a clear error when missing."""
     root = repo if repo is not None else Path(__file__).resolve().parent.parent
-    path = (root.parent / "shared" / "benchmarks").resolve()
+    path = (root / "data" / "benchmarks").resolve()
     if not (path / "README.md").is_file():
         raise FileNotFoundError(
-            f"benchmark data not found at {path}: the harness expects the shared benchmark files "
-            "(cvrp/, vrptw/, mtvrptwr/, wcvrptw_kim2006/ and README.md) in ../shared/benchmarks "
-            "next to the repository"
+            f"benchmark data not found at {path}: the harness expects the instance files "
+            "(cvrp/, vrptw/, mtvrptwr/, wcvrptw_kim2006/ and README.md) in data/benchmarks of the repository"
         )
     return path
 
@@ -339,7 +338,7 @@ def read_kim(path: Path) -> KimInstance:
 
 @dataclass(frozen=True, slots=True)
 class KimLiterature:
-    """Vehicles / miles from `shared/benchmarks/README.md` (literature values, not re-checkable)."""
+    """Vehicles / miles from `data/benchmarks/README.md` (literature values, not re-checkable)."""
 
     customers: int
     kim2006: tuple[int, float]
@@ -425,8 +424,8 @@ CATALOG: dict[str, BenchmarkSpec] = {
 
 
 def load(spec: BenchmarkSpec, root: Path | None = None) -> VrpInstance | KimInstance:
-    """Read the instance of `spec` from the shared benchmark folder."""
-    path = (root if root is not None else shared_benchmarks()) / spec.relpath
+    """Read the instance of `spec` from the benchmark folder (`data/benchmarks` unless `root` is given)."""
+    path = (root if root is not None else benchmark_data()) / spec.relpath
     if spec.family == "wcvrptw":
         return read_kim(path)
     if path.suffix == ".txt":

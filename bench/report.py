@@ -380,7 +380,7 @@ def _conventions() -> list[str]:
     return [
         "## Conventions and modelling choices",
         "",
-        "* Cost conventions follow `../shared/benchmarks/README.md`. The solvers get integer matrices in the"
+        "* Cost conventions follow `data/benchmarks/README.md`. The solvers get integer matrices in the"
         " instance's scaled units: CVRP nint Euclidean; VRPTW / MTVRPTWR"
         " `floor(10 d)` for distance and travel"
         " time with windows, service and release times ×10; Kim: Manhattan feet (rounded to the foot) and"

@@ -17,7 +17,7 @@ instances) can be run on different days and still fill one report; each record n
 date and commit, and `routing_meta.json` keeps one entry per preset.
 
 Budgets. `quick`: 10 s per solver on the 100-customer instances, 15 s on Kim 102 and 30 s on Kim 277.
-`full`: every instance in `../shared/benchmarks`, at `max(10, ceil(0.2 n))` s for `n` customers, i.e. one
+`full`: every instance in `data/benchmarks`, at `max(10, ceil(0.2 n))` s for `n` customers, i.e. one
 twelfth of the DIMACS / PyVRP-benchmark CVRP rule `n × 240 / 100` s, so that the whole suite (3 solvers, 21
 instances, about 2.6 h) fits in one 3-hour session on 2 cores; the Kim instances get the same rule (the README
 does not carry Benjamin & Beasley's run times, so theirs cannot be matched).

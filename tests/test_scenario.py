@@ -17,7 +17,7 @@ from wastesvc.scenario import ContainerModel, Scenario, fill_from_distance, load
 from wastesvc.scenario._build import DEFAULT_OUTPUT, main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TERRITORY = REPO_ROOT.parent / "shared" / "territory"
+TERRITORY = REPO_ROOT / "data" / "territory"
 LAT_RANGE = (49.30, 49.50)
 LNG_RANGE = (3.18, 3.48)
 PAV_STREAMS = {"glass", "paper", "packaging"}
@@ -215,7 +215,6 @@ def test_loader_rejects_dangling_references(tmp_path: Path) -> None:
         load_scenario(path)
 
 
-@pytest.mark.skipif(not TERRITORY.is_dir(), reason=f"territory reference data not found at {TERRITORY}")
 def test_generator_reproduces_the_committed_file(tmp_path: Path) -> None:
     """Rebuilding from the territory folder gives the committed JSON byte for byte."""
     out = tmp_path / "grand_soissons.json"

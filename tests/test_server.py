@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -18,10 +19,11 @@ from google.protobuf import timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+import wastesvc.server
 from tests.conftest import TENANT, Api, container_message, token
 from wastesvc.client import open_channel
 from wastesvc.config import Settings
-from wastesvc.server import SERVICE_NAMES
+from wastesvc.server import SERVICE_NAMES, ListenError, create_server
 from wastesvc.v1 import containers_pb2, containers_pb2_grpc, readings_pb2, readings_pb2_grpc
 
 
@@ -159,3 +161,88 @@ async def test_sigterm_shuts_down_gracefully(tmp_path: Path) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as error:
             await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
         assert error.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+async def test_a_second_server_on_a_taken_port_refuses_to_start(tmp_path: Path) -> None:
+    """A server asked for a port another server holds raises ListenError and opens no database."""
+    first, port = await create_server(
+        "127.0.0.1:0",
+        Settings(db_url=f"sqlite:///{tmp_path / 'first.db'}", auth_key_file=str(tmp_path / "auth.key")),
+    )
+    try:
+        second_db = tmp_path / "second.db"
+        with pytest.raises(ListenError, match=f"127.0.0.1:{port}: the address is already in use"):
+            await create_server(
+                f"127.0.0.1:{port}",
+                Settings(db_url=f"sqlite:///{second_db}", auth_key_file=str(tmp_path / "auth.key")),
+            )
+        assert not second_db.exists()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        await first.stop(None)
+
+
+async def test_grpc_itself_refuses_a_taken_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the pre-check (a port taken between check and bind), gRPC's bind still fails: no port reuse."""
+    first, port = await create_server(
+        "127.0.0.1:0",
+        Settings(db_url=f"sqlite:///{tmp_path / 'first.db'}", auth_key_file=str(tmp_path / "auth.key")),
+    )
+    try:
+        monkeypatch.setattr(wastesvc.server, "_in_use", lambda _address: False)
+        with pytest.raises(ListenError, match=f"cannot listen on 127.0.0.1:{port}: gRPC could not bind it"):
+            await create_server(
+                f"127.0.0.1:{port}",
+                Settings(
+                    db_url=f"sqlite:///{tmp_path / 'second.db'}", auth_key_file=str(tmp_path / "auth.key")
+                ),
+            )
+        assert not (tmp_path / "second.db").exists()
+    finally:
+        await first.stop(None)
+
+
+async def test_a_failed_start_frees_its_port(tmp_path: Path) -> None:
+    """When the database cannot be opened the port is released, so a corrected start can take it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(Exception, match="bogus"):
+        await create_server(
+            f"127.0.0.1:{port}", Settings(db_url="bogus://nowhere", auth_key_file=str(tmp_path / "auth.key"))
+        )
+    service, bound = await create_server(
+        f"127.0.0.1:{port}",
+        Settings(db_url=f"sqlite:///{tmp_path / 'w.db'}", auth_key_file=str(tmp_path / "auth.key")),
+    )
+    await service.stop(None)
+    assert bound == port
+
+
+async def test_a_second_serve_process_on_a_taken_port_exits_with_a_clear_message(tmp_path: Path) -> None:
+    """`wastesvc serve` on the port of a running server exits 1 with one line; the first keeps serving."""
+    first, address = _start_server(tmp_path / "first.db")
+    try:
+        env = {**os.environ, "WASTESVC_DB_URL": f"sqlite:///{tmp_path / 'second.db'}"}
+        second = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "wastesvc.cli", "serve", "--listen", address],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode == 1
+        assert (
+            second.stderr == f"wastesvc: error: cannot listen on {address}: the address is already in use\n"
+        )
+        assert not (tmp_path / "second.db").exists()
+        async with grpc.aio.insecure_channel(address) as channel:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(first.wait, 30) == 0

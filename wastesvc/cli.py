@@ -1,4 +1,4 @@
-"""`wastesvc` command line: serve, demo, plan, sheets."""
+"""`wastesvc` command line: serve, demo, plan, sheets, token."""
 
 from __future__ import annotations
 
@@ -15,9 +15,16 @@ import grpc
 
 from wastesvc.auth import ROLES, issue_token, load_key
 from wastesvc.client import PlanFailed, open_channel, optimize_day, plan_summary, save_sheets
-from wastesvc.config import Settings, load_settings
+from wastesvc.config import (
+    MAX_SOLVER_TIME_LIMIT_S,
+    MIN_SOLVER_TIME_LIMIT_S,
+    ConfigError,
+    Settings,
+    check_time_limit,
+    load_settings,
+)
 from wastesvc.demo import run_demo
-from wastesvc.server import serve
+from wastesvc.server import ListenError, check_address, serve
 from wastesvc.v1 import planning_pb2, planning_pb2_grpc
 
 __all__ = ["main"]
@@ -25,37 +32,83 @@ __all__ = ["main"]
 DEMO_DB = Path("var/demo.db")
 
 
+def _address(text: str) -> str:
+    host, colon, port = text.rpartition(":")
+    if not (colon and host and port.isdigit() and int(port) <= 65535):
+        raise argparse.ArgumentTypeError(
+            f"expected host:port such as 127.0.0.1:50051 or [::]:50051, got {text!r}"
+        )
+    return text
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _time_limit(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    try:
+        return check_time_limit(seconds)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wastesvc", description=__doc__)
-    parser.add_argument(
-        "--config", help="TOML settings file (else WASTESVC_CONFIG, then WASTESVC_* variables)"
-    )
+    config_help = "TOML settings file (else WASTESVC_CONFIG, then WASTESVC_* variables)"
+    parser.add_argument("--config", help=config_help)
+    # Also accepted after the subcommand; SUPPRESS keeps a --config given before it when none comes after.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
+    listen_help = "host:port to listen on (default: the listen setting, 127.0.0.1:50051)"
     commands = parser.add_subparsers(dest="command", required=True)
 
-    commands.add_parser("serve", help="run the gRPC server until SIGTERM/Ctrl-C")
+    serve_command = commands.add_parser(
+        "serve", parents=[common], help="run the gRPC server until SIGTERM/Ctrl-C"
+    )
+    serve_command.add_argument("--listen", type=_address, default=None, help=listen_help)
 
     demo = commands.add_parser(
-        "demo", help="load Grand Soissons, simulate readings, plan today, print sheets"
+        "demo",
+        parents=[common],
+        help="load Grand Soissons, simulate readings, plan today, print sheets",
     )
+    demo.add_argument("--listen", type=_address, default=None, help=listen_help)
     demo.add_argument(
         "--out", type=Path, default=Path("out"), help="folder for the route sheets (default out/)"
     )
     demo.add_argument("--no-serve", action="store_true", help="exit after writing the sheets")
 
-    plan = commands.add_parser("plan", help="ask a running server to plan a day and wait for the plan")
+    plan = commands.add_parser(
+        "plan", parents=[common], help="ask a running server to plan a day and wait for the plan"
+    )
     plan.add_argument("--target", default=None, help="server address (default: the listen setting)")
-    plan.add_argument("--date", type=date.fromisoformat, default=None, help="service day, default today")
-    plan.add_argument("--time-limit", type=float, default=None, help="solver budget in seconds")
+    plan.add_argument("--date", type=_day, default=None, help="service day, YYYY-MM-DD, default today")
+    plan.add_argument(
+        "--time-limit",
+        type=_time_limit,
+        default=None,
+        help=f"solver budget in seconds, {MIN_SOLVER_TIME_LIMIT_S:g} to {MAX_SOLVER_TIME_LIMIT_S:g} "
+        "(default: the server's solver_time_limit_s)",
+    )
     plan.add_argument("--out", type=Path, default=None, help="also write the sheets to this folder")
 
-    token = commands.add_parser("token", help="issue a signed token (needs the server's auth key file)")
+    token = commands.add_parser(
+        "token", parents=[common], help="issue a signed token (needs the server's auth key file)"
+    )
     token.add_argument("--tenant", default=None, help="tenant it acts for (default: the tenant setting)")
     token.add_argument("--role", choices=sorted(ROLES), default="operator", help="what it may do")
     token.add_argument("--commune", action="append", default=[], help="limit to this INSEE code (repeat)")
     token.add_argument("--subject", default="wastesvc-cli", help="who it is for, kept in the logs")
     token.add_argument("--ttl-hours", type=float, default=24.0, help="validity in hours (default 24)")
 
-    sheets = commands.add_parser("sheets", help="download the route sheets of a plan")
+    sheets = commands.add_parser("sheets", parents=[common], help="download the route sheets of a plan")
     sheets.add_argument("plan", help="plan name, tenants/{tenant}/routePlans/…")
     sheets.add_argument("--target", default=None, help="server address (default: the listen setting)")
     sheets.add_argument("--vehicle", default="", help="only this vehicle, tenants/{tenant}/vehicles/…")
@@ -65,7 +118,14 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _plan(settings: Settings, args: argparse.Namespace) -> int:
     tz = ZoneInfo(settings.timezone)
-    day = args.date or datetime.now(tz).date()
+    today = datetime.now(tz).date()
+    day = args.date or today
+    if day < today:
+        print(
+            f"warning: {day} is in the past (today is {today} in {settings.timezone}); "
+            "planning it anyway, from the latest readings",
+            file=sys.stderr,
+        )
     async with open_channel(args.target or settings.listen, settings) as channel:
         try:
             plan = await optimize_day(channel, settings.tenant, day, time_limit_s=args.time_limit)
@@ -103,31 +163,47 @@ def _token(settings: Settings, args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs one subcommand; exit code 0, 1 when it failed, 2 for bad arguments or settings."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = load_settings(args.config)
     try:
-        if args.command == "serve":
-            asyncio.run(serve(settings))
-        elif args.command == "demo":
-            # The demo loads the scenario afresh each time; its own database never touches a real one.
-            if settings.db_url == Settings().db_url:
-                DEMO_DB.unlink(missing_ok=True)
-                for suffix in ("-wal", "-shm"):
-                    Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
-                settings = replace(settings, db_url=f"sqlite:///{DEMO_DB}")
-            asyncio.run(run_demo(settings, args.out, keep_serving=not args.no_serve))
-        elif args.command == "plan":
-            return asyncio.run(_plan(settings, args))
-        elif args.command == "sheets":
-            return asyncio.run(_sheets(settings, args))
-        elif args.command == "token":
-            print(_token(settings, args))
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"wastesvc: error: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "listen", None):
+        settings = replace(settings, listen=args.listen)
+    try:
+        return _run(settings, args)
     except grpc.aio.AioRpcError as exc:
         print(f"{exc.code().name}: {exc.details()}", file=sys.stderr)
         return 1
+    except ListenError as exc:
+        print(f"wastesvc: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        asyncio.run(serve(settings))
+    elif args.command == "demo":
+        # The demo loads the scenario afresh each time; its own database never touches a real one.
+        if settings.db_url == Settings().db_url:
+            # Before deleting: a demo already running on this address is still using that database.
+            check_address(settings.listen)
+            DEMO_DB.unlink(missing_ok=True)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
+            settings = replace(settings, db_url=f"sqlite:///{DEMO_DB}")
+        asyncio.run(run_demo(settings, args.out, keep_serving=not args.no_serve))
+    elif args.command == "plan":
+        return asyncio.run(_plan(settings, args))
+    elif args.command == "sheets":
+        return asyncio.run(_sheets(settings, args))
+    elif args.command == "token":
+        print(_token(settings, args))
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -125,7 +125,7 @@ async def optimize_day(
         service_date=date_pb2.Date(year=service_date.year, month=service_date.month, day=service_date.day),
     )
     if time_limit_s:
-        request.options.time_limit.FromSeconds(round(time_limit_s))
+        request.options.time_limit.FromTimedelta(timedelta(seconds=time_limit_s))
     operation = await planning.OptimizeRoutes(request)
     while not operation.done:
         operation = await operations.WaitOperation(

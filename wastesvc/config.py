@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "load_settings"]
+__all__ = [
+    "MAX_SOLVER_TIME_LIMIT_S",
+    "MIN_SOLVER_TIME_LIMIT_S",
+    "ConfigError",
+    "Settings",
+    "check_time_limit",
+    "load_settings",
+]
 
 _ENV_PREFIX = "WASTESVC_"
+
+# The API reads a zero budget as "the server's default"; below one second a budget is taken for a typo, not
+# silently replaced by that default.
+MIN_SOLVER_TIME_LIMIT_S = 1.0
+# The server refuses longer budgets (`wastesvc.planner.MAX_TIME_LIMIT`).
+MAX_SOLVER_TIME_LIMIT_S = 600.0
+
+
+class ConfigError(ValueError):
+    """Settings that cannot be read or cannot work; the message is one line for the operator."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,29 +58,66 @@ class Settings:
     tls_ca_file: str = ""
 
 
-def _coerce(kind: Any, raw: Any) -> Any:
+def check_time_limit(seconds: float) -> float:
+    """`seconds` if it is a solver budget the service accepts, else a ValueError saying the bounds."""
+    if not (math.isfinite(seconds) and MIN_SOLVER_TIME_LIMIT_S <= seconds <= MAX_SOLVER_TIME_LIMIT_S):
+        raise ValueError(
+            f"must be between {MIN_SOLVER_TIME_LIMIT_S:g} and "
+            f"{MAX_SOLVER_TIME_LIMIT_S:g} seconds, got {seconds:g}"
+        )
+    return seconds
+
+
+def _coerce(name: str, kind: Any, raw: Any, source: str) -> Any:
     # Field annotations are strings under `from __future__ import annotations`.
-    if kind in ("float", float):
-        return float(raw)
-    if kind in ("int", int):
-        return int(raw)
+    try:
+        if kind in ("float", float):
+            return float(raw)
+        if kind in ("int", int):
+            return int(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} in {source} must be a number, got {raw!r}") from None
     return str(raw)
 
 
+def _read_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
 def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings:
-    """Defaults, then a TOML file (`WASTESVC_CONFIG` or the argument), then `WASTESVC_*` variables."""
+    """Defaults, then a TOML file (`WASTESVC_CONFIG` or the argument), then `WASTESVC_*` variables.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or unreadable, names an unknown setting, or a value cannot work.
+    """
     settings = Settings()
     path = config_file or os.environ.get(f"{_ENV_PREFIX}CONFIG")
     known = {f.name: f.type for f in fields(Settings)}
     if path:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = _read_file(path)
         unknown = sorted(set(data) - set(known))
         if unknown:
-            raise ValueError(f"unknown settings in {path}: {', '.join(unknown)}")
-        settings = replace(settings, **{k: _coerce(known[k], v) for k, v in data.items()})
-    overrides = {
-        name: _coerce(kind, os.environ[f"{_ENV_PREFIX}{name.upper()}"])
-        for name, kind in known.items()
-        if f"{_ENV_PREFIX}{name.upper()}" in os.environ
-    }
-    return replace(settings, **overrides)
+            raise ConfigError(f"unknown settings in {path}: {', '.join(unknown)}")
+        settings = replace(settings, **{k: _coerce(k, known[k], v, str(path)) for k, v in data.items()})
+    overrides = {}
+    for name, kind in known.items():
+        variable = f"{_ENV_PREFIX}{name.upper()}"
+        if variable in os.environ:
+            overrides[name] = _coerce(name, kind, os.environ[variable], variable)
+    settings = replace(settings, **overrides)
+    try:
+        check_time_limit(settings.solver_time_limit_s)
+    except ValueError as exc:
+        raise ConfigError(f"solver_time_limit_s {exc}") from None
+    return settings

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import logging
 import signal
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +41,7 @@ from wastesvc.v1 import (
     readings_pb2_grpc,
 )
 
-__all__ = ["SERVICE_NAMES", "Service", "create_server", "serve"]
+__all__ = ["SERVICE_NAMES", "ListenError", "Service", "check_address", "create_server", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,10 @@ SERVICE_NAMES = (
 )
 # PDFs of a big day's sheets exceed gRPC's 4 MiB default.
 _MAX_MESSAGE = 64 * 1024 * 1024
+
+
+class ListenError(OSError):
+    """The server cannot listen on its address (taken by another server, or not a local address)."""
 
 
 @dataclass
@@ -85,8 +92,87 @@ def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 
 
 async def create_server(address: str, settings: Settings | None = None) -> tuple[Service, int]:
-    """Builds and starts the server on `address` ("host:0" picks a free port); returns it and its port."""
+    """Builds and starts the server on `address` ("host:0" picks a free port); returns it and its port.
+
+    The port is bound first, so a server refused for a taken port has not opened nor changed any database.
+
+    Raises
+    ------
+    ListenError
+        The address is already in use or cannot be bound.
+    """
     settings = settings or Settings()
+    key = await asyncio.to_thread(load_key, settings.auth_key_file)
+    server = grpc.aio.server(
+        interceptors=[AuthInterceptor(key)],
+        options=[
+            ("grpc.max_send_message_length", _MAX_MESSAGE),
+            ("grpc.max_receive_message_length", _MAX_MESSAGE),
+            # grpc-python sets SO_REUSEPORT by default: a second server on a busy port would start and the
+            # kernel would split the clients between two databases. Without it, the bind fails.
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    port = _bind(server, address, _server_credentials(settings))
+    try:
+        service = await _start(server, port, settings)
+    except BaseException:
+        # A bound gRPC server holds its port until it has been started and stopped, even if never served.
+        with contextlib.suppress(Exception):  # it may have started already
+            await server.start()
+        await server.stop(None)
+        raise
+    return service, port
+
+
+def check_address(address: str) -> None:
+    """Refuse `address` when another socket already listens on it.
+
+    gRPC's own bind error says only that binding failed; this names the reason, and lets a caller refuse
+    before it touches anything (the demo resets its database only after this check).
+
+    Raises
+    ------
+    ListenError
+        The address is already in use.
+    """
+    if _in_use(address):
+        raise ListenError(f"cannot listen on {address}: the address is already in use")
+
+
+def _bind(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials | None) -> int:
+    check_address(address)
+    try:
+        if credentials is not None:
+            return server.add_secure_port(address, credentials)
+        return server.add_insecure_port(address)
+    except RuntimeError:
+        raise ListenError(
+            f"cannot listen on {address}: gRPC could not bind it (its log line above says why)"
+        ) from None
+
+
+def _in_use(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        infos = socket.getaddrinfo(
+            host.strip("[]") or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (OSError, ValueError):
+        return False  # gRPC judges the address itself
+    for family, kind, proto, _, sockaddr in infos:
+        try:
+            with socket.socket(family, kind, proto) as probe:
+                # As gRPC does: a port left in TIME_WAIT by a stopped server is free.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(sockaddr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+    return False
+
+
+async def _start(server: grpc.aio.Server, port: int, settings: Settings) -> Service:
     storage = await asyncio.to_thread(open_storage, settings.db_url)
     planner = Planner(
         storage,
@@ -99,14 +185,6 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
     if closed:
         log.warning("closed %d planning operation(s) interrupted by the previous shutdown", closed)
 
-    key = await asyncio.to_thread(load_key, settings.auth_key_file)
-    server = grpc.aio.server(
-        interceptors=[AuthInterceptor(key)],
-        options=[
-            ("grpc.max_send_message_length", _MAX_MESSAGE),
-            ("grpc.max_receive_message_length", _MAX_MESSAGE),
-        ],
-    )
     containers_pb2_grpc.add_ContainerServiceServicer_to_server(ContainerServicer(storage), server)
     fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(storage), server)
     readings_pb2_grpc.add_ReadingServiceServicer_to_server(ReadingServicer(storage), server)
@@ -120,15 +198,10 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
 
-    credentials = _server_credentials(settings)
-    port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
-    if port == 0:
-        storage.close()
-        raise OSError(f"cannot listen on {address}")
     await server.start()
     for name in (*SERVICE_NAMES, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Service(server, port, storage, planner, health_servicer), port
+    return Service(server, port, storage, planner, health_servicer)
 
 
 async def serve(settings: Settings, *, on_ready: object = None) -> None:

@@ -36,7 +36,9 @@ def build_sink(settings: LorawanSettings) -> Sink:
     if settings.sink_file is not None:
         return JsonLinesSink(settings.sink_file)
     if settings.service:
-        return build_service_sink(settings.service)
+        if not settings.token:
+            raise ConfigError("no token for the service: set WASTESVC_TOKEN (wastesvc token --role gateway)")
+        return build_service_sink(settings.service, settings.tenant, settings.token)
     raise ConfigError("no sink: give --service HOST:PORT (wastesvc) or --sink-file PATH")
 
 

@@ -54,6 +54,12 @@ class LorawanSettings:
         The TTS webhook receiver; ``None`` when it does not listen.
     service
         gRPC target of wastesvc (``host:port``).
+    tenant
+        The wastesvc tenant the devices belong to (``grand-soissons``): readings go to
+        ``tenants/{tenant}/containers/-``, the container found by the device's sensor id.
+    token
+        The gateway token for the service (``wastesvc token --role gateway``), read from the environment
+        variable the ``[service]`` table names in ``token_env``; empty when none is set.
     sink_file
         JSON-lines file to write readings to instead of the service.
     """
@@ -63,6 +69,8 @@ class LorawanSettings:
     mqtt: MqttSettings | None
     webhook: WebhookSettings | None
     service: str | None
+    tenant: str
+    token: str
     sink_file: Path | None
 
 
@@ -87,6 +95,12 @@ def _secret(table: Mapping[str, Any], key: str, where: str) -> str | None:
     if not isinstance(variable, str) or variable not in os.environ:
         raise ConfigError(f"[{where}] {key}: environment variable {variable!r} is not set")
     return os.environ[variable]
+
+
+def _service_token(table: Mapping[str, Any]) -> str:
+    """The token from the variable ``token_env`` names (default ``WASTESVC_TOKEN``), if it is set."""
+    variable = _get(table, "token_env", str, "WASTESVC_TOKEN", "service")
+    return os.environ.get(variable, "")
 
 
 def _address(text: str, default_port: int, what: str) -> tuple[str, int, bool]:
@@ -174,5 +188,7 @@ def load_settings(config_path: Path | None, overrides: Overrides) -> LorawanSett
         mqtt=_mqtt(_table(config, "mqtt"), overrides),
         webhook=_webhook(_table(config, "webhook"), overrides),
         service=overrides.service or _get(_table(config, "service"), "target", str, "", "service") or None,
+        tenant=_get(_table(config, "service"), "tenant", str, "grand-soissons", "service"),
+        token=_service_token(_table(config, "service")),
         sink_file=overrides.sink_file,
     )

@@ -224,7 +224,7 @@ async def test_kill_9_loses_and_duplicates_nothing(setup: Setup) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--service", "127.0.0.1:50051"], "not wired yet"),
+        (["--service", "127.0.0.1:50051"], "no token for the service"),
         (
             [
                 "--sink-file",
@@ -241,7 +241,7 @@ async def test_kill_9_loses_and_duplicates_nothing(setup: Setup) -> None:
     ],
 )
 def test_refuses_to_start_with_a_clear_error(setup: Setup, args: list[str], message: str) -> None:
-    """A sink that is not wired or an unreadable configuration stops the start: exit code 2 and the reason."""
+    """A service without a token or an unreadable configuration stops the start: exit 2 and the reason."""
     result = cli(*args, setup=setup)
     assert result.returncode == 2
     assert message in result.stderr

@@ -1,4 +1,4 @@
-"""Readers of ../shared/benchmarks and the independent checker of bench/verify.py."""
+"""Readers of data/benchmarks and the independent checker of bench/verify.py."""
 
 from __future__ import annotations
 
@@ -16,16 +16,16 @@ from bench.readers import (
     KimInstance,
     KimSite,
     VrpInstance,
+    benchmark_data,
     load,
     read_kim,
     read_solomon,
-    shared_benchmarks,
 )
 from bench.routing import merge_records
 from bench.solvers import engine_problem
 from bench.verify import KimRoute, verify_kim, verify_vrp
 
-ROOT = shared_benchmarks()
+ROOT = benchmark_data()
 
 
 def vrp(name: str) -> VrpInstance:
@@ -46,10 +46,17 @@ def bks_routes(name: str) -> list[list[int]]:
     return routes
 
 
-def test_missing_shared_folder_fails_clearly(tmp_path: Path) -> None:
-    """Without ../shared/benchmarks the harness names the path it looked for."""
-    with pytest.raises(FileNotFoundError, match="shared/benchmarks"):
-        shared_benchmarks(tmp_path / "repo")
+def test_benchmark_data_is_inside_the_repository() -> None:
+    """The instances are read from the repository's own data/benchmarks, not from a folder beside it."""
+    repo = Path(__file__).resolve().parents[2]
+    assert repo / "data" / "benchmarks" == ROOT
+    assert all((ROOT / spec.relpath).is_file() for spec in CATALOG.values())
+
+
+def test_missing_benchmark_folder_fails_clearly(tmp_path: Path) -> None:
+    """Without data/benchmarks the harness names the path it looked for."""
+    with pytest.raises(FileNotFoundError, match="data/benchmarks"):
+        benchmark_data(tmp_path / "repo")
 
 
 @pytest.mark.parametrize(

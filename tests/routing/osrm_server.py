@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PBF = REPO.parent / "shared" / "osm" / "liechtenstein-latest.osm.pbf"
+PBF = REPO / "data" / "osm" / "liechtenstein-latest.osm.pbf"
 _READY_TIMEOUT_S = 60.0
 
 
@@ -37,7 +37,7 @@ def dead_url() -> str:
 def osrm_url() -> Iterator[str]:
     """Base URL of an osrm-routed (MLD) serving Liechtenstein, stopped at the end of the session."""
     if not PBF.is_file():
-        pytest.fail(f"OSM extract {PBF} is missing; the OSRM tests need it (see ../shared/osm/README.md)")
+        pytest.fail(f"OSM extract {PBF} is missing; the OSRM tests need it (see data/osm/README.md)")
     started = time.monotonic()
     prepared = subprocess.run(
         [REPO / "scripts" / "osrm.sh", PBF, REPO / "var" / "osrm" / PBF.name.removesuffix(".osm.pbf")],

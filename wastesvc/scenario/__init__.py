@@ -1,7 +1,7 @@
 """The embedded GrandSoissons scenario: typed loader and the container geometry helper.
 
 The data lives in ``grand_soissons.json`` next to this module (see ``SOURCES.md`` for what is public and what
-is modelled); it is regenerated with ``python -m wastesvc.scenario._build <shared/territory>``.
+is modelled); it is regenerated with ``python -m wastesvc.scenario._build data/territory``.
 """
 
 from __future__ import annotations

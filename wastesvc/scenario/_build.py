@@ -1,6 +1,6 @@
 """Generate ``grand_soissons.json`` from the territory reference folder (build time only).
 
-Run ``python -m wastesvc.scenario._build /path/to/shared/territory``. Only ``communes.csv`` is read; every
+Run ``python -m wastesvc.scenario._build data/territory``. Only ``communes.csv`` is read; every
 other value is a constant below, with its origin in ``SOURCES``. The output is byte-for-byte reproducible:
 the random draws use the stdlib generator (stable across Python versions) seeded per commune.
 """
@@ -29,7 +29,7 @@ VILLENEUVE_SAINT_GERMAIN = "02805"
 URBAN = frozenset({SOISSONS, "02064", "02243", VILLENEUVE_SAINT_GERMAIN})
 KM_PER_DEG_LAT = 111.32
 
-FACILITIES_MD = "shared/territory/facilities.md"
+FACILITIES_MD = "data/territory/facilities.md"
 URL_FITAMANT = (
     "https://rr.network.fitamant.bzh/archives-dechets-com/dechetteries-du-soissonnais-nentre-plus-qui-veut"
 )
@@ -770,7 +770,7 @@ def build(territory: Path) -> Json:
         "schema_version": 1,
         "name": "GrandSoissons Agglomération — default scenario",
         "timezone": "Europe/Paris",
-        "generated_by": "python -m wastesvc.scenario._build <shared/territory>",
+        "generated_by": "python -m wastesvc.scenario._build data/territory",
         "seed": SEED,
         "attribution": ATTRIBUTION,
         "sources": SOURCES,
