@@ -24,6 +24,7 @@ from wastesvc.v1 import (
     common_pb2,
     containers_pb2,
     containers_pb2_grpc,
+    dispatch_pb2_grpc,
     fleet_pb2,
     fleet_pb2_grpc,
     observations_pb2_grpc,
@@ -50,6 +51,7 @@ class Api:
     observations: observations_pb2_grpc.ObservationServiceAsyncStub
     planning: planning_pb2_grpc.PlanningServiceAsyncStub
     operations: operations_pb2_grpc.OperationsStub
+    dispatch: dispatch_pb2_grpc.DispatchServiceStub
 
 
 PG_ADMIN = os.environ.get("WASTESVC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -109,6 +111,7 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
             observations=observations_pb2_grpc.ObservationServiceStub(channel),
             planning=planning_pb2_grpc.PlanningServiceStub(channel),
             operations=operations_pb2_grpc.OperationsStub(channel),
+            dispatch=dispatch_pb2_grpc.DispatchServiceStub(channel),
         )
     await service.stop(None)
 

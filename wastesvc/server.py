@@ -21,16 +21,19 @@ from wastesvc.auth import AuthInterceptor, load_key
 from wastesvc.config import Settings
 from wastesvc.planner import Planner
 from wastesvc.servicers.containers import ContainerServicer
+from wastesvc.servicers.dispatch import DispatchServicer
 from wastesvc.servicers.fleet import FleetServicer
 from wastesvc.servicers.observations import ObservationServicer
 from wastesvc.servicers.operations import OperationsServicer
 from wastesvc.servicers.planning import PlanningServicer
 from wastesvc.servicers.readings import ReadingServicer
 from wastesvc.solver_pool import SolverPool
-from wastesvc.storage import Storage, open_storage
+from wastesvc.storage import DispatchStore, Storage, open_storage
 from wastesvc.v1 import (
     containers_pb2,
     containers_pb2_grpc,
+    dispatch_pb2,
+    dispatch_pb2_grpc,
     fleet_pb2,
     fleet_pb2_grpc,
     observations_pb2,
@@ -52,6 +55,7 @@ SERVICE_NAMES = (
     observations_pb2.DESCRIPTOR.services_by_name["ObservationService"].full_name,
     planning_pb2.DESCRIPTOR.services_by_name["PlanningService"].full_name,
     operations_pb2.DESCRIPTOR.services_by_name["Operations"].full_name,
+    dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"].full_name,
 )
 # PDFs of a big day's sheets exceed gRPC's 4 MiB default.
 _MAX_MESSAGE = 64 * 1024 * 1024
@@ -189,7 +193,12 @@ async def _start(server: grpc.aio.Server, port: int, settings: Settings) -> Serv
     fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(storage), server)
     readings_pb2_grpc.add_ReadingServiceServicer_to_server(ReadingServicer(storage), server)
     observations_pb2_grpc.add_ObservationServiceServicer_to_server(ObservationServicer(storage), server)
-    planning_pb2_grpc.add_PlanningServiceServicer_to_server(PlanningServicer(storage, planner), server)
+    dispatch = DispatchStore(storage.engine)
+    planning = PlanningServicer(storage, planner, dispatch)
+    planning_pb2_grpc.add_PlanningServiceServicer_to_server(planning, server)
+    dispatch_pb2_grpc.add_DispatchServiceServicer_to_server(
+        DispatchServicer(storage, dispatch, planning, planner), server
+    )
     operations_pb2_grpc.add_OperationsServicer_to_server(OperationsServicer(storage, planner), server)
 
     health_servicer = health.aio.HealthServicer()

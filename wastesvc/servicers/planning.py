@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 import grpc
 from google.longrunning import operations_pb2
 
 from wastesvc.auth import authorize_read
-from wastesvc.domain._common import parse_name, parse_tenant, resource_name
+from wastesvc.dispatch.lifecycle import STATES, overlay
+from wastesvc.domain._common import (
+    decode_page_token,
+    encode_page_token,
+    page_size,
+    parse_name,
+    parse_tenant,
+    resource_name,
+)
 from wastesvc.domain.resources import container_proto, depot_proto, facility_proto, vehicle_proto
-from wastesvc.errors import NotFound
+from wastesvc.errors import FieldViolation, InvalidArgument, NotFound
 from wastesvc.planner import Planner
-from wastesvc.servicers._base import in_thread, newest_first_page, unary
+from wastesvc.servicers._base import in_thread, unary
 from wastesvc.sheets import render_route_sheets
-from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, Storage, VehicleRow
+from wastesvc.storage import ContainerRow, DepotRow, DispatchStore, FacilityRow, PlanRow, Storage, VehicleRow
 from wastesvc.v1 import planning_pb2, planning_pb2_grpc
 
 __all__ = ["PlanningServicer"]
@@ -23,9 +32,10 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class PlanningServicer(planning_pb2_grpc.PlanningServiceServicer):
-    def __init__(self, storage: Storage, planner: Planner) -> None:
+    def __init__(self, storage: Storage, planner: Planner, dispatch: DispatchStore) -> None:
         self.storage = storage
         self.planner = planner
+        self.dispatch = dispatch
 
     @unary
     async def OptimizeRoutes(
@@ -40,7 +50,13 @@ class PlanningServicer(planning_pb2_grpc.PlanningServiceServicer):
         row = await in_thread(self.storage.get_plan, tenant, plan_id)
         if row is None:
             raise NotFound(name, field="name")
-        return planning_pb2.RoutePlan.FromString(row.body)
+        return await self._overlaid(row)
+
+    async def _overlaid(self, row: PlanRow) -> planning_pb2.RoutePlan:
+        """The stored plan with its life-cycle state and visit statuses."""
+        state = await in_thread(self.dispatch.state, row.tenant, row.id)
+        statuses = await in_thread(self.dispatch.statuses, row.tenant, row.id)
+        return overlay(planning_pb2.RoutePlan.FromString(row.body), state, statuses)
 
     @unary
     async def GetRoutePlan(
@@ -52,24 +68,31 @@ class PlanningServicer(planning_pb2_grpc.PlanningServiceServicer):
     async def ListRoutePlans(
         self, request: planning_pb2.ListRoutePlansRequest, context: Context
     ) -> planning_pb2.ListRoutePlansResponse:
-        authorize_read(parse_tenant(request.parent), commune_wide=True)
-        rows, token = await newest_first_page(
-            self.storage.list_plans,
-            request.parent,
-            request.page_size,
-            request.page_token,
-            default=20,
-            maximum=100,
-        )
+        tenant = parse_tenant(request.parent)
+        authorize_read(tenant, commune_wide=True)
+        filters = _plan_filters(request)
+        limit = page_size(request.page_size, 20, 100)
+        query = {"parent": request.parent, **{k: str(v) for k, v in filters.items()}}
+        key = decode_page_token(request.page_token, query)
+        before = (datetime.fromisoformat(key[0]), key[1]) if key else None
+        rows = await in_thread(self.dispatch.list_plans, tenant, before=before, limit=limit + 1, **filters)
+        token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            token = encode_page_token([rows[-1].create_time.isoformat(), rows[-1].id], query)
         return planning_pb2.ListRoutePlansResponse(
-            route_plans=[planning_pb2.RoutePlan.FromString(r.body) for r in rows],
-            next_page_token=token,
+            route_plans=[await self._overlaid(r) for r in rows], next_page_token=token
         )
 
     @unary
     async def RenderRouteSheets(
         self, request: planning_pb2.RenderRouteSheetsRequest, context: Context
     ) -> planning_pb2.RouteSheets:
+        return await self.render(request.name, request.vehicle)
+
+    async def render(self, name: str, vehicle: str) -> planning_pb2.RouteSheets:
+        """The sheets of plan `name` (one vehicle's when `vehicle` is set), unary or streamed."""
+        request = planning_pb2.RenderRouteSheetsRequest(name=name, vehicle=vehicle)
         plan = await self._plan(request.name)
         tenant, _ = parse_name(request.name, "routePlans")
         if request.vehicle:
@@ -107,6 +130,23 @@ class PlanningServicer(planning_pb2_grpc.PlanningServiceServicer):
         return planning_pb2.RouteSheets(
             content_type="application/pdf", content=rendered.pdf, page_count=rendered.page_count
         )
+
+
+def _plan_filters(request: planning_pb2.ListRoutePlansRequest) -> dict[str, Any]:
+    """The service date and state a listing asks for, as DispatchStore.list_plans arguments."""
+    filters: dict[str, Any] = {}
+    if request.HasField("service_date"):
+        d = request.service_date
+        try:
+            filters["service_date"] = date(d.year, d.month, d.day)
+        except ValueError:
+            raise InvalidArgument([FieldViolation("service_date", "must be a full calendar date")]) from None
+    if request.state:
+        names = {number: name for name, number in STATES.items()}
+        if request.state not in names:
+            raise InvalidArgument([FieldViolation("state", "must be a known RoutePlanState")])
+        filters["state"] = names[request.state]
+    return filters
 
 
 def _id(name: str) -> str:
