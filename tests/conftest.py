@@ -51,7 +51,7 @@ class Api:
     observations: observations_pb2_grpc.ObservationServiceAsyncStub
     planning: planning_pb2_grpc.PlanningServiceAsyncStub
     operations: operations_pb2_grpc.OperationsStub
-    dispatch: dispatch_pb2_grpc.DispatchServiceStub
+    dispatch: dispatch_pb2_grpc.DispatchServiceAsyncStub
 
 
 PG_ADMIN = os.environ.get("WASTESVC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

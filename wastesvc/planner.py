@@ -15,6 +15,7 @@ from google.rpc import code_pb2, status_pb2
 
 import routing
 from wastesvc.auth import authorize
+from wastesvc.dispatch.lifecycle import overlay
 from wastesvc.domain._common import (
     STREAM_KEYS,
     parse_name,
@@ -32,7 +33,16 @@ from wastesvc.domain.planning import (
 )
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, PlanDataInvalid
 from wastesvc.solver_pool import SolverPool
-from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, OperationRow, PlanRow, Storage, VehicleRow
+from wastesvc.storage import (
+    ContainerRow,
+    DepotRow,
+    FacilityRow,
+    OperationRow,
+    PlanRow,
+    PlanStateRow,
+    Storage,
+    VehicleRow,
+)
 from wastesvc.storage._interface import ResourceRow
 from wastesvc.v1 import planning_pb2
 
@@ -205,6 +215,11 @@ class Planner:
         self.storage.save_operation(row)
         return operation, _Job(tenant, row, metadata, request, service_date, streams, vehicle_ids, plan_name)
 
+    def track(self, operation_id: str, task: asyncio.Task[None]) -> None:
+        """Lets CancelOperation and WaitOperation reach an operation run elsewhere (a re-plan)."""
+        self._tasks[operation_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(operation_id, None))
+
     def cancel(self, operation_id: str) -> bool:
         """Asks a running operation to stop; False when it is not running here."""
         task = self._tasks.get(operation_id)
@@ -326,7 +341,9 @@ class Planner:
                     solve_time_s=0.0,
                 )
             created = _now()
-            plan = solution_to_plan(plan_name, data, built, solution, created)
+            # A new plan is a DRAFT of version 1, its visits named (field events refer to them).
+            draft = PlanStateRow(tenant=job.tenant, plan_id=plan_name.rsplit("/", 1)[-1])
+            plan = overlay(solution_to_plan(plan_name, data, built, solution, created), draft, {})
             plan_row = PlanRow(
                 tenant=job.tenant,
                 id=plan_name.rsplit("/", 1)[-1],

@@ -59,9 +59,11 @@ async def test_one_route_is_addressable_with_stable_visit_ids(api: Api) -> None:
     plan = await planned_day(api)
     name = f"{plan.name}/vehicleRoutes/gru-01"
     route = await api.dispatch.GetVehicleRoute(dispatch_pb2.GetVehicleRouteRequest(name=name))
-    assert route.name == name and route.vehicle == VEHICLE
+    assert route.name == name
+    assert route.vehicle == VEHICLE
     ids = [v.id for v in route.visits]
-    assert len(set(ids)) == len(ids) and all(ids)
+    assert len(set(ids)) == len(ids)
+    assert all(ids)
     assert [v.id for v in plan.routes[0].visits] == ids
     assert all(v.status == planning_pb2.VISIT_STATUS_PLANNED for v in route.visits)
     err = await rpc_error(

@@ -15,10 +15,13 @@ from grpc_status import rpc_status
 
 from wastesvc.auth import authorize
 from wastesvc.dispatch.events import apply_event, check_event
+from wastesvc.dispatch.exports import CONTENT_TYPES, export_route
 from wastesvc.dispatch.lifecycle import closed, overlay, parse_vehicle_route_name, published
-from wastesvc.domain._common import parse_name, resource_name, to_timestamp
-from wastesvc.errors import NotFound, PermissionDenied, ServiceError
+from wastesvc.dispatch.ticks import SheetTicks, read_sheet_code, tick_events
+from wastesvc.domain._common import from_timestamp, parse_name, resource_name, to_timestamp
+from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, ServiceError
 from wastesvc.planner import Planner
+from wastesvc.replanner import Replanner
 from wastesvc.servicers._base import in_thread, unary, unary_stream_errors
 from wastesvc.servicers.planning import PlanningServicer
 from wastesvc.storage import DispatchStore, FieldEventRow, PlanStateRow, Storage
@@ -49,7 +52,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         self, storage: Storage, dispatch: DispatchStore, planning: PlanningServicer, planner: Planner
     ) -> None:
         self.storage = storage
-        self.planner = planner
+        self.replanner = Replanner(storage, dispatch, planner)
         self.dispatch = dispatch
         self.planning = planning
         # Events of one plan are applied one at a time: each reads the statuses the previous one wrote.
@@ -173,6 +176,33 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
 
     # Sheets ---------------------------------------------------------------------------------------
 
+    @unary
+    async def SubmitSheetTicks(
+        self, request: dispatch_pb2.SubmitSheetTicksRequest, context: Context
+    ) -> dispatch_pb2.SubmitSheetTicksResponse:
+        code = read_sheet_code(request.sheet_code)
+        tenant, _ = parse_name(code.plan, "routePlans", "sheet_code")
+        authorize(tenant, "field", commune_wide=True)
+        if not request.HasField("round_time"):
+            raise InvalidArgument([FieldViolation("round_time", "is required")])
+        plan, _, _ = await self._load(code.plan, "sheet_code")
+        sheet = SheetTicks(code, list(request.ticks), from_timestamp(request.round_time))
+        stored = []
+        for event in tick_events(sheet, plan):
+            stored.append((await self._record(code.plan, event, "ticks"))[0])
+        return dispatch_pb2.SubmitSheetTicksResponse(field_events=stored)
+
+    @unary
+    async def ExportVehicleRoute(
+        self, request: dispatch_pb2.ExportVehicleRouteRequest, context: Context
+    ) -> httpbody_pb2.HttpBody:
+        if request.format not in CONTENT_TYPES:
+            raise InvalidArgument([FieldViolation("format", "must be GEOJSON, GPX or CSV")])
+        route = await self._vehicle_route(request.name)
+        return httpbody_pb2.HttpBody(
+            content_type=CONTENT_TYPES[request.format], data=export_route(route, request.format)
+        )
+
     @unary_stream_errors
     async def StreamRouteSheets(
         self, request: dispatch_pb2.StreamRouteSheetsRequest, context: Context
@@ -183,10 +213,11 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
                 content_type=sheets.content_type, data=sheets.content[start : start + CHUNK_BYTES]
             )
 
+    @unary
     async def ReplanRoutes(
         self, request: dispatch_pb2.ReplanRoutesRequest, context: Context
     ) -> operations_pb2.Operation:
-        raise NotImplementedError
+        return await self.replanner.start(request)
 
 
 def _event_message(parent: str, row: FieldEventRow) -> dispatch_pb2.FieldEvent:
