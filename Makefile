@@ -8,7 +8,7 @@ PROTOS := $(wildcard proto/wastesvc/v1/*.proto)
 BUF_VERSION := 1.75.0
 ARGS ?=
 
-.PHONY: install proto run test lint fmt bench-routing quick full kim classic clean
+.PHONY: install proto run test lint fmt bench-routing bench-replan quick full kim classic clean
 
 install: $(INSTALLED)
 
@@ -52,6 +52,10 @@ bench-routing: $(GENERATED)
 
 quick full kim classic:
 	@:
+
+# Intraday re-plan of a 2,000-container day with a breakdown at 10:30 (bench/replan.py).
+bench-replan: $(GENERATED)
+	$(BIN)/python -m bench.replan
 
 clean:
 	rm -rf $(VENV) out var wastesvc/v1/*_pb2*.py wastesvc/v1/*_pb2*.pyi $(GENERATED)

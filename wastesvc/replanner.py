@@ -141,7 +141,7 @@ class Replanner:
         try:
             job.metadata.state, job.metadata.progress_percent = Metadata.STATE_SELECTING, 5
             await self._publish(job)
-            data = await asyncio.to_thread(self._read, job)
+            data = await asyncio.to_thread(self.read_input, job.plan_name, job.request)
             limit = job.request.time_limit.ToTimedelta().total_seconds() or DEFAULT_TIME_LIMIT_S
             replanned = build_replan(data, limit)
             job.metadata.selected_container_count = sum(
@@ -170,16 +170,15 @@ class Replanner:
                 job, error=status_pb2.Status(code=code_pb2.INTERNAL, message=f"{type(exc).__name__}: {exc}")
             )
 
-    def _read(self, job: _Job) -> ReplanInput:
-        """Everything the re-plan reads, in one go off the event loop."""
-        tenant, plan_id = parse_name(job.plan_name, "routePlans")
+    def read_input(self, plan_name: str, request: dispatch_pb2.ReplanRoutesRequest) -> ReplanInput:
+        """Everything the re-plan of `plan_name` reads, in one go (a worker thread's storage work)."""
+        tenant, plan_id = parse_name(plan_name, "routePlans")
         row = self.storage.get_plan(tenant, plan_id)
         assert row is not None
         statuses = self.dispatch.statuses(tenant, plan_id)
         plan = overlay(
             planning_pb2.RoutePlan.FromString(row.body), self.dispatch.state(tenant, plan_id), statuses
         )
-        request = job.request
         at = from_timestamp(request.replan_time) if request.HasField("replan_time") else datetime.now(UTC)
         overrides = {parse_name(s.vehicle, "vehicles")[1]: s.available for s in request.vehicles}
         urgent = [parse_name(n, "containers")[1] for n in request.urgent_containers]

@@ -104,7 +104,7 @@ def _stop(stop_id: str, members: Sequence[Selection], stream: str, windows: str,
     )
 
 
-def _vehicle(v: VehicleRow, stream: str) -> routing.Vehicle:
+def _vehicle(v: VehicleRow, stream: str, now_s: int) -> routing.Vehicle:
     lunch = routing.Break(v.break_start_s, v.break_end_s, v.break_s) if v.break_s else None
     return routing.Vehicle(
         id=v.id,
@@ -114,7 +114,8 @@ def _vehicle(v: VehicleRow, stream: str) -> routing.Vehicle:
         start_depot=v.home_depot,
         end_depot=v.home_depot,
         shift=routing.TimeWindow(v.shift_start_s, v.shift_end_s),
-        latest_departure_s=v.shift_start_s,
+        # A truck still at the depot leaves at the re-plan's time at the latest.
+        latest_departure_s=max(v.shift_start_s, now_s),
         cost_per_km=v.cost_per_km,
         cost_per_hour=v.cost_per_hour,
         route_volume_cap_l=float(v.daily_volume_cap_l) or None,
@@ -162,10 +163,13 @@ def build_replan(data: ReplanInput, time_limit_s: float, *, keep_order: bool = T
         containers_of_stop[container_id] = members
         stops.append(_stop(container_id, members, c.stream, c.access_windows, c.required_equipment))
 
+    _add_spare_trucks(data, stops, stream_of_vehicle)
     carried = set(stream_of_vehicle.values())
     problem = routing.Problem(
         stops=tuple(stops),
-        vehicles=tuple(_vehicle(data.vehicles[v], s) for v, s in sorted(stream_of_vehicle.items())),
+        vehicles=tuple(
+            _vehicle(data.vehicles[v], s, data.now_s) for v, s in sorted(stream_of_vehicle.items())
+        ),
         depots=tuple(
             routing.Depot(d.id, routing.Location(d.lat, d.lng))
             for d in data.depots.values()
@@ -184,6 +188,22 @@ def build_replan(data: ReplanInput, time_limit_s: float, *, keep_order: bool = T
     )
     built = BuiltProblem(data.tenant, problem, containers_of_stop, stream_of_vehicle)
     return Replanned(built, options, frozen_visits, gone)
+
+
+def _add_spare_trucks(
+    data: ReplanInput, stops: Sequence[routing.Stop], stream_of_vehicle: dict[str, str]
+) -> None:
+    """Trucks the plan did not use and that are not out of service take the stream with the most work."""
+    work: dict[str, int] = {}
+    for stop in stops:
+        work[stop.stream] = work.get(stop.stream, 0) + 1
+    planned = {r.vehicle.rsplit("/", 1)[-1] for r in data.plan.routes}
+    for vehicle_id, row in sorted(data.vehicles.items()):
+        if vehicle_id in planned or not data.available.get(vehicle_id, True):
+            continue
+        options = [s for s in row.streams.split(",") if work.get(s)]
+        if options:
+            stream_of_vehicle[vehicle_id] = max(options, key=lambda s: (work[s], s))
 
 
 def _plan_stop(
