@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -28,6 +29,7 @@ from wastesvc.domain.planning import (
     BuiltProblem,
     PlanningInput,
     build_problem,
+    initial_stops,
     select_containers,
     solution_to_plan,
 )
@@ -68,6 +70,25 @@ def _load_all(storage: Storage, kind: type[ResourceRow], tenant: str) -> list[Re
         if page.last_key is None:
             return rows
         after = page.last_key
+
+
+def _check_initial_routes(tenant: str, routes: Sequence[planning_pb2.InitialRoute]) -> list[FieldViolation]:
+    """Names in initial routes must be the tenant's vehicles and containers."""
+    violations = []
+    for i, route in enumerate(routes):
+        names = [(f"initial_routes[{i}].vehicle", route.vehicle, "vehicles")]
+        names += [
+            (f"initial_routes[{i}].containers[{j}]", c, "containers") for j, c in enumerate(route.containers)
+        ]
+        for path, name, collection in names:
+            try:
+                owner, _ = parse_name(name, collection, path)
+            except InvalidArgument as exc:
+                violations += exc.violations
+                continue
+            if owner != tenant:
+                violations.append(FieldViolation(path, f"must be in tenants/{tenant}"))
+    return violations
 
 
 @dataclass
@@ -156,6 +177,7 @@ class Planner:
             violations.append(FieldViolation("options.fill_threshold", "must be within [0, 1]"))
         if options.max_days_without_emptying < 0:
             violations.append(FieldViolation("options.max_days_without_emptying", "must not be negative"))
+        violations += _check_initial_routes(tenant, request.initial_routes)
         if violations:
             raise InvalidArgument(violations)
         return service_date, frozenset(streams or STREAM_KEYS.values()), vehicle_ids
@@ -330,8 +352,10 @@ class Planner:
             limit = request.options.time_limit.ToTimedelta().total_seconds() or self.default_time_limit_s
             if built.problem.stops and self.road_matrix is not None:
                 built.problem = await asyncio.to_thread(self._with_road_matrix, built)
+            initial, notes = initial_stops(built, request.initial_routes)
             if built.problem.stops:
-                solution = await self.pool.solve(built.problem, routing.SolveOptions(time_limit_s=limit))
+                options = routing.SolveOptions(time_limit_s=limit, initial_routes=initial or None)
+                solution = await self.pool.solve(built.problem, options)
             else:
                 solution = routing.Solution(
                     routes=(),
@@ -344,6 +368,7 @@ class Planner:
             # A new plan is a DRAFT of version 1, its visits named (field events refer to them).
             draft = PlanStateRow(tenant=job.tenant, plan_id=plan_name.rsplit("/", 1)[-1])
             plan = overlay(solution_to_plan(plan_name, data, built, solution, created), draft, {})
+            plan.solver_notes.extend([*notes, *solution.notes])
             plan_row = PlanRow(
                 tenant=job.tenant,
                 id=plan_name.rsplit("/", 1)[-1],

@@ -6,7 +6,7 @@ import csv
 import io
 import xml.etree.ElementTree as ET
 
-import geojson
+import geojson  # type: ignore[import-untyped]
 import grpc
 from pypdf import PdfReader
 

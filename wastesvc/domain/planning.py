@@ -24,6 +24,7 @@ __all__ = [
     "PlanningInput",
     "Selection",
     "build_problem",
+    "initial_stops",
     "last_emptied",
     "select_containers",
     "solution_to_plan",
@@ -323,3 +324,27 @@ def solution_to_plan(
     totals.duration.CopyFrom(to_duration(sum(r.duration.ToTimedelta().total_seconds() for r in plan.routes)))
     totals.collected_liters = sum(r.collected_liters for r in plan.routes)
     return plan
+
+
+def initial_stops(
+    built: BuiltProblem, routes: Sequence[planning_pb2.InitialRoute]
+) -> tuple[dict[str, list[str]], list[str]]:
+    """A client's initial routes as the solver's stop ids per vehicle, and notes on what was left aside
+    (a container not selected today, a truck not in the day's fleet)."""
+    stop_of = {m.container.id: stop for stop, members in built.containers_of_stop.items() for m in members}
+    vehicles = {v.id for v in built.problem.vehicles}
+    initial: dict[str, list[str]] = {}
+    notes: list[str] = []
+    for route in routes:
+        vehicle_id = route.vehicle.rsplit("/", 1)[-1]
+        if vehicle_id not in vehicles:
+            notes.append(f"initial route of {route.vehicle} left aside: the truck is not in today's fleet")
+            continue
+        stops = initial.setdefault(vehicle_id, [])
+        for name in route.containers:
+            stop = stop_of.get(name.rsplit("/", 1)[-1])
+            if stop is None:
+                notes.append(f"{name} in the initial route of {route.vehicle} is not selected today")
+            elif stop not in stops:
+                stops.append(stop)
+    return initial, notes

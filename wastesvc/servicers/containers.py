@@ -18,7 +18,7 @@ from wastesvc.v1 import common_pb2, containers_pb2, containers_pb2_grpc
 __all__ = ["ContainerServicer"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
-_FILTERABLE = {"commune_code": "commune_code", "stream": "stream", "isle": "isle"}
+_FILTERABLE = {"commune_code": "commune_code", "stream": "stream", "isle": "isle", "sensor_id": "sensor_id"}
 
 
 def _stream_filter_value(raw: str) -> str:

@@ -8,11 +8,13 @@ from typing import Any
 
 import grpc
 
-from wastesvc.auth import denied_ingest
+from wastesvc.auth import authorize_read, denied_ingest
 from wastesvc.domain._common import (
     decode_page_token,
     encode_page_token,
     page_size,
+    parse_filter,
+    parse_tenant,
     resource_name,
 )
 from wastesvc.domain.readings import reading_name, reading_proto, resolve_readings
@@ -125,10 +127,10 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
     async def ListReadings(
         self, request: readings_pb2.ListReadingsRequest, context: Context
     ) -> readings_pb2.ListReadingsResponse:
-        container = await self.containers.get_row(request.parent, "parent")
+        container = await self.containers.get_row(await self._by_sensor(request), "parent")
         tenant, container_id = container.tenant, container.id
         limit = page_size(request.page_size, 100, 1000)
-        context_key = {"parent": request.parent}
+        context_key = {"parent": request.parent, "filter": request.filter}
         before_key = decode_page_token(request.page_token, context_key)
         before = datetime.fromisoformat(before_key) if before_key is not None else None
         rows = await in_thread(
@@ -142,6 +144,24 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
         return readings_pb2.ListReadingsResponse(
             readings=[reading_proto(r) for r in rows[:limit]], next_page_token=token
         )
+
+    async def _by_sensor(self, request: readings_pb2.ListReadingsRequest) -> str:
+        """The container listed: the parent, or for `…/containers/-` the one the sensor is fitted to."""
+        if not request.parent.endswith("/containers/-"):
+            if request.filter:
+                raise InvalidArgument(
+                    [FieldViolation("filter", "applies to the parent tenants/{t}/containers/-")]
+                )
+            return request.parent
+        tenant = parse_tenant(request.parent.removesuffix("/containers/-"), "parent")
+        sensor = parse_filter(request.filter, {"sensor_id": "sensor_id"}).get("sensor_id")
+        if not sensor:
+            raise InvalidArgument([FieldViolation("filter", 'the parent containers/- needs sensor_id = "…"')])
+        authorize_read(tenant)
+        holders = await in_thread(self.storage.container_ids_by_sensor, tenant, [sensor])
+        if sensor not in holders:
+            raise NotFound(f"a container of tenants/{tenant} with sensor {sensor!r}", field="filter")
+        return resource_name(tenant, "containers", holders[sensor])
 
 
 def _batch_response(
