@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import grpc
 
+from wastesvc import cli_dispatch
 from wastesvc.auth import ROLES, issue_token, load_key
 from wastesvc.client import PlanFailed, open_channel, optimize_day, plan_summary, save_sheets
 from wastesvc.config import (
@@ -109,10 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl-hours", type=float, default=24.0, help="validity in hours (default 24)")
 
     sheets = commands.add_parser("sheets", parents=[common], help="download the route sheets of a plan")
-    sheets.add_argument("plan", help="plan name, tenants/{tenant}/routePlans/…")
+    sheets.add_argument("plan", help="plan id or name, tenants/{tenant}/routePlans/…")
     sheets.add_argument("--target", default=None, help="server address (default: the listen setting)")
     sheets.add_argument("--vehicle", default="", help="only this vehicle, tenants/{tenant}/vehicles/…")
     sheets.add_argument("--output", type=Path, required=True, help="PDF file to write")
+    cli_dispatch.add_commands(commands, common)
     return parser
 
 
@@ -143,7 +145,9 @@ async def _sheets(settings: Settings, args: argparse.Namespace) -> int:
     async with open_channel(args.target or settings.listen, settings) as channel:
         stub = planning_pb2_grpc.PlanningServiceStub(channel)
         result = await stub.RenderRouteSheets(
-            planning_pb2.RenderRouteSheetsRequest(name=args.plan, vehicle=args.vehicle)
+            planning_pb2.RenderRouteSheetsRequest(
+                name=cli_dispatch.plan_name(args.plan, settings.tenant), vehicle=args.vehicle
+            )
         )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_bytes(result.content)
@@ -204,6 +208,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return asyncio.run(_sheets(settings, args))
     elif args.command == "token":
         print(_token(settings, args))
+    elif args.command in cli_dispatch.COMMANDS:
+        return asyncio.run(cli_dispatch.run_command(settings, args))
     return 0
 
 

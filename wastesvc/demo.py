@@ -19,6 +19,7 @@ from google.type import latlng_pb2, timeofday_pb2
 
 from wastesvc.client import open_channel, optimize_day, plan_summary, save_sheets
 from wastesvc.config import Settings
+from wastesvc.dispatch_demo import dispatch_morning
 from wastesvc.scenario import Scenario, TimeWindow, load_default
 from wastesvc.server import create_server
 from wastesvc.simulate import SimulatedReading, simulate_readings
@@ -302,6 +303,7 @@ async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = Tr
                 f"route sheets: {sheets.combined} (all trucks) and {per_truck} per-truck PDFs in {out_dir}/"
             )
             print(f"first sheets written {time.monotonic() - began:.1f} s after start", flush=True)
+            await dispatch_morning(channel, plan, tz, out_dir, settings.solver_time_limit_s)
         if keep_serving:
             print(f"serving on {address} until Ctrl-C", flush=True)
             await _wait_for_interrupt()
