@@ -57,6 +57,10 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         self.planning = planning
         # Events of one plan are applied one at a time: each reads the statuses the previous one wrote.
         self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Live watchers of each plan's events (WatchFieldEvents), fed as events are stored.
+        self._watchers: defaultdict[tuple[str, str], set[asyncio.Queue[dispatch_pb2.FieldEvent]]] = (
+            defaultdict(set)
+        )
 
     async def _load(
         self, name: str, field: str = "name"
@@ -133,7 +137,10 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
             recorded = await in_thread(self.dispatch.record, applied.event, applied.status, applied.state)
             if applied.collections:
                 await in_thread(self.storage.insert_collections, applied.collections)
-        return _event_message(parent, recorded.event), True
+        stored = _event_message(parent, recorded.event)
+        for queue in self._watchers[(tenant, plan_id)]:
+            queue.put_nowait(stored)
+        return stored, True
 
     @unary
     async def CreateFieldEvent(
@@ -160,6 +167,24 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
                 continue
             outcome = common_pb2.ITEM_OUTCOME_STORED if new else common_pb2.ITEM_OUTCOME_DUPLICATE
             yield dispatch_pb2.StreamFieldEventsResponse(event_id=event_id, outcome=outcome)
+
+    @unary_stream_errors
+    async def WatchFieldEvents(
+        self, request: dispatch_pb2.WatchFieldEventsRequest, context: Context
+    ) -> AsyncIterator[dispatch_pb2.FieldEvent]:
+        tenant, plan_id = parse_name(request.parent, "routePlans", "parent")
+        _authorize_any(tenant, ("read", "field"))
+        await self._load(request.parent, "parent")
+        queue: asyncio.Queue[dispatch_pb2.FieldEvent] = asyncio.Queue()
+        # Registered before the replay, so nothing stored meanwhile is missed (a duplicate may be sent).
+        self._watchers[(tenant, plan_id)].add(queue)
+        try:
+            for row in await in_thread(self.dispatch.events, tenant, plan_id):
+                yield _event_message(request.parent, row)
+            while True:
+                yield await queue.get()
+        finally:
+            self._watchers[(tenant, plan_id)].discard(queue)
 
     @unary
     async def ListFieldEvents(
