@@ -37,6 +37,9 @@ class Settings:
 
     db_url: str = "sqlite:///var/wastesvc.db"
     listen: str = "127.0.0.1:50051"
+    # host:port of the operations board (wastesvc.board) started by `serve` and `demo` (port 0: a free
+    # one, logged); empty: no board.
+    board_listen: str = "127.0.0.1:0"
     solver_time_limit_s: float = 20.0
     solver_processes: int = 1
     timezone: str = "Europe/Paris"

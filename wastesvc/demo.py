@@ -17,6 +17,7 @@ import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 from google.type import latlng_pb2, timeofday_pb2
 
+from wastesvc.board import start_board
 from wastesvc.client import open_channel, optimize_day, plan_summary, save_sheets
 from wastesvc.config import Settings
 from wastesvc.dispatch_demo import dispatch_morning
@@ -305,8 +306,15 @@ async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = Tr
             print(f"first sheets written {time.monotonic() - began:.1f} s after start", flush=True)
             await dispatch_morning(channel, plan, tz, out_dir, settings.solver_time_limit_s)
         if keep_serving:
+            board = (
+                await start_board(settings.board_listen, address, settings) if settings.board_listen else None
+            )
             print(f"serving on {address} until Ctrl-C", flush=True)
+            if board is not None:
+                print(f"operations board: {board.url}", flush=True)
             await _wait_for_interrupt()
+            if board is not None:
+                await board.stop()
     finally:
         await service.stop(settings.grace_s)
 

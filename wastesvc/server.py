@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 
 import routing
 from wastesvc.auth import AuthInterceptor, load_key
+from wastesvc.board import start_board
 from wastesvc.config import Settings
 from wastesvc.planner import Planner
 from wastesvc.servicers.containers import ContainerServicer
@@ -222,8 +223,17 @@ async def serve(settings: Settings, *, on_ready: object = None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    board = (
+        await start_board(settings.board_listen, f"{host}:{port}", settings)
+        if settings.board_listen
+        else None
+    )
+    if board is not None:
+        log.info("operations board on %s", board.url)
     if callable(on_ready):
         await on_ready(f"{host}:{port}")
     await stop.wait()
     log.info("shutting down: draining calls for up to %.0f s", settings.grace_s)
+    if board is not None:
+        await board.stop()
     await service.stop(settings.grace_s)

@@ -145,7 +145,13 @@ def _summary(plan: planning_pb2.RoutePlan) -> dict[str, Any]:
 
 
 async def start_board(listen: str, target: str, settings: Settings) -> Board:
-    """Serves the board on `listen` (`host:port`, port 0 picks one), reading from the gRPC API at `target`."""
+    """Serves the board on `listen` (`host:port`, port 0 picks one), reading from the gRPC API at `target`.
+
+    Raises
+    ------
+    OSError
+        The board's address cannot be bound.
+    """
     gateway = _Gateway(target, settings)
     app = web.Application()
     app.add_routes(
@@ -165,6 +171,10 @@ async def start_board(listen: str, target: str, settings: Settings) -> Board:
     await runner.setup()
     host, _, port = listen.rpartition(":")
     site = web.TCPSite(runner, host or "127.0.0.1", int(port))
-    await site.start()
-    bound = site._server.sockets[0].getsockname()[1] if site._server else int(port)  # type: ignore[union-attr]
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    bound = runner.addresses[0][1]
     return Board(url=f"http://{host or '127.0.0.1'}:{bound}/", runner=runner)

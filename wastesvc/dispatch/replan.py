@@ -165,6 +165,7 @@ def build_replan(data: ReplanInput, time_limit_s: float, *, keep_order: bool = T
 
     _add_spare_trucks(data, stops, stream_of_vehicle)
     carried = set(stream_of_vehicle.values())
+    stops, unassigned = _servable(data, stops, stream_of_vehicle, containers_of_stop)
     problem = routing.Problem(
         stops=tuple(stops),
         vehicles=tuple(
@@ -186,8 +187,30 @@ def build_replan(data: ReplanInput, time_limit_s: float, *, keep_order: bool = T
         initial_routes=initial if keep_order else None,
         now_s=data.now_s,
     )
-    built = BuiltProblem(data.tenant, problem, containers_of_stop, stream_of_vehicle)
+    built = BuiltProblem(data.tenant, problem, containers_of_stop, stream_of_vehicle, unassigned)
     return Replanned(built, options, frozen_visits, gone)
+
+
+def _servable(
+    data: ReplanInput,
+    stops: list[routing.Stop],
+    stream_of_vehicle: Mapping[str, str],
+    containers_of_stop: Mapping[str, list[Selection]],
+) -> tuple[list[routing.Stop], list[Selection]]:
+    """The stops some truck still in service can take, and the containers of the others (a crane stop
+    whose only crane truck broke down), which the plan lists as skipped."""
+    kits = [
+        (stream, {e for e in data.vehicles[v].equipment.split(",") if e})
+        for v, stream in stream_of_vehicle.items()
+    ]
+    kept: list[routing.Stop] = []
+    left: list[Selection] = []
+    for stop in stops:
+        if any(stop.stream == stream and stop.required_skills <= kit for stream, kit in kits):
+            kept.append(stop)
+        else:
+            left += containers_of_stop[stop.id]
+    return kept, left
 
 
 def _add_spare_trucks(
