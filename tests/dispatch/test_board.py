@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from PIL import Image, ImageStat
 from playwright.async_api import Browser, async_playwright
@@ -87,4 +87,3 @@ async def test_board_refuses_an_unknown_plan_and_a_remote_caller_without_token(
                 assert [p["name"] for p in await response.json()] == [plan.name]
     finally:
         await board.stop()
-    await asyncio.sleep(0)

@@ -38,8 +38,12 @@ class Board:
 
     url: str
     runner: web.AppRunner
+    channel: grpc.aio.Channel
 
     async def stop(self) -> None:
+        # Closing the channel first ends the live event feeds, whose handlers would otherwise hold the
+        # shutdown until its timeout.
+        await self.channel.close()
         await self.runner.cleanup()
 
 
@@ -163,18 +167,16 @@ async def start_board(listen: str, target: str, settings: Settings) -> Board:
         ]
     )
 
-    async def close_channel(_: web.Application) -> None:
-        await gateway.channel.close()
-
-    app.on_cleanup.append(close_channel)
-    runner = web.AppRunner(app)
+    # A page that goes away cancels its event feed (and the gRPC call behind it).
+    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=2.0)
     await runner.setup()
     host, _, port = listen.rpartition(":")
     site = web.TCPSite(runner, host or "127.0.0.1", int(port))
     try:
         await site.start()
     except OSError:
+        await gateway.channel.close()
         await runner.cleanup()
         raise
     bound = runner.addresses[0][1]
-    return Board(url=f"http://{host or '127.0.0.1'}:{bound}/", runner=runner)
+    return Board(url=f"http://{host or '127.0.0.1'}:{bound}/", runner=runner, channel=gateway.channel)
