@@ -66,12 +66,8 @@ async def test_board_draws_the_day_and_follows_the_events(
         await board.stop()
 
 
-async def test_board_refuses_an_unknown_plan_and_a_remote_caller_without_token(
-    api: Api, settings: Settings
-) -> None:
-    """The gateway maps NOT_FOUND to 404; its API answers JSON for a known plan."""
-    import aiohttp  # noqa: PLC0415
-
+async def test_board_api_lists_todays_plans_and_maps_not_found(api: Api, settings: Settings) -> None:
+    """The gateway lists today's plans, answers a plan as JSON with its state, and maps NOT_FOUND to 404."""
     plan = await published_day(api)
     board = await start_board("127.0.0.1:0", api.address, settings)
     try:
