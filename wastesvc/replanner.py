@@ -21,13 +21,12 @@ from wastesvc.dispatch.lifecycle import overlay
 from wastesvc.dispatch.replan import (
     ReplanInput,
     Replanned,
+    assemble_plan,
     availability,
     build_replan,
     diff_plans,
-    planning_input,
 )
 from wastesvc.domain._common import from_timestamp, parse_name, resource_name, to_timestamp
-from wastesvc.domain.planning import solution_to_plan
 from wastesvc.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from wastesvc.planner import Planner
 from wastesvc.storage import (
@@ -222,12 +221,7 @@ class Replanner:
         tenant, old_id = parse_name(job.plan_name, "routePlans")
         new_id = job.new_name.rsplit("/", 1)[-1]
         created = datetime.now(UTC)
-        new = solution_to_plan(job.new_name, planning_input(data), replanned.built, solution, created)
-        for vehicle_id, made in replanned.gone.items():
-            old_route = next(r for r in data.plan.routes if r.vehicle.endswith(f"/{vehicle_id}"))
-            route = new.routes.add(vehicle=old_route.vehicle, stream=old_route.stream)
-            route.visits.extend([old_route.visits[0], *made])
-            route.container_count = sum(len(v.containers) for v in made)
+        new = assemble_plan(job.new_name, data, replanned, solution, created)
         old_state = self.dispatch.state(tenant, old_id)
         self.storage.save_plan(
             PlanRow(

@@ -111,7 +111,7 @@ async def test_replan_after_a_breakdown_hands_the_rest_to_the_other_truck(api: A
 
 
 async def test_replanned_problem_is_solved_feasibly_as_routing_check_sees_it(api: Api) -> None:
-    """The re-plan's routing problem (frozen done visits, urgent stop, one truck fewer) solves clean."""
+    """The re-plan's routing problem (done stops out, urgent stop in, one truck fewer) solves clean."""
     plan, busy, done = await _morning(api)
     service = api.service
     replanner = Replanner(service.storage, DispatchStore(service.storage.engine), service.planner)  # type: ignore[attr-defined]

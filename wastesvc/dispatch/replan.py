@@ -6,19 +6,36 @@ Pure functions over a plan, its statuses and events and storage rows; `wastesvc.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
+
+from google.protobuf import timestamp_pb2
 
 import routing
 from wastesvc.domain._common import stream_key
-from wastesvc.domain.planning import DENSITY_KG_PER_L, BuiltProblem, PlanningInput, Selection
+from wastesvc.domain.planning import (
+    DENSITY_KG_PER_L,
+    BuiltProblem,
+    PlanningInput,
+    Selection,
+    solution_to_plan,
+)
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, FieldEventRow, VehicleRow, VisitStatusRow
 from wastesvc.v1 import dispatch_pb2, planning_pb2
 
-__all__ = ["ReplanInput", "Replanned", "availability", "build_replan", "diff_plans", "planning_input"]
+__all__ = [
+    "ReplanInput",
+    "Replanned",
+    "assemble_plan",
+    "availability",
+    "build_replan",
+    "diff_plans",
+    "planning_input",
+]
 
 _FINISHED = frozenset({"DONE", "SKIPPED"})
 
@@ -45,12 +62,16 @@ class ReplanInput:
 
 @dataclass
 class Replanned:
-    """The problem of the rest of the day and how to search it."""
+    """The problem of the rest of the day, how to search it, and what the new plan keeps of the old one."""
 
     built: BuiltProblem
     options: routing.SolveOptions
-    frozen_visits: dict[str, list[planning_pb2.Visit]]  # per vehicle, the visits already made
-    gone: dict[str, list[planning_pb2.Visit]] = field(default_factory=dict)  # broken-down trucks' done visits
+    # Per truck in service, its day so far (the visits up to its last finished one), which the new route
+    # follows on from; per broken-down truck, the same, as the record of its day.
+    made: dict[str, list[planning_pb2.Visit]]
+    gone: dict[str, list[planning_pb2.Visit]] = field(default_factory=dict)
+    # The stops that stand for the load on board a truck resumes with; not containers of the plan.
+    loads: frozenset[str] = frozenset()
 
 
 def availability(
@@ -64,28 +85,30 @@ def availability(
     return {**result, **overrides}
 
 
-def _split(
+def _progress(
     route: planning_pb2.VehicleRoute, statuses: Mapping[str, VisitStatusRow]
 ) -> tuple[list[planning_pb2.Visit], list[planning_pb2.Visit]]:
-    """(visits made, container visits still to do) of a route: what lies up to its last finished visit is
-    made (disposals included), an unfinished container visit anywhere is still to do."""
-    finished = [
-        i
+    """(the day so far, container visits still to do) of a route: the day so far runs to its last finished
+    visit (depot start, breaks and disposals included); an unfinished container visit anywhere is to do."""
+
+    def finished(v: planning_pb2.Visit) -> bool:
+        return v.id in statuses and statuses[v.id].status in _FINISHED
+
+    containers = [i for i, v in enumerate(route.visits) if v.kind == planning_pb2.VISIT_KIND_CONTAINER]
+    last = max((i for i in containers if finished(route.visits[i])), default=-1)
+    made = [
+        v
         for i, v in enumerate(route.visits)
-        if v.kind == planning_pb2.VISIT_KIND_CONTAINER
-        and v.id in statuses
-        and statuses[v.id].status in _FINISHED
+        if i <= last and (v.kind != planning_pb2.VISIT_KIND_CONTAINER or finished(v))
     ]
-    last = finished[-1] if finished else -1
-    made: list[planning_pb2.Visit] = []
-    todo: list[planning_pb2.Visit] = []
-    for i, v in enumerate(route.visits):
-        if v.kind == planning_pb2.VISIT_KIND_CONTAINER:
-            done = v.id in statuses and statuses[v.id].status in _FINISHED
-            (made if done and i <= last else todo).append(v)
-        elif v.kind == planning_pb2.VISIT_KIND_DISPOSAL and i < last:
-            made.append(v)
+    todo = [route.visits[i] for i in containers if not finished(route.visits[i])]
     return made, todo
+
+
+def _seconds(data: ReplanInput, stamp: timestamp_pb2.Timestamp) -> int:
+    """Seconds since the service day's local midnight."""
+    midnight = datetime.combine(data.service_date, datetime.min.time(), data.timezone)
+    return int((stamp.ToDatetime(tzinfo=UTC) - midnight).total_seconds())
 
 
 def _stop(stop_id: str, members: Sequence[Selection], stream: str, windows: str, skills: str) -> routing.Stop:
@@ -105,6 +128,7 @@ def _stop(stop_id: str, members: Sequence[Selection], stream: str, windows: str,
 
 
 def _vehicle(v: VehicleRow, stream: str, now_s: int) -> routing.Vehicle:
+    """A truck still at its depot: it leaves by the re-plan's time at the latest."""
     lunch = routing.Break(v.break_start_s, v.break_end_s, v.break_s) if v.break_s else None
     return routing.Vehicle(
         id=v.id,
@@ -114,7 +138,6 @@ def _vehicle(v: VehicleRow, stream: str, now_s: int) -> routing.Vehicle:
         start_depot=v.home_depot,
         end_depot=v.home_depot,
         shift=routing.TimeWindow(v.shift_start_s, v.shift_end_s),
-        # A truck still at the depot leaves at the re-plan's time at the latest.
         latest_departure_s=max(v.shift_start_s, now_s),
         cost_per_km=v.cost_per_km,
         cost_per_hour=v.cost_per_hour,
@@ -124,37 +147,78 @@ def _vehicle(v: VehicleRow, stream: str, now_s: int) -> routing.Vehicle:
     )
 
 
+@dataclass(frozen=True)
+class _Resume:
+    """A truck in service that has worked: it resumes where its last finished visit left it."""
+
+    vehicle: routing.Vehicle
+    depot: routing.Depot
+    load: routing.Stop | None
+
+
+def _resume(data: ReplanInput, row: VehicleRow, stream: str, made: list[planning_pb2.Visit]) -> _Resume:
+    """The truck from its last finished visit: there, then, with its load, lunch taken or not."""
+    last = next(v for v in reversed(made) if v.HasField("location"))
+    here = f"at-{row.id}"
+    free_s = max(data.now_s, _seconds(data, last.end_time))
+    lunched = any(v.kind == planning_pb2.VISIT_KIND_BREAK for v in made) or free_s >= row.break_end_s
+    collected = sum(
+        data.containers[n.rsplit("/", 1)[-1]].volume_l * v.expected_fill for v in made for n in v.containers
+    )
+    base = _vehicle(row, stream, data.now_s)
+    cap = base.route_volume_cap_l
+    vehicle = dataclasses.replace(
+        base,
+        start_depot=here,
+        shift=routing.TimeWindow(min(free_s, row.shift_end_s), row.shift_end_s),
+        latest_departure_s=None,
+        lunch=None if lunched else base.lunch,
+        route_volume_cap_l=None if cap is None else max(cap - collected, 0.0),
+        skills=base.skills | {here},
+    )
+    where = routing.Location(last.location.latitude, last.location.longitude)
+    load = None
+    if last.load_liters > 0:
+        # Only this truck can take it (its own skill): the volume it resumes with, unloaded at a facility.
+        load = routing.Stop(
+            id=here,
+            location=where,
+            stream=stream,
+            volume_l=last.load_liters,
+            weight_kg=last.load_kg,
+            service_s=0,
+            required_skills=frozenset({here}),
+        )
+    return _Resume(vehicle, routing.Depot(here, where), load)
+
+
 def build_replan(data: ReplanInput, time_limit_s: float, *, keep_order: bool = True) -> Replanned:
     """The routing problem of the rest of the day.
 
-    Available trucks keep their made visits frozen and start the search from their remaining order
-    (`keep_order`; False plans the rest from scratch, for comparison). A broken-down truck's remaining
-    stops are handed to the others.
+    What is done is done: each truck in service resumes where its last finished visit left it, with its
+    load, and the search starts from its remaining order (`keep_order`; False plans the rest from
+    scratch, for comparison). A broken-down truck's remaining stops are handed to the others.
     """
     containers_of_stop: dict[str, list[Selection]] = {}
     stops: list[routing.Stop] = []
     stream_of_vehicle: dict[str, str] = {}
-    frozen: dict[str, list[str]] = {}
     initial: dict[str, list[str]] = {}
-    frozen_visits: dict[str, list[planning_pb2.Visit]] = {}
+    made_of: dict[str, list[planning_pb2.Visit]] = {}
     gone: dict[str, list[planning_pb2.Visit]] = {}
+    resumed: dict[str, _Resume] = {}
     for route in data.plan.routes:
         vehicle_id = route.vehicle.rsplit("/", 1)[-1]
         stream = stream_key(route.stream, "stream")
-        made, todo = _split(route, data.statuses)
-        in_service = data.available.get(vehicle_id, True) and vehicle_id in data.vehicles
-        if in_service:
-            stream_of_vehicle[vehicle_id] = stream
-            frozen_visits[vehicle_id] = made
-            frozen[vehicle_id] = [v.id if v.containers else v.site.rsplit("/", 1)[-1] for v in made]
-            initial[vehicle_id] = frozen[vehicle_id] + [v.id for v in todo]
-        else:
+        made, todo = _progress(route, data.statuses)
+        if not (data.available.get(vehicle_id, True) and vehicle_id in data.vehicles):
             gone[vehicle_id] = made
-        for v in made if in_service else []:
-            if v.kind == planning_pb2.VISIT_KIND_CONTAINER:
-                stops.append(_plan_stop(data, v, stream, containers_of_stop))
-        for v in todo:
-            stops.append(_plan_stop(data, v, stream, containers_of_stop))
+        else:
+            stream_of_vehicle[vehicle_id] = stream
+            initial[vehicle_id] = [v.id for v in todo]
+            if any(v.HasField("location") for v in made):
+                made_of[vehicle_id] = made
+                resumed[vehicle_id] = _resume(data, data.vehicles[vehicle_id], stream, made)
+        stops += [_plan_stop(data, v, stream, containers_of_stop) for v in todo]
     for container_id in data.urgent:
         c = data.containers[container_id]
         if any(container_id in s.container_ids for s in stops):
@@ -166,29 +230,31 @@ def build_replan(data: ReplanInput, time_limit_s: float, *, keep_order: bool = T
     _add_spare_trucks(data, stops, stream_of_vehicle)
     carried = set(stream_of_vehicle.values())
     stops, unassigned = _servable(data, stops, stream_of_vehicle, containers_of_stop)
+    loads = {v: r.load for v, r in resumed.items() if r.load is not None}
+    for vehicle_id, load in loads.items():
+        initial[vehicle_id] = [load.id, *initial[vehicle_id]]
+    vehicles = [
+        resumed[v].vehicle if v in resumed else _vehicle(data.vehicles[v], s, data.now_s)
+        for v, s in sorted(stream_of_vehicle.items())
+    ]
+    homes = {data.vehicles[v].home_depot for v in stream_of_vehicle}
     problem = routing.Problem(
-        stops=tuple(stops),
-        vehicles=tuple(
-            _vehicle(data.vehicles[v], s, data.now_s) for v, s in sorted(stream_of_vehicle.items())
-        ),
+        stops=(*loads.values(), *stops),
+        vehicles=tuple(vehicles),
         depots=tuple(
-            routing.Depot(d.id, routing.Location(d.lat, d.lng))
-            for d in data.depots.values()
-            if d.id in {data.vehicles[v].home_depot for v in stream_of_vehicle}
-        ),
+            routing.Depot(d.id, routing.Location(d.lat, d.lng)) for d in data.depots.values() if d.id in homes
+        )
+        + tuple(r.depot for r in resumed.values()),
         facilities=tuple(
             _facility(f, carried, data) for f in data.facilities if set(f.streams.split(",")) & carried
         ),
         matrix=routing.GreatCircleMatrix(circuity=1.3, speed_kmh=32.0),
     )
     options = routing.SolveOptions(
-        time_limit_s=time_limit_s,
-        frozen={v: ids for v, ids in frozen.items() if ids},
-        initial_routes=initial if keep_order else None,
-        now_s=data.now_s,
+        time_limit_s=time_limit_s, initial_routes=initial if keep_order else None, now_s=data.now_s
     )
     built = BuiltProblem(data.tenant, problem, containers_of_stop, stream_of_vehicle, unassigned)
-    return Replanned(built, options, frozen_visits, gone)
+    return Replanned(built, options, made_of, gone, frozenset(s.id for s in loads.values()))
 
 
 def _servable(
@@ -267,6 +333,60 @@ def planning_input(data: ReplanInput) -> PlanningInput:
         fill_threshold=0.0,
         max_days_without_emptying=0,
     )
+
+
+def _day_so_far(made: Sequence[planning_pb2.Visit]) -> list[planning_pb2.Visit]:
+    """Copies of the visits made, their non-container ids cleared: the new route numbers its own."""
+    copies = []
+    for visit in made:
+        copy = planning_pb2.Visit()
+        copy.CopyFrom(visit)
+        if not copy.containers:
+            copy.id = ""
+        copies.append(copy)
+    return copies
+
+
+def assemble_plan(
+    name: str, data: ReplanInput, replanned: Replanned, solution: routing.Solution, created: datetime
+) -> planning_pb2.RoutePlan:
+    """The new version: each truck's day so far, then what the solver planned from where it stands; a
+    broken-down truck's route is the record of its day so far."""
+    loads = replanned.loads
+    solved = dataclasses.replace(
+        solution,
+        routes=tuple(
+            dataclasses.replace(r, visits=tuple(v for v in r.visits if v.ref_id not in loads))
+            for r in solution.routes
+        ),
+        skipped=tuple(s for s in solution.skipped if s.stop_id not in loads),
+    )
+    plan = solution_to_plan(name, planning_input(data), replanned.built, solved, created)
+    routes = {r.vehicle.rsplit("/", 1)[-1]: r for r in plan.routes}
+    old = {r.vehicle.rsplit("/", 1)[-1]: r for r in data.plan.routes}
+    for vehicle_id, made in [*replanned.made.items(), *replanned.gone.items()]:
+        route = routes.get(vehicle_id)
+        if route is None:
+            route = plan.routes.add(vehicle=old[vehicle_id].vehicle, stream=old[vehicle_id].stream)
+            ahead: list[planning_pb2.Visit] = []
+        else:
+            ahead = list(route.visits)[1:] if vehicle_id in replanned.made else list(route.visits)
+        done = _day_so_far(made)
+        del route.visits[:]
+        route.visits.extend([*done, *ahead])
+        route.container_count = sum(len(v.containers) for v in route.visits)
+        route.distance_meters = sum(v.distance_meters for v in route.visits)
+        route.collected_liters += sum(
+            data.containers[n.rsplit("/", 1)[-1]].volume_l * v.expected_fill
+            for v in made
+            for n in v.containers
+        )
+    totals = plan.totals
+    totals.vehicle_count = sum(1 for r in plan.routes if r.visits)
+    totals.container_count = sum(r.container_count for r in plan.routes)
+    totals.distance_meters = sum(r.distance_meters for r in plan.routes)
+    totals.collected_liters = sum(r.collected_liters for r in plan.routes)
+    return plan
 
 
 def _assignment(plan: planning_pb2.RoutePlan) -> dict[str, str]:
