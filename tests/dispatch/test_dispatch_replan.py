@@ -162,3 +162,20 @@ def test_the_latest_breakdown_or_return_says_whether_a_truck_works() -> None:
     assert availability(events, day + timedelta(hours=10.75), {}) == {"bom-01": False}
     assert availability(events, day + timedelta(hours=11.5), {}) == {"bom-01": True}
     assert availability(events, day + timedelta(hours=11.5), {"bom-01": False}) == {"bom-01": False}
+
+
+async def test_a_closed_facility_takes_nothing_after_the_replan_time(api: Api) -> None:
+    """Closing the glass quay at the re-plan time ends its opening then; the busy truck resumes where it is."""
+    plan, busy, _ = await _morning(api)
+    service = api.service
+    replanner = Replanner(service.storage, DispatchStore(service.storage.engine), service.planner)  # type: ignore[attr-defined]
+    request = _request(plan, busy)
+    request.ClearField("vehicles")
+    request.closed_facilities.append(f"{TENANT}/facilities/verre")
+    data = replanner.read_input(plan.name, request)
+    replanned = build_replan(data, 2.0)
+    (quay,) = replanned.built.problem.facilities
+    assert quay.opening.end_s == data.now_s
+    resumed = {v.id: v for v in replanned.built.problem.vehicles}[busy.vehicle.rsplit("/", 1)[-1]]
+    assert resumed.start_depot == f"at-{resumed.id}"
+    assert resumed.shift.start_s >= data.now_s
