@@ -165,7 +165,7 @@ def test_the_latest_breakdown_or_return_says_whether_a_truck_works() -> None:
 
 
 async def test_a_closed_facility_takes_nothing_after_the_replan_time(api: Api) -> None:
-    """Closing the glass quay at the re-plan time ends its opening then; the busy truck resumes where it is."""
+    """A glass quay closed at the re-plan time closes then; the busy truck resumes where it is."""
     plan, busy, _ = await _morning(api)
     service = api.service
     replanner = Replanner(service.storage, DispatchStore(service.storage.engine), service.planner)  # type: ignore[attr-defined]
