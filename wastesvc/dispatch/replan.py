@@ -376,6 +376,8 @@ def assemble_plan(
         route.visits.extend([*done, *ahead])
         route.container_count = sum(len(v.containers) for v in route.visits)
         route.distance_meters = sum(v.distance_meters for v in route.visits)
+        first, last = route.visits[0].start_time, route.visits[-1].end_time
+        route.duration.FromSeconds(max(0, last.seconds - first.seconds))
         route.collected_liters += sum(
             data.containers[n.rsplit("/", 1)[-1]].volume_l * v.expected_fill
             for v in made
@@ -386,6 +388,7 @@ def assemble_plan(
     totals.container_count = sum(r.container_count for r in plan.routes)
     totals.distance_meters = sum(r.distance_meters for r in plan.routes)
     totals.collected_liters = sum(r.collected_liters for r in plan.routes)
+    totals.duration.FromSeconds(sum(r.duration.seconds for r in plan.routes))
     return plan
 
 
