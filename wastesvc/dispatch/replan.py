@@ -192,12 +192,12 @@ def _resume(data: ReplanInput, row: VehicleRow, stream: str, made: list[planning
     return _Resume(vehicle, routing.Depot(here, where), load)
 
 
-def build_replan(data: ReplanInput, time_limit_s: float, *, keep_order: bool = True) -> Replanned:
+def build_replan(data: ReplanInput, time_limit_s: float) -> Replanned:
     """The routing problem of the rest of the day.
 
     What is done is done: each truck in service resumes where its last finished visit left it, with its
-    load, and the search starts from its remaining order (`keep_order`; False plans the rest from
-    scratch, for comparison). A broken-down truck's remaining stops are handed to the others.
+    load, and the search starts from its remaining order. A broken-down truck's remaining stops are
+    handed to the others.
     """
     containers_of_stop: dict[str, list[Selection]] = {}
     stops: list[routing.Stop] = []
@@ -250,9 +250,7 @@ def build_replan(data: ReplanInput, time_limit_s: float, *, keep_order: bool = T
         ),
         matrix=routing.GreatCircleMatrix(circuity=1.3, speed_kmh=32.0),
     )
-    options = routing.SolveOptions(
-        time_limit_s=time_limit_s, initial_routes=initial if keep_order else None, now_s=data.now_s
-    )
+    options = routing.SolveOptions(time_limit_s=time_limit_s, initial_routes=initial, now_s=data.now_s)
     built = BuiltProblem(data.tenant, problem, containers_of_stop, stream_of_vehicle, unassigned)
     return Replanned(built, options, made_of, gone, frozenset(s.id for s in loads.values()))
 
