@@ -1,4 +1,4 @@
-"""`wastesvc` command line: serve, demo, plan, sheets, token."""
+"""`wastesvc` command line: serve, worker, demo, plan, sheets, token."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ from wastesvc.config import (
     load_settings,
 )
 from wastesvc.demo import run_demo
-from wastesvc.server import ListenError, check_address, serve
+from wastesvc.jobs import run_worker
+from wastesvc.server import ListenError, check_address, make_planner, serve
+from wastesvc.storage import open_storage
 from wastesvc.v1 import planning_pb2, planning_pb2_grpc
 
 __all__ = ["main"]
@@ -99,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--out", type=Path, default=None, help="also write the sheets to this folder")
 
+    worker = commands.add_parser(
+        "worker", parents=[common], help="run planning jobs from the queue (job_broker_url) until SIGTERM"
+    )
+    worker.add_argument("--threads", type=int, default=None, help="jobs at once (default solver_processes)")
+
     token = commands.add_parser(
         "token", parents=[common], help="issue a signed token (needs the server's auth key file)"
     )
@@ -148,6 +155,21 @@ async def _sheets(settings: Settings, args: argparse.Namespace) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_bytes(result.content)
     print(f"{args.output}: {result.page_count} page(s)")
+    return 0
+
+
+def _worker(settings: Settings, threads: int) -> int:
+    if not settings.job_broker_url:
+        print("wastesvc: error: a worker needs job_broker_url (WASTESVC_JOB_BROKER_URL)", file=sys.stderr)
+        return 2
+    storage = open_storage(settings.db_url)
+    planner = make_planner(storage, settings)
+    assert planner.queue is not None
+    print(f"wastesvc worker: {threads} thread(s) on queue {settings.job_queue}", file=sys.stderr, flush=True)
+    try:
+        run_worker(planner.queue, planner.run_stored, threads)
+    finally:
+        storage.close()
     return 0
 
 
@@ -202,6 +224,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return asyncio.run(_plan(settings, args))
     elif args.command == "sheets":
         return asyncio.run(_sheets(settings, args))
+    elif args.command == "worker":
+        return _worker(settings, args.threads or settings.solver_processes)
     elif args.command == "token":
         print(_token(settings, args))
     return 0

@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 import routing
 from wastesvc.auth import AuthInterceptor, load_key
 from wastesvc.config import Settings
+from wastesvc.jobs import JobQueue
 from wastesvc.planner import Planner
 from wastesvc.servicers.containers import ContainerServicer
 from wastesvc.servicers.fleet import FleetServicer
@@ -41,7 +42,15 @@ from wastesvc.v1 import (
     readings_pb2_grpc,
 )
 
-__all__ = ["SERVICE_NAMES", "ListenError", "Service", "check_address", "create_server", "serve"]
+__all__ = [
+    "SERVICE_NAMES",
+    "ListenError",
+    "Service",
+    "check_address",
+    "create_server",
+    "make_planner",
+    "serve",
+]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +85,8 @@ class Service:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.planner.shutdown()
         await self.server.stop(grace_s)
+        if self.planner.queue is not None:
+            self.planner.queue.close()
         self.storage.close()
 
 
@@ -172,15 +183,22 @@ def _in_use(address: str) -> bool:
     return False
 
 
-async def _start(server: grpc.aio.Server, port: int, settings: Settings) -> Service:
-    storage = await asyncio.to_thread(open_storage, settings.db_url)
-    planner = Planner(
+def make_planner(storage: Storage, settings: Settings) -> Planner:
+    """The planner of a replica or a solver worker; with `job_broker_url` its operations go to the queue."""
+    queue = JobQueue(settings.job_broker_url, settings.job_queue) if settings.job_broker_url else None
+    return Planner(
         storage,
         SolverPool(settings.solver_processes),
         default_time_limit_s=settings.solver_time_limit_s,
         timezone=settings.timezone,
         road_matrix=routing.OsrmMatrix(settings.osrm_url) if settings.osrm_url else None,
+        queue=queue,
     )
+
+
+async def _start(server: grpc.aio.Server, port: int, settings: Settings) -> Service:
+    storage = await asyncio.to_thread(open_storage, settings.db_url)
+    planner = await asyncio.to_thread(make_planner, storage, settings)
     closed = await asyncio.to_thread(planner.close_interrupted)
     if closed:
         log.warning("closed %d planning operation(s) interrupted by the previous shutdown", closed)
