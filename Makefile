@@ -53,5 +53,11 @@ bench-routing: $(GENERATED)
 quick full kim classic:
 	@:
 
+# LoRaWAN uplinks from a private Mosquitto through the adapter into the service on SQLite, with a kill -9
+# of each mid-run; records in bench/results/ingest.json (path mqtt-lorawan). ARGS="--rate 6000" etc.
+.PHONY: bench-ingest-lorawan
+bench-ingest-lorawan: $(GENERATED)
+	$(BIN)/python -m bench.ingest_lorawan $(ARGS)
+
 clean:
 	rm -rf $(VENV) out var wastesvc/v1/*_pb2*.py wastesvc/v1/*_pb2*.pyi $(GENERATED)

@@ -52,6 +52,7 @@ async def _count_acks(reader: asyncio.StreamReader, acked: list[int]) -> None:
 async def publish_paced(
     host: str,
     port: int,
+    *,
     messages: int,
     rate: float,
     message: Callable[[int, float], tuple[str, bytes]],

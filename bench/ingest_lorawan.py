@@ -65,11 +65,18 @@ def _dev_eui(device: int) -> str:
 def _uplink(index: int, now: float, devices: int) -> tuple[str, bytes]:
     device = index % devices
     received = datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")
-    body = (
-        '{"end_device_ids":{"device_id":"bin-%d","dev_eui":"%s"},'
-        '"uplink_message":{"f_cnt":%d,"f_port":85,"frm_payload":"%s","received_at":"%s",'
-        '"version_ids":{"brand_id":"milesight-iot","model_id":"em310-udl"}}}'
-    ) % (device, _dev_eui(device), index // devices, FRAME, received)
+    body = json.dumps(
+        {
+            "end_device_ids": {"device_id": f"bin-{device}", "dev_eui": _dev_eui(device)},
+            "uplink_message": {
+                "f_cnt": index // devices,
+                "f_port": 85,
+                "frm_payload": FRAME,
+                "received_at": received,
+                "version_ids": {"brand_id": "milesight-iot", "model_id": "em310-udl"},
+            },
+        }
+    )
     return TOPIC.format(f"bin-{device}"), body.encode()
 
 
@@ -228,7 +235,8 @@ def _percentile(values: Sequence[float], share: float) -> float:
 async def _kill_during(stack: _Stack, publish_s: float) -> int:
     """SIGKILL the adapter at a third of the publishing time and the service at two thirds."""
     await asyncio.sleep(publish_s / 3)
-    assert stack.adapter is not None and stack.service is not None
+    assert stack.adapter is not None
+    assert stack.service is not None
     stack.adapter.kill()
     stack.adapter.wait()
     await asyncio.sleep(0.5)
@@ -254,7 +262,11 @@ async def _run(uplinks: int, rate: float, devices: int, kills: bool, batch_max: 
             await asyncio.to_thread(stack.wait_subscribed)
             killer = asyncio.create_task(_kill_during(stack, uplinks / rate)) if kills else None
             await publish_paced(
-                "127.0.0.1", stack.mqtt_port, uplinks, rate, lambda i, now: _uplink(i, now, devices)
+                "127.0.0.1",
+                stack.mqtt_port,
+                messages=uplinks,
+                rate=rate,
+                message=lambda i, now: _uplink(i, now, devices),
             )
             killed = await killer if killer is not None else 0
             last, still = -1, time.monotonic()
