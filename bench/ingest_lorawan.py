@@ -312,7 +312,7 @@ def _save(records: list[dict[str, Any]]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the undisturbed and the killed run; print and save their records."""
     parser = argparse.ArgumentParser(prog="python -m bench.ingest_lorawan", description=__doc__)
-    parser.add_argument("--uplinks", type=int, default=150_000, help="uplinks published per run")
+    parser.add_argument("--uplinks", type=int, default=100_000, help="uplinks published per run")
     parser.add_argument("--rate", type=float, default=5_000, help="publishing rate, uplinks per second")
     parser.add_argument("--devices", type=int, default=2_000, help="sensors (one container each)")
     parser.add_argument("--batch-max", type=int, default=2_000, help="the adapter's batch_max")
