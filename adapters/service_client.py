@@ -13,11 +13,14 @@ from datetime import date
 
 import grpc
 from google.rpc import error_details_pb2
+from google.type import latlng_pb2
 
 from wastesvc.v1 import (
     common_pb2,
     containers_pb2,
     containers_pb2_grpc,
+    fleet_pb2,
+    fleet_pb2_grpc,
     observations_pb2,
     observations_pb2_grpc,
     planning_pb2,
@@ -59,6 +62,7 @@ class Wastesvc:
         self._observations = observations_pb2_grpc.ObservationServiceStub(channel)
         self._plans = planning_pb2_grpc.PlanningServiceStub(channel)
         self._containers = containers_pb2_grpc.ContainerServiceStub(channel)
+        self._fleet = fleet_pb2_grpc.FleetServiceStub(channel)
         self.parent = f"tenants/{tenant}"
         self._metadata = (("authorization", f"Bearer {token}"),)
 
@@ -111,6 +115,39 @@ class Wastesvc:
             token = response.next_page_token
             if not token:
                 return found
+
+    async def vehicles(self) -> list[fleet_pb2.Vehicle]:
+        """Every vehicle of the tenant."""
+        found: list[fleet_pb2.Vehicle] = []
+        token = ""
+        while True:
+            response = await self._fleet.ListVehicles(
+                fleet_pb2.ListVehiclesRequest(parent=self.parent, page_size=1000, page_token=token),
+                metadata=self._metadata,
+            )
+            found += response.vehicles
+            token = response.next_page_token
+            if not token:
+                return found
+
+    async def depots(self) -> dict[str, latlng_pb2.LatLng]:
+        """The location of every depot of the tenant, by resource name."""
+        response = await self._fleet.ListDepots(
+            fleet_pb2.ListDepotsRequest(parent=self.parent, page_size=1000), metadata=self._metadata
+        )
+        return {d.name: d.location for d in response.depots}
+
+    async def create_container(
+        self, container_id: str, container: containers_pb2.Container
+    ) -> containers_pb2.Container:
+        """Create a container (needs the ``write`` scope)."""
+        request = containers_pb2.CreateContainerRequest(
+            parent=self.parent, container_id=container_id, container=container
+        )
+        created: containers_pb2.Container = await self._containers.CreateContainer(
+            request, metadata=self._metadata
+        )
+        return created
 
 
 def _outcome(item: common_pb2.ItemResult) -> ItemOutcome:
