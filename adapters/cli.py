@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from adapters.lorawan import cli as lorawan_cli
 from adapters.ngsi import cli as ngsi_cli
+from adapters.parking import cli as parking_cli
 from adapters.talq import cli as talq_cli
 
 __all__ = ["main"]
@@ -22,6 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lorawan_cli.add_parser(adapters)
     talq_cli.add_parser(adapters)
     ngsi_cli.add_parser(adapters)
+    parking_cli.add_parser(adapters)
     args = parser.parse_args(argv)
     code: int = args.handler(args)
     return code
