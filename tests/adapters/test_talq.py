@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from google.type import latlng_pb2
 from adapters.service_client import Wastesvc
 from adapters.talq.bridge import light_round, poll, store_values
 from adapters.talq.client import TalqClient, TalqError
+from adapters.talq.config import ConfigError, load_settings
 from adapters.talq.lighting import CommuneLighting, LightingSettings, luminaires, plan_overrides
 from adapters.talq.observations import from_log_report
 from adapters.talq.openapi import talq_schemas
@@ -243,3 +245,19 @@ async def test_an_unreachable_gateway_is_a_clear_error() -> None:
     async with httpx.AsyncClient() as http:
         with pytest.raises(TalqError, match="GET /devices"):
             await TalqClient("http://127.0.0.1:9", CMS, http).devices()
+
+
+def test_the_example_settings_load_and_a_bad_address_is_a_clear_error(tmp_path: Path) -> None:
+    """talq.example.toml reads as documented; a client address that is not a UUID is refused by name."""
+    example = Path(__file__).parents[2] / "adapters" / "talq" / "talq.example.toml"
+    settings = load_settings(example)
+    broken = tmp_path / "talq.toml"
+    broken.write_text(example.read_text().replace('client_address = "0b6c', 'client_address = "not-'))
+
+    assert (settings.lighting.commune("02722").dry_run, settings.lighting.commune("02131").enabled) == (
+        False,
+        False,
+    )
+    assert settings.lighting.commune("99999") == CommuneLighting(enabled=True, dry_run=True)
+    with pytest.raises(ConfigError, match="client_address"):
+        load_settings(broken)
