@@ -157,6 +157,15 @@ class _Stack:
                 raise RuntimeError(f"the adapter did not subscribe; see {log}")
             time.sleep(0.1)
 
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds (user + system) used so far by each running process of the stack."""
+        used = {}
+        for name, process in (("broker", self.broker), ("service", self.service), ("adapter", self.adapter)):
+            if process is not None and process.poll() is None:
+                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                used[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return used
+
     def stop(self) -> None:
         for process in (self.adapter, self.service, self.broker):
             if process is not None and process.poll() is None:
@@ -249,7 +258,7 @@ async def _kill_during(stack: _Stack, publish_s: float) -> int:
     return 2
 
 
-async def _run(uplinks: int, rate: float, devices: int, kills: bool, batch_max: int) -> dict[str, Any]:
+async def _run(uplinks: int, rate: float, devices: int, *, kills: bool, batch_max: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="wastesvc-bench-ingest-") as tmp:
         workdir = Path(os.environ.get("WASTESVC_BENCH_KEEP") or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -275,6 +284,9 @@ async def _run(uplinks: int, rate: float, devices: int, kills: bool, batch_max: 
                     last, still = count, time.monotonic()
                 await asyncio.sleep(0.2)
             rows = _stored(stack.db)
+            # Load-independent cost: CPU per 1 000 readings (exact only without kills).
+            cpu = {name: round(1e6 * used / uplinks) for name, used in stack.cpu_s().items()}
+            print(f"cpu ms per 1000 readings (load average {os.getloadavg()[0]:.1f}): {cpu}", file=sys.stderr)
         finally:
             stack.stop()
     return _record(rows, uplinks, killed)
@@ -323,7 +335,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for kills in (False, True):
         if args.only and args.only != ("kills" if kills else "clean"):
             continue
-        record = asyncio.run(_run(args.uplinks, args.rate, args.devices, kills, args.batch_max))
+        record = asyncio.run(
+            _run(args.uplinks, args.rate, args.devices, kills=kills, batch_max=args.batch_max)
+        )
         print(json.dumps(record), flush=True)
         records.append(record)
     if not args.no_save:
