@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import socket
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
+
 from tests.adapters.ngsi_double import serve_broker
-from tests.adapters.talq_double import filling_sensor, serve_gateway
+from tests.adapters.talq_double import filling_sensor, log_report, serve_gateway
 from tests.conftest import TENANT, Api, create_container, create_fleet, token
 from wastesvc.config import Settings
 from wastesvc.v1 import observations_pb2
@@ -79,3 +84,41 @@ async def test_parking_poll_against_an_unreachable_broker_is_a_clear_error(
     assert code == 2
     assert "GET /ngsi-ld/v1/entities" in output
     assert "Traceback" not in output
+
+
+async def test_talq_receive_serves_log_reports_until_sigterm(
+    api: Api, settings: Settings, tmp_path: Path
+) -> None:
+    """`talq receive` takes a pushed log report (201), stores it, and stops cleanly on SIGTERM."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "talq.toml"
+    config.write_text(
+        f'[talq]\nclient_address = "0b6c9c1e-8a55-4d0c-9d36-6f0f5c1d2a77"\nlisten = "127.0.0.1:{port}"\n'
+        f'[service]\ntarget = "{api.address}"\ntenant = "{TENANT_ID}"\n'
+    )
+    env = {**os.environ, "WASTESVC_TOKEN": token(settings, "gateway")}
+    process = await asyncio.create_subprocess_exec(
+        ADAPTER, "talq", "--config", str(config), "receive", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    report = log_report("logger-1", [(NODE, "presenceStatus", {"type": "AttributeBoolean", "value": True},
+                                      datetime.now(UTC) - timedelta(minutes=1))])  # fmt: skip
+    query = {"clientAddress": "0b6c9c1e-8a55-4d0c-9d36-6f0f5c1d2a77", "talqRequestId": str(uuid.uuid4())}
+    async with httpx.AsyncClient() as http:
+        for _ in range(100):
+            try:
+                answer = await http.post(f"http://127.0.0.1:{port}/log-reports", params=query,
+                                         headers={"talq-api-version": "2.7.1"}, json=report)  # fmt: skip
+                break
+            except httpx.ConnectError:
+                await asyncio.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(process.wait(), timeout=30)
+    listed = await api.observations.ListObservations(observations_pb2.ListObservationsRequest(parent=TENANT))
+
+    assert answer.status_code == 201
+    assert process.returncode == 0
+    assert [(o.entity_id, o.property, o.bool_value) for o in listed.observations] == [
+        (NODE, "presence", True)
+    ]
