@@ -60,5 +60,11 @@ migration: $(GENERATED)
 	$(BIN)/python -c "from sqlalchemy import create_engine; from alembic import command; from wastesvc.storage._migrate import alembic_config; \
 	e = create_engine('sqlite:///var/migration.db'); c = e.connect(); command.revision(alembic_config(c), message='$(MESSAGE)', autogenerate=True); c.commit()"
 
+# LoRaWAN uplinks from a private Mosquitto through the adapter into the service on SQLite, with a kill -9
+# of each mid-run; records in bench/results/ingest.json (path mqtt-lorawan). ARGS="--rate 6000" etc.
+.PHONY: bench-ingest-lorawan
+bench-ingest-lorawan: $(GENERATED)
+	$(BIN)/python -m bench.ingest_lorawan $(ARGS)
+
 clean:
 	rm -rf $(VENV) out var wastesvc/v1/*_pb2*.py wastesvc/v1/*_pb2*.pyi $(GENERATED)

@@ -60,6 +60,8 @@ class Settings:
     tls_client_ca_file: str = ""
     # Client side: CA to trust for the server's certificate (and this client's own cert/key for mTLS).
     tls_ca_file: str = ""
+    # MQTT broker the demo publishes its LoRaWAN frames on (mqtt://host:port); empty = an embedded one.
+    mqtt_broker: str = ""
 
 
 def check_time_limit(seconds: float) -> float:

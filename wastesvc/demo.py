@@ -19,6 +19,7 @@ from google.type import latlng_pb2, timeofday_pb2
 
 from wastesvc.client import open_channel, optimize_day, plan_summary, save_sheets
 from wastesvc.config import Settings
+from wastesvc.demo_lorawan import feed_through_lorawan, split_lorawan
 from wastesvc.scenario import Scenario, TimeWindow, load_default
 from wastesvc.server import create_server
 from wastesvc.simulate import SimulatedReading, simulate_readings
@@ -283,6 +284,13 @@ async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = Tr
             )
             now = datetime.now(UTC)
             readings = simulate_readings(scenario, now - timedelta(days=SIMULATED_DAYS), SIMULATED_DAYS)
+            over_lorawan, readings = split_lorawan(readings)
+            lorawan = await feed_through_lorawan(over_lorawan, settings, address, channel, out_dir)
+            print(
+                f"LoRaWAN: {lorawan.stored} of {len(over_lorawan)} frames stored by wastesvc-adapter lorawan "
+                f"through MQTT on {lorawan.broker}",
+                flush=True,
+            )
             counts = await feed_readings(channel, readings, settings.tenant)
             print(
                 f"ingested {counts.total} readings over {SIMULATED_DAYS} days: {counts.batch} in batches, "
@@ -297,6 +305,7 @@ async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = Tr
             )
             sheets = await save_sheets(channel, plan, out_dir)
             print(plan_summary(plan, tz))
+            print(lorawan.story(plan, tz))
             per_truck = len(sheets.per_vehicle)
             print(
                 f"route sheets: {sheets.combined} (all trucks) and {per_truck} per-truck PDFs in {out_dir}/"

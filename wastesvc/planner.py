@@ -15,6 +15,7 @@ from google.rpc import code_pb2, status_pb2
 
 import routing
 from wastesvc.auth import authorize
+from wastesvc.domain import parking
 from wastesvc.domain._common import (
     STREAM_KEYS,
     parse_name,
@@ -23,6 +24,7 @@ from wastesvc.domain._common import (
     stream_key,
     to_timestamp,
 )
+from wastesvc.domain.parking import parking_effects
 from wastesvc.domain.planning import (
     BuiltProblem,
     PlanningInput,
@@ -33,7 +35,16 @@ from wastesvc.domain.planning import (
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, PlanDataInvalid
 from wastesvc.jobs import JobQueue
 from wastesvc.solver_pool import SolverPool
-from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, OperationRow, PlanRow, Storage, VehicleRow
+from wastesvc.storage import (
+    ContainerRow,
+    DepotRow,
+    FacilityRow,
+    ObservationRow,
+    OperationRow,
+    PlanRow,
+    Storage,
+    VehicleRow,
+)
 from wastesvc.storage._interface import ResourceRow
 from wastesvc.v1 import planning_pb2
 
@@ -46,6 +57,8 @@ MAX_TIME_LIMIT = timedelta(minutes=10)
 _POLL_S = 0.25
 # Readings older than this do not change today's selection (emptying detection, ages beyond a month).
 HISTORY = timedelta(days=35)
+# Street occupancy observations read per plan: an hour per segment over the weeks parking.py looks back.
+_PARKING_ROWS = 50_000
 
 
 def _now() -> datetime:
@@ -61,6 +74,20 @@ def _load_all(storage: Storage, kind: type[ResourceRow], tenant: str) -> list[Re
         if page.last_key is None:
             return rows
         after = page.last_key
+
+
+def _parking_observations(storage: Storage, tenant: str) -> list[ObservationRow]:
+    """The newest street occupancy observations (the parking adapter's), at most `_PARKING_ROWS`."""
+    where = {"entity_type": parking.ENTITY_TYPE, "property": parking.PROPERTY}
+    rows: list[ObservationRow] = []
+    while len(rows) < _PARKING_ROWS:
+        page = storage.list_observations(
+            tenant, before_id=rows[-1].id if rows else None, limit=1000, where=where
+        )
+        rows += page
+        if len(page) < 1000:
+            break
+    return rows
 
 
 @dataclass
@@ -305,6 +332,9 @@ class Planner:
             streams=streams,
             fill_threshold=options.fill_threshold or 0.7,
             max_days_without_emptying=options.max_days_without_emptying or 7,
+            parking=parking_effects(
+                _parking_observations(self.storage, tenant), containers, service_date, self.timezone
+            ),
         )
 
     def _with_road_matrix(self, built: BuiltProblem) -> routing.Problem:

@@ -16,6 +16,7 @@ from google.type import date_pb2, latlng_pb2
 
 import routing
 from wastesvc.domain._common import resource_name, stream_from_key, to_duration, to_timestamp
+from wastesvc.domain.parking import ParkingEffect
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, ReadingRow, VehicleRow
 from wastesvc.v1 import planning_pb2
 
@@ -78,6 +79,8 @@ class PlanningInput:
     streams: frozenset[str]
     fill_threshold: float
     max_days_without_emptying: int
+    # Street parking pressure by container id (wastesvc.domain.parking); empty: no effect.
+    parking: Mapping[str, ParkingEffect] = field(default_factory=dict)
 
 
 @dataclass
@@ -163,7 +166,8 @@ def build_problem(
             unassigned.append(s)
             continue
         spot = c.isle or f"{c.lat:.5f},{c.lng:.5f}"
-        groups[(spot, c.stream, c.access_windows, c.required_equipment)].append(s)
+        windows = data.parking.get(c.id, ParkingEffect()).windows(c.access_windows)
+        groups[(spot, c.stream, windows, c.required_equipment)].append(s)
 
     stops = []
     containers_of_stop = {}
@@ -178,7 +182,10 @@ def build_problem(
                 stream=stream,
                 volume_l=volume,
                 weight_kg=volume * DENSITY_KG_PER_L.get(stream, 0.2),
-                service_s=sum(m.container.service_s for m in members),
+                service_s=sum(
+                    m.container.service_s + data.parking.get(m.container.id, ParkingEffect()).extra_service_s
+                    for m in members
+                ),
                 time_windows=tuple(routing.TimeWindow(a, b) for a, b in json.loads(windows)),
                 container_ids=tuple(m.container.id for m in members),
                 required_skills=frozenset(e for e in equipment.split(",") if e),

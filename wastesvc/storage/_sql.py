@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -202,7 +202,11 @@ class SqlStorage:
                 outcomes[i] = InsertOutcome.DUPLICATE if r.same_values(earlier) else InsertOutcome.CONFLICT
             else:
                 first[key] = i
-        values = [{**asdict(readings[i]), "create_time": created} for i in first.values()]
+        # Field by field rather than asdict(), which deep-copies every value (a fifth of a batch's time).
+        names = [f.name for f in fields(ReadingInsert)]
+        values = [
+            {**{n: getattr(readings[i], n) for n in names}, "create_time": created} for i in first.values()
+        ]
         # Core executemany with ON CONFLICT DO NOTHING: per-row ORM inserts are ~15× slower (REFERENCE §4),
         # and the unique (tenant, container, time) key makes re-delivery a no-op.
         statement = self._insert_ignore(_READINGS).returning(
