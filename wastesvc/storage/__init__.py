@@ -3,10 +3,12 @@
 from wastesvc.storage._interface import InsertOutcome, Page, ReadingInsert, Storage
 from wastesvc.storage._sql import SqlStorage, open_storage
 from wastesvc.storage._tables import (
+    AlertRow,
     CollectionRow,
     ContainerRow,
     DepotRow,
     FacilityRow,
+    IncidentRow,
     ObservationRow,
     OperationRow,
     PlanRow,
@@ -15,10 +17,12 @@ from wastesvc.storage._tables import (
 )
 
 __all__ = [
+    "AlertRow",
     "CollectionRow",
     "ContainerRow",
     "DepotRow",
     "FacilityRow",
+    "IncidentRow",
     "InsertOutcome",
     "ObservationRow",
     "OperationRow",

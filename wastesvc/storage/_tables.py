@@ -11,10 +11,12 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AlertRow",
     "CollectionRow",
     "ContainerRow",
     "DepotRow",
     "FacilityRow",
+    "IncidentRow",
     "ObservationRow",
     "OperationRow",
     "PlanRow",
@@ -162,6 +164,8 @@ class ReadingRow(SQLModel, table=True):
     temperature_c: float | None = None
     tilted: bool = False
     create_time: datetime = _utc(nullable=False)
+    # Why the reading cannot be true ("" when it can): kept for the record, never used by a forecast.
+    outlier: str = ""
 
 
 class CollectionRow(SQLModel, table=True):
@@ -247,3 +251,53 @@ class OperationRow(SQLModel, table=True):
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     create_time: datetime = _utc(nullable=False)
     update_time: datetime = _utc(nullable=False)
+
+
+class AlertRow(SQLModel, table=True):
+    """An alert about a container; `open_key` is set while unresolved, so one stays open per kind."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        # NULLs are distinct on both backends: resolved alerts never collide, unresolved ones do.
+        UniqueConstraint("tenant", "open_key", name="uq_alerts_open_key"),
+        Index("ix_alerts_tenant_container", "tenant", "container_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(index=True)
+    container_id: str
+    kind: str  # "low_battery", "sensor_silent", "tilted", "fire", "stuck_value", "impossible_reading", …
+    state: str = "open"  # "open", "acknowledged", "resolved"
+    severity: str = "warning"
+    detail: str = ""
+    open_key: str | None = None  # "{container_id}/{kind}" until resolved
+    actor: str = ""
+    start_time: datetime = _utc(nullable=False)
+    create_time: datetime = _utc(nullable=False)
+    update_time: datetime = _utc(nullable=False)
+    acknowledge_time: datetime | None = _utc(nullable=True)
+    resolve_time: datetime | None = _utc(nullable=True)
+
+
+class IncidentRow(SQLModel, table=True):
+    """A citizen's or agent's report about a container."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        UniqueConstraint("tenant", "request_id", name="uq_incidents_tenant_request"),
+        ForeignKeyConstraint(
+            ["tenant", "container_id"], ["containers.tenant", "containers.id"], ondelete="CASCADE"
+        ),
+        Index("ix_incidents_tenant_container", "tenant", "container_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(index=True)
+    container_id: str
+    kind: str  # "overflowing", "damaged", "blocked", "fire"
+    state: str = "open"  # "open", "resolved"
+    description: str = ""
+    reporter: str = ""
+    request_id: str
+    create_time: datetime = _utc(nullable=False)
+    resolve_time: datetime | None = _utc(nullable=True)
