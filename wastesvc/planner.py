@@ -30,6 +30,7 @@ from wastesvc.domain.planning import (
     select_containers,
     solution_to_plan,
 )
+from wastesvc.domain.incidents import OVERFLOWING
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, PlanDataInvalid
 from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, OperationRow, PlanRow, Storage, VehicleRow
@@ -266,6 +267,12 @@ class Planner:
             streams=streams,
             fill_threshold=options.fill_threshold or 0.7,
             max_days_without_emptying=options.max_days_without_emptying or 7,
+            reported_overflowing=frozenset(
+                i.container_id
+                for i in self.storage.list_incidents(
+                    tenant, before_id=None, limit=1_000_000, where={"state": "open", "kind": OVERFLOWING}
+                )
+            ),
         )
 
     def _with_road_matrix(self, built: BuiltProblem) -> routing.Problem:

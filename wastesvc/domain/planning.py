@@ -59,7 +59,7 @@ class Selection:
 
     container: ContainerRow
     fill: float
-    reason: str  # "fill" or "age"
+    reason: str  # "fill", "age" or "incident"
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,8 @@ class PlanningInput:
     streams: frozenset[str]
     fill_threshold: float
     max_days_without_emptying: int
+    # Containers with an open overflow report: mandatory visits, whatever their sensor says.
+    reported_overflowing: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -114,7 +116,9 @@ def select_containers(data: PlanningInput, now: datetime) -> list[Selection]:
         fill = latest.fill if latest is not None else 0.0
         known = [t for t in (emptied.get(container.id), container.last_emptied_time) if t is not None]
         too_old = bool(known) and now - max(known) >= timedelta(days=data.max_days_without_emptying)
-        if latest is not None and fill >= data.fill_threshold:
+        if container.id in data.reported_overflowing:
+            chosen.append(Selection(container, 1.0, "incident"))
+        elif latest is not None and fill >= data.fill_threshold:
             chosen.append(Selection(container, fill, "fill"))
         elif too_old:
             chosen.append(Selection(container, fill, "age"))

@@ -15,8 +15,8 @@ from wastesvc.domain._common import (
     resource_name,
     to_timestamp,
 )
-from wastesvc.fill import Limits, Reading, impossibility
 from wastesvc.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, ServiceError
+from wastesvc.fill import Limits, Reading, impossibility
 from wastesvc.storage import ContainerRow, ReadingInsert, ReadingRow, Storage
 from wastesvc.v1 import readings_pb2
 
