@@ -23,6 +23,7 @@ from wastesvc.domain._common import (
     stream_key,
     to_timestamp,
 )
+from wastesvc.domain.incidents import OVERFLOWING
 from wastesvc.domain.planning import (
     BuiltProblem,
     PlanningInput,
@@ -30,7 +31,6 @@ from wastesvc.domain.planning import (
     select_containers,
     solution_to_plan,
 )
-from wastesvc.domain.incidents import OVERFLOWING
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, PlanDataInvalid
 from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, OperationRow, PlanRow, Storage, VehicleRow
