@@ -23,17 +23,28 @@ from wastesvc.domain.alerts import (
     reconcile,
     to_fill_reading,
 )
+from wastesvc.domain.forecasts import fit_container
 from wastesvc.domain.priors import prior_for
 from wastesvc.fill import Series, detect_emptyings
-from wastesvc.storage import AlertRow, CollectionRow, ContainerRow, ReadingInsert, ReadingRow, Storage
+from wastesvc.storage import (
+    AlertRow,
+    CollectionRow,
+    ContainerRow,
+    ForecastRow,
+    ReadingInsert,
+    ReadingRow,
+    Storage,
+)
 
 __all__ = ["AlertHub", "Monitor"]
 
 log = logging.getLogger(__name__)
 
-# Enough readings for every health rule (a stuck run of 12, the 21 intervals of the silent rule) and for
-# an emptying's 5 confirming readings either side, at a few days of hourly readings.
-_RECENT = 200
+# Enough readings for every health rule (a stuck run of 12, the 21 intervals of the silent rule), an
+# emptying's 5 confirming readings either side, and the forecast's three weeks of hourly readings.
+_RECENT = 600
+# Crew-reported emptyings this old or newer split the forecast's fill cycles.
+_FORECAST_HISTORY = timedelta(days=21)
 # Detections this sure are stored (two readings after the drop, see the fill library's README).
 _MIN_CONFIDENCE = 0.4
 # A detection within this of a stored sensor emptying is the same one seen again (its time estimate
@@ -96,9 +107,11 @@ class Monitor:
         self.hub.publish(changed)
 
     def assess_batch(self, stored: Sequence[ReadingInsert], now: datetime) -> list[AlertRow]:
-        """Alerts created or changed by the readings just stored; their emptyings are stored too."""
+        """Alerts created or changed by the readings just stored; their emptyings and the containers'
+        forecasts are stored too."""
         impossible = impossible_conditions(stored)
         changed: list[AlertRow] = []
+        forecasts: list[ForecastRow] = []
         for tenant, container_id in sorted({(r.tenant, r.container_id) for r in stored}):
             container = self.storage.get(ContainerRow, tenant, container_id)
             if container is None:  # deleted meanwhile
@@ -111,6 +124,8 @@ class Monitor:
                 self.storage, tenant, container_id, conditions, checked=ALL_SELF_CLEARING, now=now
             )
             self._store_emptyings(tenant, container_id, rows, now)
+            forecasts.append(self._forecast(container, rows, now))
+        self.storage.save_forecasts(forecasts)
         return changed
 
     def check_silent(self, now: datetime) -> list[AlertRow]:
@@ -120,7 +135,15 @@ class Monitor:
             rows = self._recent(tenant, container_id)
             silent = [c for c in assess(rows, now, expected_rate_per_h=None) if c.kind == SILENT]
             changed += reconcile(self.storage, tenant, container_id, silent, checked=(SILENT,), now=now)
+            container = self.storage.get(ContainerRow, tenant, container_id)
+            if silent and container is not None:
+                # Refitted at `now`, the forecast says it runs on the model alone (forecast_only).
+                self.storage.save_forecasts([self._forecast(container, rows, now)])
         return changed
+
+    def _forecast(self, container: ContainerRow, rows: Sequence[ReadingRow], now: datetime) -> ForecastRow:
+        crew = self.storage.list_collections(container.tenant, [container.id], since=now - _FORECAST_HISTORY)
+        return fit_container(container, rows, crew, now)
 
     async def run(self) -> None:
         """The periodic check, until cancelled."""

@@ -14,6 +14,7 @@ from wastesvc.storage._tables import (
     ContainerRow,
     DepotRow,
     FacilityRow,
+    ForecastRow,
     IncidentRow,
     ObservationRow,
     OperationRow,
@@ -97,7 +98,8 @@ class Storage(Protocol):
         where: Mapping[str, Any] | None = None,
     ) -> Page[ResourceRow]:
         """The tenant's rows ordered by id, starting after `after`, filtered by column equalities (a
-        tuple value: the column is one of them)."""
+        tuple value: the column is one of them; for containers, `predicted_full_before` with an ISO time
+        keeps those forecast to be full before it)."""
         ...
 
     def count(self, kind: type[ResourceRow], tenant: str, where: Mapping[str, Any] | None = None) -> int:
@@ -195,6 +197,14 @@ class Storage(Protocol):
         self, tenant: str, *, before_id: int | None, limit: int, where: Mapping[str, str] | None = None
     ) -> list[IncidentRow]:
         """The tenant's incidents newest first (by id), filtered by column equalities."""
+        ...
+
+    def save_forecasts(self, forecasts: Sequence[ForecastRow]) -> None:
+        """Inserts or replaces the forecasts of these containers."""
+        ...
+
+    def get_forecasts(self, tenant: str, container_ids: Sequence[str]) -> dict[str, ForecastRow]:
+        """The stored forecast of each of these containers that has one."""
         ...
 
     def insert_observations(

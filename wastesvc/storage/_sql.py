@@ -33,6 +33,7 @@ from wastesvc.storage._tables import (
     AlertRow,
     CollectionRow,
     ContainerRow,
+    ForecastRow,
     IncidentRow,
     ObservationRow,
     OperationRow,
@@ -41,7 +42,10 @@ from wastesvc.storage._tables import (
     metadata,
 )
 
-__all__ = ["SqlStorage", "open_storage"]
+__all__ = ["FULL_BEFORE", "SqlStorage", "open_storage"]
+
+# The one listing filter that is not a column equality: containers forecast to be full before a time.
+FULL_BEFORE = "predicted_full_before"
 
 # The Core tables behind the models, for executemany inserts (SQLModel types `__table__` loosely).
 _READINGS: Table = ReadingRow.__table__  # type: ignore[attr-defined]
@@ -125,10 +129,22 @@ class SqlStorage:
     def _filtered(self, kind: type[ResourceRow], tenant: str, where: Mapping[str, Any] | None) -> list[Any]:
         conditions = [col(kind.tenant) == tenant]
         for column, value in (where or {}).items():
+            if column == FULL_BEFORE:
+                conditions.append(col(kind.id).in_(self._full_before(tenant, datetime.fromisoformat(value))))
+                continue
             # A tuple is a set of accepted values (a commune agent's communes); a string an equality.
             attribute = getattr(kind, column)
             conditions.append(attribute.in_(value) if isinstance(value, tuple) else attribute == value)
         return conditions
+
+    @staticmethod
+    def _full_before(tenant: str, when: datetime) -> Any:
+        """Ids of the tenant's containers whose forecast says full before `when`."""
+        return select(col(ForecastRow.container_id)).where(
+            col(ForecastRow.tenant) == tenant,
+            col(ForecastRow.full_time).is_not(None),
+            col(ForecastRow.full_time) < when,
+        )
 
     def list_page(
         self,
@@ -445,6 +461,21 @@ class SqlStorage:
         query = select(IncidentRow).where(*conditions).order_by(col(IncidentRow.id).desc()).limit(limit)
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.execute(query).scalars().all())
+
+    def save_forecasts(self, forecasts: Sequence[ForecastRow]) -> None:
+        with Session(self.engine) as session:
+            for forecast in forecasts:
+                session.merge(forecast)
+            session.commit()
+
+    def get_forecasts(self, tenant: str, container_ids: Sequence[str]) -> dict[str, ForecastRow]:
+        if not container_ids:
+            return {}
+        query = select(ForecastRow).where(
+            col(ForecastRow.tenant) == tenant, col(ForecastRow.container_id).in_(list(container_ids))
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            return {row.container_id: row for row in session.execute(query).scalars().all()}
 
     # Observations ---------------------------------------------------------------------------------
 

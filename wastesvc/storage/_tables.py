@@ -16,6 +16,7 @@ __all__ = [
     "ContainerRow",
     "DepotRow",
     "FacilityRow",
+    "ForecastRow",
     "IncidentRow",
     "ObservationRow",
     "OperationRow",
@@ -301,3 +302,24 @@ class IncidentRow(SQLModel, table=True):
     request_id: str
     create_time: datetime = _utc(nullable=False)
     resolve_time: datetime | None = _utc(nullable=True)
+
+
+class ForecastRow(SQLModel, table=True):
+    """The latest fill forecast of a container, refitted when its readings arrive (or fall silent)."""
+
+    __tablename__ = "forecasts"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant", "container_id"], ["containers.tenant", "containers.id"], ondelete="CASCADE"
+        ),
+        Index("ix_forecasts_tenant_full_time", "tenant", "full_time"),
+    )
+
+    tenant: str = Field(primary_key=True)
+    container_id: str = Field(primary_key=True)
+    # When the expected fill reaches 1; NULL when beyond the forecast's horizon. Kept as a column so a
+    # listing can filter on it.
+    full_time: datetime | None = _utc(nullable=True)
+    # The fill library's Forecast as JSON: the model read at any time (P(overflow by T), fill at T).
+    body: str
+    compute_time: datetime = _utc(nullable=False)
