@@ -23,15 +23,18 @@ from wastesvc.domain._common import (
     stream_key,
     to_timestamp,
 )
+from wastesvc.domain.alerts import ALARMS, alarm_findings
+from wastesvc.domain.forecasts import cold_start, forecast_of
 from wastesvc.domain.incidents import OVERFLOWING
 from wastesvc.domain.planning import (
     BuiltProblem,
     PlanningInput,
     build_problem,
-    select_containers,
     solution_to_plan,
 )
+from wastesvc.domain.selection import select_for_plan
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, PlanDataInvalid
+from wastesvc.fill import Forecast
 from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, OperationRow, PlanRow, Storage, VehicleRow
 from wastesvc.storage._interface import ResourceRow
@@ -42,8 +45,6 @@ __all__ = ["Planner"]
 log = logging.getLogger(__name__)
 Metadata = planning_pb2.OptimizeRoutesMetadata
 MAX_TIME_LIMIT = timedelta(minutes=10)
-# Readings older than this do not change today's selection (emptying detection, ages beyond a month).
-HISTORY = timedelta(days=35)
 
 
 def _now() -> datetime:
@@ -259,21 +260,37 @@ class Planner:
             service_date=service_date,
             timezone=self.timezone,
             containers=containers,
-            latest=self.storage.latest_readings(tenant, [c.id for c in containers]),
-            history=self.storage.readings_since(tenant, _now() - HISTORY),
+            forecasts=self._forecasts(tenant, containers),
             vehicles=vehicles,
             depots={d.id: d for d in _load_all(self.storage, DepotRow, tenant)},
             facilities=_load_all(self.storage, FacilityRow, tenant),
             streams=streams,
-            fill_threshold=options.fill_threshold or 0.7,
-            max_days_without_emptying=options.max_days_without_emptying or 7,
+            fill_threshold=options.fill_threshold,
+            max_days_without_emptying=options.max_days_without_emptying,
             reported_overflowing=frozenset(
                 i.container_id
                 for i in self.storage.list_incidents(
                     tenant, before_id=None, limit=1_000_000, where={"state": "open", "kind": OVERFLOWING}
                 )
             ),
+            alarms=alarm_findings(
+                [
+                    alert
+                    for state in ("open", "acknowledged")
+                    for kind in ALARMS
+                    for alert in self.storage.list_alerts(
+                        tenant, before_id=None, limit=1_000_000, where={"state": state, "kind": kind}
+                    )
+                ]
+            ),
         )
+
+    def _forecasts(self, tenant: str, containers: list[ContainerRow]) -> dict[str, Forecast]:
+        """Each container's stored forecast, or the stream's prior from its last emptying."""
+        stored = self.storage.get_forecasts(tenant, [c.id for c in containers])
+        forecasts = {cid: forecast_of(row) for cid, row in stored.items()}
+        now = _now()
+        return {c.id: forecasts.get(c.id) or cold_start(c, now) for c in containers}
 
     def _with_road_matrix(self, built: BuiltProblem) -> routing.Problem:
         """The problem with road travel, fetched here once so the solver process needs no network.
@@ -313,7 +330,7 @@ class Planner:
             data = await asyncio.to_thread(
                 self._read_input, job.tenant, service_date, job.streams, job.vehicle_ids, request.options
             )
-            selected = select_containers(data, _now())
+            selected = select_for_plan(data)
             rule = routing.DrivingRule() if request.options.driving_time_rule else None
             built = build_problem(data, selected, driving_rule=rule)
             metadata.selected_container_count = len(selected)

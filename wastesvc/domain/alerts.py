@@ -14,14 +14,16 @@ from datetime import datetime
 
 from wastesvc.domain._common import parse_filter, resource_name, to_timestamp
 from wastesvc.errors import FieldViolation, InvalidArgument
-from wastesvc.fill import Finding, FindingKind, Reading, health_findings
+from wastesvc.fill import Finding, FindingKind, Reading, Severity, health_findings
 from wastesvc.storage import AlertRow, ReadingInsert, ReadingRow, Storage
 from wastesvc.v1 import alerts_pb2
 
 __all__ = [
+    "ALARMS",
     "ALL_SELF_CLEARING",
     "SILENT",
     "Condition",
+    "alarm_findings",
     "alert_filter",
     "alert_proto",
     "assess",
@@ -41,6 +43,8 @@ _KIND_OF_FINDING = {
     FindingKind.FIRE: "fire",
     FindingKind.STUCK: "stuck_value",
 }
+# Alerts that make a container a mandatory visit while unresolved, as the fill library's findings.
+ALARMS = {"fire": FindingKind.FIRE, "tilted": FindingKind.TILT}
 # Conditions that end by themselves (a sensor heard again, a container set upright or emptied); an
 # impossible reading stays on record until a person resolves its alert.
 ALL_SELF_CLEARING = (*_KIND_OF_FINDING.values(), _OVERFLOW)
@@ -164,6 +168,16 @@ def reconcile(
         ]
     )
     return resolved + raised
+
+
+def alarm_findings(rows: Sequence[AlertRow]) -> dict[str, list[Finding]]:
+    """Unresolved fire and tilt alerts as active findings, by container id."""
+    found: dict[str, list[Finding]] = {}
+    for row in rows:
+        if row.kind in ALARMS and row.state != "resolved":
+            finding = Finding(ALARMS[row.kind], Severity.CRITICAL, row.start_time, row.detail, active=True)
+            found.setdefault(row.container_id, []).append(finding)
+    return found
 
 
 def alert_proto(row: AlertRow) -> alerts_pb2.Alert:

@@ -20,6 +20,7 @@ from wastesvc.storage import CollectionRow, ContainerRow, ForecastRow, ReadingRo
 from wastesvc.v1 import containers_pb2
 
 __all__ = [
+    "cold_start",
     "fit_container",
     "forecast_message",
     "forecast_of",
@@ -52,6 +53,14 @@ def fit_container(
         body=_to_json(forecast),
         compute_time=now,
     )
+
+
+def cold_start(container: ContainerRow, now: datetime) -> Forecast:
+    """The stream's prior run from the container's last emptying, for a container without readings (from
+    `now`, empty, when nobody knows when it was last emptied: only a report or an alarm then selects it)."""
+    emptied = [container.last_emptied_time] if container.last_emptied_time is not None else []
+    empty = Series.from_arrays([], [])
+    return fit_forecast(empty, now, prior_for(container.stream), collections=emptied, tz=PARIS)
 
 
 def forecast_of(row: ForecastRow) -> Forecast:
