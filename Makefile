@@ -8,7 +8,7 @@ PROTOS := $(wildcard proto/wastesvc/v1/*.proto)
 BUF_VERSION := 1.75.0
 ARGS ?=
 
-.PHONY: install proto run test lint fmt bench-routing quick full kim classic clean
+.PHONY: install proto run test lint fmt bench-routing bench-policy quick full kim classic clean
 
 install: $(INSTALLED)
 
@@ -52,6 +52,11 @@ bench-routing: $(GENERATED)
 
 quick full kim classic:
 	@:
+
+# Selection policies on a seeded 8-week simulation of Grand Soissons (about 20 minutes on 2 cores);
+# ARGS="--days 7 --no-write" for a short look.
+bench-policy: $(GENERATED)
+	$(BIN)/python -m bench.policy $(ARGS)
 
 clean:
 	rm -rf $(VENV) out var wastesvc/v1/*_pb2*.py wastesvc/v1/*_pb2*.pyi $(GENERATED)
