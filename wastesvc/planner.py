@@ -32,9 +32,11 @@ from wastesvc.domain.planning import (
     build_problem,
     solution_to_plan,
 )
-from wastesvc.domain.selection import select_for_plan
+from wastesvc.domain.policies import to_fill_policy
+from wastesvc.domain.selection import default_policy, select_for_plan
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, PlanDataInvalid
-from wastesvc.fill import Forecast
+from wastesvc.fill import Forecast, SelectionPolicy
+from wastesvc.servicers.policies import stored_policy
 from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, OperationRow, PlanRow, Storage, VehicleRow
 from wastesvc.storage._interface import ResourceRow
@@ -273,6 +275,7 @@ class Planner:
                     tenant, before_id=None, limit=1_000_000, where={"state": "open", "kind": OVERFLOWING}
                 )
             ),
+            policy=self._policy(tenant),
             alarms=alarm_findings(
                 [
                     alert
@@ -284,6 +287,11 @@ class Planner:
                 ]
             ),
         )
+
+    def _policy(self, tenant: str) -> SelectionPolicy:
+        """The tenant's stored policy over the service's defaults."""
+        stored = stored_policy(self.storage, tenant)
+        return default_policy() if stored is None else to_fill_policy(stored, default_policy())
 
     def _forecasts(self, tenant: str, containers: list[ContainerRow]) -> dict[str, Forecast]:
         """Each container's stored forecast, or the stream's prior from its last emptying."""

@@ -28,6 +28,7 @@ from wastesvc.servicers.incidents import IncidentServicer
 from wastesvc.servicers.observations import ObservationServicer
 from wastesvc.servicers.operations import OperationsServicer
 from wastesvc.servicers.planning import PlanningServicer
+from wastesvc.servicers.policies import SelectionPolicyServicer
 from wastesvc.servicers.readings import ReadingServicer
 from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import Storage, open_storage
@@ -44,6 +45,8 @@ from wastesvc.v1 import (
     observations_pb2_grpc,
     planning_pb2,
     planning_pb2_grpc,
+    policies_pb2,
+    policies_pb2_grpc,
     readings_pb2,
     readings_pb2_grpc,
 )
@@ -61,6 +64,7 @@ SERVICE_NAMES = (
     operations_pb2.DESCRIPTOR.services_by_name["Operations"].full_name,
     alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
     incidents_pb2.DESCRIPTOR.services_by_name["IncidentService"].full_name,
+    policies_pb2.DESCRIPTOR.services_by_name["SelectionPolicyService"].full_name,
 )
 # PDFs of a big day's sheets exceed gRPC's 4 MiB default.
 _MAX_MESSAGE = 64 * 1024 * 1024
@@ -209,6 +213,7 @@ async def _start(server: grpc.aio.Server, port: int, settings: Settings) -> Serv
     operations_pb2_grpc.add_OperationsServicer_to_server(OperationsServicer(storage, planner), server)
     alerts_pb2_grpc.add_AlertServiceServicer_to_server(AlertServicer(storage, hub), server)
     incidents_pb2_grpc.add_IncidentServiceServicer_to_server(IncidentServicer(storage), server)
+    policies_pb2_grpc.add_SelectionPolicyServiceServicer_to_server(SelectionPolicyServicer(storage), server)
 
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

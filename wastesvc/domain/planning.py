@@ -16,7 +16,7 @@ from google.type import date_pb2, latlng_pb2
 
 import routing
 from wastesvc.domain._common import resource_name, stream_from_key, to_duration, to_timestamp
-from wastesvc.fill import Finding, Forecast
+from wastesvc.fill import Finding, Forecast, SelectionPolicy
 from wastesvc.scenario import load_default
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, VehicleRow
 from wastesvc.v1 import planning_pb2
@@ -85,6 +85,8 @@ class PlanningInput:
     reported_overflowing: frozenset[str] = frozenset()
     # Active fire and tilt alarms, by container id: mandatory visits too.
     alarms: Mapping[str, Sequence[Finding]] = field(default_factory=dict)
+    # The tenant's selection policy; None: the service's defaults.
+    policy: SelectionPolicy | None = None
 
 
 @dataclass

@@ -71,8 +71,9 @@ def _with_service_rules(
     return decision.kind, reason
 
 
-def select_for_plan(data: PlanningInput, policy: SelectionPolicy | None = None) -> list[Selection]:
-    """The containers of the plan's streams to visit, each mandatory or optional with its prize."""
+def select_for_plan(data: PlanningInput) -> list[Selection]:
+    """The containers of the plan's streams to visit, each mandatory or optional with its prize, under
+    the plan's policy (the defaults when it has none)."""
     at = service_time(data)
     containers = [c for c in data.containers if c.stream in data.streams and c.id in data.forecasts]
     candidates = [
@@ -86,7 +87,7 @@ def select_for_plan(data: PlanningInput, policy: SelectionPolicy | None = None) 
         )
         for c in containers
     ]
-    decisions = select_for_service_date(candidates, at, policy or default_policy())
+    decisions = select_for_service_date(candidates, at, data.policy or default_policy())
     chosen = []
     for container, decision in zip(containers, decisions, strict=True):
         forecast = data.forecasts[container.id]

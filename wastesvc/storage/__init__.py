@@ -13,6 +13,7 @@ from wastesvc.storage._tables import (
     ObservationRow,
     OperationRow,
     PlanRow,
+    PolicyRow,
     ReadingRow,
     VehicleRow,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "OperationRow",
     "Page",
     "PlanRow",
+    "PolicyRow",
     "ReadingInsert",
     "ReadingRow",
     "SqlStorage",

@@ -19,6 +19,7 @@ from wastesvc.storage._tables import (
     ObservationRow,
     OperationRow,
     PlanRow,
+    PolicyRow,
     ReadingRow,
     VehicleRow,
 )
@@ -205,6 +206,14 @@ class Storage(Protocol):
 
     def get_forecasts(self, tenant: str, container_ids: Sequence[str]) -> dict[str, ForecastRow]:
         """The stored forecast of each of these containers that has one."""
+        ...
+
+    def get_policy(self, tenant: str) -> PolicyRow | None:
+        """The tenant's stored selection policy, or None while it holds the defaults."""
+        ...
+
+    def save_policy(self, policy: PolicyRow) -> None:
+        """Inserts or replaces the tenant's selection policy."""
         ...
 
     def insert_observations(

@@ -38,6 +38,7 @@ from wastesvc.storage._tables import (
     ObservationRow,
     OperationRow,
     PlanRow,
+    PolicyRow,
     ReadingRow,
     metadata,
 )
@@ -476,6 +477,15 @@ class SqlStorage:
         )
         with Session(self.engine, expire_on_commit=False) as session:
             return {row.container_id: row for row in session.execute(query).scalars().all()}
+
+    def get_policy(self, tenant: str) -> PolicyRow | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(PolicyRow, tenant)
+
+    def save_policy(self, policy: PolicyRow) -> None:
+        with Session(self.engine) as session:
+            session.merge(policy)
+            session.commit()
 
     # Observations ---------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ __all__ = [
     "ObservationRow",
     "OperationRow",
     "PlanRow",
+    "PolicyRow",
     "ReadingRow",
     "UtcDateTime",
     "VehicleRow",
@@ -323,3 +324,14 @@ class ForecastRow(SQLModel, table=True):
     # The fill library's Forecast as JSON: the model read at any time (P(overflow by T), fill at T).
     body: str
     compute_time: datetime = _utc(nullable=False)
+
+
+class PolicyRow(SQLModel, table=True):
+    """A tenant's selection policy (one per tenant)."""
+
+    __tablename__ = "selection_policies"
+
+    tenant: str = Field(primary_key=True)
+    # The SelectionPolicy message: read and replaced whole, never queried by part.
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    update_time: datetime = _utc(nullable=False)
