@@ -49,7 +49,7 @@ from wastesvc.fill.synthetic import DepositProfile, SensorProfile, SyntheticCont
 from wastesvc.scenario import Scenario, load_default
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, VehicleRow
 
-__all__ = ["PolicyRun", "main", "simulate"]
+__all__ = ["PolicyRun", "fixed_due", "main", "simulate", "write_section"]
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -209,7 +209,7 @@ def _warm_start() -> float:
     return to_epoch(datetime.combine(START, time(0), tzinfo=PARIS)) - _WARM_UP_DAYS * 24 * HOUR_S
 
 
-def _fixed_days(row: ContainerRow, period_days: float) -> Callable[[int], bool]:
+def fixed_due(row: ContainerRow, period_days: float) -> Callable[[int], bool]:
     """Whether today's schedule visits the container on day `d` (each commune its own phase)."""
     phase = zlib.crc32(f"{row.commune_code}/{row.stream}".encode()) % 997
 
@@ -230,7 +230,7 @@ def _select(policy: str, boxes: Sequence[_Box], data: PlanningInput, d: int, sca
     if policy.startswith("fixed"):
         chosen = []
         for b in boxes:
-            if _fixed_days(b.row, FIXED_PERIOD_DAYS[b.row.stream] / scale)(d):
+            if fixed_due(b.row, FIXED_PERIOD_DAYS[b.row.stream] / scale)(d):
                 chosen.append(Selection(b.row, max(b.last_reading(), 0.5), "scheduled"))
         return chosen
     return select_for_plan(data)
@@ -396,9 +396,8 @@ def _table(records: Sequence[dict[str, Any]], limit: float, elapsed_s: float) ->
     )
 
 
-def _write_section(text: str) -> None:
-    """Replaces (or appends) the section in BENCHMARKS.md, leaving the routing sections alone."""
-    path = ROOT / "BENCHMARKS.md"
+def write_section(path: Path, text: str) -> None:
+    """Replaces (or appends) the policy section of the report at `path`, leaving the other sections alone."""
     current = path.read_text(encoding="utf-8")
     marker = "## Selection policies"
     if marker in current:
@@ -430,7 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "policy.json").write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
         _plot(runs, RESULTS / "policy.png")
-        _write_section(_table(records, args.time_limit, clock.monotonic() - began))
+        write_section(ROOT / "BENCHMARKS.md", _table(records, args.time_limit, clock.monotonic() - began))
     return 0
 
 

@@ -49,9 +49,14 @@ def service_time(data: PlanningInput) -> datetime:
     return datetime.combine(data.service_date, SERVICE_TIME, tzinfo=data.timezone)
 
 
+@functools.cache
+def _hygiene_days() -> dict[str, int]:
+    """Each stream's longest time between emptyings, from the scenario."""
+    return dict(load_default().planning.max_days_without_emptying)
+
+
 def _max_age(data: PlanningInput, stream: str) -> timedelta:
-    days = data.max_days_without_emptying or load_default().planning.max_days_without_emptying.get(stream, 7)
-    return timedelta(days=days)
+    return timedelta(days=data.max_days_without_emptying or _hygiene_days().get(stream, 7))
 
 
 def _with_service_rules(
