@@ -60,7 +60,7 @@ async def test_selection_reads_forecasts_and_alarms(api: Api) -> None:
     for cid, lng in (("urgent", 3.33), ("half", 3.34), ("low", 3.35), ("burning", 3.36)):
         await create_container(api, cid, lng=lng)
     await _ingest(api, "urgent", _hourly([0.3 + 0.01 * k for k in range(60)]))
-    await _ingest(api, "half", _hourly([0.55 + 0.001 * k for k in range(60)]))
+    await _ingest(api, "half", _hourly([0.62 + 0.001 * k for k in range(60)]))
     await _ingest(api, "low", _hourly([0.05 + 0.0005 * k for k in range(60)]))
     await _ingest(api, "burning", _hourly([0.1], temperature=90.0))
 

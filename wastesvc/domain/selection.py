@@ -7,11 +7,13 @@ truck passes once, so the next possible visit is a day later (the one-day look-a
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from datetime import datetime, time, timedelta
 
 from wastesvc.domain.planning import PlanningInput, Selection
 from wastesvc.fill import (
+    DEFAULT_PARAMS,
     Candidate,
     Decision,
     DecisionKind,
@@ -28,9 +30,15 @@ __all__ = ["SERVICE_TIME", "default_policy", "select_for_plan", "service_time"]
 SERVICE_TIME = time(10, 0)
 
 
+# A stop for a container under this expected fill costs a lift for little waste: at the fill library's
+# 30 % the simulated service emptied at 63 % on average, at 60 % at 74 % with no more overflows
+# (`bench/policy.py`, 7 days, seed 2027).
+_MIN_FILL = 0.6
+
+
 @functools.cache
 def default_policy() -> SelectionPolicy:
-    """The fill library's defaults, with each stream's hygiene bound from the scenario.
+    """The fill library's defaults but `_MIN_FILL`, with each stream's hygiene bound from the scenario.
 
     Biowaste and residual waste rot: with a short hygiene age their containers are worth more per unit of
     fill (they will have to be taken soon anyway), glass and paper less.
@@ -41,7 +49,7 @@ def default_policy() -> SelectionPolicy:
         stream: PolicyParams(fill_value=5.0 * shortest / days)
         for stream, days in scenario.planning.max_days_without_emptying.items()
     }
-    return SelectionPolicy(streams=streams)
+    return SelectionPolicy(default=dataclasses.replace(DEFAULT_PARAMS, min_fill=_MIN_FILL), streams=streams)
 
 
 def service_time(data: PlanningInput) -> datetime:
