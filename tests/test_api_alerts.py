@@ -25,6 +25,7 @@ from wastesvc.v1 import (
     containers_pb2,
     containers_pb2_grpc,
     fleet_pb2_grpc,
+    observations_pb2,
     observations_pb2_grpc,
     planning_pb2_grpc,
     readings_pb2,
@@ -305,3 +306,23 @@ async def test_periodic_check_raises_and_clears_silent_sensor(fast_checks: Api) 
 
     [alert] = await _listed(api, "kind = SENSOR_SILENT")
     assert alert.state == K.ALERT_STATE_RESOLVED
+
+
+async def test_fill_observation_raises_alerts_too(c1: Api) -> None:
+    """A full container reported through the generic ObservationService raises its OVERFLOW alert."""
+    stamp = _stamp(datetime.now(UTC) - timedelta(minutes=5))
+    observation = observations_pb2.Observation(
+        source="cms:test",
+        entity_id="c1",
+        entity_type="WasteContainer",
+        property="fillingLevel",
+        number_value=1.0,
+        unit="C62",
+        observe_time=stamp,
+    )
+
+    await c1.observations.CreateObservation(
+        observations_pb2.CreateObservationRequest(parent=TENANT, observation=observation)
+    )
+
+    assert [a.kind for a in await _listed(c1)] == [K.ALERT_KIND_OVERFLOW]

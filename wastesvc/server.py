@@ -208,7 +208,9 @@ async def _start(server: grpc.aio.Server, port: int, settings: Settings) -> Serv
     hub = AlertHub()
     monitor = Monitor(storage, hub, check_interval_s=settings.sensor_check_s)
     readings_pb2_grpc.add_ReadingServiceServicer_to_server(ReadingServicer(storage, monitor), server)
-    observations_pb2_grpc.add_ObservationServiceServicer_to_server(ObservationServicer(storage), server)
+    observations_pb2_grpc.add_ObservationServiceServicer_to_server(
+        ObservationServicer(storage, monitor), server
+    )
     planning_pb2_grpc.add_PlanningServiceServicer_to_server(PlanningServicer(storage, planner), server)
     operations_pb2_grpc.add_OperationsServicer_to_server(OperationsServicer(storage, planner), server)
     alerts_pb2_grpc.add_AlertServiceServicer_to_server(AlertServicer(storage, hub), server)
