@@ -57,6 +57,7 @@ quick full kim classic:
 # ARGS="--days 7 --no-write" for a short look.
 bench-policy: $(GENERATED)
 	$(BIN)/python -m bench.policy $(ARGS)
+	$(BIN)/python -m bench.forecast_error
 
 clean:
 	rm -rf $(VENV) out var wastesvc/v1/*_pb2*.py wastesvc/v1/*_pb2*.pyi $(GENERATED)

@@ -61,8 +61,8 @@ _WARM_UP_DAYS = 2
 # Fill of the containers when the warm-up starts: uniform below this.
 _START_LEVEL = 0.4
 # Containers differ around their stream's mean rate (households served, a market nearby).
-_RATE_SPREAD = 0.35
-_SENSOR = SensorProfile(interval_h=1.0, noise_sd=0.02, dropout=0.05, outlier=0.005, miss_after_emptying_h=1.0)
+RATE_SPREAD = 0.35
+SENSOR = SensorProfile(interval_h=1.0, noise_sd=0.02, dropout=0.05, outlier=0.005, miss_after_emptying_h=1.0)
 
 
 @dataclass
@@ -76,7 +76,7 @@ class _Box:
     fills: list[float] = field(default_factory=list)
 
     def observe_until(self, start_s: float, end_s: float) -> None:
-        seen = observe(self.rng, _SENSOR, self.truth, start_s, end_s)
+        seen = observe(self.rng, SENSOR, self.truth, start_s, end_s)
         self.times += seen.times_s.tolist()
         self.fills += seen.fills.tolist()
 
@@ -194,7 +194,7 @@ def _boxes(scenario: Scenario, rows: Sequence[ContainerRow], seed: int, days: in
     for row in rows:
         rng = np.random.default_rng([seed, zlib.crc32(row.id.encode())])
         stream = scenario.stream(row.stream)
-        rate = stream.mean_fill_rate_per_day * float(rng.lognormal(0.0, _RATE_SPREAD))
+        rate = stream.mean_fill_rate_per_day * float(rng.lognormal(0.0, RATE_SPREAD))
         profile = DepositProfile(rate_per_day=rate, weekday_factors=stream.weekday_factors)
         times, sizes = deposits(rng, profile, start_s, end_s)
         # Somewhere in its cycle when the warm-up starts.
@@ -397,9 +397,10 @@ def _table(records: Sequence[dict[str, Any]], limit: float, elapsed_s: float) ->
 
 
 def write_section(path: Path, text: str) -> None:
-    """Replaces (or appends) the policy section of the report at `path`, leaving the other sections alone."""
+    """Replaces (or appends) the section `text` heads (its first line, up to a parenthesis) in the report
+    at `path`, leaving the other sections alone."""
     current = path.read_text(encoding="utf-8")
-    marker = "## Selection policies"
+    marker = text.split("\n", 1)[0].split(" (", 1)[0]
     if marker in current:
         before, _, rest = current.partition(marker)
         after = rest.split("\n## ", 1)
