@@ -380,12 +380,14 @@ def _plot(runs: Sequence[PolicyRun], path: Path) -> None:
 
 def _table(records: Sequence[dict[str, Any]], notes: Sequence[str], limit: float, elapsed_s: float) -> str:
     head = (
-        "| policy | km | truck-hours | collections | avg fill at emptying | overflow events "
-        "| overflow container-days | share | CO₂ kg |\n|---|---|---|---|---|---|---|---|---|\n"
+        "| policy | km | truck-hours | collections | km / collection | avg fill at emptying "
+        "| overflow events | overflow container-days | share | CO₂ kg |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = [
         f"| {r['policy']} | {r['km']:.0f} | {r['truck_hours']:.0f} | {r['collections']} "
-        f"| {r['avg_fill_at_emptying']:.0%} | {r['overflow_events']} | {r['overflow_container_days']} "
+        f"| {r['km'] / max(r['collections'], 1):.2f} | {r['avg_fill_at_emptying']:.0%} "
+        f"| {r['overflow_events']} | {r['overflow_container_days']} "
         f"| {r['overflow_container_days'] / r['container_days']:.2%} | {r['co2_kg']:.0f} |"
         for r in records
     ]
