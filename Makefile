@@ -10,6 +10,8 @@ ARGS ?=
 
 .PHONY: install proto run test lint fmt bench-routing quick full kim classic migration clean
 
+.PHONY: install proto run test lint fmt bench-routing bench-policy quick full kim classic clean
+
 install: $(INSTALLED)
 
 $(INSTALLED): pyproject.toml
@@ -65,6 +67,12 @@ migration: $(GENERATED)
 .PHONY: bench-ingest-lorawan
 bench-ingest-lorawan: $(GENERATED)
 	$(BIN)/python -m bench.ingest_lorawan $(ARGS)
+
+# Selection policies on a seeded 8-week simulation of Grand Soissons (about 20 minutes on 2 cores);
+# ARGS="--days 7 --no-write" for a short look.
+bench-policy: $(GENERATED)
+	$(BIN)/python -m bench.policy $(ARGS)
+	$(BIN)/python -m bench.forecast_error
 
 clean:
 	rm -rf $(VENV) out var wastesvc/v1/*_pb2*.py wastesvc/v1/*_pb2*.pyi $(GENERATED)

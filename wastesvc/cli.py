@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import grpc
 
+from wastesvc import cli_fill
 from wastesvc.auth import ROLES, issue_token, load_key
 from wastesvc.client import PlanFailed, open_channel, optimize_day, plan_summary, save_sheets
 from wastesvc.config import (
@@ -120,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     sheets.add_argument("--target", default=None, help="server address (default: the listen setting)")
     sheets.add_argument("--vehicle", default="", help="only this vehicle, tenants/{tenant}/vehicles/…")
     sheets.add_argument("--output", type=Path, required=True, help="PDF file to write")
+    cli_fill.add_commands(commands, common)
     return parser
 
 
@@ -228,6 +230,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return _worker(settings, args.threads or settings.solver_processes)
     elif args.command == "token":
         print(_token(settings, args))
+    elif args.command == "alerts":
+        return asyncio.run(cli_fill.run_alerts(settings, args))
+    elif args.command == "report":
+        return asyncio.run(cli_fill.run_report(settings, args))
     return 0
 
 

@@ -41,6 +41,8 @@ class Settings:
     solver_processes: int = 1
     timezone: str = "Europe/Paris"
     grace_s: float = 5.0
+    # How often the service looks for sensors gone silent (seconds).
+    sensor_check_s: float = 300.0
     # Base URL of an osrm-routed server for real road distances and times; empty = great-circle estimate.
     osrm_url: str = ""
     # RabbitMQ URL of the planning queue (amqp://…): replicas enqueue, `wastesvc worker` processes solve.

@@ -24,15 +24,20 @@ from wastesvc.domain._common import (
     stream_key,
     to_timestamp,
 )
+from wastesvc.domain.alerts import ALARMS, alarm_findings
+from wastesvc.domain.forecasts import cold_start, forecast_of
+from wastesvc.domain.incidents import OVERFLOWING
 from wastesvc.domain.parking import parking_effects
 from wastesvc.domain.planning import (
     BuiltProblem,
     PlanningInput,
     build_problem,
-    select_containers,
     solution_to_plan,
 )
+from wastesvc.domain.policies import stored_policy, to_fill_policy
+from wastesvc.domain.selection import default_policy, select_for_plan
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, PlanDataInvalid
+from wastesvc.fill import Forecast, SelectionPolicy
 from wastesvc.jobs import JobQueue
 from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import (
@@ -55,8 +60,6 @@ Metadata = planning_pb2.OptimizeRoutesMetadata
 MAX_TIME_LIMIT = timedelta(minutes=10)
 # How often a replica looks at the shared database for an operation a worker runs.
 _POLL_S = 0.25
-# Readings older than this do not change today's selection (emptying detection, ages beyond a month).
-HISTORY = timedelta(days=35)
 # Street occupancy observations read per plan: an hour per segment over the weeks parking.py looks back.
 _PARKING_ROWS = 50_000
 
@@ -324,18 +327,46 @@ class Planner:
             service_date=service_date,
             timezone=self.timezone,
             containers=containers,
-            latest=self.storage.latest_readings(tenant, [c.id for c in containers]),
-            history=self.storage.readings_since(tenant, _now() - HISTORY),
+            forecasts=self._forecasts(tenant, containers),
             vehicles=vehicles,
             depots={d.id: d for d in _load_all(self.storage, DepotRow, tenant)},
             facilities=_load_all(self.storage, FacilityRow, tenant),
             streams=streams,
-            fill_threshold=options.fill_threshold or 0.7,
-            max_days_without_emptying=options.max_days_without_emptying or 7,
+            fill_threshold=options.fill_threshold,
+            max_days_without_emptying=options.max_days_without_emptying,
+            reported_overflowing=frozenset(
+                i.container_id
+                for i in self.storage.list_incidents(
+                    tenant, before_id=None, limit=1_000_000, where={"state": "open", "kind": OVERFLOWING}
+                )
+            ),
+            policy=self._policy(tenant),
+            alarms=alarm_findings(
+                [
+                    alert
+                    for state in ("open", "acknowledged")
+                    for kind in ALARMS
+                    for alert in self.storage.list_alerts(
+                        tenant, before_id=None, limit=1_000_000, where={"state": state, "kind": kind}
+                    )
+                ]
+            ),
             parking=parking_effects(
                 _parking_observations(self.storage, tenant), containers, service_date, self.timezone
             ),
         )
+
+    def _policy(self, tenant: str) -> SelectionPolicy:
+        """The tenant's stored policy over the service's defaults."""
+        stored = stored_policy(self.storage, tenant)
+        return default_policy() if stored is None else to_fill_policy(stored, default_policy())
+
+    def _forecasts(self, tenant: str, containers: list[ContainerRow]) -> dict[str, Forecast]:
+        """Each container's stored forecast, or the stream's prior from its last emptying."""
+        stored = self.storage.get_forecasts(tenant, [c.id for c in containers])
+        forecasts = {cid: forecast_of(row) for cid, row in stored.items()}
+        now = _now()
+        return {c.id: forecasts.get(c.id) or cold_start(c, now) for c in containers}
 
     def _with_road_matrix(self, built: BuiltProblem) -> routing.Problem:
         """The problem with road travel, fetched here once so the solver process needs no network.
@@ -375,7 +406,7 @@ class Planner:
             data = await asyncio.to_thread(
                 self._read_input, job.tenant, service_date, job.streams, job.vehicle_ids, request.options
             )
-            selected = select_containers(data, _now())
+            selected = select_for_plan(data)
             rule = routing.DrivingRule() if request.options.driving_time_rule else None
             built = build_problem(data, selected, driving_rule=rule)
             metadata.selected_container_count = len(selected)

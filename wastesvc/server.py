@@ -20,24 +20,34 @@ import routing
 from wastesvc.auth import AuthInterceptor, load_key
 from wastesvc.config import Settings
 from wastesvc.jobs import JobQueue
+from wastesvc.monitor import AlertHub, Monitor
 from wastesvc.planner import Planner
+from wastesvc.servicers.alerts import AlertServicer
 from wastesvc.servicers.containers import ContainerServicer
 from wastesvc.servicers.fleet import FleetServicer
+from wastesvc.servicers.incidents import IncidentServicer
 from wastesvc.servicers.observations import ObservationServicer
 from wastesvc.servicers.operations import OperationsServicer
 from wastesvc.servicers.planning import PlanningServicer
+from wastesvc.servicers.policies import SelectionPolicyServicer
 from wastesvc.servicers.readings import ReadingServicer
 from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import Storage, open_storage
 from wastesvc.v1 import (
+    alerts_pb2,
+    alerts_pb2_grpc,
     containers_pb2,
     containers_pb2_grpc,
     fleet_pb2,
     fleet_pb2_grpc,
+    incidents_pb2,
+    incidents_pb2_grpc,
     observations_pb2,
     observations_pb2_grpc,
     planning_pb2,
     planning_pb2_grpc,
+    policies_pb2,
+    policies_pb2_grpc,
     readings_pb2,
     readings_pb2_grpc,
 )
@@ -61,6 +71,9 @@ SERVICE_NAMES = (
     observations_pb2.DESCRIPTOR.services_by_name["ObservationService"].full_name,
     planning_pb2.DESCRIPTOR.services_by_name["PlanningService"].full_name,
     operations_pb2.DESCRIPTOR.services_by_name["Operations"].full_name,
+    alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
+    incidents_pb2.DESCRIPTOR.services_by_name["IncidentService"].full_name,
+    policies_pb2.DESCRIPTOR.services_by_name["SelectionPolicyService"].full_name,
 )
 # PDFs of a big day's sheets exceed gRPC's 4 MiB default.
 _MAX_MESSAGE = 64 * 1024 * 1024
@@ -79,10 +92,15 @@ class Service:
     storage: Storage
     planner: Planner
     health: health.aio.HealthServicer
+    checks: asyncio.Task[None] | None = None  # the monitor's periodic sensor check
 
     async def stop(self, grace_s: float | None) -> None:
         for name in (*SERVICE_NAMES, ""):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        if self.checks is not None:
+            self.checks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.checks
         await self.planner.shutdown()
         await self.server.stop(grace_s)
         if self.planner.queue is not None:
@@ -205,10 +223,17 @@ async def _start(server: grpc.aio.Server, port: int, settings: Settings) -> Serv
 
     containers_pb2_grpc.add_ContainerServiceServicer_to_server(ContainerServicer(storage), server)
     fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(storage), server)
-    readings_pb2_grpc.add_ReadingServiceServicer_to_server(ReadingServicer(storage), server)
-    observations_pb2_grpc.add_ObservationServiceServicer_to_server(ObservationServicer(storage), server)
+    hub = AlertHub()
+    monitor = Monitor(storage, hub, check_interval_s=settings.sensor_check_s)
+    readings_pb2_grpc.add_ReadingServiceServicer_to_server(ReadingServicer(storage, monitor), server)
+    observations_pb2_grpc.add_ObservationServiceServicer_to_server(
+        ObservationServicer(storage, monitor), server
+    )
     planning_pb2_grpc.add_PlanningServiceServicer_to_server(PlanningServicer(storage, planner), server)
     operations_pb2_grpc.add_OperationsServicer_to_server(OperationsServicer(storage, planner), server)
+    alerts_pb2_grpc.add_AlertServiceServicer_to_server(AlertServicer(storage, hub), server)
+    incidents_pb2_grpc.add_IncidentServiceServicer_to_server(IncidentServicer(storage), server)
+    policies_pb2_grpc.add_SelectionPolicyServiceServicer_to_server(SelectionPolicyServicer(storage), server)
 
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -219,7 +244,7 @@ async def _start(server: grpc.aio.Server, port: int, settings: Settings) -> Serv
     await server.start()
     for name in (*SERVICE_NAMES, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Service(server, port, storage, planner, health_servicer)
+    return Service(server, port, storage, planner, health_servicer, asyncio.create_task(monitor.run()))
 
 
 async def serve(settings: Settings, *, on_ready: object = None) -> None:

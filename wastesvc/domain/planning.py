@@ -17,7 +17,9 @@ from google.type import date_pb2, latlng_pb2
 import routing
 from wastesvc.domain._common import resource_name, stream_from_key, to_duration, to_timestamp
 from wastesvc.domain.parking import ParkingEffect
-from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, ReadingRow, VehicleRow
+from wastesvc.fill import Finding, Forecast, SelectionPolicy
+from wastesvc.scenario import load_default
+from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, VehicleRow
 from wastesvc.v1 import planning_pb2
 
 __all__ = [
@@ -25,16 +27,12 @@ __all__ = [
     "PlanningInput",
     "Selection",
     "build_problem",
-    "last_emptied",
-    "select_containers",
     "solution_to_plan",
 ]
 
-# Bulk density of each stream as found in a container (kg per litre of container volume): typical orders of
-# magnitude from waste characterisation studies; the territory publishes none (facilities.md §5).
-DENSITY_KG_PER_L = {"residual": 0.15, "packaging": 0.04, "paper": 0.08, "glass": 0.35, "biowaste": 0.5}
-# A drop of this much between consecutive readings means the container was emptied (REFERENCE §5).
-EMPTYING_DROP = 0.3
+# Bulk density of each stream as found in a container (kg per litre of container volume): the scenario's
+# documented figures (wastesvc/scenario/SOURCES.md), the one source of densities.
+DENSITY_KG_PER_L = {s.id: s.density_kg_per_l for s in load_default().streams}
 # Average road speed over town and rural roads, and the road/crow-fly ratio (REFERENCE §2, ≈1.3 urban).
 SPEED_KMH = 32.0
 CIRCUITY = 1.3
@@ -56,11 +54,17 @@ _VISIT_KINDS = {
 
 @dataclass(frozen=True)
 class Selection:
-    """A container chosen for collection, with what it is expected to hold."""
+    """A container chosen for collection, with what it is expected to hold at the service time and why.
+
+    An optional one (`required` False) is worth `prize` cost units to the round that passes by.
+    """
 
     container: ContainerRow
     fill: float
-    reason: str  # "fill" or "age"
+    reason: str
+    required: bool = True
+    prize: float = 0.0
+    forecast: Forecast | None = None
 
 
 @dataclass(frozen=True)
@@ -71,14 +75,19 @@ class PlanningInput:
     service_date: date
     timezone: ZoneInfo
     containers: Sequence[ContainerRow]
-    latest: Mapping[str, ReadingRow]
-    history: Sequence[ReadingRow]
+    forecasts: Mapping[str, Forecast]  # by container id
     vehicles: Sequence[VehicleRow]
     depots: Mapping[str, DepotRow]
     facilities: Sequence[FacilityRow]
     streams: frozenset[str]
-    fill_threshold: float
-    max_days_without_emptying: int
+    fill_threshold: float  # 0: the policy alone decides
+    max_days_without_emptying: int  # 0: each stream's figure from the scenario
+    # Containers with an open overflow report: mandatory visits, whatever their sensor says.
+    reported_overflowing: frozenset[str] = frozenset()
+    # Active fire and tilt alarms, by container id: mandatory visits too.
+    alarms: Mapping[str, Sequence[Finding]] = field(default_factory=dict)
+    # The tenant's selection policy; None: the service's defaults.
+    policy: SelectionPolicy | None = None
     # Street parking pressure by container id (wastesvc.domain.parking); empty: no effect.
     parking: Mapping[str, ParkingEffect] = field(default_factory=dict)
 
@@ -92,36 +101,6 @@ class BuiltProblem:
     containers_of_stop: dict[str, list[Selection]]
     stream_of_vehicle: dict[str, str]
     unassigned: list[Selection] = field(default_factory=list)
-
-
-def last_emptied(history: Sequence[ReadingRow]) -> dict[str, datetime]:
-    """Per container, the time of the latest reading right after a sudden drop in fill."""
-    result: dict[str, datetime] = {}
-    previous: ReadingRow | None = None
-    for reading in history:  # ordered by container, then time
-        same_container = previous is not None and previous.container_id == reading.container_id
-        if same_container and previous is not None and previous.fill - reading.fill >= EMPTYING_DROP:
-            result[reading.container_id] = reading.measure_time
-        previous = reading
-    return result
-
-
-def select_containers(data: PlanningInput, now: datetime) -> list[Selection]:
-    """Containers at or above the fill threshold, plus those not emptied for too many days."""
-    emptied = last_emptied(data.history)
-    chosen = []
-    for container in data.containers:
-        if container.stream not in data.streams:
-            continue
-        latest = data.latest.get(container.id)
-        fill = latest.fill if latest is not None else 0.0
-        known = [t for t in (emptied.get(container.id), container.last_emptied_time) if t is not None]
-        too_old = bool(known) and now - max(known) >= timedelta(days=data.max_days_without_emptying)
-        if latest is not None and fill >= data.fill_threshold:
-            chosen.append(Selection(container, fill, "fill"))
-        elif too_old:
-            chosen.append(Selection(container, fill, "age"))
-    return chosen
 
 
 def _assign_streams(vehicles: Sequence[VehicleRow], demand: Mapping[str, float]) -> dict[str, str]:
@@ -187,6 +166,8 @@ def build_problem(
                     for m in members
                 ),
                 time_windows=tuple(routing.TimeWindow(a, b) for a, b in json.loads(windows)),
+                required=any(m.required for m in members),
+                prize=sum(m.prize for m in members),
                 container_ids=tuple(m.container.id for m in members),
                 required_skills=frozenset(e for e in equipment.split(",") if e),
             )
@@ -289,6 +270,11 @@ def solution_to_plan(
                     resource_name(data.tenant, "containers", m.container.id) for m in members
                 )
                 item.expected_fill = max(m.fill for m in members)
+                arrival = _at(data.service_date, data.timezone, visit.arrival_s)
+                item.predicted_fills.extend(
+                    m.forecast.fill_at(arrival) if m.forecast is not None else m.fill for m in members
+                )
+                item.selection_reasons.extend(m.reason for m in members)
                 location = stops[visit.ref_id].location
                 out.container_count += len(members)
                 collected += stops[visit.ref_id].volume_l

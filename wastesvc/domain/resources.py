@@ -335,7 +335,7 @@ CONTAINERS: ResourceKind[ContainerRow, containers_pb2.Container] = ResourceKind(
     _validate_container,
     _container_row,
     container_proto,
-    _OUTPUT_ONLY | {"latest_fill", "latest_reading_time"},
+    _OUTPUT_ONLY | {"latest_fill", "latest_reading_time", "forecast"},
 )
 DEPOTS: ResourceKind[DepotRow, fleet_pb2.Depot] = ResourceKind(
     "depots", "depot", DepotRow, fleet_pb2.Depot, _validate_depot, _depot_row, depot_proto, _OUTPUT_ONLY

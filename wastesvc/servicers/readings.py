@@ -18,6 +18,7 @@ from wastesvc.domain._common import (
 from wastesvc.domain.readings import reading_name, reading_proto, resolve_readings
 from wastesvc.domain.resources import CONTAINERS
 from wastesvc.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, ServiceError
+from wastesvc.monitor import Monitor
 from wastesvc.servicers._base import (
     Crud,
     as_single_request,
@@ -58,9 +59,22 @@ def _conflict(name: str) -> AlreadyExists:
 
 
 class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, monitor: Monitor | None = None) -> None:
         self.storage = storage
         self.containers = Crud(storage, CONTAINERS)
+        self.monitor = monitor
+
+    async def _assess(
+        self, items: list[ReadingInsert | ServiceError], outcomes: list[InsertOutcome | None]
+    ) -> None:
+        """Alerts and emptyings from the readings just stored, before the caller gets its answer."""
+        if self.monitor is not None:
+            stored = [
+                item
+                for item, outcome in zip(items, outcomes, strict=True)
+                if isinstance(item, ReadingInsert) and outcome is InsertOutcome.STORED
+            ]
+            await self.monitor.after_ingest(stored)
 
     def _ingest(
         self, requests: list[readings_pb2.CreateReadingRequest], parent: str, prefix: str = "requests"
@@ -82,6 +96,7 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
             raise InvalidArgument([FieldViolation("reading", "is required")])
         single = readings_pb2.CreateReadingRequest(parent=request.parent, reading=request.reading)
         items, outcomes = await in_thread(self._ingest, [single], request.parent)
+        await self._assess(items, outcomes)
         item, outcome = items[0], outcomes[0]
         if isinstance(item, ServiceError):
             raise as_single_request(item)
@@ -98,6 +113,7 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
         self, request: readings_pb2.BatchCreateReadingsRequest, context: Context
     ) -> readings_pb2.BatchCreateReadingsResponse:
         items, outcomes = await in_thread(self._ingest, list(request.requests), request.parent)
+        await self._assess(items, outcomes)
         return _batch_response(items, outcomes)
 
     @unary_stream_errors
@@ -111,6 +127,7 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
                 exc.message = f"chunk {chunk.chunk_id!r}: {exc.message}"
                 exc.metadata["chunk_id"] = chunk.chunk_id
                 raise
+            await self._assess(items, outcomes)
             batch = _batch_response(items, outcomes)
             # The acknowledgement is sent only after the chunk's transaction committed.
             yield readings_pb2.StreamReadingsResponse(

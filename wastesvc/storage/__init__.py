@@ -1,29 +1,38 @@
 """Storage behind a small interface, so the servicers never see which database is underneath."""
 
 from wastesvc.storage._interface import InsertOutcome, Page, ReadingInsert, Storage
-from wastesvc.storage._sql import SqlStorage, open_storage
+from wastesvc.storage._sql import FULL_BEFORE, SqlStorage, open_storage
 from wastesvc.storage._tables import (
+    AlertRow,
     CollectionRow,
     ContainerRow,
     DepotRow,
     FacilityRow,
+    ForecastRow,
+    IncidentRow,
     ObservationRow,
     OperationRow,
     PlanRow,
+    PolicyRow,
     ReadingRow,
     VehicleRow,
 )
 
 __all__ = [
+    "FULL_BEFORE",
+    "AlertRow",
     "CollectionRow",
     "ContainerRow",
     "DepotRow",
     "FacilityRow",
+    "ForecastRow",
+    "IncidentRow",
     "InsertOutcome",
     "ObservationRow",
     "OperationRow",
     "Page",
     "PlanRow",
+    "PolicyRow",
     "ReadingInsert",
     "ReadingRow",
     "SqlStorage",

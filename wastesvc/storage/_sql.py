@@ -31,20 +31,28 @@ from wastesvc.errors import AlreadyExists, NotFound
 from wastesvc.storage._interface import InsertOutcome, Page, ReadingInsert, ResourceRow
 from wastesvc.storage._migrate import upgrade
 from wastesvc.storage._tables import (
+    AlertRow,
     CollectionRow,
     ContainerRow,
+    ForecastRow,
+    IncidentRow,
     ObservationRow,
     OperationRow,
     PlanRow,
+    PolicyRow,
     ReadingRow,
 )
 
-__all__ = ["SqlStorage", "open_storage"]
+__all__ = ["FULL_BEFORE", "SqlStorage", "open_storage"]
+
+# The one listing filter that is not a column equality: containers forecast to be full before a time.
+FULL_BEFORE = "predicted_full_before"
 
 # The Core tables behind the models, for executemany inserts (SQLModel types `__table__` loosely).
 _READINGS: Table = ReadingRow.__table__  # type: ignore[attr-defined]
 _OBSERVATIONS: Table = ObservationRow.__table__  # type: ignore[attr-defined]
 _COLLECTIONS: Table = CollectionRow.__table__  # type: ignore[attr-defined]
+_ALERTS: Table = AlertRow.__table__  # type: ignore[attr-defined]
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -122,10 +130,22 @@ class SqlStorage:
     def _filtered(self, kind: type[ResourceRow], tenant: str, where: Mapping[str, Any] | None) -> list[Any]:
         conditions = [col(kind.tenant) == tenant]
         for column, value in (where or {}).items():
+            if column == FULL_BEFORE:
+                conditions.append(col(kind.id).in_(self._full_before(tenant, datetime.fromisoformat(value))))
+                continue
             # A tuple is a set of accepted values (a commune agent's communes); a string an equality.
             attribute = getattr(kind, column)
             conditions.append(attribute.in_(value) if isinstance(value, tuple) else attribute == value)
         return conditions
+
+    @staticmethod
+    def _full_before(tenant: str, when: datetime) -> Any:
+        """Ids of the tenant's containers whose forecast says full before `when`."""
+        return select(col(ForecastRow.container_id)).where(
+            col(ForecastRow.tenant) == tenant,
+            col(ForecastRow.full_time).is_not(None),
+            col(ForecastRow.full_time) < when,
+        )
 
     def list_page(
         self,
@@ -265,7 +285,11 @@ class SqlStorage:
             return {}
         newest = (
             select(col(ReadingRow.container_id), func.max(col(ReadingRow.measure_time)).label("newest"))
-            .where(col(ReadingRow.tenant) == tenant, col(ReadingRow.container_id).in_(list(container_ids)))
+            .where(
+                col(ReadingRow.tenant) == tenant,
+                col(ReadingRow.container_id).in_(list(container_ids)),
+                col(ReadingRow.outlier) == "",
+            )
             .group_by(col(ReadingRow.container_id))
             .subquery()
         )
@@ -283,7 +307,11 @@ class SqlStorage:
     def readings_since(self, tenant: str, since: datetime) -> list[ReadingRow]:
         query = (
             select(ReadingRow)
-            .where(col(ReadingRow.tenant) == tenant, col(ReadingRow.measure_time) >= since)
+            .where(
+                col(ReadingRow.tenant) == tenant,
+                col(ReadingRow.measure_time) >= since,
+                col(ReadingRow.outlier) == "",
+            )
             .order_by(col(ReadingRow.container_id), col(ReadingRow.measure_time))
         )
         with Session(self.engine, expire_on_commit=False) as session:
@@ -334,6 +362,134 @@ class SqlStorage:
         query = select(CollectionRow).where(*conditions).order_by(col(CollectionRow.collect_time))
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.execute(query).scalars().all())
+
+    # Alerts and incidents -------------------------------------------------------------------------
+
+    def containers_with_sensors(self) -> list[tuple[str, str]]:
+        query = select(col(ContainerRow.tenant), col(ContainerRow.id)).where(
+            col(ContainerRow.sensor_id).is_not(None), col(ContainerRow.sensor_id) != ""
+        )
+        with Session(self.engine) as session:
+            return [(tenant, cid) for tenant, cid in session.execute(query).all()]
+
+    def raise_alerts(self, alerts: Sequence[AlertRow]) -> list[AlertRow]:
+        if not alerts:
+            return []
+        values = [a.model_dump(exclude={"id"}) for a in alerts]
+        statement = self._insert_ignore(_ALERTS).returning(_ALERTS.c.id, _ALERTS.c.open_key)
+        with Session(self.engine) as session:
+            # One row at a time: executemany with RETURNING does not say which rows a conflict skipped
+            # on every driver, and a batch raises a handful of alerts at most.
+            ids = {}
+            for value in values:
+                row = session.execute(statement, value).first()
+                if row is not None:
+                    ids[row.open_key] = row.id
+            session.commit()
+        return [a.model_copy(update={"id": ids[a.open_key]}) for a in alerts if a.open_key in ids]
+
+    def resolve_open_alerts(
+        self, tenant: str, container_id: str, kinds: Sequence[str], when: datetime, actor: str
+    ) -> list[AlertRow]:
+        if not kinds:
+            return []
+        query = select(AlertRow).where(
+            col(AlertRow.tenant) == tenant,
+            col(AlertRow.container_id) == container_id,
+            col(AlertRow.kind).in_(list(kinds)),
+            col(AlertRow.open_key).is_not(None),
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            rows = list(session.execute(query).scalars().all())
+            for row in rows:
+                row.state, row.open_key, row.actor = "resolved", None, actor
+                row.resolve_time = row.update_time = when
+            session.commit()
+            return rows
+
+    def get_alert(self, tenant: str, alert_id: int) -> AlertRow | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = session.get(AlertRow, alert_id)
+        return row if row is not None and row.tenant == tenant else None
+
+    def save_alert(self, alert: AlertRow) -> AlertRow:
+        with Session(self.engine, expire_on_commit=False) as session:
+            merged = session.merge(alert)
+            session.commit()
+            return merged
+
+    def list_alerts(
+        self, tenant: str, *, before_id: int | None, limit: int, where: Mapping[str, str] | None = None
+    ) -> list[AlertRow]:
+        conditions = [col(AlertRow.tenant) == tenant]
+        conditions += [getattr(AlertRow, c) == v for c, v in (where or {}).items()]
+        if before_id is not None:
+            conditions.append(col(AlertRow.id) < before_id)
+        query = select(AlertRow).where(*conditions).order_by(col(AlertRow.id).desc()).limit(limit)
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.execute(query).scalars().all())
+
+    def create_incident(self, incident: IncidentRow) -> tuple[IncidentRow, bool]:
+        existing = select(IncidentRow).where(
+            col(IncidentRow.tenant) == incident.tenant, col(IncidentRow.request_id) == incident.request_id
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            found = session.execute(existing).scalars().first()
+            if found is not None:
+                return found, False
+            session.add(incident)
+            try:
+                session.commit()
+            except IntegrityError:  # the same key stored meanwhile by a concurrent call
+                session.rollback()
+                return session.execute(existing).scalars().one(), False
+            return incident, True
+
+    def get_incident(self, tenant: str, incident_id: int) -> IncidentRow | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = session.get(IncidentRow, incident_id)
+        return row if row is not None and row.tenant == tenant else None
+
+    def save_incident(self, incident: IncidentRow) -> IncidentRow:
+        with Session(self.engine, expire_on_commit=False) as session:
+            merged = session.merge(incident)
+            session.commit()
+            return merged
+
+    def list_incidents(
+        self, tenant: str, *, before_id: int | None, limit: int, where: Mapping[str, str] | None = None
+    ) -> list[IncidentRow]:
+        conditions = [col(IncidentRow.tenant) == tenant]
+        conditions += [getattr(IncidentRow, c) == v for c, v in (where or {}).items()]
+        if before_id is not None:
+            conditions.append(col(IncidentRow.id) < before_id)
+        query = select(IncidentRow).where(*conditions).order_by(col(IncidentRow.id).desc()).limit(limit)
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.execute(query).scalars().all())
+
+    def save_forecasts(self, forecasts: Sequence[ForecastRow]) -> None:
+        with Session(self.engine) as session:
+            for forecast in forecasts:
+                session.merge(forecast)
+            session.commit()
+
+    def get_forecasts(self, tenant: str, container_ids: Sequence[str]) -> dict[str, ForecastRow]:
+        if not container_ids:
+            return {}
+        query = select(ForecastRow).where(
+            col(ForecastRow.tenant) == tenant, col(ForecastRow.container_id).in_(list(container_ids))
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            return {row.container_id: row for row in session.execute(query).scalars().all()}
+
+    def get_policy(self, tenant: str) -> PolicyRow | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(PolicyRow, tenant)
+
+    def save_policy(self, policy: PolicyRow) -> None:
+        with Session(self.engine) as session:
+            session.merge(policy)
+            session.commit()
 
     # Observations ---------------------------------------------------------------------------------
 

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from alembic import context
+from typing import Any
 
-from wastesvc.storage._tables import metadata
+from alembic import context
+from sqlmodel.sql.sqltypes import AutoString
+
+from wastesvc.storage._tables import UtcDateTime, metadata
+
+
+def _render_item(kind: str, item: Any, autogen_context: Any) -> str | bool:
+    """New revisions name plain SQL types, so they never import the models' Python types."""
+    if kind == "type" and isinstance(item, UtcDateTime):
+        return "sa.DateTime()"
+    if kind == "type" and isinstance(item, AutoString):
+        return "sa.String()"
+    return False
+
 
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+context.configure(
+    connection=connection, target_metadata=metadata, render_as_batch=True, render_item=_render_item
+)
 with context.begin_transaction():
     context.run_migrations()
