@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlmodel.sql.sqltypes import AutoString
 
 from wastesvc.storage._tables import UtcDateTime, metadata
 
 
-def _render_item(kind: str, item: Any, autogen_context: Any) -> str | bool:
+def _render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """New revisions name plain SQL types, so they never import the models' Python types."""
     if kind == "type" and isinstance(item, UtcDateTime):
         return "sa.DateTime()"
