@@ -1,4 +1,5 @@
-"""The OR-Tools dimensions: time and shifts, loads that dumps empty, daily caps, trip releases, breaks.
+"""The OR-Tools dimensions: time and shifts, loads that dumps empty, daily caps, one stream per trip, trip
+releases, breaks.
 
 Each function adds one concern to a routing model whose nodes a `routing._layout.Layout` gives; they are
 called in a fixed order by `routing._build.build`.
@@ -16,7 +17,7 @@ from ortools.constraint_solver import pywrapcp
 from routing._layout import COST_SCALE, LOAD_SCALE, Layout
 from routing._model import LUNCH, REST, Vehicle, VisitKind
 
-__all__ = ["add_breaks", "add_loads", "add_release", "add_time", "break_slots"]
+__all__ = ["add_breaks", "add_loads", "add_release", "add_time", "add_trip_streams", "break_slots"]
 
 
 def add_time(
@@ -124,6 +125,32 @@ def _add_load(
     for v in range(len(capacities)):
         dim.SlackVar(routing.Start(v)).SetValue(0)
         dim.CumulVar(routing.End(v)).SetMax(0)
+
+
+def add_trip_streams(layout: Layout, routing: Any, manager: Any) -> None:
+    """One stream per trip, when some vehicle carries several of the streams to collect.
+
+    A body is not compartmented, so a trip carries one stream, but a truck may change stream after a
+    dump. A `stream` dimension holds the index of the stream on board: a stop and a facility copy fix
+    their cumul to their stream's, a stop passes it on unchanged (transit and slack 0), so the trip's
+    next stop and the copy that ends it carry the same stream, and a copy frees it (transit `-top` with
+    up to `2 top` of slack) for the next trip.
+    """
+    index_of = {s: k for k, s in enumerate(layout.present_streams)}
+    if not any(len(v.streams & index_of.keys()) > 1 for v in layout.problem.vehicles):
+        return
+    top = len(index_of) - 1
+    transit = [-top if n.kind is VisitKind.FACILITY else 0 for n in layout.nodes]
+    routing.AddDimension(routing.RegisterUnaryTransitVector(transit), 2 * top, top, False, "stream")
+    dim = routing.GetDimensionOrDie("stream")
+    for node_id, node in enumerate(layout.nodes):
+        index = manager.NodeToIndex(node_id)
+        if node.kind in (VisitKind.STOP, VisitKind.FACILITY):
+            dim.CumulVar(index).SetValue(index_of[node.stream])
+        if node.kind in (VisitKind.STOP, VisitKind.BREAK):
+            dim.SlackVar(index).SetValue(0)
+    for v in range(len(layout.problem.vehicles)):
+        dim.SlackVar(routing.Start(v)).SetValue(0)
 
 
 def add_release(layout: Layout, routing: Any, manager: Any, time_dim: Any) -> None:

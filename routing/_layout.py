@@ -18,7 +18,7 @@ from routing._matrix import Matrix
 from routing._model import Problem, Skipped, SkipReason, SolveOptions, Stop, TimeWindow, Vehicle, VisitKind
 from routing._validate import FieldViolation, ProblemError
 
-__all__ = ["COST_SCALE", "LOAD_SCALE", "Layout", "Node"]
+__all__ = ["COST_SCALE", "LOAD_SCALE", "Layout", "Node", "vehicle_weight"]
 
 # OR-Tools works in integers: cost units are multiplied by COST_SCALE (1 €/km → 100 per metre, 30 €/h →
 # 833 per second) and litres or kilograms by LOAD_SCALE so that fractional volumes keep two decimals.
@@ -305,3 +305,20 @@ def _merged(windows: tuple[TimeWindow, ...]) -> list[TimeWindow]:
         else:
             merged.append(w)
     return merged
+
+
+def vehicle_weight(problem: Problem, matrix: Matrix) -> float:
+    """A cost per vehicle above all else a plan of `problem` can cost: distance, hours, prizes lost.
+
+    A route has at most two arcs per stop it serves (one to it, one to a dump) plus the way out and home,
+    each at most the longest arc at the dearest rate; a day costs at most its shift in hours.
+    """
+    arcs = 2 * (len(problem.stops) + len(problem.vehicles))
+    longest = float(matrix.distances_m.max(initial=0)) / 1000
+    distance = arcs * longest * max(v.cost_per_km for v in problem.vehicles)
+    hours = sum(
+        (v.cost_per_hour + v.overtime_cost_per_hour) * (v.shift.end_s - v.shift.start_s) / 3600
+        for v in problem.vehicles
+    )
+    prizes = sum(s.prize for s in problem.stops if not s.required)
+    return math.ceil(distance + hours + prizes) + 1.0

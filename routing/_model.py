@@ -207,8 +207,8 @@ class Vehicle:
     capacity_l, capacity_kg : float
         What the body holds; a disposal trip empties it.
     streams : frozenset of str
-        What the body may carry. A route carries a single one of them because a truck body is not
-        compartmented.
+        What the body may carry. A disposal trip carries a single one of them because a truck body is
+        not compartmented; the next trip may carry another.
     start_depot, end_depot : str
         Ids of the depots where its day starts and ends.
     shift : TimeWindow
@@ -327,6 +327,11 @@ class SolveOptions:
         the day both ways in half the time each and returns the better plan. The plan returned is never
         worse than the warm start's own with the lunch put back, which is the answer when the problem is
         too large for OR-Tools to take over in time (see `routing._pyvrp`).
+    objective : {"cost", "vehicles"}, optional
+        "cost" minimises the plan's cost (`CostBreakdown.total`); "vehicles" minimises first the number
+        of vehicles used, then that cost, as the waste-collection literature does: every vehicle then
+        weighs more in the search than anything else a plan can cost. `Solution.cost` is the plan's
+        cost either way.
     """
 
     time_limit_s: float = 10.0
@@ -336,6 +341,7 @@ class SolveOptions:
     frozen: Mapping[str, Sequence[str]] | None = None
     now_s: int | None = None
     warm_start: str = "auto"
+    objective: str = "cost"
 
 
 class VisitKind(enum.Enum):

@@ -179,12 +179,15 @@ def _why_dropped(layout: Layout, routes: tuple[Route, ...], i: int) -> Skipped:
             vehicle.max_stops is not None and len(served) >= vehicle.max_stops
         )
 
+    # Naming the vehicles tells a dispatcher whose day to lengthen or which truck to add.
+    able = [problem.vehicles[k].id for k in layout.vehicle_options[i]]
+    names = ", ".join(able[:4]) + (f" and {len(able) - 4} more" if len(able) > 4 else "")
     if all(full(k) for k in layout.vehicle_options[i]):
-        reason = "every vehicle that can take it is at its daily volume or stop limit"
+        reason = f"every vehicle that can take it ({names}) is at its daily volume or stop limit"
         return Skipped(stop.id, SkipReason.NO_CAPACITY, reason)
     reason = (
-        "it does not fit in the shifts, time windows, breaks, releases and day lengths of the vehicles"
-        " that can take it"
+        f"it does not fit in the days of the vehicles that can take it ({names}): shifts, time windows,"
+        " breaks, releases and day lengths"
     )
     return Skipped(stop.id, SkipReason.NO_TIME, reason)
 

@@ -89,6 +89,8 @@ def validate_options(options: SolveOptions, problem: Problem | None = None) -> N
         _non_negative(out, "options.now_s", options.now_s)
     if options.warm_start not in ("auto", "pyvrp", "none"):
         out.append(FieldViolation("options.warm_start", "must be one of auto, pyvrp, none"))
+    if options.objective not in ("cost", "vehicles"):
+        out.append(FieldViolation("options.objective", "must be one of cost, vehicles"))
     if problem is not None:
         if options.frozen is not None:
             _sequences(out, "options.frozen", options.frozen, problem, strict=True)

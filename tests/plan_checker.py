@@ -68,6 +68,9 @@ def check_plan(
         load = 0.0
         previous_end = _local(visits[0].end_time)
         breaks = 0
+        # A body carries one stream per disposal trip; the truck may change stream after a dump.
+        trip_stream: int | None = None
+        trip_streams: list[int] = []
         for i, visit in enumerate(visits):
             arrival, start, end = _local(visit.arrival_time), _local(visit.start_time), _local(visit.end_time)
             if not arrival <= start + SLACK or not start <= end + SLACK:
@@ -78,8 +81,14 @@ def check_plan(
                 for name in visit.containers:
                     seen[name] += 1
                     container = containers[name]
-                    if container.stream != route.stream:
-                        problems.append(f"{where}: {name} is not {route.stream}")
+                    if trip_stream is None:
+                        trip_stream = container.stream
+                        if not trip_streams or trip_streams[-1] != trip_stream:
+                            trip_streams.append(trip_stream)
+                    if container.stream != trip_stream:
+                        problems.append(f"{where}: {name} is not {trip_stream}, the stream of its trip")
+                    if container.stream not in vehicle.streams:
+                        problems.append(f"{where}: the vehicle does not carry {name}'s stream")
                     windows = [_window_s(w) for w in container.access_windows]
                     if windows and not any(a <= _seconds(start) <= b for a, b in windows):
                         problems.append(
@@ -96,8 +105,9 @@ def check_plan(
                     problems.append(f"{where} visit {i}: {visit.load_kg:.0f} kg on board over payload")
             elif visit.kind == K.VISIT_KIND_DISPOSAL:
                 facility = facilities[visit.site]
-                if route.stream not in facility.accepted_streams:
+                if trip_stream is not None and trip_stream not in facility.accepted_streams:
                     problems.append(f"{where}: {visit.site} does not accept its stream")
+                trip_stream = None
                 opens, closes = _window_s(facility.opening_hours)
                 if not (opens <= _seconds(start) and _seconds(end) <= closes):
                     problems.append(f"{where}: unloads at {visit.site} outside its opening hours")
@@ -122,6 +132,10 @@ def check_plan(
         back = _seconds(_local(visits[-1].arrival_time))
         if vehicle.break_duration.seconds and back > _window_s(vehicle.break_window)[1] and breaks != 1:
             problems.append(f"{where}: {breaks} breaks instead of one during a day back at {back // 3600}h")
+        if list(route.streams) != trip_streams or (trip_streams and route.stream != trip_streams[0]):
+            problems.append(
+                f"{where}: streams {list(route.streams)} are not those of its trips {trip_streams}"
+            )
         collected = [v for v in visits if v.kind == K.VISIT_KIND_CONTAINER]
         before_end = [v for v in visits if v.kind not in PAUSES][-2]
         if driving_rule:

@@ -87,7 +87,6 @@ class BuiltProblem:
     tenant: str
     problem: routing.Problem
     containers_of_stop: dict[str, list[Selection]]
-    stream_of_vehicle: dict[str, str]
     unassigned: list[Selection] = field(default_factory=list)
 
 
@@ -121,37 +120,31 @@ def select_containers(data: PlanningInput, now: datetime) -> list[Selection]:
     return chosen
 
 
-def _assign_streams(vehicles: Sequence[VehicleRow], demand: Mapping[str, float]) -> dict[str, str]:
-    """One stream per vehicle for the day (a compactor body carries one stream), balancing litres."""
-    assigned_capacity: dict[str, float] = defaultdict(float)
-    result = {}
-    # Specialised trucks first, so multi-stream trucks fill the gaps they leave.
-    for vehicle in sorted(vehicles, key=lambda v: (len(v.streams.split(",")), v.id)):
-        options = [s for s in vehicle.streams.split(",") if demand.get(s, 0.0) > 0]
-        if not options:
-            continue
-        stream = max(options, key=lambda s: (demand[s] / (1.0 + assigned_capacity[s]), s))
-        assigned_capacity[stream] += vehicle.capacity_l
-        result[vehicle.id] = stream
-    return result
+def _carried(vehicle: VehicleRow, demand: Mapping[str, float]) -> frozenset[str]:
+    """The streams of the day a vehicle may collect: the solver picks one per disposal trip."""
+    return frozenset(s for s in vehicle.streams.split(",") if demand.get(s, 0.0) > 0)
 
 
 def build_problem(
-    data: PlanningInput, selected: Sequence[Selection], *, driving_rule: routing.DrivingRule | None = None
+    data: PlanningInput,
+    selected: Sequence[Selection],
+    *,
+    driving_rule: routing.DrivingRule | None = None,
+    cost_per_vehicle: float = 0.0,
 ) -> BuiltProblem:
-    """The routing problem of the day: one stop per isle and stream, one stream per vehicle.
+    """The routing problem of the day: one stop per isle and stream, one stream per disposal trip.
 
-    `driving_rule`, when given, applies to every crew.
+    `driving_rule`, when given, applies to every crew; `cost_per_vehicle` is each truck's fixed cost.
     """
     demand: dict[str, float] = defaultdict(float)
     for s in selected:
         demand[s.container.stream] += s.container.volume_l * s.fill
-    stream_of_vehicle = _assign_streams(data.vehicles, demand)
-    carried = set(stream_of_vehicle.values())
+    streams_of_vehicle = {v.id: _carried(v, demand) for v in data.vehicles if _carried(v, demand)}
+    carried = set().union(*streams_of_vehicle.values())
     equipped: dict[str, list[set[str]]] = defaultdict(list)
     for v in data.vehicles:
-        if v.id in stream_of_vehicle:
-            equipped[stream_of_vehicle[v.id]].append({e for e in v.equipment.split(",") if e})
+        for stream in streams_of_vehicle.get(v.id, ()):
+            equipped[stream].append({e for e in v.equipment.split(",") if e})
 
     groups: dict[tuple[str, ...], list[Selection]] = defaultdict(list)
     unassigned = []
@@ -188,7 +181,7 @@ def build_problem(
 
     vehicles = []
     for v in data.vehicles:
-        if v.id not in stream_of_vehicle:
+        if v.id not in streams_of_vehicle:
             continue
         lunch = routing.Break(v.break_start_s, v.break_end_s, v.break_s) if v.break_s else None
         vehicles.append(
@@ -196,7 +189,7 @@ def build_problem(
                 id=v.id,
                 capacity_l=float(v.capacity_l),
                 capacity_kg=float(v.capacity_kg),
-                streams=frozenset({stream_of_vehicle[v.id]}),
+                streams=streams_of_vehicle[v.id],
                 start_depot=v.home_depot,
                 end_depot=v.home_depot,
                 shift=routing.TimeWindow(v.shift_start_s, v.shift_end_s),
@@ -206,12 +199,13 @@ def build_problem(
                 driving_rule=driving_rule,
                 cost_per_km=v.cost_per_km,
                 cost_per_hour=v.cost_per_hour,
+                fixed_cost=cost_per_vehicle,
                 route_volume_cap_l=float(v.daily_volume_cap_l) or None,
                 lunch=lunch,
                 skills=frozenset(e for e in v.equipment.split(",") if e),
             )
         )
-    used_depots = {v.home_depot for v in data.vehicles if v.id in stream_of_vehicle}
+    used_depots = {v.home_depot for v in data.vehicles if v.id in streams_of_vehicle}
     problem = routing.Problem(
         stops=tuple(stops),
         vehicles=tuple(vehicles),
@@ -233,7 +227,18 @@ def build_problem(
         ),
         matrix=routing.GreatCircleMatrix(circuity=CIRCUITY, speed_kmh=SPEED_KMH),
     )
-    return BuiltProblem(data.tenant, problem, containers_of_stop, stream_of_vehicle, unassigned)
+    return BuiltProblem(data.tenant, problem, containers_of_stop, unassigned)
+
+
+def _trip_streams(route: routing.Route, stops: Mapping[str, routing.Stop]) -> list[str]:
+    """The stream of each trip of a route in order, consecutive trips of one stream counted once."""
+    streams: list[str] = []
+    for visit in route.visits:
+        if visit.kind is routing.VisitKind.STOP and (
+            not streams or streams[-1] != stops[visit.ref_id].stream
+        ):
+            streams.append(stops[visit.ref_id].stream)
+    return streams
 
 
 def _at(service_date: date, tz: ZoneInfo, seconds: int) -> datetime:
@@ -257,11 +262,13 @@ def solution_to_plan(
         create_time=to_timestamp(created),
     )
     for route in solution.routes:
+        trip_streams = _trip_streams(route, stops)
         out = plan.routes.add(
             vehicle=resource_name(data.tenant, "vehicles", route.vehicle_id),
-            stream=stream_from_key(built.stream_of_vehicle[route.vehicle_id]),
+            stream=stream_from_key(trip_streams[0]) if trip_streams else 0,
             distance_meters=route.distance_m,
             duration=to_duration(route.duration_s),
+            streams=[stream_from_key(s) for s in trip_streams],
         )
         collected = 0.0
         for visit in route.visits:

@@ -101,6 +101,8 @@ class Sheet:
     stop_count: int = 0
     start: str = DASH
     end: str = DASH
+    # Each disposal trip's stream in order, when the truck changes stream during the day.
+    streams: list[int] = field(default_factory=list)
 
 
 class _LatLng(Protocol):
@@ -146,6 +148,7 @@ def build_sheet(ctx: Context, route: planning_pb2.VehicleRoute) -> Sheet:
         vehicle_id=vehicle_id,
         truck=display,
         stream=route.stream,
+        streams=list(route.streams),
         depot=depot_label,
         shift=window_text(vehicle.shift) if vehicle and vehicle.HasField("shift") else DASH,
         sheet_id=_sheet_id(ctx.plan.name, route.vehicle),

@@ -1,0 +1,134 @@
+"""OptimizeRoutes and the whole fleet: a stream per disposal trip, the objective options."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import pytest
+from google.protobuf import duration_pb2, timestamp_pb2
+from google.type import latlng_pb2
+
+from tests.conftest import SOISSONS, TENANT, Api, create_container, create_fleet, window
+from tests.plan_checker import check_plan
+from tests.test_planning import _resources, _today, _wait
+from wastesvc.v1 import common_pb2, fleet_pb2, planning_pb2, readings_pb2
+
+Options = planning_pb2.OptimizeOptions
+
+
+async def _full(api: Api, ids: list[str]) -> None:
+    """Readings of 90 % on the containers `ids`, half an hour ago."""
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(datetime.now(UTC) - timedelta(minutes=30))
+    requests = [
+        readings_pb2.CreateReadingRequest(
+            parent=f"{TENANT}/containers/{cid}",
+            reading=readings_pb2.Reading(measure_time=stamp, fill_fraction=0.9),
+        )
+        for cid in ids
+    ]
+    await api.readings.BatchCreateReadings(readings_pb2.BatchCreateReadingsRequest(requests=requests))
+
+
+async def _ring(api: Api, prefix: str, count: int, stream: common_pb2.WasteStream.ValueType) -> list[str]:
+    """`count` containers of `stream` on a small ring around Soissons, all full."""
+    ids = []
+    for i in range(count):
+        angle = 2 * math.pi * i / count
+        cid = f"{prefix}-{i:02d}"
+        await create_container(
+            api,
+            cid,
+            lat=SOISSONS[0] + 0.01 * math.sin(angle),
+            lng=SOISSONS[1] + 0.015 * math.cos(angle),
+            stream=stream,
+        )
+        ids.append(cid)
+    await _full(api, ids)
+    return ids
+
+
+async def _plan(api: Api, request: planning_pb2.OptimizeRoutesRequest) -> planning_pb2.RoutePlan:
+    operation = await _wait(api, await api.planning.OptimizeRoutes(request))
+    assert not operation.HasField("error"), operation.error
+    plan = planning_pb2.RoutePlan()
+    operation.response.Unpack(plan)
+    assert check_plan(plan, *(await _resources(api))) == []
+    return plan
+
+
+async def test_one_truck_collects_glass_then_paper(api: Api) -> None:
+    """The only truck carries glass and paper: it empties both, one stream per trip, and the plan says so."""
+    await create_fleet(api)
+    await api.fleet.CreateFacility(
+        fleet_pb2.CreateFacilityRequest(
+            parent=TENANT,
+            facility_id="papier",
+            facility=fleet_pb2.Facility(
+                display_name="Centre de tri",
+                location=latlng_pb2.LatLng(latitude=49.36, longitude=3.30),
+                accepted_streams=[common_pb2.WASTE_STREAM_PAPER],
+                opening_hours=window((5, 30), (18, 0)),
+                dump_duration=duration_pb2.Duration(seconds=600),
+            ),
+        )
+    )
+    await api.fleet.UpdateVehicle(
+        fleet_pb2.UpdateVehicleRequest(
+            vehicle=fleet_pb2.Vehicle(
+                name=f"{TENANT}/vehicles/gru-01",
+                streams=[common_pb2.WASTE_STREAM_GLASS, common_pb2.WASTE_STREAM_PAPER],
+            ),
+            update_mask={"paths": ["streams"]},
+        )
+    )
+    glass = await _ring(api, "verre", 3, common_pb2.WASTE_STREAM_GLASS)
+    paper = await _ring(api, "papier", 3, common_pb2.WASTE_STREAM_PAPER)
+    plan = await _plan(api, planning_pb2.OptimizeRoutesRequest(parent=TENANT, service_date=_today()))
+    (route,) = plan.routes
+    assert sorted(route.streams) == sorted([common_pb2.WASTE_STREAM_GLASS, common_pb2.WASTE_STREAM_PAPER])
+    served = {name.rsplit("/", 1)[-1] for v in route.visits for name in v.containers}
+    assert served == set(glass + paper)
+    assert not plan.skipped
+
+
+async def test_fewest_vehicles_and_cost_per_vehicle_use_one_truck(api: Api) -> None:
+    """Two glass trucks, work for one: both objectives that price a truck send a single one."""
+    await create_fleet(api)
+    second_truck = await api.fleet.GetVehicle(fleet_pb2.GetVehicleRequest(name=f"{TENANT}/vehicles/gru-01"))
+    second_truck.ClearField("name")
+    await api.fleet.CreateVehicle(
+        fleet_pb2.CreateVehicleRequest(parent=TENANT, vehicle_id="gru-02", vehicle=second_truck)
+    )
+    ids = await _ring(api, "verre", 6, common_pb2.WASTE_STREAM_GLASS)
+    fewest = planning_pb2.OptimizeRoutesRequest(
+        parent=TENANT, service_date=_today(), options=Options(objective=Options.OBJECTIVE_FEWEST_VEHICLES)
+    )
+    priced = planning_pb2.OptimizeRoutesRequest(
+        parent=TENANT, service_date=_today(), options=Options(cost_per_vehicle=1_000_000.0)
+    )
+    for request in (fewest, priced):
+        request.options.time_limit.FromSeconds(2)
+        plan = await _plan(api, request)
+        assert len(plan.routes) == 1
+        assert plan.totals.container_count == len(ids)
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        (Options(cost_per_vehicle=-1.0), "options.cost_per_vehicle"),
+        (Options(cost_per_vehicle=math.inf), "options.cost_per_vehicle"),
+        (Options(objective=Options.Objective.ValueType(9)), "options.objective"),
+    ],
+)
+async def test_bad_objective_options_are_invalid(api: Api, options: Options, field: str) -> None:
+    """A negative or infinite cost per vehicle, or an unknown objective, is INVALID_ARGUMENT naming it."""
+    await create_fleet(api)
+    request = planning_pb2.OptimizeRoutesRequest(parent=TENANT, service_date=_today(), options=options)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await api.planning.OptimizeRoutes(request)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in (error.value.details() or "")
