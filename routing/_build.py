@@ -14,7 +14,14 @@ import numpy as np
 import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp
 
-from routing._dimensions import add_breaks, add_loads, add_release, add_time, add_trip_streams
+from routing._dimensions import (
+    add_breaks,
+    add_compartments,
+    add_loads,
+    add_release,
+    add_time,
+    add_trip_streams,
+)
 from routing._layout import COST_SCALE, Layout
 from routing._model import Vehicle, VisitKind
 from routing._sequences import pick
@@ -57,6 +64,8 @@ def build(layout: Layout) -> Model:
     time_dim = add_time(layout, routing, durations, service)
     add_loads(layout, routing, manager)
     add_trip_streams(layout, routing, manager)
+    if any(v.compartments for v in vehicles):
+        add_compartments(layout, routing, manager)
     _add_visits(layout, routing, manager, time_dim, _required_penalty(layout, distances))
     add_release(layout, routing, manager, time_dim)
     frozen_nodes = _freeze(layout, routing, manager, time_dim)
