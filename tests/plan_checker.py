@@ -71,6 +71,8 @@ def check_plan(
         # A body carries one stream per disposal trip; the truck may change stream after a dump.
         trip_stream: int | None = None
         trip_streams: list[int] = []
+        # A compartmented body mixes streams in a trip, each in its compartment.
+        mixed = bool(vehicle.compartments)
         for i, visit in enumerate(visits):
             arrival, start, end = _local(visit.arrival_time), _local(visit.start_time), _local(visit.end_time)
             if not arrival <= start + SLACK or not start <= end + SLACK:
@@ -81,11 +83,11 @@ def check_plan(
                 for name in visit.containers:
                     seen[name] += 1
                     container = containers[name]
-                    if trip_stream is None:
+                    if not mixed and trip_stream is None:
                         trip_stream = container.stream
                         if not trip_streams or trip_streams[-1] != trip_stream:
                             trip_streams.append(trip_stream)
-                    if container.stream != trip_stream:
+                    if not mixed and container.stream != trip_stream:
                         problems.append(f"{where}: {name} is not {trip_stream}, the stream of its trip")
                     if container.stream not in vehicle.streams:
                         problems.append(f"{where}: the vehicle does not carry {name}'s stream")
@@ -101,6 +103,11 @@ def check_plan(
                     problems.append(
                         f"{where} visit {i}: {load:.0f} L on board, capacity {vehicle.capacity_liters}"
                     )
+                for j, (held, room) in enumerate(
+                    zip(visit.compartment_load_liters, vehicle.compartments, strict=mixed)
+                ):
+                    if held > room.capacity_liters + 1e-6:
+                        problems.append(f"{where} visit {i}: compartment {j} holds {held:.0f} L")
                 if visit.load_kg > vehicle.capacity_kg + 1e-6:
                     problems.append(f"{where} visit {i}: {visit.load_kg:.0f} kg on board over payload")
             elif visit.kind == K.VISIT_KIND_DISPOSAL:
@@ -111,7 +118,15 @@ def check_plan(
                 opens, closes = _window_s(facility.opening_hours)
                 if not (opens <= _seconds(start) and _seconds(end) <= closes):
                     problems.append(f"{where}: unloads at {visit.site} outside its opening hours")
-                if visit.load_liters != 0:
+                if mixed:
+                    for j, (held, c) in enumerate(
+                        zip(visit.compartment_load_liters, vehicle.compartments, strict=True)
+                    ):
+                        if held and set(c.streams) <= set(facility.accepted_streams):
+                            problems.append(f"{where} visit {i}: compartment {j} not emptied at {visit.site}")
+                    if abs(sum(visit.compartment_load_liters) - visit.load_liters) > 1e-6:
+                        problems.append(f"{where} visit {i}: compartments do not add up to the load")
+                elif visit.load_liters != 0:
                     problems.append(f"{where} visit {i}: still loaded after unloading")
                 load = 0.0
             elif visit.kind == K.VISIT_KIND_BREAK:
@@ -132,7 +147,9 @@ def check_plan(
         back = _seconds(_local(visits[-1].arrival_time))
         if vehicle.break_duration.seconds and back > _window_s(vehicle.break_window)[1] and breaks != 1:
             problems.append(f"{where}: {breaks} breaks instead of one during a day back at {back // 3600}h")
-        if list(route.streams) != trip_streams or (trip_streams and route.stream != trip_streams[0]):
+        if not mixed and (
+            list(route.streams) != trip_streams or (trip_streams and route.stream != trip_streams[0])
+        ):
             problems.append(
                 f"{where}: streams {list(route.streams)} are not those of its trips {trip_streams}"
             )

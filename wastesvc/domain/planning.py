@@ -120,6 +120,16 @@ def select_containers(data: PlanningInput, now: datetime) -> list[Selection]:
     return chosen
 
 
+def _compartments(vehicle: VehicleRow, carried: frozenset[str]) -> tuple[routing.Compartment, ...]:
+    """The vehicle's compartments for the streams of the day (one that carries none of them is left out)."""
+    out = []
+    for streams, litres, kilos in json.loads(vehicle.compartments):
+        mine = frozenset(streams.split(",")) & carried
+        if mine:
+            out.append(routing.Compartment(mine, float(litres), float(kilos)))
+    return tuple(out)
+
+
 def _carried(vehicle: VehicleRow, demand: Mapping[str, float]) -> frozenset[str]:
     """The streams of the day a vehicle may collect: the solver picks one per disposal trip."""
     return frozenset(s for s in vehicle.streams.split(",") if demand.get(s, 0.0) > 0)
@@ -200,6 +210,7 @@ def build_problem(
                 cost_per_km=v.cost_per_km,
                 cost_per_hour=v.cost_per_hour,
                 fixed_cost=cost_per_vehicle,
+                compartments=_compartments(v, streams_of_vehicle[v.id]),
                 route_volume_cap_l=float(v.daily_volume_cap_l) or None,
                 lunch=lunch,
                 skills=frozenset(e for e in v.equipment.split(",") if e),
@@ -281,6 +292,7 @@ def solution_to_plan(
                 load_liters=visit.load_l,
                 load_kg=visit.load_kg,
                 distance_meters=visit.distance_from_prev_m,
+                compartment_load_liters=visit.compartment_loads_l,
             )
             location: routing.Location | None = None
             if visit.kind is routing.VisitKind.STOP:
