@@ -119,6 +119,9 @@ def planning_input(scenario: Scenario, seed: int, service_date: date) -> tuple[P
             cost_per_hour=v.cost_per_hour,
             daily_volume_cap_l=v.daily_cap_l or 0,
             equipment=",".join(v.lifts),
+            compartments=json.dumps(
+                [[",".join(c.streams), c.capacity_l, c.capacity_kg] for c in v.compartments]
+            ),
             create_time=now,
             update_time=now,
         )
