@@ -264,7 +264,8 @@ class Vehicle:
         disjoint and together make `streams`), within that compartment's capacity, so one trip may
         carry several streams; `capacity_l` and `capacity_kg` still bound the whole load. A dump empties
         every compartment whose streams the facility all accepts, so a trip may end at several
-        facilities in a row. The PyVRP warm start does not model compartments and is skipped.
+        facilities in a row. The PyVRP warm start does not model compartments and plans without the
+        vehicle, which the OR-Tools search then gives work.
     """
 
     id: str

@@ -9,7 +9,8 @@ starts from these routes carries the full model and inserts what is still missin
 
 The relaxation, per stream (a truck body is not compartmented, so a trip carries one stream; in the
 relaxation a vehicle carrying several is given to the stream that needs capacity most, and the streams are
-solved one after the other within the budget; the repair may then add trips of its other streams):
+solved one after the other within the budget; the repair may then add trips of its other streams; a
+compartmented vehicle is left out, for the OR-Tools search to give it work):
 
 * clients are the stops, with litres, kilograms and one unit per required skill as load dimensions (a
   vehicle lacking the skill has no room for it), the widest of their windows and their release time;
@@ -168,7 +169,7 @@ def _put_back(
             return
         if not stop.required or stop.id in served:
             continue
-        fit = [v for v in problem.vehicles if _can_serve(v, stop)]
+        fit = [v for v in problem.vehicles if not v.compartments and _can_serve(v, stop)]
         if not fit:
             continue
         near = sorted(served, key=lambda ref: int(matrix.distances_m[row[ref], row[stop.id]]))
@@ -262,6 +263,8 @@ def _stream_groups(problem: Problem, max_trips: Mapping[str, int] | None) -> lis
     for k, vehicle in enumerate(problem.vehicles):
         if max_trips is not None and max_trips.get(vehicle.id, 1) < 1:
             continue  # no dump, no route
+        if vehicle.compartments:
+            continue  # not in the relaxation: OR-Tools gives it its work
         mine = sorted(vehicle.streams & groups.keys())
         if len(mine) == 1:
             groups[mine[0]].vehicles.append(k)

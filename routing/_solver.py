@@ -131,7 +131,6 @@ def _no_plan(layout: Layout, started: float) -> Solution:
 def _tries_both(problem: Problem, options: SolveOptions) -> bool:
     """Whether "auto" solves a small day both ways (see `_best_of_both`)."""
     fresh = options.initial_routes is None and not options.frozen and options.now_s is None
-    fresh = fresh and not any(v.compartments for v in problem.vehicles)
     return fresh and options.warm_start == "auto" and len(problem.stops) < _WARM_START_MIN_STOPS
 
 
@@ -150,10 +149,8 @@ def _best_of_both(problem: Problem, options: SolveOptions, started: float) -> So
 
 
 def _wants_warm_start(problem: Problem, options: SolveOptions) -> bool:
-    """Whether to start from PyVRP's plan (`SolveOptions.warm_start`); its relaxation has no compartments."""
+    """Whether to start from PyVRP's plan (`SolveOptions.warm_start`)."""
     if options.initial_routes is not None or options.frozen or options.now_s is not None:
-        return False
-    if any(v.compartments for v in problem.vehicles):
         return False
     if options.warm_start == "auto":
         return len(problem.stops) >= _WARM_START_MIN_STOPS
