@@ -166,6 +166,8 @@ def add_trip_streams(layout: Layout, routing: Any, manager: Any) -> None:
             dim.CumulVar(index).SetValue(index_of[node.stream])
         if node.kind is VisitKind.BREAK or (node.kind is VisitKind.STOP and not compartmented):
             dim.SlackVar(index).SetValue(0)
+        elif node.kind is VisitKind.STOP and not set(node.vehicles) & set(compartmented):
+            dim.SlackVar(index).SetValue(top)  # net transit 0, as above
         elif node.kind is VisitKind.STOP:
             # Net transit 0 (slack `top`) unless a compartmented vehicle serves the stop.
             mixed = solver.IsMemberVar(routing.VehicleVar(index), compartmented)
