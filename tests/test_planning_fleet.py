@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 from google.type import latlng_pb2
 from pypdf import PdfReader
 
@@ -83,7 +83,7 @@ async def test_one_truck_collects_glass_then_paper(api: Api) -> None:
                 name=f"{TENANT}/vehicles/gru-01",
                 streams=[common_pb2.WASTE_STREAM_GLASS, common_pb2.WASTE_STREAM_PAPER],
             ),
-            update_mask={"paths": ["streams"]},
+            update_mask=field_mask_pb2.FieldMask(paths=["streams"]),
         )
     )
     glass = await _ring(api, "verre", 3, common_pb2.WASTE_STREAM_GLASS)
@@ -172,7 +172,7 @@ async def test_two_compartment_truck_collects_glass_and_paper_in_one_trip(api: A
                 streams=[common_pb2.WASTE_STREAM_GLASS, common_pb2.WASTE_STREAM_PAPER],
                 compartments=compartments,
             ),
-            update_mask={"paths": ["streams", "compartments"]},
+            update_mask=field_mask_pb2.FieldMask(paths=["streams", "compartments"]),
         )
     )
     assert list(updated.compartments) == compartments
@@ -206,7 +206,7 @@ async def test_compartments_must_cover_the_vehicle_streams(api: Api) -> None:
                         )
                     ],
                 ),
-                update_mask={"paths": ["streams", "compartments"]},
+                update_mask=field_mask_pb2.FieldMask(paths=["streams", "compartments"]),
             )
         )
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
