@@ -104,6 +104,14 @@ async def load_into(channel: grpc.aio.Channel, scenario: Scenario, tenant: str) 
             cost_per_hour=v.cost_per_hour,
             daily_volume_cap_liters=v.daily_cap_l or 0,
             equipment=list(v.lifts),
+            compartments=[
+                fleet_pb2.Compartment(
+                    streams=[_STREAMS[s] for s in c.streams],
+                    capacity_liters=c.capacity_l,
+                    capacity_kg=c.capacity_kg,
+                )
+                for c in v.compartments
+            ],
         )
         if v.pause is not None:
             vehicle.break_window.CopyFrom(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -188,6 +189,10 @@ class Planner:
             violations.append(FieldViolation("options.fill_threshold", "must be within [0, 1]"))
         if options.max_days_without_emptying < 0:
             violations.append(FieldViolation("options.max_days_without_emptying", "must not be negative"))
+        if not math.isfinite(options.cost_per_vehicle) or options.cost_per_vehicle < 0:
+            violations.append(FieldViolation("options.cost_per_vehicle", "must be a non-negative number"))
+        if options.objective not in planning_pb2.OptimizeOptions.Objective.values():
+            violations.append(FieldViolation("options.objective", "unknown objective"))
         if violations:
             raise InvalidArgument(violations)
         return service_date, frozenset(streams or STREAM_KEYS.values()), vehicle_ids
@@ -408,7 +413,9 @@ class Planner:
             )
             selected = select_for_plan(data)
             rule = routing.DrivingRule() if request.options.driving_time_rule else None
-            built = build_problem(data, selected, driving_rule=rule)
+            built = build_problem(
+                data, selected, driving_rule=rule, cost_per_vehicle=request.options.cost_per_vehicle
+            )
             metadata.selected_container_count = len(selected)
             metadata.state, metadata.progress_percent = Metadata.STATE_SOLVING, 20
             await self._publish(row, metadata)
@@ -416,7 +423,11 @@ class Planner:
             if built.problem.stops and self.road_matrix is not None:
                 built.problem = await asyncio.to_thread(self._with_road_matrix, built)
             if built.problem.stops:
-                solution = await self.pool.solve(built.problem, routing.SolveOptions(time_limit_s=limit))
+                fewest = request.options.objective == planning_pb2.OptimizeOptions.OBJECTIVE_FEWEST_VEHICLES
+                solve_options = routing.SolveOptions(
+                    time_limit_s=limit, objective="vehicles" if fewest else "cost"
+                )
+                solution = await self.pool.solve(built.problem, solve_options)
             else:
                 solution = routing.Solution(
                     routes=(),

@@ -24,11 +24,15 @@ from wastesvc.v1 import planning_pb2
 
 __all__ = [
     "DENSITY_KG_PER_L",
+    "PRE_DEPARTURE_CHECK_S",
     "PlanningInput",
     "Selection",
     "build_problem",
     "solution_to_plan",
 ]
+
+# The crew's walk-around check of the truck (lights, tyres, lifting gear) before it leaves the depot.
+PRE_DEPARTURE_CHECK_S = 15 * 60
 
 # Bulk density of each stream as found in a container (kg per litre of container volume): the scenario's
 # documented figures (wastesvc/scenario/SOURCES.md), the one source of densities.
@@ -99,41 +103,49 @@ class BuiltProblem:
     tenant: str
     problem: routing.Problem
     containers_of_stop: dict[str, list[Selection]]
-    stream_of_vehicle: dict[str, str]
     unassigned: list[Selection] = field(default_factory=list)
 
 
-def _assign_streams(vehicles: Sequence[VehicleRow], demand: Mapping[str, float]) -> dict[str, str]:
-    """One stream per vehicle for the day (a compactor body carries one stream), balancing litres."""
-    assigned_capacity: dict[str, float] = defaultdict(float)
-    result = {}
-    # Specialised trucks first, so multi-stream trucks fill the gaps they leave.
-    for vehicle in sorted(vehicles, key=lambda v: (len(v.streams.split(",")), v.id)):
-        options = [s for s in vehicle.streams.split(",") if demand.get(s, 0.0) > 0]
-        if not options:
-            continue
-        stream = max(options, key=lambda s: (demand[s] / (1.0 + assigned_capacity[s]), s))
-        assigned_capacity[stream] += vehicle.capacity_l
-        result[vehicle.id] = stream
-    return result
+def _compartments(vehicle: VehicleRow, carried: frozenset[str]) -> tuple[routing.Compartment, ...]:
+    """The vehicle's compartments for the streams of the day (one that carries none of them is left out)."""
+    out = []
+    for streams, litres, kilos in json.loads(vehicle.compartments):
+        mine = frozenset(streams.split(",")) & carried
+        if mine:
+            out.append(routing.Compartment(mine, float(litres), float(kilos)))
+    return tuple(out)
+
+
+def _carried(vehicle: VehicleRow, demand: Mapping[str, float]) -> frozenset[str]:
+    """The streams of the day a vehicle may collect: the solver picks one per disposal trip."""
+    return frozenset(s for s in vehicle.streams.split(",") if demand.get(s, 0.0) > 0)
+
+
+def _departure(vehicle: VehicleRow) -> int:
+    """When the truck leaves: after the crew's pre-departure check, within the shift."""
+    return min(vehicle.shift_start_s + PRE_DEPARTURE_CHECK_S, vehicle.shift_end_s)
 
 
 def build_problem(
-    data: PlanningInput, selected: Sequence[Selection], *, driving_rule: routing.DrivingRule | None = None
+    data: PlanningInput,
+    selected: Sequence[Selection],
+    *,
+    driving_rule: routing.DrivingRule | None = None,
+    cost_per_vehicle: float = 0.0,
 ) -> BuiltProblem:
-    """The routing problem of the day: one stop per isle and stream, one stream per vehicle.
+    """The routing problem of the day: one stop per isle and stream, one stream per disposal trip.
 
-    `driving_rule`, when given, applies to every crew.
+    `driving_rule`, when given, applies to every crew; `cost_per_vehicle` is each truck's fixed cost.
     """
     demand: dict[str, float] = defaultdict(float)
     for s in selected:
         demand[s.container.stream] += s.container.volume_l * s.fill
-    stream_of_vehicle = _assign_streams(data.vehicles, demand)
-    carried = set(stream_of_vehicle.values())
+    streams_of_vehicle = {v.id: _carried(v, demand) for v in data.vehicles if _carried(v, demand)}
+    carried = set().union(*streams_of_vehicle.values())
     equipped: dict[str, list[set[str]]] = defaultdict(list)
     for v in data.vehicles:
-        if v.id in stream_of_vehicle:
-            equipped[stream_of_vehicle[v.id]].append({e for e in v.equipment.split(",") if e})
+        for stream in streams_of_vehicle.get(v.id, ()):
+            equipped[stream].append({e for e in v.equipment.split(",") if e})
 
     groups: dict[tuple[str, ...], list[Selection]] = defaultdict(list)
     unassigned = []
@@ -176,7 +188,7 @@ def build_problem(
 
     vehicles = []
     for v in data.vehicles:
-        if v.id not in stream_of_vehicle:
+        if v.id not in streams_of_vehicle:
             continue
         lunch = routing.Break(v.break_start_s, v.break_end_s, v.break_s) if v.break_s else None
         vehicles.append(
@@ -184,22 +196,24 @@ def build_problem(
                 id=v.id,
                 capacity_l=float(v.capacity_l),
                 capacity_kg=float(v.capacity_kg),
-                streams=frozenset({stream_of_vehicle[v.id]}),
+                streams=streams_of_vehicle[v.id],
                 start_depot=v.home_depot,
                 end_depot=v.home_depot,
-                shift=routing.TimeWindow(v.shift_start_s, v.shift_end_s),
-                # The crew clocks in at shift start and the truck goes out then (waiting, if need be, at
-                # the first stop); a later start would only dodge the lunch break.
-                latest_departure_s=v.shift_start_s,
+                shift=routing.TimeWindow(_departure(v), v.shift_end_s),
+                # The crew clocks in at shift start, checks the truck and goes out then (waiting, if need
+                # be, at the first stop); a later start would only dodge the lunch break.
+                latest_departure_s=_departure(v),
                 driving_rule=driving_rule,
                 cost_per_km=v.cost_per_km,
                 cost_per_hour=v.cost_per_hour,
+                fixed_cost=cost_per_vehicle,
+                compartments=_compartments(v, streams_of_vehicle[v.id]),
                 route_volume_cap_l=float(v.daily_volume_cap_l) or None,
                 lunch=lunch,
                 skills=frozenset(e for e in v.equipment.split(",") if e),
             )
         )
-    used_depots = {v.home_depot for v in data.vehicles if v.id in stream_of_vehicle}
+    used_depots = {v.home_depot for v in data.vehicles if v.id in streams_of_vehicle}
     problem = routing.Problem(
         stops=tuple(stops),
         vehicles=tuple(vehicles),
@@ -221,7 +235,18 @@ def build_problem(
         ),
         matrix=routing.GreatCircleMatrix(circuity=CIRCUITY, speed_kmh=SPEED_KMH),
     )
-    return BuiltProblem(data.tenant, problem, containers_of_stop, stream_of_vehicle, unassigned)
+    return BuiltProblem(data.tenant, problem, containers_of_stop, unassigned)
+
+
+def _trip_streams(route: routing.Route, stops: Mapping[str, routing.Stop]) -> list[str]:
+    """The stream of each trip of a route in order, consecutive trips of one stream counted once."""
+    streams: list[str] = []
+    for visit in route.visits:
+        if visit.kind is routing.VisitKind.STOP and (
+            not streams or streams[-1] != stops[visit.ref_id].stream
+        ):
+            streams.append(stops[visit.ref_id].stream)
+    return streams
 
 
 def _at(service_date: date, tz: ZoneInfo, seconds: int) -> datetime:
@@ -245,11 +270,13 @@ def solution_to_plan(
         create_time=to_timestamp(created),
     )
     for route in solution.routes:
+        trip_streams = _trip_streams(route, stops)
         out = plan.routes.add(
             vehicle=resource_name(data.tenant, "vehicles", route.vehicle_id),
-            stream=stream_from_key(built.stream_of_vehicle[route.vehicle_id]),
+            stream=stream_from_key(trip_streams[0]) if trip_streams else 0,
             distance_meters=route.distance_m,
             duration=to_duration(route.duration_s),
+            streams=[stream_from_key(s) for s in trip_streams],
         )
         collected = 0.0
         for visit in route.visits:
@@ -262,6 +289,7 @@ def solution_to_plan(
                 load_liters=visit.load_l,
                 load_kg=visit.load_kg,
                 distance_meters=visit.distance_from_prev_m,
+                compartment_load_liters=visit.compartment_loads_l,
             )
             location: routing.Location | None = None
             if visit.kind is routing.VisitKind.STOP:

@@ -258,6 +258,26 @@ def _validate_vehicle(x: fleet_pb2.Vehicle, p: str) -> list[FieldViolation]:
     if x.daily_volume_cap_liters < 0:
         v.append(FieldViolation(f"{p}.daily_volume_cap_liters", "must not be negative"))
     v += _equipment_violations(x.equipment, f"{p}.equipment")
+    v += _compartment_violations(x, p)
+    return v
+
+
+def _compartment_violations(x: fleet_pb2.Vehicle, p: str) -> list[FieldViolation]:
+    """Compartments with room, each stream of the vehicle in exactly one of them."""
+    v: list[FieldViolation] = []
+    seen: set[int] = set()
+    for i, c in enumerate(x.compartments):
+        where = f"{p}.compartments[{i}]"
+        v += _stream_violations(c.streams, f"{where}.streams", required=True)
+        if c.capacity_liters <= 0:
+            v.append(FieldViolation(f"{where}.capacity_liters", "must be positive"))
+        if c.capacity_kg <= 0:
+            v.append(FieldViolation(f"{where}.capacity_kg", "must be positive"))
+        if seen & set(c.streams):
+            v.append(FieldViolation(f"{where}.streams", "a stream goes in one compartment only"))
+        seen |= set(c.streams)
+    if x.compartments and seen != set(x.streams):
+        v.append(FieldViolation(f"{p}.compartments", "their streams must be exactly the vehicle's streams"))
     return v
 
 
@@ -283,6 +303,16 @@ def _vehicle_row(
         equipment=",".join(sorted(set(x.equipment))),
         create_time=created,
         update_time=now,
+        compartments=json.dumps(
+            [
+                [
+                    ",".join(stream_key(s, "vehicle.compartments") for s in c.streams),
+                    c.capacity_liters,
+                    c.capacity_kg,
+                ]
+                for c in x.compartments
+            ]
+        ),
     )
 
 
@@ -302,6 +332,14 @@ def vehicle_proto(row: VehicleRow) -> fleet_pb2.Vehicle:
         equipment=[e for e in row.equipment.split(",") if e],
         create_time=to_timestamp(row.create_time),
         update_time=to_timestamp(row.update_time),
+        compartments=[
+            fleet_pb2.Compartment(
+                streams=[stream_from_key(s) for s in streams.split(",")],
+                capacity_liters=litres,
+                capacity_kg=kilos,
+            )
+            for streams, litres, kilos in json.loads(row.compartments)
+        ],
     )
     if row.break_s:
         result.break_window.CopyFrom(_window(row.break_start_s, row.break_end_s))

@@ -32,6 +32,7 @@ __all__ = [
     "Stream",
     "TimeWindow",
     "Vehicle",
+    "VehicleCompartment",
     "fill_from_distance",
     "load_default",
     "load_scenario",
@@ -167,6 +168,15 @@ class Pause:
 
 
 @dataclass(frozen=True, slots=True)
+class VehicleCompartment:
+    streams: tuple[str, ...]
+    body_l: int
+    capacity_l: int
+    """Litres of loose container volume: body volume x the least truck compaction among its streams."""
+    capacity_kg: int
+
+
+@dataclass(frozen=True, slots=True)
 class Vehicle:
     id: str
     name: str
@@ -185,6 +195,8 @@ class Vehicle:
     co2_kg_per_km: float
     daily_cap_l: int | None
     note: str
+    compartments: tuple[VehicleCompartment, ...] = ()
+    """A compartmented body; then `capacity_l` is the sum of the compartments'."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +374,15 @@ def _parse(doc: Any) -> Scenario:
                 co2_kg_per_km=float(v["co2_kg_per_km"]),
                 daily_cap_l=_optional_int(v["daily_cap_l"]),
                 note=str(v["note"]),
+                compartments=tuple(
+                    VehicleCompartment(
+                        streams=tuple(str(s) for s in c["streams"]),
+                        body_l=int(c["body_l"]),
+                        capacity_l=int(c["capacity_l"]),
+                        capacity_kg=int(c["capacity_kg"]),
+                    )
+                    for c in v.get("compartments", ())
+                ),
             )
             for v in doc["vehicles"]
         ),

@@ -12,7 +12,7 @@ import csv
 import json
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
@@ -403,7 +403,8 @@ FACILITIES: list[Json] = [
     },
 ]
 
-# capacity_l (litres of LOOSE container volume) is derived in _vehicles(). A trip carries a single stream.
+# capacity_l (litres of LOOSE container volume) is derived in _vehicles(). A trip carries a single stream,
+# except on a compartmented body, where each compartment carries its own.
 VEHICLES: list[Json] = [
     {
         "id": "BOM-01",
@@ -490,6 +491,28 @@ VEHICLES: list[Json] = [
         "co2_kg_per_km": 0.35,
         "daily_cap_l": None,
         "note": "Narrow town-centre streets and biowaste bins; 5 m³ × 1.5 (biowaste); payload usually binds.",
+    },
+    {
+        "id": "BOM-04",
+        "name": "BOM 26 t bi-compartimentée (ordures ménagères, biodéchets)",
+        "plate": "GS-106-BI",
+        "streams": ["residual", "biowaste"],
+        "lifts": ["comb"],
+        "body_l": 20000,
+        "capacity_kg": 10000,
+        "depot_id": "DEPOT-GS",
+        "shift": {"start": "06:00", "end": "13:30"},
+        "pause": {"earliest_start": "09:00", "latest_start": "10:30", "duration_s": 1800},
+        "cost_per_km": 1.6,
+        "cost_per_hour": 95.0,
+        "co2_kg_per_km": 1.7,
+        "daily_cap_l": None,
+        "compartments": [
+            {"streams": ["residual"], "body_l": 14000, "capacity_kg": 6500},
+            {"streams": ["biowaste"], "body_l": 6000, "capacity_kg": 3500},
+        ],
+        "note": "Two-compartment body (70/30 split, assumed): residual and biowaste bins of one street in "
+        "one pass, both emptied at the transfer station that takes the two streams.",
     },
 ]
 
@@ -739,6 +762,14 @@ def _number(value: object) -> float:
     raise TypeError(f"expected a number, got {value!r}")
 
 
+def _compartment(raw: object, compaction: Mapping[object, float]) -> Json:
+    """A compartment with capacity_l = its body x the smallest compaction among its streams."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("streams"), list):
+        raise TypeError(f"a compartment needs a list of streams, got {raw!r}")
+    factor = min(compaction[str(s)] for s in raw["streams"])
+    return {**raw, "capacity_l": round(_number(raw["body_l"]) * factor)}
+
+
 def _vehicles() -> list[Json]:
     """VEHICLES with capacity_l = body x the smallest compaction among its streams, valid for any trip."""
     compaction = {stream["id"]: _number(stream["truck_compaction"]) for stream in STREAMS}
@@ -753,6 +784,12 @@ def _vehicles() -> list[Json]:
             record[key] = value
             if key == "body_l":
                 record["capacity_l"] = round(_number(value) * factor)
+        compartments = vehicle.get("compartments")
+        if isinstance(compartments, list):
+            # Each compartment compacts its own streams; the body holds what its compartments hold.
+            parts = [_compartment(c, compaction) for c in compartments]
+            record["compartments"] = parts
+            record["capacity_l"] = sum(round(_number(c["capacity_l"])) for c in parts)
         vehicles.append(record)
     return vehicles
 

@@ -143,6 +143,8 @@ class VehicleRow(SQLModel, table=True):
     equipment: str = ""  # comma-separated words
     create_time: datetime = _utc(nullable=False)
     update_time: datetime = _utc(nullable=False)
+    # JSON list of [comma-separated streams, litres, kilograms], one per compartment; [] = undivided body.
+    compartments: str = "[]"
 
 
 class ReadingRow(SQLModel, table=True):
