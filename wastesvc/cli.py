@@ -24,6 +24,7 @@ from wastesvc.config import (
     load_settings,
 )
 from wastesvc.demo import run_demo
+from wastesvc.logs import configure_logging
 from wastesvc.server import ListenError, check_address, serve
 from wastesvc.v1 import planning_pb2, planning_pb2_grpc
 
@@ -171,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"wastesvc: error: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format)
     if getattr(args, "listen", None):
         settings = replace(settings, listen=args.listen)
     try:

@@ -56,6 +56,10 @@ class Settings:
     tls_client_ca_file: str = ""
     # Client side: CA to trust for the server's certificate (and this client's own cert/key for mTLS).
     tls_ca_file: str = ""
+    # Prometheus metrics over HTTP at host:port/metrics; empty = not served.
+    metrics_listen: str = ""
+    # Log lines on stderr: "text" for people, "json" (one object per line) for a log pipeline.
+    log_format: str = "text"
 
 
 def check_time_limit(seconds: float) -> float:
@@ -120,4 +124,6 @@ def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings
         check_time_limit(settings.solver_time_limit_s)
     except ValueError as exc:
         raise ConfigError(f"solver_time_limit_s {exc}") from None
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError(f"log_format must be text or json, got {settings.log_format!r}")
     return settings

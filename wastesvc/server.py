@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 import routing
 from wastesvc.auth import AuthInterceptor, load_key
 from wastesvc.config import Settings
+from wastesvc.metrics import MeteredSolverPool, Metrics, MetricsServer, start_metrics_server
 from wastesvc.planner import Planner
 from wastesvc.servicers.containers import ContainerServicer
 from wastesvc.servicers.fleet import FleetServicer
@@ -26,8 +27,8 @@ from wastesvc.servicers.observations import ObservationServicer
 from wastesvc.servicers.operations import OperationsServicer
 from wastesvc.servicers.planning import PlanningServicer
 from wastesvc.servicers.readings import ReadingServicer
-from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import Storage, open_storage
+from wastesvc.telemetry import TelemetryInterceptor
 from wastesvc.v1 import (
     containers_pb2,
     containers_pb2_grpc,
@@ -70,12 +71,16 @@ class Service:
     storage: Storage
     planner: Planner
     health: health.aio.HealthServicer
+    metrics: Metrics
+    metrics_server: MetricsServer | None = None
 
     async def stop(self, grace_s: float | None) -> None:
         for name in (*SERVICE_NAMES, ""):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.planner.shutdown()
         await self.server.stop(grace_s)
+        if self.metrics_server is not None:
+            await asyncio.to_thread(self.metrics_server.stop)
         self.storage.close()
 
 
@@ -103,8 +108,10 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
     """
     settings = settings or Settings()
     key = await asyncio.to_thread(load_key, settings.auth_key_file)
+    metrics = Metrics()
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(key)],
+        # Telemetry first: it then sees the status of calls the auth interceptor refuses.
+        interceptors=[TelemetryInterceptor(metrics), AuthInterceptor(key)],
         options=[
             ("grpc.max_send_message_length", _MAX_MESSAGE),
             ("grpc.max_receive_message_length", _MAX_MESSAGE),
@@ -115,7 +122,7 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
     )
     port = _bind(server, address, _server_credentials(settings))
     try:
-        service = await _start(server, port, settings)
+        service = await _start(server, port, settings, metrics)
     except BaseException:
         # A bound gRPC server holds its port until it has been started and stopped, even if never served.
         with contextlib.suppress(Exception):  # it may have started already
@@ -172,11 +179,12 @@ def _in_use(address: str) -> bool:
     return False
 
 
-async def _start(server: grpc.aio.Server, port: int, settings: Settings) -> Service:
+async def _start(server: grpc.aio.Server, port: int, settings: Settings, metrics: Metrics) -> Service:
     storage = await asyncio.to_thread(open_storage, settings.db_url)
+    metrics.watch_planning_queue(storage)
     planner = Planner(
         storage,
-        SolverPool(settings.solver_processes),
+        MeteredSolverPool(settings.solver_processes, metrics),
         default_time_limit_s=settings.solver_time_limit_s,
         timezone=settings.timezone,
         road_matrix=routing.OsrmMatrix(settings.osrm_url) if settings.osrm_url else None,
@@ -198,10 +206,16 @@ async def _start(server: grpc.aio.Server, port: int, settings: Settings) -> Serv
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
 
+    metrics_server = None
+    if settings.metrics_listen:
+        metrics_server = await asyncio.to_thread(start_metrics_server, settings.metrics_listen, metrics)
+        log.info(
+            "metrics on http://%s:%d/metrics", settings.metrics_listen.rsplit(":", 1)[0], metrics_server.port
+        )
     await server.start()
     for name in (*SERVICE_NAMES, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Service(server, port, storage, planner, health_servicer)
+    return Service(server, port, storage, planner, health_servicer, metrics, metrics_server)
 
 
 async def serve(settings: Settings, *, on_ready: object = None) -> None:
