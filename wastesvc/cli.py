@@ -1,4 +1,4 @@
-"""`wastesvc` command line: serve, demo, plan, sheets, token."""
+"""`wastesvc` command line: serve, demo, plan, sheets, token, export, import."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import grpc
 
+from wastesvc.archive import ArchiveError, export_tenant, import_tenant
 from wastesvc.auth import ROLES, issue_token, load_key
 from wastesvc.client import PlanFailed, open_channel, optimize_day, plan_summary, save_sheets
 from wastesvc.config import (
@@ -26,6 +27,7 @@ from wastesvc.config import (
 from wastesvc.demo import run_demo
 from wastesvc.logs import configure_logging
 from wastesvc.server import ListenError, check_address, serve
+from wastesvc.storage import open_storage
 from wastesvc.v1 import planning_pb2, planning_pb2_grpc
 
 __all__ = ["main"]
@@ -114,7 +116,37 @@ def _parser() -> argparse.ArgumentParser:
     sheets.add_argument("--target", default=None, help="server address (default: the listen setting)")
     sheets.add_argument("--vehicle", default="", help="only this vehicle, tenants/{tenant}/vehicles/…")
     sheets.add_argument("--output", type=Path, required=True, help="PDF file to write")
+
+    export = commands.add_parser(
+        "export", parents=[common], help="write all of a tenant's data as CSV + GeoJSON with a manifest"
+    )
+    export.add_argument("directory", type=Path, help="folder to write (must hold no archive yet)")
+    export.add_argument("--tenant", default=None, help="tenant to export (default: the tenant setting)")
+    restore = commands.add_parser(
+        "import", parents=[common], help="restore an export into a database where its tenant is empty"
+    )
+    restore.add_argument("directory", type=Path, help="folder written by `wastesvc export`")
     return parser
+
+
+def _archive(settings: Settings, args: argparse.Namespace) -> int:
+    storage = open_storage(settings.db_url)
+    try:
+        if args.command == "export":
+            manifest = export_tenant(storage.engine, args.tenant or settings.tenant, args.directory)
+            tables = [f for f in manifest["files"] if not f["derived"]]
+            counts = ", ".join(f"{f['rows']} {f['table']}" for f in tables)
+            print(f"exported tenants/{manifest['tenant']} to {args.directory}: {counts}")
+        else:
+            inserted = import_tenant(storage.engine, args.directory)
+            counts = ", ".join(f"{rows} {table}" for table, rows in inserted.items())
+            print(f"imported {args.directory}: {counts}")
+    except (ArchiveError, FileExistsError) as exc:
+        print(f"wastesvc: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        storage.close()
+    return 0
 
 
 async def _plan(settings: Settings, args: argparse.Namespace) -> int:
@@ -206,6 +238,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return asyncio.run(_sheets(settings, args))
     elif args.command == "token":
         print(_token(settings, args))
+    elif args.command in ("export", "import"):
+        return _archive(settings, args)
     return 0
 
 
