@@ -19,7 +19,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -53,6 +53,7 @@ SOLVER_S = float(os.environ.get("WASTESVC_LOAD_SOLVER_S", "10"))
 BATCH = 20
 _KEY = load_key(os.environ.get("WASTESVC_AUTH_KEY_FILE", "var/auth.key"))
 _next_tenant = itertools.cycle(TENANTS)
+_gateway_slots = itertools.count()
 
 
 def _token(tenant: str, role: str) -> str:
@@ -124,10 +125,14 @@ class GatewayUser(_GrpcUser):
     def on_start(self) -> None:
         super().on_start()
         self.readings = readings_pb2_grpc.ReadingServiceStub(self.channel)
+        # Readings are keyed to the millisecond and gevent runs the gateways back to back, so two of them
+        # would often stamp the same container in the same millisecond with different fills: a conflict no
+        # real sensor makes. Each gateway reports on its own millisecond of the second instead.
+        self.slot = timedelta(milliseconds=next(_gateway_slots) % 1000)
 
     @task
     def ingest(self) -> None:
-        now = datetime.now(UTC)
+        now = datetime.now(UTC).replace(microsecond=0) + self.slot
         picked = random.sample(CONTAINERS[self.tenant], BATCH)
         request = readings_pb2.BatchCreateReadingsRequest(
             requests=[_reading(self.tenant, c, now) for c in picked]
