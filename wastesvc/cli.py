@@ -1,4 +1,4 @@
-"""`wastesvc` command line: serve, demo, plan, sheets, token, export, import, migrate."""
+"""`wastesvc` command line: serve, demo, plan, sheets, token, export, import."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import grpc
-from sqlalchemy import create_engine
 
 from wastesvc.archive import ArchiveError, export_tenant, import_tenant
 from wastesvc.auth import ROLES, issue_token, load_key
@@ -27,7 +26,6 @@ from wastesvc.config import (
 )
 from wastesvc.demo import run_demo
 from wastesvc.logs import configure_logging
-from wastesvc.migrations import current_revision, engine_url, upgrade
 from wastesvc.server import ListenError, check_address, serve
 from wastesvc.storage import open_storage
 from wastesvc.v1 import planning_pb2, planning_pb2_grpc
@@ -128,26 +126,7 @@ def _parser() -> argparse.ArgumentParser:
         "import", parents=[common], help="restore an export into a database where its tenant is empty"
     )
     restore.add_argument("directory", type=Path, help="folder written by `wastesvc export`")
-
-    migrate = commands.add_parser("migrate", parents=[common], help="upgrade the database schema (alembic)")
-    migrate.add_argument("--revision", default="head", help="target revision (default: head)")
-    migrate.add_argument(
-        "--tenant",
-        default="grand-soissons",
-        help="tenant of a first-release database's rows (default grand-soissons)",
-    )
     return parser
-
-
-def _migrate(settings: Settings, args: argparse.Namespace) -> int:
-    engine = create_engine(engine_url(settings.db_url))
-    try:
-        before = current_revision(engine)
-        reached = upgrade(engine, args.revision, tenant=args.tenant)
-    finally:
-        engine.dispose()
-    print(f"database schema: {before or 'unversioned'} -> {reached}")
-    return 0
 
 
 def _archive(settings: Settings, args: argparse.Namespace) -> int:
@@ -261,8 +240,6 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         print(_token(settings, args))
     elif args.command in ("export", "import"):
         return _archive(settings, args)
-    elif args.command == "migrate":
-        return _migrate(settings, args)
     return 0
 
 
