@@ -8,7 +8,7 @@ PROTOS := $(wildcard proto/wastesvc/v1/*.proto)
 BUF_VERSION := 1.75.0
 ARGS ?=
 
-.PHONY: install proto run test lint fmt bench-routing quick full kim classic clean loadtest
+.PHONY: install proto run test lint fmt bench-routing quick full kim classic migration clean loadtest
 
 install: $(INSTALLED)
 
@@ -56,6 +56,13 @@ bench-routing: $(GENERATED)
 
 quick full kim classic:
 	@:
+
+# A new schema revision from the difference between the models and the migrations (SQLite scratch database).
+migration: $(GENERATED)
+	rm -f var/migration.db
+	$(BIN)/python -c "from sqlalchemy import create_engine; from wastesvc.storage._migrate import upgrade; upgrade(create_engine('sqlite:///var/migration.db'), from_scratch=True)"
+	$(BIN)/python -c "from sqlalchemy import create_engine; from alembic import command; from wastesvc.storage._migrate import alembic_config; \
+	e = create_engine('sqlite:///var/migration.db'); c = e.connect(); command.revision(alembic_config(c), message='$(MESSAGE)', autogenerate=True); c.commit()"
 
 clean:
 	rm -rf $(VENV) out var wastesvc/v1/*_pb2*.py wastesvc/v1/*_pb2*.pyi $(GENERATED)

@@ -1,4 +1,4 @@
-"""`wastesvc` command line: serve, demo, plan, sheets, token, export, import."""
+"""`wastesvc` command line: serve, worker, demo, plan, sheets, token, export, import."""
 
 from __future__ import annotations
 
@@ -25,8 +25,9 @@ from wastesvc.config import (
     load_settings,
 )
 from wastesvc.demo import run_demo
+from wastesvc.jobs import run_worker
 from wastesvc.logs import configure_logging
-from wastesvc.server import ListenError, check_address, serve
+from wastesvc.server import ListenError, check_address, make_planner, serve
 from wastesvc.storage import open_storage
 from wastesvc.v1 import planning_pb2, planning_pb2_grpc
 
@@ -101,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
         "(default: the server's solver_time_limit_s)",
     )
     plan.add_argument("--out", type=Path, default=None, help="also write the sheets to this folder")
+
+    worker = commands.add_parser(
+        "worker", parents=[common], help="run planning jobs from the queue (job_broker_url) until SIGTERM"
+    )
+    worker.add_argument("--threads", type=int, default=None, help="jobs at once (default solver_processes)")
 
     token = commands.add_parser(
         "token", parents=[common], help="issue a signed token (needs the server's auth key file)"
@@ -184,6 +190,21 @@ async def _sheets(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(settings: Settings, threads: int) -> int:
+    if not settings.job_broker_url:
+        print("wastesvc: error: a worker needs job_broker_url (WASTESVC_JOB_BROKER_URL)", file=sys.stderr)
+        return 2
+    storage = open_storage(settings.db_url)
+    planner = make_planner(storage, settings)
+    assert planner.queue is not None
+    print(f"wastesvc worker: {threads} thread(s) on queue {settings.job_queue}", file=sys.stderr, flush=True)
+    try:
+        run_worker(planner.queue, planner.run_stored, threads)
+    finally:
+        storage.close()
+    return 0
+
+
 def _token(settings: Settings, args: argparse.Namespace) -> str:
     return issue_token(
         load_key(settings.auth_key_file),
@@ -236,6 +257,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return asyncio.run(_plan(settings, args))
     elif args.command == "sheets":
         return asyncio.run(_sheets(settings, args))
+    elif args.command == "worker":
+        return _worker(settings, args.threads or settings.solver_processes)
     elif args.command == "token":
         print(_token(settings, args))
     elif args.command in ("export", "import"):

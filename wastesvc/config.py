@@ -43,6 +43,10 @@ class Settings:
     grace_s: float = 5.0
     # Base URL of an osrm-routed server for real road distances and times; empty = great-circle estimate.
     osrm_url: str = ""
+    # RabbitMQ URL of the planning queue (amqp://…): replicas enqueue, `wastesvc worker` processes solve.
+    # Empty: this process solves its own operations.
+    job_broker_url: str = ""
+    job_queue: str = "wastesvc-plans"
     # The tenant a client (CLI, demo) acts for, `tenants/{tenant}`.
     tenant: str = "grand-soissons"
     # HMAC key that signs and checks tokens; created on first use. Whoever reads it can mint tokens.

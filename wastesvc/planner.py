@@ -31,6 +31,7 @@ from wastesvc.domain.planning import (
     solution_to_plan,
 )
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, PlanDataInvalid
+from wastesvc.jobs import JobQueue
 from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, OperationRow, PlanRow, Storage, VehicleRow
 from wastesvc.storage._interface import ResourceRow
@@ -41,6 +42,8 @@ __all__ = ["Planner"]
 log = logging.getLogger(__name__)
 Metadata = planning_pb2.OptimizeRoutesMetadata
 MAX_TIME_LIMIT = timedelta(minutes=10)
+# How often a replica looks at the shared database for an operation a worker runs.
+_POLL_S = 0.25
 # Readings older than this do not change today's selection (emptying detection, ages beyond a month).
 HISTORY = timedelta(days=35)
 
@@ -85,8 +88,11 @@ class Planner:
         default_time_limit_s: float,
         timezone: str,
         road_matrix: routing.MatrixProvider | None = None,
+        queue: JobQueue | None = None,
     ) -> None:
         self.storage = storage
+        # With a queue, solver workers run the operations (wastesvc/jobs.py); without, this process does.
+        self.queue = queue
         self.pool = pool
         self.road_matrix = road_matrix
         self.default_time_limit_s = default_time_limit_s
@@ -96,7 +102,13 @@ class Planner:
     # Life cycle -------------------------------------------------------------------------------------
 
     def close_interrupted(self) -> int:
-        """Operations left running by a previous process can never finish: close them as ABORTED."""
+        """Operations left running by a previous process can never finish: close them as ABORTED.
+
+        With a job queue an unfinished operation belongs to the workers, which finish it even when the
+        replica that accepted it is gone: nothing is closed.
+        """
+        if self.queue is not None:
+            return 0
         stale = self.storage.unfinished_operations()
         for row in stale:
             operation = operations_pb2.Operation.FromString(row.body)
@@ -158,7 +170,9 @@ class Planner:
         operation, job = await asyncio.to_thread(
             self._record, tenant, request, service_date, streams, vehicle_ids
         )
-        if job is not None:
+        if job is not None and self.queue is not None:
+            await asyncio.to_thread(self.queue.submit, job.row.id)
+        elif job is not None:
             operation_id = job.row.id
             task = asyncio.get_running_loop().create_task(self._run(job))
             self._tasks[operation_id] = task
@@ -198,6 +212,7 @@ class Planner:
             id=operation_id,
             tenant=tenant,
             request_id=request.request_id or None,
+            request=request.SerializeToString(),
             body=operation.SerializeToString(),
             create_time=created,
             update_time=created,
@@ -214,9 +229,33 @@ class Planner:
         return True
 
     async def wait(self, operation_id: str, timeout_s: float) -> None:
+        """Returns when the operation is done or after `timeout_s`."""
         task = self._tasks.get(operation_id)
         if task is not None:
             await asyncio.wait({task}, timeout=timeout_s)
+        elif self.queue is not None:
+            # Run by a worker, maybe on another machine: its progress is in the shared database.
+            deadline = asyncio.get_running_loop().time() + timeout_s
+            while asyncio.get_running_loop().time() < deadline:
+                row = await asyncio.to_thread(self.storage.get_operation, operation_id)
+                if row is None or row.done:
+                    return
+                await asyncio.sleep(_POLL_S)
+
+    async def run_stored(self, operation_id: str) -> None:
+        """Runs an operation recorded by any replica (a solver worker's job); a finished one is skipped."""
+        row = await asyncio.to_thread(self.storage.get_operation, operation_id)
+        if row is None or row.done or row.request is None:
+            log.info("operation %s is gone or already finished: nothing to run", operation_id)
+            return
+        request = planning_pb2.OptimizeRoutesRequest.FromString(row.request)
+        service_date, streams, vehicle_ids = self._validate(row.tenant, request)
+        metadata = Metadata()
+        operations_pb2.Operation.FromString(row.body).metadata.Unpack(metadata)
+        job = _Job(
+            row.tenant, row, metadata, request, service_date, streams, vehicle_ids, metadata.route_plan
+        )
+        await self._run(job)
 
     # The work ---------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 import routing
 from wastesvc.auth import AuthInterceptor, load_key
 from wastesvc.config import Settings
+from wastesvc.jobs import JobQueue
 from wastesvc.metrics import MeteredSolverPool, Metrics, MetricsServer, start_metrics_server
 from wastesvc.planner import Planner
 from wastesvc.servicers.containers import ContainerServicer
@@ -27,6 +28,7 @@ from wastesvc.servicers.observations import ObservationServicer
 from wastesvc.servicers.operations import OperationsServicer
 from wastesvc.servicers.planning import PlanningServicer
 from wastesvc.servicers.readings import ReadingServicer
+from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import Storage, open_storage
 from wastesvc.telemetry import TelemetryInterceptor
 from wastesvc.v1 import (
@@ -42,7 +44,15 @@ from wastesvc.v1 import (
     readings_pb2_grpc,
 )
 
-__all__ = ["SERVICE_NAMES", "ListenError", "Service", "check_address", "create_server", "serve"]
+__all__ = [
+    "SERVICE_NAMES",
+    "ListenError",
+    "Service",
+    "check_address",
+    "create_server",
+    "make_planner",
+    "serve",
+]
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +89,8 @@ class Service:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.planner.shutdown()
         await self.server.stop(grace_s)
+        if self.planner.queue is not None:
+            self.planner.queue.close()
         if self.metrics_server is not None:
             await asyncio.to_thread(self.metrics_server.stop)
         self.storage.close()
@@ -179,16 +191,29 @@ def _in_use(address: str) -> bool:
     return False
 
 
-async def _start(server: grpc.aio.Server, port: int, settings: Settings, metrics: Metrics) -> Service:
-    storage = await asyncio.to_thread(open_storage, settings.db_url)
-    metrics.watch_planning_queue(storage)
-    planner = Planner(
+def make_planner(storage: Storage, settings: Settings, metrics: Metrics | None = None) -> Planner:
+    """The planner of a replica or a solver worker; with `job_broker_url` its operations go to the queue.
+
+    With `metrics`, its solves are timed there (a worker serves no metrics endpoint).
+    """
+    queue = JobQueue(settings.job_broker_url, settings.job_queue) if settings.job_broker_url else None
+    pool = SolverPool(settings.solver_processes)
+    if metrics is not None:
+        pool = MeteredSolverPool(settings.solver_processes, metrics)
+    return Planner(
         storage,
-        MeteredSolverPool(settings.solver_processes, metrics),
+        pool,
         default_time_limit_s=settings.solver_time_limit_s,
         timezone=settings.timezone,
         road_matrix=routing.OsrmMatrix(settings.osrm_url) if settings.osrm_url else None,
+        queue=queue,
     )
+
+
+async def _start(server: grpc.aio.Server, port: int, settings: Settings, metrics: Metrics) -> Service:
+    storage = await asyncio.to_thread(open_storage, settings.db_url)
+    metrics.watch_planning_queue(storage)
+    planner = await asyncio.to_thread(make_planner, storage, settings, metrics)
     closed = await asyncio.to_thread(planner.close_interrupted)
     if closed:
         log.warning("closed %d planning operation(s) interrupted by the previous shutdown", closed)

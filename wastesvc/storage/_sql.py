@@ -29,6 +29,7 @@ from sqlmodel import Session, col
 
 from wastesvc.errors import AlreadyExists, NotFound
 from wastesvc.storage._interface import InsertOutcome, Page, ReadingInsert, ResourceRow
+from wastesvc.storage._migrate import upgrade
 from wastesvc.storage._tables import (
     CollectionRow,
     ContainerRow,
@@ -36,7 +37,6 @@ from wastesvc.storage._tables import (
     OperationRow,
     PlanRow,
     ReadingRow,
-    metadata,
 )
 
 __all__ = ["SqlStorage", "open_storage"]
@@ -58,8 +58,8 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def open_storage(db_url: str) -> SqlStorage:
-    """Opens (and creates the schema of) the database at `db_url`."""
+def open_storage(db_url: str, *, legacy_tenant: str = "grand-soissons") -> SqlStorage:
+    """Opens the database at `db_url`, bringing its schema to the newest (`_migrate.upgrade`)."""
     url = make_url(db_url)
     kwargs: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":
@@ -71,7 +71,7 @@ def open_storage(db_url: str) -> SqlStorage:
     engine = create_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
-    metadata.create_all(engine)
+    upgrade(engine, legacy_tenant=legacy_tenant)
     return SqlStorage(engine)
 
 

@@ -242,6 +242,8 @@ class OperationRow(SQLModel, table=True):
     id: str = Field(primary_key=True)  # a UUID, unique across tenants
     tenant: str = Field(index=True)
     request_id: str | None = None
+    # The OptimizeRoutesRequest, so that any solver worker can run the operation (wastesvc/jobs.py).
+    request: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     done: bool = False
     # The google.longrunning.Operation message as last published.
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
