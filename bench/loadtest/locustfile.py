@@ -54,6 +54,16 @@ BATCH = 20
 _KEY = load_key(os.environ.get("WASTESVC_AUTH_KEY_FILE", "var/auth.key"))
 _next_tenant = itertools.cycle(TENANTS)
 _gateway_slots = itertools.count()
+# The API replicas (comma-separated); empty: locust's --host alone.
+HOSTS = [h for h in os.environ.get("WASTESVC_LOAD_HOSTS", "").split(",") if h]
+_next_replica = itertools.count()
+_STUBS: dict[str, Callable[[grpc.Channel], Any]] = {
+    "containers": containers_pb2_grpc.ContainerServiceStub,
+    "readings": readings_pb2_grpc.ReadingServiceStub,
+    "fleet": fleet_pb2_grpc.FleetServiceStub,
+    "planning": planning_pb2_grpc.PlanningServiceStub,
+    "operations": operations_pb2_grpc.OperationsStub,
+}
 
 
 def _token(tenant: str, role: str) -> str:
@@ -61,7 +71,11 @@ def _token(tenant: str, role: str) -> str:
 
 
 class _GrpcUser(User):
-    """A client of one tenant with its own channel and token; tenants alternate between users."""
+    """A client of one tenant with its token; tenants alternate between users, and so do replicas.
+
+    A call that finds its replica gone (UNAVAILABLE) is sent once to the next replica, as a load balancer
+    would; it counts as one request with the outcome of that retry.
+    """
 
     abstract = True
     role = "operator"
@@ -69,16 +83,36 @@ class _GrpcUser(User):
     def on_start(self) -> None:
         self.tenant = next(_next_tenant)
         self.other = TENANTS[1 - TENANTS.index(self.tenant)]
-        self.channel = grpc.insecure_channel(self.host or "127.0.0.1:50051")
+        self.hosts = HOSTS or [self.host or "127.0.0.1:50051"]
+        self.channel: grpc.Channel | None = None
+        self._connect(next(_next_replica))
         self.metadata = (("authorization", f"Bearer {_token(self.tenant, self.role)}"),)
 
+    def _connect(self, replica: int) -> None:
+        if self.channel is not None:
+            self.channel.close()
+        self.replica = replica % len(self.hosts)
+        self.channel = grpc.insecure_channel(self.hosts[self.replica])
+        self.stubs = {service: stub(self.channel) for service, stub in _STUBS.items()}
+
     def on_stop(self) -> None:
-        self.channel.close()
+        if self.channel is not None:
+            self.channel.close()
+
+    def _send(self, service: str, method: str, request: Any) -> Any:
+        for attempt in range(len(self.hosts)):
+            try:
+                return getattr(self.stubs[service], method)(request, metadata=self.metadata, timeout=30)
+            except grpc.RpcError as exc:
+                if exc.code() is not grpc.StatusCode.UNAVAILABLE or attempt + 1 == len(self.hosts):
+                    raise
+                self._connect(self.replica + 1)
+        raise AssertionError("unreachable")
 
     def _call(
         self,
         name: str,
-        method: Callable[..., Any],
+        service: str,
         request: Any,
         *,
         expect: grpc.StatusCode = grpc.StatusCode.OK,
@@ -88,7 +122,7 @@ class _GrpcUser(User):
         response: Any = None
         error: Exception | None = None
         try:
-            response = method(request, metadata=self.metadata, timeout=30)
+            response = self._send(service, name.rsplit(" ", 1)[-1], request)
             if expect is not grpc.StatusCode.OK:
                 error = AssertionError(f"expected {expect.name}, the call succeeded")
         except grpc.RpcError as exc:
@@ -124,7 +158,6 @@ class GatewayUser(_GrpcUser):
 
     def on_start(self) -> None:
         super().on_start()
-        self.readings = readings_pb2_grpc.ReadingServiceStub(self.channel)
         # Readings are keyed to the millisecond and gevent runs the gateways back to back, so two of them
         # would often stamp the same container in the same millisecond with different fills: a conflict no
         # real sensor makes. Each gateway reports on its own millisecond of the second instead.
@@ -137,7 +170,7 @@ class GatewayUser(_GrpcUser):
         request = readings_pb2.BatchCreateReadingsRequest(
             requests=[_reading(self.tenant, c, now) for c in picked]
         )
-        response = self._call("BatchCreateReadings", self.readings.BatchCreateReadings, request)
+        response = self._call("BatchCreateReadings", "readings", request)
         if response is not None and response.rejected_count:
             self._call_failed("BatchCreateReadings rejected", f"{response.rejected_count} rejected")
 
@@ -160,10 +193,6 @@ class DispatchUser(_GrpcUser):
 
     def on_start(self) -> None:
         super().on_start()
-        self.containers = containers_pb2_grpc.ContainerServiceStub(self.channel)
-        self.readings = readings_pb2_grpc.ReadingServiceStub(self.channel)
-        self.fleet = fleet_pb2_grpc.FleetServiceStub(self.channel)
-        self.planning = planning_pb2_grpc.PlanningServiceStub(self.channel)
         self.parent = f"tenants/{self.tenant}"
 
     def _container(self) -> str:
@@ -172,27 +201,27 @@ class DispatchUser(_GrpcUser):
     @task(3)
     def list_containers(self) -> None:
         request = containers_pb2.ListContainersRequest(parent=self.parent, page_size=100)
-        self._call("ListContainers", self.containers.ListContainers, request)
+        self._call("ListContainers", "containers", request)
 
     @task(4)
     def get_container(self) -> None:
         request = containers_pb2.GetContainerRequest(name=self._container())
-        self._call("GetContainer", self.containers.GetContainer, request)
+        self._call("GetContainer", "containers", request)
 
     @task(3)
     def list_readings(self) -> None:
         request = readings_pb2.ListReadingsRequest(parent=self._container(), page_size=20)
-        self._call("ListReadings", self.readings.ListReadings, request)
+        self._call("ListReadings", "readings", request)
 
     @task(1)
     def list_vehicles(self) -> None:
         request = fleet_pb2.ListVehiclesRequest(parent=self.parent)
-        self._call("ListVehicles", self.fleet.ListVehicles, request)
+        self._call("ListVehicles", "fleet", request)
 
     @task(1)
     def list_plans(self) -> None:
         request = planning_pb2.ListRoutePlansRequest(parent=self.parent, page_size=10)
-        self._call("ListRoutePlans", self.planning.ListRoutePlans, request)
+        self._call("ListRoutePlans", "planning", request)
 
 
 class PlannerUser(_GrpcUser):
@@ -201,11 +230,6 @@ class PlannerUser(_GrpcUser):
     fixed_count = 2  # one per tenant
     role = "operator"
     wait_time = constant(PLAN_EVERY_S)
-
-    def on_start(self) -> None:
-        super().on_start()
-        self.planning = planning_pb2_grpc.PlanningServiceStub(self.channel)
-        self.operations = operations_pb2_grpc.OperationsStub(self.channel)
 
     @task
     def plan(self) -> None:
@@ -217,11 +241,11 @@ class PlannerUser(_GrpcUser):
         )
         request.options.time_limit.FromSeconds(int(SOLVER_S))
         began = time.perf_counter()
-        operation = self._call("OptimizeRoutes", self.planning.OptimizeRoutes, request)
+        operation = self._call("OptimizeRoutes", "planning", request)
         while operation is not None and not operation.done:
             time.sleep(1.0)
             get = operations_pb2.GetOperationRequest(name=operation.name)
-            operation = self._call("GetOperation", self.operations.GetOperation, get)
+            operation = self._call("GetOperation", "operations", get)
         if operation is None:
             return
         error = AssertionError(operation.error.message) if operation.HasField("error") else None
@@ -243,32 +267,27 @@ class IntruderUser(_GrpcUser):
 
     def on_start(self) -> None:
         super().on_start()
-        self.containers = containers_pb2_grpc.ContainerServiceStub(self.channel)
-        self.readings = readings_pb2_grpc.ReadingServiceStub(self.channel)
-        self.fleet = fleet_pb2_grpc.FleetServiceStub(self.channel)
         self.target = f"tenants/{self.other}"
 
-    def _denied(self, name: str, method: Callable[..., Any], request: Any) -> None:
-        self._call(f"cross-tenant {name}", method, request, expect=grpc.StatusCode.PERMISSION_DENIED)
+    def _denied(self, name: str, service: str, request: Any) -> None:
+        self._call(f"cross-tenant {name}", service, request, expect=grpc.StatusCode.PERMISSION_DENIED)
 
     @task
     def list_their_containers(self) -> None:
         request = containers_pb2.ListContainersRequest(parent=self.target)
-        self._denied("ListContainers", self.containers.ListContainers, request)
+        self._denied("ListContainers", "containers", request)
 
     @task
     def get_their_container(self) -> None:
         name = f"{self.target}/containers/{random.choice(CONTAINERS[self.other])}"
-        self._denied(
-            "GetContainer", self.containers.GetContainer, containers_pb2.GetContainerRequest(name=name)
-        )
+        self._denied("GetContainer", "containers", containers_pb2.GetContainerRequest(name=name))
 
     @task
     def write_their_readings(self) -> None:
         reading = _reading(self.other, random.choice(CONTAINERS[self.other]), datetime.now(UTC))
-        self._denied("CreateReading", self.readings.CreateReading, reading)
+        self._denied("CreateReading", "readings", reading)
 
     @task
     def list_their_vehicles(self) -> None:
         request = fleet_pb2.ListVehiclesRequest(parent=self.target)
-        self._denied("ListVehicles", self.fleet.ListVehicles, request)
+        self._denied("ListVehicles", "fleet", request)

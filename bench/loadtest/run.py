@@ -3,7 +3,8 @@
 Steps: start ``wastesvc serve`` on a fresh database, load the two shipped scenarios and two days of
 readings through the API, run locust (``locustfile.py``) for the given time, then read locust's
 ``--json-file`` output (REFERENCE §8: its final CSV under-counts) into one `scale.json` record.
-Replica and worker kills stay 0: this instance runs one server process and its own solver pool.
+By default one server solves in its own process pool; ``--faults`` runs two API replicas and two solver
+workers on PostgreSQL and RabbitMQ and kills one of each mid-solve (`cluster.Cluster.kill_mid_solve`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.loadtest.cluster import Cluster
 from wastesvc.client import open_channel
 from wastesvc.config import Settings
 from wastesvc.demo import feed_readings, load_into
@@ -35,6 +38,8 @@ from wastesvc.simulate import simulate_readings
 __all__ = ["LoadResult", "main", "run_load", "summarise"]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+PG_ADMIN_URL = os.environ.get("WASTESVC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+BROKER_URL = os.environ.get("WASTESVC_TEST_BROKER", "amqp://guest:guest@127.0.0.1:5672/")
 CROSS_TENANT = "cross-tenant "
 
 
@@ -44,12 +49,10 @@ class LoadResult:
 
     record: dict[str, Any]
     per_method: dict[str, dict[str, float]]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    killed_operation: str | None = None
+    """The operation whose worker was killed, with `--faults`."""
+    rerun_by: list[str] | None = None
+    """What the surviving workers logged for it: their `operation … started/finished` lines."""
 
 
 def _wait_serving(address: str, timeout_s: float = 60.0) -> None:
@@ -128,6 +131,18 @@ def summarise(stats: Sequence[dict[str, Any]], users: int, minutes: float) -> Lo
     return LoadResult(record, per_method)
 
 
+def _fresh_database(admin_url: str) -> str:
+    name = f"wastesvc_load_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_database(admin_url: str, db_url: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{db_url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
 def run_load(
     *,
     users: int,
@@ -136,10 +151,20 @@ def run_load(
     db_url: str | None = None,
     plan_every_s: float = 180.0,
     solver_s: float = 10.0,
+    faults: bool = False,
 ) -> LoadResult:
-    """Starts a server, seeds both tenants, runs locust headless and summarises its JSON output."""
-    address = f"127.0.0.1:{_free_port()}"
+    """Starts the servers, seeds both tenants, runs locust headless and summarises its JSON output.
+
+    With `faults`: two replicas and two solver workers on a fresh PostgreSQL database (``PG_ADMIN_URL``)
+    and RabbitMQ (``BROKER_URL``); 40 % into the run one replica and a worker running a plan are killed.
+    """
     env = dict(os.environ)
+    killed: str | None = None
+    if faults:
+        db_url = _fresh_database(PG_ADMIN_URL)
+        env.update(
+            WASTESVC_JOB_BROKER_URL=BROKER_URL, WASTESVC_JOB_QUEUE=f"wastesvc-load-{uuid.uuid4().hex[:8]}"
+        )
     env.update(
         WASTESVC_DB_URL=db_url or f"sqlite:///{work / 'load.db'}",
         WASTESVC_AUTH_KEY_FILE=str(work / "auth.key"),
@@ -147,24 +172,33 @@ def run_load(
         WASTESVC_LOAD_PLAN_EVERY_S=str(plan_every_s),
         WASTESVC_LOAD_SOLVER_S=str(solver_s),
     )
-    with (work / "server.log").open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "wastesvc.cli", "serve", "--listen", address], env=env, stderr=log
-        )
-        try:
+    cluster = Cluster(env, work, replicas=2 if faults else 1, workers=2 if faults else 0)
+    report = work / "locust"
+    try:
+        for address in cluster.addresses:
             _wait_serving(address)
-            asyncio.run(_seed(address, env["WASTESVC_AUTH_KEY_FILE"]))
-            report = work / "locust"
-            command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary"]
-            command += ["-u", str(users), "-r", str(max(1, users // 5)), "-t", f"{int(seconds)}s"]
-            command += ["--host", address, "--json-file", str(report), "--stop-timeout", "60"]
-            with (work / "locust.log").open("w") as locust_log:
-                subprocess.run(command, env=env, check=False, stdout=subprocess.DEVNULL, stderr=locust_log)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        asyncio.run(_seed(cluster.addresses[0], env["WASTESVC_AUTH_KEY_FILE"]))
+        env["WASTESVC_LOAD_HOSTS"] = ",".join(cluster.addresses)
+        command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary"]
+        command += ["-u", str(users), "-r", str(max(1, users // 5)), "-t", f"{int(seconds)}s"]
+        command += ["--host", cluster.addresses[0], "--json-file", str(report), "--stop-timeout", "60"]
+        with (work / "locust.log").open("w") as locust_log:
+            locust = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=locust_log)
+            if faults:
+                time.sleep(0.4 * seconds)
+                # Past selection and problem building: the solver has run about half its budget.
+                killed = cluster.kill_mid_solve(
+                    timeout_s=0.5 * seconds, running_s=min(2.0, solver_s / 2) + 2.0
+                )
+            locust.wait()
+    finally:
+        cluster.stop()
+        if faults and db_url:
+            _drop_database(PG_ADMIN_URL, db_url)
     stats = json.loads(report.with_suffix(".json").read_text(encoding="utf-8"))
-    return summarise(stats, users, round(seconds / 60, 2))
+    result = summarise(stats, users, round(seconds / 60, 2))
+    result.record.update(replica_kills=cluster.kills["replica"], worker_kills=cluster.kills["worker"])
+    return LoadResult(result.record, result.per_method, killed, cluster.reruns(killed))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--db-url", default=None, help="database of the server (default: a fresh SQLite)")
     parser.add_argument("--plan-every", type=float, default=180.0, help="seconds between a tenant's plans")
     parser.add_argument("--solver-seconds", type=float, default=10.0, help="solver budget per plan")
+    parser.add_argument(
+        "--faults", action="store_true", help="two replicas and two workers; kill one of each mid-solve"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/scale.json"), help="record to write")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="wastesvc-load-") as work:
@@ -184,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             db_url=args.db_url,
             plan_every_s=args.plan_every,
             solver_s=args.solver_seconds,
+            faults=args.faults,
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result.record, indent=2) + "\n", encoding="utf-8")
@@ -191,6 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, row in sorted(result.per_method.items()):
         counts = f"{row['requests']:>8.0f} {row['failures']:>5.0f}"
         print(f"{name:<32} {counts} {row['p50_ms']:>8.0f} {row['p99_ms']:>8.0f}")
+    if result.killed_operation:
+        print(f"killed mid-solve: operation {result.killed_operation}; after the kill: {result.rerun_by}")
     print(json.dumps(result.record))
     return 0 if result.record["errors"] == 0 else 1
 
