@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bench.loadtest.run import run_load, summarise
 
 
@@ -64,3 +66,19 @@ def test_a_cross_tenant_leak_is_counted_as_not_denied() -> None:
     assert (record["requests"], record["errors"]) == (102, 1)
     assert record["p99_ms"] == 250
     assert record["plans_finished"] == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.rabbitmq
+def test_killing_a_replica_and_a_worker_mid_solve_loses_no_plan(tmp_path: Path) -> None:
+    """40 s with two replicas and two workers; one of each killed mid-solve: no error, every plan done."""
+    result = run_load(users=6, seconds=40, work=tmp_path, plan_every_s=8, solver_s=4, faults=True)
+    record = result.record
+    assert (record["replica_kills"], record["worker_kills"]) == (1, 1)
+    assert record["errors"] == 0, result.per_method
+    assert record["plans_submitted"] >= 2
+    assert record["plans_finished"] == record["plans_submitted"]
+    assert record["cross_tenant_denied"] == record["cross_tenant_attempts"] > 0
+    # The killed worker's operation was taken up by the surviving worker.
+    assert result.rerun_by
+    assert any("started" in line for line in result.rerun_by)
