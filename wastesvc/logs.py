@@ -109,7 +109,11 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(log_format: str = "text", level: int = logging.INFO) -> None:
-    """Sends the root logger's lines to stderr in `log_format` (one of `LOG_FORMATS`)."""
+    """Sends the root logger's lines to stderr in `log_format` (one of `LOG_FORMATS`).
+
+    The per-RPC access log (``wastesvc.access``) is for a log pipeline: it is written in the JSON format
+    only, so a person reading the text format (the demo, the CLI) is not flooded with one line per call.
+    """
     if log_format not in LOG_FORMATS:
         raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
     handler = logging.StreamHandler()
@@ -119,3 +123,4 @@ def configure_logging(log_format: str = "text", level: int = logging.INFO) -> No
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    logging.getLogger("wastesvc.access").setLevel(level if log_format == "json" else logging.WARNING)
