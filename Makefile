@@ -8,7 +8,7 @@ PROTOS := $(wildcard proto/wastesvc/v1/*.proto)
 BUF_VERSION := 1.75.0
 ARGS ?=
 
-.PHONY: install proto run test lint fmt bench-routing quick full kim classic migration clean
+.PHONY: install proto run test lint fmt bench-routing quick full kim classic migration clean loadtest
 
 .PHONY: install proto run test lint fmt bench-routing bench-policy quick full kim classic clean
 
@@ -36,6 +36,10 @@ run: $(GENERATED)
 
 test: $(GENERATED)
 	$(BIN)/python -m pytest $(ARGS)
+
+# Locust headless for 10 minutes against a real server with both tenants; writes bench/results/scale.json.
+loadtest: $(GENERATED)
+	$(BIN)/python -m bench.loadtest.run $(ARGS)
 
 lint: $(GENERATED)
 	$(BIN)/ruff check .

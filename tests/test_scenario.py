@@ -43,6 +43,7 @@ def scenario() -> Scenario:
 def test_public_surface() -> None:
     """The package exports exactly the loader, the geometry helper and the scenario dataclasses."""
     assert sorted(wastesvc.scenario.__all__) == [
+        "BUILTIN_SCENARIOS",
         "Commune",
         "ContainerModel",
         "Depot",
@@ -58,6 +59,7 @@ def test_public_surface() -> None:
         "Vehicle",
         "VehicleCompartment",
         "fill_from_distance",
+        "load_builtin",
         "load_default",
         "load_scenario",
     ]

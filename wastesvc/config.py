@@ -65,6 +65,11 @@ class Settings:
     # MQTT broker the demo publishes its LoRaWAN frames on (mqtt://host:port); empty = an embedded one.
     mqtt_broker: str = ""
 
+    # Prometheus metrics over HTTP at host:port/metrics; empty = not served.
+    metrics_listen: str = ""
+    # Log lines on stderr: "text" for people, "json" (one object per line) for a log pipeline.
+    log_format: str = "text"
+
 
 def check_time_limit(seconds: float) -> float:
     """`seconds` if it is a solver budget the service accepts, else a ValueError saying the bounds."""
@@ -128,4 +133,6 @@ def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings
         check_time_limit(settings.solver_time_limit_s)
     except ValueError as exc:
         raise ConfigError(f"solver_time_limit_s {exc}") from None
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError(f"log_format must be text or json, got {settings.log_format!r}")
     return settings

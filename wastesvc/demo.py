@@ -20,7 +20,7 @@ from google.type import latlng_pb2, timeofday_pb2
 from wastesvc.client import open_channel, optimize_day, plan_summary, save_sheets
 from wastesvc.config import Settings
 from wastesvc.demo_lorawan import feed_through_lorawan, split_lorawan
-from wastesvc.scenario import Scenario, TimeWindow, load_default
+from wastesvc.scenario import Scenario, TimeWindow, load_builtin, load_default
 from wastesvc.server import create_server
 from wastesvc.simulate import SimulatedReading, simulate_readings
 from wastesvc.v1 import (
@@ -48,6 +48,8 @@ _STREAMS = {
 }
 _CHUNK = 1000
 SIMULATED_DAYS = 5
+# The rural CC that shares the instance as a mutualised platform, beside the agglomeration.
+RURAL_TENANT = "champagne-picarde"
 
 
 def _tod(value: datetime | object) -> timeofday_pb2.TimeOfDay:
@@ -306,6 +308,8 @@ async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = Tr
                 f"{counts.observations} as lighting-platform observations",
                 flush=True,
             )
+            if settings.tenant != RURAL_TENANT:
+                await _load_rural(address, settings, now)
             today = now.astimezone(tz).date()
             print(f"planning {today} (solver budget {settings.solver_time_limit_s:.0f} s)…", flush=True)
             plan = await optimize_day(
@@ -324,6 +328,20 @@ async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = Tr
             await _wait_for_interrupt()
     finally:
         await service.stop(settings.grace_s)
+
+
+async def _load_rural(address: str, settings: Settings, now: datetime) -> None:
+    """Loads the rural tenant and its readings with its own operator token: it shares nothing else."""
+    async with open_channel(address, replace(settings, tenant=RURAL_TENANT, token="")) as channel:
+        rural = load_builtin(RURAL_TENANT)
+        created = await load_into(channel, rural, RURAL_TENANT)
+        readings = simulate_readings(rural, now - timedelta(days=SIMULATED_DAYS), SIMULATED_DAYS)
+        counts = await feed_readings(channel, readings, RURAL_TENANT)
+    print(
+        f"loaded {rural.name} as tenants/{RURAL_TENANT}: {created} resources "
+        f"({len(rural.containers)} containers), {counts.total} readings",
+        flush=True,
+    )
 
 
 async def _wait_for_interrupt() -> None:

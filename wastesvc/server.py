@@ -20,6 +20,7 @@ import routing
 from wastesvc.auth import AuthInterceptor, load_key
 from wastesvc.config import Settings
 from wastesvc.jobs import JobQueue
+from wastesvc.metrics import MeteredSolverPool, Metrics, MetricsServer, start_metrics_server
 from wastesvc.monitor import AlertHub, Monitor
 from wastesvc.planner import Planner
 from wastesvc.servicers.alerts import AlertServicer
@@ -33,6 +34,7 @@ from wastesvc.servicers.policies import SelectionPolicyServicer
 from wastesvc.servicers.readings import ReadingServicer
 from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import Storage, open_storage
+from wastesvc.telemetry import TelemetryInterceptor
 from wastesvc.v1 import (
     alerts_pb2,
     alerts_pb2_grpc,
@@ -92,6 +94,8 @@ class Service:
     storage: Storage
     planner: Planner
     health: health.aio.HealthServicer
+    metrics: Metrics
+    metrics_server: MetricsServer | None = None
     checks: asyncio.Task[None] | None = None  # the monitor's periodic sensor check
 
     async def stop(self, grace_s: float | None) -> None:
@@ -105,6 +109,8 @@ class Service:
         await self.server.stop(grace_s)
         if self.planner.queue is not None:
             self.planner.queue.close()
+        if self.metrics_server is not None:
+            await asyncio.to_thread(self.metrics_server.stop)
         self.storage.close()
 
 
@@ -132,8 +138,10 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
     """
     settings = settings or Settings()
     key = await asyncio.to_thread(load_key, settings.auth_key_file)
+    metrics = Metrics()
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(key)],
+        # Telemetry first: it then sees the status of calls the auth interceptor refuses.
+        interceptors=[TelemetryInterceptor(metrics), AuthInterceptor(key)],
         options=[
             ("grpc.max_send_message_length", _MAX_MESSAGE),
             ("grpc.max_receive_message_length", _MAX_MESSAGE),
@@ -144,7 +152,7 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
     )
     port = _bind(server, address, _server_credentials(settings))
     try:
-        service = await _start(server, port, settings)
+        service = await _start(server, port, settings, metrics)
     except BaseException:
         # A bound gRPC server holds its port until it has been started and stopped, even if never served.
         with contextlib.suppress(Exception):  # it may have started already
@@ -201,12 +209,18 @@ def _in_use(address: str) -> bool:
     return False
 
 
-def make_planner(storage: Storage, settings: Settings) -> Planner:
-    """The planner of a replica or a solver worker; with `job_broker_url` its operations go to the queue."""
+def make_planner(storage: Storage, settings: Settings, metrics: Metrics | None = None) -> Planner:
+    """The planner of a replica or a solver worker; with `job_broker_url` its operations go to the queue.
+
+    With `metrics`, its solves are timed there (a worker serves no metrics endpoint).
+    """
     queue = JobQueue(settings.job_broker_url, settings.job_queue) if settings.job_broker_url else None
+    pool = SolverPool(settings.solver_processes)
+    if metrics is not None:
+        pool = MeteredSolverPool(settings.solver_processes, metrics)
     return Planner(
         storage,
-        SolverPool(settings.solver_processes),
+        pool,
         default_time_limit_s=settings.solver_time_limit_s,
         timezone=settings.timezone,
         road_matrix=routing.OsrmMatrix(settings.osrm_url) if settings.osrm_url else None,
@@ -214,9 +228,10 @@ def make_planner(storage: Storage, settings: Settings) -> Planner:
     )
 
 
-async def _start(server: grpc.aio.Server, port: int, settings: Settings) -> Service:
+async def _start(server: grpc.aio.Server, port: int, settings: Settings, metrics: Metrics) -> Service:
     storage = await asyncio.to_thread(open_storage, settings.db_url)
-    planner = await asyncio.to_thread(make_planner, storage, settings)
+    metrics.watch_planning_queue(storage)
+    planner = await asyncio.to_thread(make_planner, storage, settings, metrics)
     closed = await asyncio.to_thread(planner.close_interrupted)
     if closed:
         log.warning("closed %d planning operation(s) interrupted by the previous shutdown", closed)
@@ -241,10 +256,25 @@ async def _start(server: grpc.aio.Server, port: int, settings: Settings) -> Serv
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
 
+    metrics_server = None
+    if settings.metrics_listen:
+        metrics_server = await asyncio.to_thread(start_metrics_server, settings.metrics_listen, metrics)
+        log.info(
+            "metrics on http://%s:%d/metrics", settings.metrics_listen.rsplit(":", 1)[0], metrics_server.port
+        )
     await server.start()
     for name in (*SERVICE_NAMES, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Service(server, port, storage, planner, health_servicer, asyncio.create_task(monitor.run()))
+    return Service(
+        server,
+        port,
+        storage,
+        planner,
+        health_servicer,
+        metrics,
+        metrics_server,
+        asyncio.create_task(monitor.run()),
+    )
 
 
 async def serve(settings: Settings, *, on_ready: object = None) -> None:

@@ -1,8 +1,9 @@
 """Generate ``grand_soissons.json`` from the territory reference folder (build time only).
 
-Run ``python -m wastesvc.scenario._build data/territory``. Only ``communes.csv`` is read; every
-other value is a constant below, with its origin in ``SOURCES``. The output is byte-for-byte reproducible:
-the random draws use the stdlib generator (stable across Python versions) seeded per commune.
+Run ``python -m wastesvc.scenario._build data/territory``; it also writes the rural tenant's
+``champagne_picarde.json`` beside it (see `_rural`). Only ``communes.csv`` is read; every other value
+is a constant below, with its origin in ``SOURCES``. The output is byte-for-byte reproducible: the random
+draws use the stdlib generator (stable across Python versions) seeded per commune.
 """
 
 from __future__ import annotations
@@ -600,9 +601,9 @@ class _Site:
     in_centre: bool
 
 
-def _read_communes(territory: Path) -> list[_Commune]:
+def _read_communes(territory: Path, siren: str = GRANDSOISSONS_SIREN) -> list[_Commune]:
     with (territory / "communes.csv").open(encoding="utf-8", newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["epci_siren"] == GRANDSOISSONS_SIREN]
+        rows = [row for row in csv.DictReader(handle) if row["epci_siren"] == siren]
     return sorted(
         (
             _Commune(
@@ -770,11 +771,11 @@ def _compartment(raw: object, compaction: Mapping[object, float]) -> Json:
     return {**raw, "capacity_l": round(_number(raw["body_l"]) * factor)}
 
 
-def _vehicles() -> list[Json]:
-    """VEHICLES with capacity_l = body x the smallest compaction among its streams, valid for any trip."""
+def _vehicles(fleet: Sequence[Json]) -> list[Json]:
+    """`fleet` with capacity_l = body x the smallest compaction among its streams, valid for any trip."""
     compaction = {stream["id"]: _number(stream["truck_compaction"]) for stream in STREAMS}
     vehicles: list[Json] = []
-    for vehicle in VEHICLES:
+    for vehicle in fleet:
         streams = vehicle["streams"]
         if not isinstance(streams, list):
             raise TypeError(f"{vehicle['id']}: streams must be a list")
@@ -826,7 +827,7 @@ def build(territory: Path) -> Json:
         "container_models": CONTAINER_MODELS,
         "depot": DEPOT,
         "facilities": FACILITIES,
-        "vehicles": _vehicles(),
+        "vehicles": _vehicles(VEHICLES),
         "planning": PLANNING,
         "isles": isles,
         "containers": containers,
@@ -849,10 +850,16 @@ def render(document: Json) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("territory", type=Path, help="folder holding communes.csv")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUTPUT, help="output JSON file")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUTPUT, help="output JSON file (the rural one goes beside it)"
+    )
     args = parser.parse_args(argv)
     out: Path = args.out
     out.write_text(render(build(args.territory)), encoding="utf-8")
+    # The rural tenant's generator imports this module's helpers; importing it at the top would be a cycle.
+    from wastesvc.scenario import _rural  # noqa: PLC0415
+
+    out.with_name(_rural.OUTPUT.name).write_text(render(_rural.build(args.territory)), encoding="utf-8")
     return 0
 
 
