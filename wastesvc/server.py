@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 import routing
 from wastesvc.auth import AuthInterceptor, load_key
 from wastesvc.config import Settings
+from wastesvc.domain._common import set_page_token_key
 from wastesvc.planner import Planner
 from wastesvc.servicers.containers import ContainerServicer
 from wastesvc.servicers.fleet import FleetServicer
@@ -55,6 +56,9 @@ SERVICE_NAMES = (
 )
 # PDFs of a big day's sheets exceed gRPC's 4 MiB default.
 _MAX_MESSAGE = 64 * 1024 * 1024
+# The largest legitimate request is a batch of 1000 observations with every string at its limit (~2 MiB);
+# only responses (route sheets) need more.
+_MAX_REQUEST = 8 * 1024 * 1024
 
 
 class ListenError(OSError):
@@ -103,11 +107,12 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
     """
     settings = settings or Settings()
     key = await asyncio.to_thread(load_key, settings.auth_key_file)
+    set_page_token_key(key)
     server = grpc.aio.server(
         interceptors=[AuthInterceptor(key)],
         options=[
             ("grpc.max_send_message_length", _MAX_MESSAGE),
-            ("grpc.max_receive_message_length", _MAX_MESSAGE),
+            ("grpc.max_receive_message_length", _MAX_REQUEST),
             # grpc-python sets SO_REUSEPORT by default: a second server on a busy port would start and the
             # kernel would split the clients between two databases. Without it, the bind fails.
             ("grpc.so_reuseport", 0),

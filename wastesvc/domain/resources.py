@@ -231,6 +231,28 @@ def facility_proto(row: FacilityRow) -> fleet_pb2.Facility:
 # Vehicles -------------------------------------------------------------------------------------------
 
 
+# Euros per km or per hour; beyond this a cost is a unit mistake and overflows the solver's integer costs.
+MAX_COST = 10_000.0
+
+
+def _break_fits_shift(x: fleet_pb2.Vehicle, p: str) -> list[FieldViolation]:
+    """The break starts within its window and ends within the shift, as the solver requires."""
+    shift_start, shift_end = timeofday_to_seconds(x.shift.start_time), timeofday_to_seconds(x.shift.end_time)
+    earliest = max(timeofday_to_seconds(x.break_window.start_time), shift_start)
+    if (
+        earliest > timeofday_to_seconds(x.break_window.end_time)
+        or earliest + x.break_duration.seconds > shift_end
+    ):
+        return [
+            FieldViolation(
+                f"{p}.break_window",
+                "the shift cannot hold the break: it must start within both "
+                "break_window and shift, and end by the shift's end",
+            )
+        ]
+    return []
+
+
 def _validate_vehicle(x: fleet_pb2.Vehicle, p: str) -> list[FieldViolation]:
     v: list[FieldViolation] = []
     if x.capacity_liters <= 0:
@@ -251,10 +273,11 @@ def _validate_vehicle(x: fleet_pb2.Vehicle, p: str) -> list[FieldViolation]:
     v += check_duration(x.break_duration, f"{p}.break_duration")
     if x.break_duration.seconds > 0 and not x.HasField("break_window"):
         v.append(FieldViolation(f"{p}.break_window", "is required when break_duration is set"))
-    if x.cost_per_kilometer < 0:
-        v.append(FieldViolation(f"{p}.cost_per_kilometer", "must not be negative"))
-    if x.cost_per_hour < 0:
-        v.append(FieldViolation(f"{p}.cost_per_hour", "must not be negative"))
+    elif not v and x.break_duration.seconds > 0:
+        v += _break_fits_shift(x, p)
+    for field in ("cost_per_kilometer", "cost_per_hour"):
+        if not 0 <= getattr(x, field) <= MAX_COST:
+            v.append(FieldViolation(f"{p}.{field}", f"must be within [0, {MAX_COST:g}]"))
     if x.daily_volume_cap_liters < 0:
         v.append(FieldViolation(f"{p}.daily_volume_cap_liters", "must not be negative"))
     v += _equipment_violations(x.equipment, f"{p}.equipment")

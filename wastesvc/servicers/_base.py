@@ -25,6 +25,7 @@ from wastesvc.domain._common import (
     parse_tenant,
     resource_name,
 )
+from wastesvc.domain._limits import check_message
 from wastesvc.domain.resources import ResourceKind, apply_update_mask
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, ServiceError
 from wastesvc.storage import OperationRow, PlanRow, Storage
@@ -124,7 +125,7 @@ class Crud:
         tenant = parse_tenant(parent)
         authorize_write(tenant, commune_wide=self.commune_wide)
         violations = check_resource_id(resource_id, f"{self.kind.singular}_id")
-        violations += self.kind.validate(resource, self.kind.singular)
+        violations += self.validate(resource)
         if violations:
             raise InvalidArgument(violations)
         if not self.commune_wide:
@@ -137,6 +138,10 @@ class Crud:
         stamp = now()
         row = self.kind.to_row(named, tenant, resource_id, stamp, stamp)
         return await in_thread(self.storage.create, row)
+
+    def validate(self, resource: Message) -> list[FieldViolation]:
+        """Limits first (bounded, finite, in range), then the resource's own rules on sane values."""
+        return check_message(resource, self.kind.singular) or self.kind.validate(resource, self.kind.singular)
 
     async def check_references(self, resource: Message, prefix: str) -> None:
         """Overridden where a resource names another one that must exist."""
@@ -182,7 +187,7 @@ class Crud:
         name = getattr(patch, "name", "")
         current = await self.get_row(name, f"{self.kind.singular}.name", write=True)
         merged = apply_update_mask(self.kind.to_proto(current), patch, mask, self.kind)
-        violations = self.kind.validate(merged, self.kind.singular)
+        violations = self.validate(merged)
         if violations:
             raise InvalidArgument(violations)
         if not self.commune_wide:
