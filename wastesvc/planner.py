@@ -26,6 +26,7 @@ from wastesvc.domain._common import (
 from wastesvc.domain.planning import (
     BuiltProblem,
     PlanningInput,
+    api_violations,
     build_problem,
     select_containers,
     solution_to_plan,
@@ -300,6 +301,7 @@ class Planner:
     async def _run(self, job: _Job) -> None:
         row, metadata, request = job.row, job.metadata, job.request
         service_date, plan_name = job.service_date, job.plan_name
+        built: BuiltProblem | None = None
         try:
             metadata.state, metadata.progress_percent = Metadata.STATE_SELECTING, 5
             await self._publish(row, metadata)
@@ -344,8 +346,13 @@ class Planner:
         except routing.ProblemError as exc:
             metadata.state = Metadata.STATE_FAILED
             # The request was fine; the data it plans on is not (AIP-193: FAILED_PRECONDITION).
+            named = (
+                api_violations(built, exc.violations)
+                if built is not None
+                else [(v.field, v.description) for v in exc.violations]
+            )
             failed = PlanDataInvalid(
-                [FieldViolation(v.field, v.description) for v in exc.violations],
+                [FieldViolation(where, what) for where, what in named],
                 message=f"the day cannot be planned: {exc}",
             ).to_status()
             await self._publish(row, metadata, error=failed)
