@@ -1,9 +1,11 @@
-"""Records that would break the service once stored are refused when written; tokens and filters are checked."""
+"""Records that would break the service once stored are refused when written; tokens, filters, races."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -12,6 +14,8 @@ from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 
 from tests.conftest import TENANT, Api, container_message, create_fleet, window
 from tests.errors import assert_error, rpc_error, violations
+from wastesvc.errors import Aborted, FailedPrecondition
+from wastesvc.storage import ContainerRow, DepotRow, ReadingInsert, VehicleRow
 from wastesvc.v1 import common_pb2, containers_pb2, fleet_pb2, readings_pb2
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -72,7 +76,7 @@ async def test_vehicle_cost_must_be_finite_and_bounded(api: Api, field: str, val
     ],
 )
 async def test_out_of_range_break_duration_is_invalid(api: Api, duration: duration_pb2.Duration) -> None:
-    """A duration beyond a day or outside google.protobuf.Duration is refused, and the fleet stays readable."""
+    """A duration beyond a day or outside google.protobuf.Duration is refused; the fleet stays readable."""
     await create_fleet(api)
     err = await rpc_error(_create_vehicle(api, _vehicle(break_duration=duration)))
     assert_error(err, INVALID, "vehicle.break_duration")
@@ -275,3 +279,69 @@ async def test_odd_filter_escapes_are_invalid(api: Api, filter_text: str) -> Non
         untyped.ListContainers(containers_pb2.ListContainersRequest(parent=TENANT, filter=filter_text))
     )
     assert_error(err, INVALID, "filter")
+
+
+# Races: a constraint taken or a row removed by a concurrent call ------------------------------------
+
+
+async def test_storage_conflicts_are_aborted_or_failed_precondition(api: Api) -> None:
+    """What a concurrent call changed between the checks and the commit is ABORTED / FAILED_PRECONDITION."""
+    await create_fleet(api)
+    storage = api.service.storage
+    untyped: Any = api.containers
+    await untyped.CreateContainer(
+        containers_pb2.CreateContainerRequest(
+            parent=TENANT, container_id="c1", container=container_message(sensor_id="S-1")
+        )
+    )
+    row = await asyncio.to_thread(storage.get, ContainerRow, "grand-soissons", "c1")
+    twin = ContainerRow(**{**row.model_dump(), "id": "c2"})  # the same sensor, as if checked concurrently
+    with pytest.raises(Aborted):
+        await asyncio.to_thread(storage.create, twin)
+
+    vehicle = await asyncio.to_thread(storage.get, VehicleRow, "grand-soissons", "gru-01")
+    orphan = VehicleRow(**{**vehicle.model_dump(), "id": "v2", "home_depot": "gone"})  # depot just deleted
+    with pytest.raises(Aborted):
+        await asyncio.to_thread(storage.create, orphan)
+    with pytest.raises(FailedPrecondition):  # a vehicle was created on the depot after the check
+        await asyncio.to_thread(storage.delete, DepotRow, "grand-soissons", "ctm")
+    reading = ReadingInsert(
+        tenant="grand-soissons",
+        container_id="deleted",
+        sensor_id="",
+        measure_time=datetime.now(UTC),
+        fill=0.5,
+        distance_mm=None,
+        battery_percent=None,
+        temperature_c=None,
+        tilted=False,
+    )
+    with pytest.raises(Aborted):  # the container was deleted while its reading came in
+        await asyncio.to_thread(storage.insert_readings, [reading])
+
+
+async def test_two_updates_claiming_one_sensor(api: Api) -> None:
+    """Of two concurrent updates fitting the same sensor, one wins; the other is never INTERNAL."""
+    untyped: Any = api.containers
+    for cid in ("a", "b"):
+        await untyped.CreateContainer(
+            containers_pb2.CreateContainerRequest(
+                parent=TENANT, container_id=cid, container=container_message()
+            )
+        )
+    mask = field_mask_pb2.FieldMask(paths=["sensor_id"])
+    calls = [
+        untyped.UpdateContainer(
+            containers_pb2.UpdateContainerRequest(
+                container=containers_pb2.Container(name=f"{TENANT}/containers/{cid}", sensor_id="S-9"),
+                update_mask=mask,
+            )
+        )
+        for cid in ("a", "b")
+    ]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert len(errors) == 1, results
+    assert errors[0].code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ABORTED)
+    listed = await untyped.ListContainers(containers_pb2.ListContainersRequest(parent=TENANT))
+    assert sorted(c.sensor_id for c in listed.containers) == ["", "S-9"]

@@ -15,6 +15,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 __all__ = [
     "DOMAIN",
+    "Aborted",
     "AlreadyExists",
     "FailedPrecondition",
     "FieldViolation",
@@ -134,6 +135,13 @@ class SensorInUse(FailedPrecondition):
         super().__init__(
             f"sensor {sensor_id} is already fitted to {holder}", metadata={"field": field, "resource": holder}
         )
+
+
+class Aborted(ServiceError):
+    """A concurrent change conflicted with this one (a constraint another call just took); retry the call."""
+
+    code = grpc.StatusCode.ABORTED
+    reason = "CONCURRENT_CHANGE"
 
 
 class PermissionDenied(ServiceError):

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from wastesvc.errors import AlreadyExists, NotFound
+from wastesvc.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 from wastesvc.storage._interface import InsertOutcome, Page, ReadingInsert, ResourceRow
 from wastesvc.storage._tables import (
     CollectionRow,
@@ -79,6 +79,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _conflict(what: str) -> Aborted:
+    return Aborted(f"a concurrent change conflicted with this write of {what}; retry the call")
+
+
 class SqlStorage:
     """The `Storage` interface on a SQLAlchemy engine."""
 
@@ -103,7 +107,11 @@ class SqlStorage:
             try:
                 session.commit()
             except IntegrityError as exc:
-                raise AlreadyExists(self._name(row)) from exc
+                session.rollback()
+                if session.get(type(row), (row.tenant, row.id)) is not None:
+                    raise AlreadyExists(self._name(row)) from exc
+                # Another constraint (a sensor id, a depot) was taken or removed by a concurrent call.
+                raise _conflict(self._name(row)) from exc
             return row
 
     def get(self, kind: type[ResourceRow], tenant: str, row_id: str) -> ResourceRow | None:
@@ -156,7 +164,10 @@ class SqlStorage:
             if session.get(type(row), (row.tenant, row.id)) is None:
                 raise NotFound(self._name(row))
             merged = session.merge(row)
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError as exc:
+                raise _conflict(self._name(row)) from exc
             return merged
 
     def delete(self, kind: type[ResourceRow], tenant: str, row_id: str) -> bool:
@@ -168,9 +179,16 @@ class SqlStorage:
                         delete(child).where(col(child.tenant) == tenant, col(child.container_id) == row_id)
                     )
             statement = delete(kind).where(col(kind.tenant) == tenant, col(kind.id) == row_id)
-            result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
-            deleted = result.rowcount
-            session.commit()
+            try:
+                result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+                deleted = result.rowcount
+                session.commit()
+            except IntegrityError as exc:
+                # A row referencing this one was created meanwhile (a vehicle on a depot being deleted).
+                raise FailedPrecondition(
+                    f"tenants/{tenant}/{kind.__tablename__}/{row_id} is still referenced",
+                    reason="RESOURCE_IN_USE",
+                ) from exc
             return bool(deleted)
 
     # Readings -------------------------------------------------------------------------------------
@@ -231,8 +249,12 @@ class SqlStorage:
 
     def insert_readings(self, readings: Sequence[ReadingInsert]) -> tuple[list[InsertOutcome], datetime]:
         with Session(self.engine) as session:
-            outcomes = self._store_readings(session, readings)
-            session.commit()
+            try:
+                outcomes = self._store_readings(session, readings)
+                session.commit()
+            except IntegrityError as exc:
+                # A container was deleted while its readings came in; a retry reports it per item.
+                raise _conflict("readings") from exc
         return outcomes, _now()
 
     def get_reading(self, tenant: str, container_id: str, measure_time: datetime) -> ReadingRow | None:
