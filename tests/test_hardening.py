@@ -295,11 +295,13 @@ async def test_storage_conflicts_are_aborted_or_failed_precondition(api: Api) ->
         )
     )
     row = await asyncio.to_thread(storage.get, ContainerRow, "grand-soissons", "c1")
+    assert row is not None
     twin = ContainerRow(**{**row.model_dump(), "id": "c2"})  # the same sensor, as if checked concurrently
     with pytest.raises(Aborted):
         await asyncio.to_thread(storage.create, twin)
 
     vehicle = await asyncio.to_thread(storage.get, VehicleRow, "grand-soissons", "gru-01")
+    assert vehicle is not None
     orphan = VehicleRow(**{**vehicle.model_dump(), "id": "v2", "home_depot": "gone"})  # depot just deleted
     with pytest.raises(Aborted):
         await asyncio.to_thread(storage.create, orphan)

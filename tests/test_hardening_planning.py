@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import grpc
+from google.longrunning import operations_pb2
+from google.rpc import code_pb2, error_details_pb2
+
 from tests.conftest import TENANT, Api
-from tests.test_planning import _optimize, _seed, _wait
+from tests.errors import assert_error, rpc_error, rpc_status
+from tests.test_planning import _optimize, _seed, _today, _wait
 from wastesvc.storage import VehicleRow
 from wastesvc.v1 import planning_pb2
 
@@ -41,3 +46,92 @@ async def test_bad_vehicles_are_left_out_with_their_reason(api: Api) -> None:
     assert reasons[f"{TENANT}/vehicles/no-break"].startswith("break_window:")
     assert "cost_per_kilometer" in reasons[f"{TENANT}/vehicles/infinite"]
     assert "vehicles[" not in " ".join(reasons.values())
+
+
+def _request(request_id: str, seconds: int) -> planning_pb2.OptimizeRoutesRequest:
+    request = planning_pb2.OptimizeRoutesRequest(parent=TENANT, service_date=_today(), request_id=request_id)
+    request.options.time_limit.FromSeconds(seconds)
+    return request
+
+
+def _metadata(operation: operations_pb2.Operation) -> planning_pb2.OptimizeRoutesMetadata:
+    metadata = planning_pb2.OptimizeRoutesMetadata()
+    operation.metadata.Unpack(metadata)
+    return metadata
+
+
+async def test_shutdown_tells_the_waiting_client_and_frees_the_request_id(api: Api) -> None:
+    """A solve stopped by a shutdown is UNAVAILABLE "server shutting down" (not a client's cancel),
+    and the same request_id then starts a new operation."""
+    await _seed(api)
+    request = _request("5a1c2a9e-0000-4000-8000-000000000001", 120)
+    first = await api.planning.OptimizeRoutes(request)
+    waiting = asyncio.ensure_future(_wait(api, first, timeout_s=30))
+    await asyncio.sleep(0.5)
+
+    await api.service.planner.shutdown()
+    stopped = await waiting
+
+    assert stopped.error.code == code_pb2.UNAVAILABLE
+    assert "server shutting down" in stopped.error.message
+    assert _metadata(stopped).state == planning_pb2.OptimizeRoutesMetadata.STATE_ABORTED
+    api.service.planner._stopping = False  # the same process stands in for the restarted server
+    retried = await api.planning.OptimizeRoutes(request)
+    assert retried.name != first.name
+    await api.operations.CancelOperation(operations_pb2.CancelOperationRequest(name=retried.name))
+
+
+async def test_operation_of_a_crashed_server_is_aborted_not_solving(api: Api) -> None:
+    """After a crash, the restarted server closes the operation as ABORTED (state too) and frees its id."""
+    await _seed(api)
+    request = _request("5a1c2a9e-0000-4000-8000-000000000002", 120)
+    first = await api.planning.OptimizeRoutes(request)
+    planner = api.service.planner
+    await asyncio.sleep(1.0)
+    stored = await asyncio.to_thread(api.service.storage.get_operation, first.name.rsplit("/", 1)[-1])
+    assert stored is not None
+    assert not stored.done
+    crashed_body = stored.body  # what a kill -9 leaves behind: the last state published
+
+    task = planner._tasks[stored.id]  # the process is gone; only its row remains
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    stored.body, stored.done = crashed_body, False
+    await asyncio.to_thread(api.service.storage.save_operation, stored)
+    assert await asyncio.to_thread(planner.close_interrupted) == 1
+
+    closed = await api.operations.GetOperation(operations_pb2.GetOperationRequest(name=first.name))
+    assert closed.done
+    assert closed.error.code == code_pb2.ABORTED
+    assert _metadata(closed).state == planning_pb2.OptimizeRoutesMetadata.STATE_ABORTED
+    retried = await api.planning.OptimizeRoutes(request)
+    assert retried.name != first.name
+    await api.operations.CancelOperation(operations_pb2.CancelOperationRequest(name=retried.name))
+
+
+async def test_request_id_with_another_request_is_invalid(api: Api) -> None:
+    """Reusing a request_id for a different request is INVALID_ARGUMENT naming request_id."""
+    await _seed(api)
+    first = await api.planning.OptimizeRoutes(_request("5a1c2a9e-0000-4000-8000-000000000003", 1))
+    err = await rpc_error(api.planning.OptimizeRoutes(_request("5a1c2a9e-0000-4000-8000-000000000003", 2)))
+    assert_error(err, grpc.StatusCode.INVALID_ARGUMENT, "request_id")
+    await _wait(api, first)
+
+
+async def test_in_flight_solves_are_capped_per_tenant(api: Api) -> None:
+    """Above the tenant's cap, OptimizeRoutes is RESOURCE_EXHAUSTED with a RetryInfo delay."""
+    await _seed(api)
+    api.service.planner.max_in_flight_per_tenant = 1
+    first = await api.planning.OptimizeRoutes(_request("", 120))
+    err = await rpc_error(api.planning.OptimizeRoutes(_request("", 120)))
+    assert_error(err, grpc.StatusCode.RESOURCE_EXHAUSTED)
+    retry = [d for d in rpc_status(err).details if d.Is(error_details_pb2.RetryInfo.DESCRIPTOR)]
+    assert len(retry) == 1
+    info = error_details_pb2.RetryInfo()
+    retry[0].Unpack(info)
+    assert info.retry_delay.seconds > 0
+    # Once the first one ends, the tenant may plan again.
+    await api.operations.CancelOperation(operations_pb2.CancelOperationRequest(name=first.name))
+    await _wait(api, first, timeout_s=30)
+    second = await api.planning.OptimizeRoutes(_request("", 1))
+    await _wait(api, second)

@@ -426,7 +426,10 @@ class SqlStorage:
         operation.update_time = _now()
         with Session(self.engine) as session:
             session.merge(operation)
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError as exc:  # the same request_id recorded by a concurrent call
+                raise _conflict("operations") from exc
 
     def get_operation(self, operation_id: str) -> OperationRow | None:
         with Session(self.engine, expire_on_commit=False) as session:
