@@ -15,6 +15,7 @@ import grpc
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from sqlalchemy.engine import make_url
 
 import routing
 from wastesvc.auth import AuthInterceptor, load_key
@@ -42,7 +43,15 @@ from wastesvc.v1 import (
     readings_pb2_grpc,
 )
 
-__all__ = ["SERVICE_NAMES", "ListenError", "Service", "check_address", "create_server", "serve"]
+__all__ = [
+    "SERVICE_NAMES",
+    "ListenError",
+    "Service",
+    "check_address",
+    "create_server",
+    "database_label",
+    "serve",
+]
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +139,11 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
     return service, port
 
 
+def database_label(db_url: str) -> str:
+    """The database URL as it may be logged: without its password."""
+    return make_url(db_url).render_as_string(hide_password=True)
+
+
 def check_address(address: str) -> None:
     """Refuse `address` when another socket already listens on it.
 
@@ -213,7 +227,7 @@ async def serve(settings: Settings, *, on_ready: object = None) -> None:
     """Runs until SIGTERM or SIGINT, then drains in-flight calls for `grace_s` seconds."""
     service, port = await create_server(settings.listen, settings)
     host = settings.listen.rsplit(":", 1)[0]
-    log.info("wastesvc listening on %s:%d (database %s)", host, port, settings.db_url)
+    log.info("wastesvc listening on %s:%d (database %s)", host, port, database_label(settings.db_url))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -68,7 +68,8 @@ def open_storage(db_url: str) -> SqlStorage:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
     elif url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    engine = create_engine(url, **kwargs)
+    # Bound values are readings and addresses: they stay out of exception messages and logs.
+    engine = create_engine(url, hide_parameters=True, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
     metadata.create_all(engine)
