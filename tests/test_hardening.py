@@ -347,3 +347,70 @@ async def test_two_updates_claiming_one_sensor(api: Api) -> None:
     assert errors[0].code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ABORTED)
     listed = await untyped.ListContainers(containers_pb2.ListContainersRequest(parent=TENANT))
     assert sorted(c.sensor_id for c in listed.containers) == ["", "S-9"]
+
+
+# Conditional writes (etag) and unset vs zero --------------------------------------------------------
+
+
+async def test_stale_etag_makes_update_and_delete_aborted(api: Api) -> None:
+    """An update or delete carrying the etag of an older version is ABORTED; the current one goes through."""
+    untyped: Any = api.containers
+    first = await untyped.CreateContainer(
+        containers_pb2.CreateContainerRequest(parent=TENANT, container_id="c1", container=container_message())
+    )
+    assert first.etag
+    mask = field_mask_pb2.FieldMask(paths=["isle"])
+    changed = await untyped.UpdateContainer(
+        containers_pb2.UpdateContainerRequest(
+            container=containers_pb2.Container(name=first.name, isle="I-1", etag=first.etag), update_mask=mask
+        )
+    )
+    assert changed.etag != first.etag
+    stale = await rpc_error(
+        untyped.UpdateContainer(
+            containers_pb2.UpdateContainerRequest(
+                container=containers_pb2.Container(name=first.name, isle="I-2", etag=first.etag),
+                update_mask=mask,
+            )
+        )
+    )
+    assert_error(stale, grpc.StatusCode.ABORTED, "container.etag")
+    err = await rpc_error(
+        untyped.DeleteContainer(containers_pb2.DeleteContainerRequest(name=first.name, etag=first.etag))
+    )
+    assert_error(err, grpc.StatusCode.ABORTED, "etag")
+    current = await untyped.GetContainer(containers_pb2.GetContainerRequest(name=first.name))
+    assert current.isle == "I-1"
+    assert current.etag == changed.etag
+    await untyped.DeleteContainer(containers_pb2.DeleteContainerRequest(name=first.name, etag=current.etag))
+
+
+async def test_fleet_resources_carry_etags(api: Api) -> None:
+    """Depots, facilities and vehicles have an etag too, checked on delete."""
+    await create_fleet(api)
+    untyped: Any = api.fleet
+    vehicle = await untyped.GetVehicle(fleet_pb2.GetVehicleRequest(name=f"{TENANT}/vehicles/gru-01"))
+    depot = await untyped.GetDepot(fleet_pb2.GetDepotRequest(name=DEPOT))
+    assert vehicle.etag
+    assert depot.etag
+    err = await rpc_error(
+        untyped.DeleteVehicle(fleet_pb2.DeleteVehicleRequest(name=vehicle.name, etag="0" * 20))
+    )
+    assert_error(err, grpc.StatusCode.ABORTED, "etag")
+    await untyped.DeleteVehicle(fleet_pb2.DeleteVehicleRequest(name=vehicle.name, etag=vehicle.etag))
+
+
+async def test_latest_fill_is_unset_without_a_reading_and_zero_when_empty(api: Api) -> None:
+    """`latest_fill` is absent before any reading, and present (0) after a reading of an empty container."""
+    untyped: Any = api.containers
+    created = await untyped.CreateContainer(
+        containers_pb2.CreateContainerRequest(parent=TENANT, container_id="c1", container=container_message())
+    )
+    assert not created.HasField("latest_fill")
+    reading = readings_pb2.Reading(fill_fraction=0.0)
+    reading.measure_time.FromDatetime(datetime.now(UTC))
+    readings: Any = api.readings
+    await readings.CreateReading(readings_pb2.CreateReadingRequest(parent=created.name, reading=reading))
+    read = await untyped.GetContainer(containers_pb2.GetContainerRequest(name=created.name))
+    assert read.HasField("latest_fill")
+    assert read.latest_fill == 0.0

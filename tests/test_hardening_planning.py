@@ -135,3 +135,15 @@ async def test_in_flight_solves_are_capped_per_tenant(api: Api) -> None:
     await _wait(api, first, timeout_s=30)
     second = await api.planning.OptimizeRoutes(_request("", 1))
     await _wait(api, second)
+
+
+async def test_out_of_range_planning_options_are_invalid(api: Api) -> None:
+    """A time limit of 2^62 s or a century without emptying is INVALID_ARGUMENT, not INTERNAL."""
+    await _seed(api)
+    huge = _request("", 1)
+    huge.options.time_limit.seconds, huge.options.time_limit.nanos = 2**62, 1
+    ages = _request("", 1)
+    ages.options.max_days_without_emptying = 2**31 - 1
+    for request, field in [(huge, "options.time_limit"), (ages, "options.max_days_without_emptying")]:
+        err = await rpc_error(api.planning.OptimizeRoutes(request))
+        assert_error(err, grpc.StatusCode.INVALID_ARGUMENT, field)

@@ -25,6 +25,7 @@ from wastesvc.domain._common import (
     stream_key,
     to_timestamp,
 )
+from wastesvc.domain._limits import check_message
 from wastesvc.domain.planning import (
     BuiltProblem,
     PlanningInput,
@@ -51,6 +52,8 @@ HISTORY = timedelta(days=35)
 # Solves a tenant may have in flight at once: each holds a solver slot and memory; the excess waits.
 MAX_IN_FLIGHT_PER_TENANT = 4
 _RETRY_AFTER_S = 30
+# Ten years: beyond, the date arithmetic of the selection overflows and no container is that neglected.
+MAX_DAYS_WITHOUT_EMPTYING = 3650
 _RETRY_HINT = "send the same request (and request_id) again"
 _ABORTED_CODES = (code_pb2.ABORTED, code_pb2.UNAVAILABLE)
 
@@ -169,13 +172,20 @@ class Planner:
                 violations.append(FieldViolation(f"vehicles[{i}]", f"must be a vehicle of tenants/{tenant}"))
             vehicle_ids.append(vehicle_id)
         options = request.options
+        violations += check_message(request, "")
+        if violations:
+            raise InvalidArgument(violations)
         limit = options.time_limit.ToTimedelta()
         if limit < timedelta(0) or limit > MAX_TIME_LIMIT:
             violations.append(FieldViolation("options.time_limit", "must be between 0 and 10 minutes"))
         if not 0.0 <= options.fill_threshold <= 1.0:
             violations.append(FieldViolation("options.fill_threshold", "must be within [0, 1]"))
-        if options.max_days_without_emptying < 0:
-            violations.append(FieldViolation("options.max_days_without_emptying", "must not be negative"))
+        if not 0 <= options.max_days_without_emptying <= MAX_DAYS_WITHOUT_EMPTYING:
+            violations.append(
+                FieldViolation(
+                    "options.max_days_without_emptying", f"must be within [0, {MAX_DAYS_WITHOUT_EMPTYING}]"
+                )
+            )
         if violations:
             raise InvalidArgument(violations)
         return service_date, frozenset(streams or STREAM_KEYS.values()), vehicle_ids

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from wastesvc.errors import FieldViolation, InvalidArgument
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, ReadingRow, VehicleRow
 from wastesvc.v1 import common_pb2, containers_pb2, fleet_pb2
 
-__all__ = ["CONTAINERS", "DEPOTS", "FACILITIES", "VEHICLES", "ResourceKind", "apply_update_mask"]
+__all__ = ["CONTAINERS", "DEPOTS", "FACILITIES", "VEHICLES", "ResourceKind", "apply_update_mask", "etag_of"]
 
 Row = TypeVar("Row", ContainerRow, DepotRow, FacilityRow, VehicleRow)
 Msg = TypeVar("Msg", bound=Message)
@@ -58,6 +59,12 @@ def _equipment_violations(values: Any, field: str) -> list[FieldViolation]:
         for i, value in enumerate(values)
         if not _EQUIPMENT.match(value)
     ]
+
+
+def etag_of(row: ContainerRow | DepotRow | FacilityRow | VehicleRow) -> str:
+    """The version of a stored resource (AIP-154): every write moves update_time."""
+    stamp = f"{row.tenant}/{row.id}@{row.update_time.isoformat()}".encode()
+    return hashlib.sha256(stamp).hexdigest()[:20]
 
 
 def _window(start_s: int, end_s: int) -> common_pb2.TimeWindow:
@@ -137,6 +144,7 @@ def container_proto(row: ContainerRow, latest: ReadingRow | None = None) -> cont
         sensor_id=row.sensor_id or "",
         create_time=to_timestamp(row.create_time),
         update_time=to_timestamp(row.update_time),
+        etag=etag_of(row),
     )
     if row.model_id or row.empty_distance_mm:
         result.model.CopyFrom(
@@ -180,6 +188,7 @@ def depot_proto(row: DepotRow) -> fleet_pb2.Depot:
         location=latlng_pb2.LatLng(latitude=row.lat, longitude=row.lng),
         create_time=to_timestamp(row.create_time),
         update_time=to_timestamp(row.update_time),
+        etag=etag_of(row),
     )
 
 
@@ -225,6 +234,7 @@ def facility_proto(row: FacilityRow) -> fleet_pb2.Facility:
         dump_duration=to_duration(row.dump_s),
         create_time=to_timestamp(row.create_time),
         update_time=to_timestamp(row.update_time),
+        etag=etag_of(row),
     )
 
 
@@ -325,6 +335,7 @@ def vehicle_proto(row: VehicleRow) -> fleet_pb2.Vehicle:
         equipment=[e for e in row.equipment.split(",") if e],
         create_time=to_timestamp(row.create_time),
         update_time=to_timestamp(row.update_time),
+        etag=etag_of(row),
     )
     if row.break_s:
         result.break_window.CopyFrom(_window(row.break_start_s, row.break_end_s))
@@ -348,7 +359,7 @@ class ResourceKind(Generic[Row, Msg]):
     output_only: frozenset[str]
 
 
-_OUTPUT_ONLY = frozenset({"name", "create_time", "update_time"})
+_OUTPUT_ONLY = frozenset({"name", "create_time", "update_time", "etag"})
 
 CONTAINERS: ResourceKind[ContainerRow, containers_pb2.Container] = ResourceKind(
     "containers",

@@ -26,8 +26,15 @@ from wastesvc.domain._common import (
     resource_name,
 )
 from wastesvc.domain._limits import check_message
-from wastesvc.domain.resources import ResourceKind, apply_update_mask
-from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, ServiceError
+from wastesvc.domain.resources import ResourceKind, apply_update_mask, etag_of
+from wastesvc.errors import (
+    Aborted,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+)
 from wastesvc.storage import OperationRow, PlanRow, Storage
 from wastesvc.v1 import common_pb2
 
@@ -186,6 +193,7 @@ class Crud:
     async def update(self, patch: Message, mask: field_mask_pb2.FieldMask) -> Any:
         name = getattr(patch, "name", "")
         current = await self.get_row(name, f"{self.kind.singular}.name", write=True)
+        self.check_etag(current, getattr(patch, "etag", ""), f"{self.kind.singular}.etag")
         merged = apply_update_mask(self.kind.to_proto(current), patch, mask, self.kind)
         violations = self.validate(merged)
         if violations:
@@ -196,8 +204,18 @@ class Crud:
         row = self.kind.to_row(merged, current.tenant, current.id, current.create_time, now())
         return await in_thread(self.storage.update, row)
 
-    async def delete(self, name: str) -> empty_pb2.Empty:
+    def check_etag(self, row: Any, etag: str, field: str) -> None:
+        """A conditional write (AIP-154): refused with ABORTED when the resource changed since read."""
+        if etag and etag != etag_of(row):
+            raise Aborted(
+                f"{self.name(row.tenant, row.id)} changed since it was read; read it again and retry",
+                metadata={"field": field, "resource": self.name(row.tenant, row.id)},
+                reason="ETAG_MISMATCH",
+            )
+
+    async def delete(self, name: str, etag: str = "") -> empty_pb2.Empty:
         row = await self.get_row(name, write=True)
+        self.check_etag(row, etag, "etag")
         deleted = await in_thread(self.storage.delete, self.kind.row_type, row.tenant, row.id)
         if not deleted:
             raise NotFound(name, field="name")
