@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
 import pytest
 from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 
-from tests.conftest import TENANT, Api, container_message, create_fleet, window
+from tests.conftest import OTHER_TENANT, TENANT, Api, container_message, create_fleet, token, window
 from tests.errors import assert_error, rpc_error, violations
+from wastesvc.client import open_channel
+from wastesvc.config import Settings
 from wastesvc.errors import Aborted, FailedPrecondition
 from wastesvc.storage import ContainerRow, DepotRow, ReadingInsert, VehicleRow
-from wastesvc.v1 import common_pb2, containers_pb2, fleet_pb2, readings_pb2
+from wastesvc.v1 import common_pb2, containers_pb2, fleet_pb2, readings_pb2, readings_pb2_grpc
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 DEPOT = f"{TENANT}/depots/ctm"
@@ -414,3 +416,42 @@ async def test_latest_fill_is_unset_without_a_reading_and_zero_when_empty(api: A
     read = await untyped.GetContainer(containers_pb2.GetContainerRequest(name=created.name))
     assert read.HasField("latest_fill")
     assert read.latest_fill == 0.0
+
+
+async def test_concurrent_unary_readings_share_a_transaction_but_not_their_errors(
+    api: Api, settings: Settings
+) -> None:
+    """Concurrent CreateReading calls are stored together; each gets its own result, field path and
+    authorization (a caller of another tenant is refused even when grouped with allowed calls)."""
+    untyped: Any = api.containers
+    await untyped.CreateContainer(
+        containers_pb2.CreateContainerRequest(parent=TENANT, container_id="c1", container=container_message())
+    )
+    readings: Any = api.readings
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+
+    def request(i: int, fill: float) -> readings_pb2.CreateReadingRequest:
+        reading = readings_pb2.Reading(fill_fraction=fill)
+        reading.measure_time.FromDatetime(start + timedelta(seconds=i))
+        return readings_pb2.CreateReadingRequest(parent=f"{TENANT}/containers/c1", reading=reading)
+
+    async with open_channel(api.address, settings, token(settings, tenant=OTHER_TENANT)) as other:
+        foreign: Any = readings_pb2_grpc.ReadingServiceStub(other)
+        calls = [readings.CreateReading(request(i, 2.0 if i % 5 == 0 else 0.5)) for i in range(40)]
+        calls += [foreign.CreateReading(request(100 + i, 0.5)) for i in range(5)]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+
+    for i, result in enumerate(results[:40]):
+        if i % 5 == 0:
+            assert isinstance(result, grpc.aio.AioRpcError)
+            assert_error(result, INVALID, "reading.fill_fraction")
+        else:
+            assert isinstance(result, readings_pb2.Reading), result
+            assert result.fill == 0.5
+    for result in results[40:]:
+        assert isinstance(result, grpc.aio.AioRpcError)
+        assert result.code() == grpc.StatusCode.PERMISSION_DENIED
+    listed = await readings.ListReadings(
+        readings_pb2.ListReadingsRequest(parent=f"{TENANT}/containers/c1", page_size=100)
+    )
+    assert len(listed.readings) == 32

@@ -232,9 +232,9 @@ def outcome_counts(results: Iterable[common_pb2.ItemResult]) -> dict[str, int]:
     }
 
 
-def as_single_request(error: ServiceError) -> ServiceError:
-    """The error of a one-element batch, with field paths relative to the single Create request."""
-    single = "requests[0]."
+def as_single_request(error: ServiceError, index: int = 0) -> ServiceError:
+    """The error of item `index` of a batch, with field paths relative to the single Create request."""
+    single = f"requests[{index}]."
     if isinstance(error, InvalidArgument):
         return InvalidArgument(
             [FieldViolation(v.field.removeprefix(single), v.description) for v in error.violations],

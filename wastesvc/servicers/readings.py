@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from wastesvc.domain._common import (
     page_size,
     resource_name,
 )
-from wastesvc.domain.readings import reading_name, reading_proto, resolve_readings
+from wastesvc.domain.readings import MAX_BATCH, reading_name, reading_proto, resolve_readings
 from wastesvc.domain.resources import CONTAINERS
 from wastesvc.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, ServiceError
 from wastesvc.servicers._base import (
@@ -27,6 +27,7 @@ from wastesvc.servicers._base import (
     unary,
     unary_stream_errors,
 )
+from wastesvc.servicers._coalesce import Coalescer
 from wastesvc.storage import InsertOutcome, ReadingInsert, Storage
 from wastesvc.v1 import common_pb2, readings_pb2, readings_pb2_grpc
 
@@ -57,17 +58,38 @@ def _conflict(name: str) -> AlreadyExists:
     )
 
 
+_Resolved = tuple[ReadingInsert | ServiceError, InsertOutcome | None]
+
+
+def _tenant_of(parent: str) -> str | None:
+    """The tenant of `tenants/{tenant}/…`, or None for a malformed parent (refused when resolved)."""
+    parts = parent.split("/")
+    return parts[1] if len(parts) >= 2 and parts[0] == "tenants" else None
+
+
 class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
         self.containers = Crud(storage, CONTAINERS)
+        self._unary: Coalescer[readings_pb2.CreateReadingRequest, _Resolved] = Coalescer(
+            self._ingest_together, MAX_BATCH
+        )
+
+    def _ingest_together(self, requests: list[readings_pb2.CreateReadingRequest]) -> list[_Resolved]:
+        """Concurrent CreateReading calls in one transaction; each caller was authorized already."""
+        items, outcomes = self._ingest(requests, "", allowed=lambda tenant: None)
+        return list(zip(items, outcomes, strict=True))
 
     def _ingest(
-        self, requests: list[readings_pb2.CreateReadingRequest], parent: str, prefix: str = "requests"
+        self,
+        requests: list[readings_pb2.CreateReadingRequest],
+        parent: str,
+        prefix: str = "requests",
+        allowed: Callable[[str], ServiceError | None] = denied_ingest,
     ) -> tuple[list[ReadingInsert | ServiceError], list[InsertOutcome | None]]:
         """Per request, what was resolved (or why not) and what storing it did."""
         items = resolve_readings(
-            self.storage, requests, default_parent=parent, now=now(), allowed=denied_ingest, prefix=prefix
+            self.storage, requests, default_parent=parent, now=now(), allowed=allowed, prefix=prefix
         )
         inserts = [item for item in items if isinstance(item, ReadingInsert)]
         stored, _ = self.storage.insert_readings(inserts)
@@ -80,11 +102,15 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
     ) -> readings_pb2.Reading:
         if not request.HasField("reading"):
             raise InvalidArgument([FieldViolation("reading", "is required")])
+        # Checked here, in the caller's own context: the shared transaction runs outside of it.
+        tenant = _tenant_of(request.parent)
+        denied = denied_ingest(tenant) if tenant else None
+        if denied is not None:
+            raise denied
         single = readings_pb2.CreateReadingRequest(parent=request.parent, reading=request.reading)
-        items, outcomes = await in_thread(self._ingest, [single], request.parent)
-        item, outcome = items[0], outcomes[0]
+        index, (item, outcome) = await self._unary.submit(single)
         if isinstance(item, ServiceError):
-            raise as_single_request(item)
+            raise as_single_request(item, index)
         row = await in_thread(self.storage.get_reading, item.tenant, item.container_id, item.measure_time)
         if row is None:  # deleted between the insert and this read
             raise NotFound(resource_name(item.tenant, "containers", item.container_id), field="parent")
