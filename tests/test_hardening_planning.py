@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, date
+from zoneinfo import ZoneInfo
 
 import grpc
+import pytest
 from google.longrunning import operations_pb2
 from google.rpc import code_pb2, error_details_pb2
 
 from tests.conftest import TENANT, Api
 from tests.errors import assert_error, rpc_error, rpc_status
 from tests.test_planning import _optimize, _seed, _today, _wait
+from wastesvc.domain.planning import _at
 from wastesvc.storage import VehicleRow
 from wastesvc.v1 import planning_pb2
 
@@ -147,3 +151,14 @@ async def test_out_of_range_planning_options_are_invalid(api: Api) -> None:
     for request, field in [(huge, "options.time_limit"), (ages, "options.max_days_without_emptying")]:
         err = await rpc_error(api.planning.OptimizeRoutes(request))
         assert_error(err, grpc.StatusCode.INVALID_ARGUMENT, field)
+
+
+@pytest.mark.parametrize(
+    ("day", "utc_hour"),
+    [(date(2026, 3, 28), 7), (date(2026, 3, 29), 6), (date(2026, 10, 25), 7), (date(2026, 10, 26), 7)],
+)
+def test_local_times_of_day_stay_right_across_daylight_saving(day: date, utc_hour: int) -> None:
+    """08:00 in a plan is 08:00 on the wall clock of Soissons, on the days the clocks change too."""
+    when = _at(day, ZoneInfo("Europe/Paris"), 8 * 3600)
+    assert when.astimezone(ZoneInfo("Europe/Paris")).hour == 8
+    assert when.astimezone(UTC).hour == utc_hour
