@@ -15,7 +15,7 @@ from matplotlib.patches import Patch
 
 from bench.readers import CATALOG, KIM_LITERATURE
 
-__all__ = ["plot_gaps", "targets", "write_report"]
+__all__ = ["SERVICE_MARKER", "plot_gaps", "targets", "write_report"]
 
 SOLVERS = ("engine", "pyvrp", "ortools-default")
 FAMILIES = (
@@ -235,6 +235,9 @@ def plot_gaps(records: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+SERVICE_MARKER = "<!-- service benchmarks: kept as written when the routing sections are regenerated -->"
+
+
 def write_report(records: list[dict[str, Any]], meta: dict[str, Any], results: Path, md_path: Path) -> None:
     """Write `gap-PRESET.png` into `results` for each preset, and the markdown report at `md_path`."""
     presets = _presets(records)
@@ -289,7 +292,10 @@ def write_report(records: list[dict[str, Any]], meta: dict[str, Any], results: P
         lines += _preset_section(preset, [r for r in records if _preset(r) == preset], m)
     lines += _notes(records)
     lines += _conventions()
-    md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # The service benchmarks (bench.faults, bench.ingest) keep their hand-written section below the marker.
+    kept = md_path.read_text(encoding="utf-8").partition(SERVICE_MARKER) if md_path.exists() else ("", "", "")
+    tail = f"\n{SERVICE_MARKER}{kept[2]}" if kept[1] else ""
+    md_path.write_text("\n".join(lines) + "\n" + tail, encoding="utf-8")
 
 
 def _preset_section(preset: str, records: list[dict[str, Any]], m: dict[str, Any]) -> list[str]:
