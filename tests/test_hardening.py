@@ -455,3 +455,5 @@ async def test_concurrent_unary_readings_share_a_transaction_but_not_their_error
         readings_pb2.ListReadingsRequest(parent=f"{TENANT}/containers/c1", page_size=100)
     )
     assert len(listed.readings) == 32
+    created = {r.name: r for r in results[:40] if isinstance(r, readings_pb2.Reading)}
+    assert {r.name: r for r in listed.readings} == created  # create_time included

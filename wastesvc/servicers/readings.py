@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +29,7 @@ from wastesvc.servicers._base import (
     unary_stream_errors,
 )
 from wastesvc.servicers._coalesce import Coalescer
-from wastesvc.storage import InsertOutcome, ReadingInsert, Storage
+from wastesvc.storage import InsertOutcome, ReadingInsert, ReadingRow, Storage
 from wastesvc.v1 import common_pb2, readings_pb2, readings_pb2_grpc
 
 __all__ = ["ReadingServicer"]
@@ -58,7 +59,12 @@ def _conflict(name: str) -> AlreadyExists:
     )
 
 
-_Resolved = tuple[ReadingInsert | ServiceError, InsertOutcome | None]
+# What became of one reading: resolved (or why not), its storage outcome, and the create_time stored.
+_Resolved = tuple[ReadingInsert | ServiceError, InsertOutcome | None, datetime]
+
+
+def _values(item: ReadingInsert) -> dict[str, Any]:
+    return {f.name: getattr(item, f.name) for f in fields(ReadingInsert)}
 
 
 def _tenant_of(parent: str) -> str | None:
@@ -77,8 +83,8 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
 
     def _ingest_together(self, requests: list[readings_pb2.CreateReadingRequest]) -> list[_Resolved]:
         """Concurrent CreateReading calls in one transaction; each caller was authorized already."""
-        items, outcomes = self._ingest(requests, "", allowed=lambda tenant: None)
-        return list(zip(items, outcomes, strict=True))
+        items, outcomes, created = self._ingest(requests, "", allowed=lambda tenant: None)
+        return [(item, outcome, created) for item, outcome in zip(items, outcomes, strict=True)]
 
     def _ingest(
         self,
@@ -86,15 +92,15 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
         parent: str,
         prefix: str = "requests",
         allowed: Callable[[str], ServiceError | None] = denied_ingest,
-    ) -> tuple[list[ReadingInsert | ServiceError], list[InsertOutcome | None]]:
-        """Per request, what was resolved (or why not) and what storing it did."""
+    ) -> tuple[list[ReadingInsert | ServiceError], list[InsertOutcome | None], datetime]:
+        """Per request, what was resolved (or why not) and what storing it did; the create_time stored."""
         items = resolve_readings(
             self.storage, requests, default_parent=parent, now=now(), allowed=allowed, prefix=prefix
         )
         inserts = [item for item in items if isinstance(item, ReadingInsert)]
-        stored, _ = self.storage.insert_readings(inserts)
+        stored, created = self.storage.insert_readings(inserts)
         outcomes = iter(stored)
-        return items, [None if isinstance(item, ServiceError) else next(outcomes) for item in items]
+        return items, [None if isinstance(item, ServiceError) else next(outcomes) for item in items], created
 
     @unary
     async def CreateReading(
@@ -108,9 +114,11 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
         if denied is not None:
             raise denied
         single = readings_pb2.CreateReadingRequest(parent=request.parent, reading=request.reading)
-        index, (item, outcome) = await self._unary.submit(single)
+        index, (item, outcome, created) = await self._unary.submit(single)
         if isinstance(item, ServiceError):
             raise as_single_request(item, index)
+        if outcome is InsertOutcome.STORED:  # stored as sent: no need to read it back
+            return reading_proto(ReadingRow(**_values(item), create_time=created))
         row = await in_thread(self.storage.get_reading, item.tenant, item.container_id, item.measure_time)
         if row is None:  # deleted between the insert and this read
             raise NotFound(resource_name(item.tenant, "containers", item.container_id), field="parent")
@@ -123,7 +131,7 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
     async def BatchCreateReadings(
         self, request: readings_pb2.BatchCreateReadingsRequest, context: Context
     ) -> readings_pb2.BatchCreateReadingsResponse:
-        items, outcomes = await in_thread(self._ingest, list(request.requests), request.parent)
+        items, outcomes, _ = await in_thread(self._ingest, list(request.requests), request.parent)
         return _batch_response(items, outcomes)
 
     @unary_stream_errors
@@ -132,7 +140,7 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
     ) -> AsyncIterator[readings_pb2.StreamReadingsResponse]:
         async for chunk in request_iterator:
             try:
-                items, outcomes = await in_thread(self._ingest, list(chunk.requests), "")
+                items, outcomes, _ = await in_thread(self._ingest, list(chunk.requests), "")
             except ServiceError as exc:
                 exc.message = f"chunk {chunk.chunk_id!r}: {exc.message}"
                 exc.metadata["chunk_id"] = chunk.chunk_id

@@ -259,11 +259,13 @@ class SqlStorage:
         dialect = postgresql if self._dialect == "postgresql" else sqlite
         return dialect.insert(table).on_conflict_do_nothing()
 
-    def _store_readings(self, session: Session, readings: Sequence[ReadingInsert]) -> list[InsertOutcome]:
+    def _store_readings(
+        self, session: Session, readings: Sequence[ReadingInsert], created: datetime | None = None
+    ) -> list[InsertOutcome]:
         """Stores new readings and tells, per reading, whether it was new, a re-delivery or a conflict."""
         if not readings:
             return []
-        created = _now()
+        created = created or _now()
         outcomes: list[InsertOutcome | None] = [None] * len(readings)
         first: dict[tuple[str, str, datetime], int] = {}
         for i, r in enumerate(readings):
@@ -305,14 +307,15 @@ class SqlStorage:
         return {(r.tenant, r.container_id, r.measure_time): ReadingInsert(*r) for r in rows}
 
     def insert_readings(self, readings: Sequence[ReadingInsert]) -> tuple[list[InsertOutcome], datetime]:
+        created = _now()
         with Session(self.engine) as session:
             try:
-                outcomes = self._store_readings(session, readings)
+                outcomes = self._store_readings(session, readings, created)
                 session.commit()
             except IntegrityError as exc:
                 # A container was deleted while its readings came in; a retry reports it per item.
                 raise _conflict("readings") from exc
-        return outcomes, _now()
+        return outcomes, created
 
     def get_reading(self, tenant: str, container_id: str, measure_time: datetime) -> ReadingRow | None:
         query = select(ReadingRow).where(
