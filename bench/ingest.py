@@ -47,16 +47,19 @@ def _stored(count: int) -> list[common_pb2.ItemResult]:
 class _NoOp(readings_pb2_grpc.ReadingServiceServicer):
     """Takes the messages and answers the same shape, storing nothing."""
 
-    async def CreateReading(self, request: Any, context: Any) -> readings_pb2.Reading:
+    async def CreateReading(self, request: Any, context: Any) -> readings_pb2.Reading:  # noqa: N802
         return request.reading  # type: ignore[no-any-return]
 
-    async def BatchCreateReadings(
+    async def BatchCreateReadings(  # noqa: N802
         self, request: Any, context: Any
     ) -> readings_pb2.BatchCreateReadingsResponse:
         count = len(request.requests)
         return readings_pb2.BatchCreateReadingsResponse(results=_stored(count), stored_count=count)
 
-    async def StreamReadings(
+    async def ListReadings(self, request: Any, context: Any) -> readings_pb2.ListReadingsResponse:  # noqa: N802
+        return readings_pb2.ListReadingsResponse()
+
+    async def StreamReadings(  # noqa: N802
         self, request_iterator: AsyncIterator[readings_pb2.StreamReadingsRequest], context: Any
     ) -> AsyncIterator[readings_pb2.StreamReadingsResponse]:
         async for chunk in request_iterator:
