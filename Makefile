@@ -12,6 +12,8 @@ ARGS ?=
 
 .PHONY: install proto run test lint fmt bench-routing bench-policy quick full kim classic clean
 
+.PHONY: install proto run test lint fmt bench-routing bench-faults bench-ingest quick full kim classic clean
+
 install: $(INSTALLED)
 
 $(INSTALLED): pyproject.toml
@@ -77,6 +79,14 @@ bench-ingest-lorawan: $(GENERATED)
 bench-policy: $(GENERATED)
 	$(BIN)/python -m bench.policy $(ARGS)
 	$(BIN)/python -m bench.forecast_error
+
+# 10,000 generated bad requests over every RPC and 3 kill -9 runs during ingest -> bench/results/robustness.json
+bench-faults: $(GENERATED)
+	$(BIN)/python -m bench.faults $(ARGS)
+
+# Batched / streamed / unary ingest on SQLite and PostgreSQL next to a no-op server -> bench/results/ingest.json
+bench-ingest: $(GENERATED)
+	$(BIN)/python -m bench.ingest $(ARGS)
 
 clean:
 	rm -rf $(VENV) out var wastesvc/v1/*_pb2*.py wastesvc/v1/*_pb2*.pyi $(GENERATED)

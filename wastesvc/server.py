@@ -15,10 +15,12 @@ import grpc
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from sqlalchemy.engine import make_url
 
 import routing
 from wastesvc.auth import AuthInterceptor, load_key
 from wastesvc.config import Settings
+from wastesvc.domain._common import set_page_token_key
 from wastesvc.jobs import JobQueue
 from wastesvc.metrics import MeteredSolverPool, Metrics, MetricsServer, start_metrics_server
 from wastesvc.monitor import AlertHub, Monitor
@@ -60,6 +62,7 @@ __all__ = [
     "Service",
     "check_address",
     "create_server",
+    "database_label",
     "make_planner",
     "serve",
 ]
@@ -79,6 +82,9 @@ SERVICE_NAMES = (
 )
 # PDFs of a big day's sheets exceed gRPC's 4 MiB default.
 _MAX_MESSAGE = 64 * 1024 * 1024
+# The largest legitimate request is a batch of 1000 observations with every string at its limit (~2 MiB);
+# only responses (route sheets) need more.
+_MAX_REQUEST = 8 * 1024 * 1024
 
 
 class ListenError(OSError):
@@ -139,12 +145,13 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
     settings = settings or Settings()
     key = await asyncio.to_thread(load_key, settings.auth_key_file)
     metrics = Metrics()
+    set_page_token_key(key)
     server = grpc.aio.server(
         # Telemetry first: it then sees the status of calls the auth interceptor refuses.
         interceptors=[TelemetryInterceptor(metrics), AuthInterceptor(key)],
         options=[
             ("grpc.max_send_message_length", _MAX_MESSAGE),
-            ("grpc.max_receive_message_length", _MAX_MESSAGE),
+            ("grpc.max_receive_message_length", _MAX_REQUEST),
             # grpc-python sets SO_REUSEPORT by default: a second server on a busy port would start and the
             # kernel would split the clients between two databases. Without it, the bind fails.
             ("grpc.so_reuseport", 0),
@@ -160,6 +167,11 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
         await server.stop(None)
         raise
     return service, port
+
+
+def database_label(db_url: str) -> str:
+    """The database URL as it may be logged: without its password."""
+    return make_url(db_url).render_as_string(hide_password=True)
 
 
 def check_address(address: str) -> None:
@@ -281,7 +293,7 @@ async def serve(settings: Settings, *, on_ready: object = None) -> None:
     """Runs until SIGTERM or SIGINT, then drains in-flight calls for `grace_s` seconds."""
     service, port = await create_server(settings.listen, settings)
     host = settings.listen.rsplit(":", 1)[0]
-    log.info("wastesvc listening on %s:%d (database %s)", host, port, settings.db_url)
+    log.info("wastesvc listening on %s:%d (database %s)", host, port, database_label(settings.db_url))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -5,6 +5,7 @@ Pure functions over storage rows; the planner (wastesvc.planner) does the I/O an
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ __all__ = [
     "PRE_DEPARTURE_CHECK_S",
     "PlanningInput",
     "Selection",
+    "api_violations",
     "build_problem",
     "solution_to_plan",
 ]
@@ -104,6 +106,8 @@ class BuiltProblem:
     problem: routing.Problem
     containers_of_stop: dict[str, list[Selection]]
     unassigned: list[Selection] = field(default_factory=list)
+    # (vehicle id, reason) of the vehicles whose stored settings cannot drive; left out of the day.
+    left_out_vehicles: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _compartments(vehicle: VehicleRow, carried: frozenset[str]) -> tuple[routing.Compartment, ...]:
@@ -140,6 +144,8 @@ def build_problem(
     demand: dict[str, float] = defaultdict(float)
     for s in selected:
         demand[s.container.stream] += s.container.volume_l * s.fill
+    usable, left_out = _usable_vehicles(data, driving_rule)
+    data = dataclasses.replace(data, vehicles=usable)
     streams_of_vehicle = {v.id: _carried(v, demand) for v in data.vehicles if _carried(v, demand)}
     carried = set().union(*streams_of_vehicle.values())
     equipped: dict[str, list[set[str]]] = defaultdict(list)
@@ -186,33 +192,11 @@ def build_problem(
         )
         containers_of_stop[stop_id] = members
 
-    vehicles = []
-    for v in data.vehicles:
-        if v.id not in streams_of_vehicle:
-            continue
-        lunch = routing.Break(v.break_start_s, v.break_end_s, v.break_s) if v.break_s else None
-        vehicles.append(
-            routing.Vehicle(
-                id=v.id,
-                capacity_l=float(v.capacity_l),
-                capacity_kg=float(v.capacity_kg),
-                streams=streams_of_vehicle[v.id],
-                start_depot=v.home_depot,
-                end_depot=v.home_depot,
-                shift=routing.TimeWindow(_departure(v), v.shift_end_s),
-                # The crew clocks in at shift start, checks the truck and goes out then (waiting, if need
-                # be, at the first stop); a later start would only dodge the lunch break.
-                latest_departure_s=_departure(v),
-                driving_rule=driving_rule,
-                cost_per_km=v.cost_per_km,
-                cost_per_hour=v.cost_per_hour,
-                fixed_cost=cost_per_vehicle,
-                compartments=_compartments(v, streams_of_vehicle[v.id]),
-                route_volume_cap_l=float(v.daily_volume_cap_l) or None,
-                lunch=lunch,
-                skills=frozenset(e for e in v.equipment.split(",") if e),
-            )
-        )
+    vehicles = [
+        _routing_vehicle(v, streams_of_vehicle[v.id], driving_rule, cost_per_vehicle)
+        for v in data.vehicles
+        if v.id in streams_of_vehicle
+    ]
     used_depots = {v.home_depot for v in data.vehicles if v.id in streams_of_vehicle}
     problem = routing.Problem(
         stops=tuple(stops),
@@ -235,7 +219,7 @@ def build_problem(
         ),
         matrix=routing.GreatCircleMatrix(circuity=CIRCUITY, speed_kmh=SPEED_KMH),
     )
-    return BuiltProblem(data.tenant, problem, containers_of_stop, unassigned)
+    return BuiltProblem(data.tenant, problem, containers_of_stop, unassigned, left_out)
 
 
 def _trip_streams(route: routing.Route, stops: Mapping[str, routing.Stop]) -> list[str]:
@@ -247,6 +231,130 @@ def _trip_streams(route: routing.Route, stops: Mapping[str, routing.Stop]) -> li
         ):
             streams.append(stops[visit.ref_id].stream)
     return streams
+
+
+def _routing_vehicle(
+    v: VehicleRow,
+    streams: frozenset[str],
+    driving_rule: routing.DrivingRule | None,
+    cost_per_vehicle: float = 0.0,
+) -> routing.Vehicle:
+    lunch = routing.Break(v.break_start_s, v.break_end_s, v.break_s) if v.break_s else None
+    return routing.Vehicle(
+        id=v.id,
+        capacity_l=float(v.capacity_l),
+        capacity_kg=float(v.capacity_kg),
+        streams=streams,
+        start_depot=v.home_depot,
+        end_depot=v.home_depot,
+        shift=routing.TimeWindow(_departure(v), v.shift_end_s),
+        # The crew clocks in at shift start, checks the truck and goes out then (waiting, if need be,
+        # at the first stop); a later start would only dodge the lunch break.
+        latest_departure_s=_departure(v),
+        driving_rule=driving_rule,
+        cost_per_km=v.cost_per_km,
+        cost_per_hour=v.cost_per_hour,
+        fixed_cost=cost_per_vehicle,
+        compartments=_compartments(v, streams),
+        route_volume_cap_l=float(v.daily_volume_cap_l) or None,
+        lunch=lunch,
+        skills=frozenset(e for e in v.equipment.split(",") if e),
+    )
+
+
+# Routing's names of vehicle fields → the Vehicle resource's fields.
+_VEHICLE_FIELDS = {
+    "capacity_l": "capacity_liters",
+    "capacity_kg": "capacity_kg",
+    "start_depot": "home_depot",
+    "end_depot": "home_depot",
+    "shift": "shift",
+    "latest_departure_s": "shift",
+    "lunch": "break_window",
+    "cost_per_km": "cost_per_kilometer",
+    "cost_per_hour": "cost_per_hour",
+    "route_volume_cap_l": "daily_volume_cap_liters",
+}
+# Above this a cost is a unit mistake that would overflow the solver's integer costs (as in resources).
+_MAX_COST = 10_000.0
+
+
+def _vehicle_field(path: str) -> str:
+    """`vehicles[0].lunch` → `break_window`."""
+    routing_field = path.split(".", 1)[1].split(".", 1)[0].split("[", 1)[0] if "." in path else ""
+    return _VEHICLE_FIELDS.get(routing_field, routing_field or "vehicle")
+
+
+def _usable_vehicles(
+    data: PlanningInput, driving_rule: routing.DrivingRule | None
+) -> tuple[list[VehicleRow], list[tuple[str, str]]]:
+    """The vehicles that can drive, and (vehicle id, reason) of those that cannot.
+
+    Checked one by one, so a vehicle stored with settings that cannot work is left out of the day with
+    its reason instead of failing the whole plan.
+    """
+    usable, left_out = [], []
+    for v in data.vehicles:
+        depot = data.depots.get(v.home_depot)
+        alone = routing.Problem(
+            stops=(),
+            vehicles=(_routing_vehicle(v, frozenset(v.streams.split(",")), driving_rule),),
+            depots=(routing.Depot(depot.id, routing.Location(depot.lat, depot.lng)),) if depot else (),
+            facilities=(),
+            matrix=routing.GreatCircleMatrix(circuity=CIRCUITY, speed_kmh=SPEED_KMH),
+        )
+        problems = [f"{_vehicle_field(p.field)}: {p.description}" for p in _violations(alone)]
+        problems += [
+            f"{name}: must be within [0, {_MAX_COST:g}]"
+            for name, value in (("cost_per_kilometer", v.cost_per_km), ("cost_per_hour", v.cost_per_hour))
+            if not value <= _MAX_COST
+        ]
+        if problems:
+            left_out.append((v.id, "; ".join(problems)))
+        else:
+            usable.append(v)
+    return usable, left_out
+
+
+def _containers(built: BuiltProblem, stop_id: str) -> list[ContainerRow]:
+    return [m.container for m in built.containers_of_stop[stop_id]]
+
+
+def _violations(problem: routing.Problem) -> list[routing.FieldViolation]:
+    try:
+        routing.validate(problem)
+    except routing.ProblemError as exc:
+        return exc.violations
+    return []
+
+
+def api_violations(
+    built: BuiltProblem, violations: Sequence[routing.FieldViolation]
+) -> list[tuple[str, str]]:
+    """(resource field, description) of routing's violations, which name internal indexes (`stops[3]`)."""
+    problem, tenant = built.problem, built.tenant
+    named: dict[str, Sequence[str]] = {
+        "stops": [
+            ", ".join(
+                resource_name(tenant, "containers", m.container.id) for m in built.containers_of_stop[s.id]
+            )
+            for s in problem.stops
+        ],
+        "vehicles": [resource_name(tenant, "vehicles", v.id) for v in problem.vehicles],
+        "depots": [resource_name(tenant, "depots", d.id) for d in problem.depots],
+        "facilities": [resource_name(tenant, "facilities", f.id) for f in problem.facilities],
+    }
+    result = []
+    for v in violations:
+        collection, _, rest = v.field.partition("[")
+        index, _, tail = rest.partition("]")
+        names = named.get(collection, ())
+        if index.isdigit() and int(index) < len(names):
+            suffix = f".{_vehicle_field(v.field)}" if collection == "vehicles" and tail else tail
+            result.append((names[int(index)] + suffix, v.description))
+        else:
+            result.append((v.field, v.description))
+    return result
 
 
 def _at(service_date: date, tz: ZoneInfo, seconds: int) -> datetime:
@@ -336,6 +444,8 @@ def solution_to_plan(
                 )
             ),
         )
+    for vehicle_id, reason in built.left_out_vehicles:
+        plan.skipped_vehicles.add(vehicle=resource_name(data.tenant, "vehicles", vehicle_id), reason=reason)
     totals = plan.totals
     totals.vehicle_count = len(plan.routes)
     totals.container_count = sum(r.container_count for r in plan.routes)

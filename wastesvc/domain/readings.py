@@ -15,6 +15,7 @@ from wastesvc.domain._common import (
     resource_name,
     to_timestamp,
 )
+from wastesvc.domain._limits import check_message
 from wastesvc.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, ServiceError
 from wastesvc.fill import Limits, Reading, impossibility
 from wastesvc.storage import ContainerRow, ReadingInsert, ReadingRow, Storage
@@ -69,7 +70,9 @@ def reading_proto(row: ReadingRow) -> readings_pb2.Reading:
 
 
 def _check_reading(reading: readings_pb2.Reading, p: str, now: datetime) -> list[FieldViolation]:
-    v: list[FieldViolation] = []
+    v = check_message(reading, p)
+    if v:
+        return v
     if not reading.HasField("measure_time"):
         v.append(FieldViolation(f"{p}.measure_time", "is required"))
     else:

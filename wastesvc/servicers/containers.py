@@ -131,4 +131,4 @@ class ContainerServicer(containers_pb2_grpc.ContainerServiceServicer):
     async def DeleteContainer(
         self, request: containers_pb2.DeleteContainerRequest, context: Context
     ) -> empty_pb2.Empty:
-        return await self.crud.delete(request.name)
+        return await self.crud.delete(request.name, request.etag)

@@ -120,7 +120,8 @@ class Storage(Protocol):
         ...
 
     def insert_readings(self, readings: Sequence[ReadingInsert]) -> tuple[list[InsertOutcome], datetime]:
-        """Stores readings in one transaction; returns each one's outcome and the storing time."""
+        """Stores readings in one transaction; returns each one's outcome and the create_time given to
+        the readings stored."""
         ...
 
     def get_reading(self, tenant: str, container_id: str, measure_time: datetime) -> ReadingRow | None:

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from wastesvc.errors import AlreadyExists, NotFound
+from wastesvc.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 from wastesvc.storage._interface import InsertOutcome, Page, ReadingInsert, ResourceRow
 from wastesvc.storage._migrate import upgrade
 from wastesvc.storage._tables import (
@@ -76,7 +76,8 @@ def open_storage(db_url: str, *, legacy_tenant: str = "grand-soissons") -> SqlSt
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
     elif url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    engine = create_engine(url, **kwargs)
+    # Bound values are readings and addresses: they stay out of exception messages and logs.
+    engine = create_engine(url, hide_parameters=True, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
     upgrade(engine, legacy_tenant=legacy_tenant)
@@ -85,6 +86,63 @@ def open_storage(db_url: str, *, legacy_tenant: str = "grand-soissons") -> SqlSt
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+_READING_FIELDS = tuple(f.name for f in fields(ReadingInsert))
+_READING_COLUMNS = (*_READING_FIELDS, "create_time")
+
+
+def _reading_values(reading: ReadingInsert) -> dict[str, Any]:
+    # dataclasses.asdict deep-copies every value: it was most of the time of a batch insert.
+    return {name: getattr(reading, name) for name in _READING_FIELDS}
+
+
+# PostgreSQL batches go through COPY into a session-local table, then one INSERT … SELECT … ON CONFLICT
+# DO NOTHING: no per-row statement parameters to build, and the same idempotency as the executemany path.
+_STAGE = "readings_in"
+_STAGE_DDL = f"""CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (
+    tenant text, container_id text, sensor_id text, measure_time timestamp, fill double precision,
+    distance_mm integer, battery_percent double precision, temperature_c double precision,
+    tilted boolean, outlier text, create_time timestamp) ON COMMIT DELETE ROWS"""
+_COLUMN_LIST = ", ".join(_READING_COLUMNS)
+_STAGE_INSERT = (
+    f"INSERT INTO readings ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE} "
+    "ON CONFLICT DO NOTHING RETURNING tenant, container_id, measure_time"
+)
+
+
+def _copy_new_readings(
+    session: Session, readings: Sequence[ReadingInsert], created: datetime
+) -> set[tuple[str, str, datetime]]:
+    """Stores `readings` (distinct keys) with COPY; returns the keys that were new."""
+    connection = session.connection()
+    connection.exec_driver_sql(_STAGE_DDL)
+    connection.exec_driver_sql(f"TRUNCATE {_STAGE}")
+    naive_created = created.astimezone(UTC).replace(tzinfo=None)
+    raw: Any = connection.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {_STAGE} ({_COLUMN_LIST}) FROM STDIN") as copy:
+        for r in readings:
+            copy.write_row(
+                (
+                    r.tenant,
+                    r.container_id,
+                    r.sensor_id,
+                    r.measure_time.astimezone(UTC).replace(tzinfo=None),
+                    r.fill,
+                    r.distance_mm,
+                    r.battery_percent,
+                    r.temperature_c,
+                    r.tilted,
+                    r.outlier,
+                    naive_created,
+                )
+            )
+    returned = connection.exec_driver_sql(_STAGE_INSERT).all()
+    return {(tenant, cid, when.replace(tzinfo=UTC)) for tenant, cid, when in returned}
+
+
+def _conflict(what: str) -> Aborted:
+    return Aborted(f"a concurrent change conflicted with this write of {what}; retry the call")
 
 
 class SqlStorage:
@@ -111,7 +169,11 @@ class SqlStorage:
             try:
                 session.commit()
             except IntegrityError as exc:
-                raise AlreadyExists(self._name(row)) from exc
+                session.rollback()
+                if session.get(type(row), (row.tenant, row.id)) is not None:
+                    raise AlreadyExists(self._name(row)) from exc
+                # Another constraint (a sensor id, a depot) was taken or removed by a concurrent call.
+                raise _conflict(self._name(row)) from exc
             return row
 
     def get(self, kind: type[ResourceRow], tenant: str, row_id: str) -> ResourceRow | None:
@@ -176,7 +238,10 @@ class SqlStorage:
             if session.get(type(row), (row.tenant, row.id)) is None:
                 raise NotFound(self._name(row))
             merged = session.merge(row)
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError as exc:
+                raise _conflict(self._name(row)) from exc
             return merged
 
     def delete(self, kind: type[ResourceRow], tenant: str, row_id: str) -> bool:
@@ -188,9 +253,16 @@ class SqlStorage:
                         delete(child).where(col(child.tenant) == tenant, col(child.container_id) == row_id)
                     )
             statement = delete(kind).where(col(kind.tenant) == tenant, col(kind.id) == row_id)
-            result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
-            deleted = result.rowcount
-            session.commit()
+            try:
+                result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+                deleted = result.rowcount
+                session.commit()
+            except IntegrityError as exc:
+                # A row referencing this one was created meanwhile (a vehicle on a depot being deleted).
+                raise FailedPrecondition(
+                    f"tenants/{tenant}/{kind.__tablename__}/{row_id} is still referenced",
+                    reason="RESOURCE_IN_USE",
+                ) from exc
             return bool(deleted)
 
     # Readings -------------------------------------------------------------------------------------
@@ -208,11 +280,13 @@ class SqlStorage:
         dialect = postgresql if self._dialect == "postgresql" else sqlite
         return dialect.insert(table).on_conflict_do_nothing()
 
-    def _store_readings(self, session: Session, readings: Sequence[ReadingInsert]) -> list[InsertOutcome]:
+    def _store_readings(
+        self, session: Session, readings: Sequence[ReadingInsert], created: datetime | None = None
+    ) -> list[InsertOutcome]:
         """Stores new readings and tells, per reading, whether it was new, a re-delivery or a conflict."""
         if not readings:
             return []
-        created = _now()
+        created = created or _now()
         outcomes: list[InsertOutcome | None] = [None] * len(readings)
         first: dict[tuple[str, str, datetime], int] = {}
         for i, r in enumerate(readings):
@@ -222,17 +296,17 @@ class SqlStorage:
                 outcomes[i] = InsertOutcome.DUPLICATE if r.same_values(earlier) else InsertOutcome.CONFLICT
             else:
                 first[key] = i
-        # Field by field rather than asdict(), which deep-copies every value (a fifth of a batch's time).
-        names = [f.name for f in fields(ReadingInsert)]
-        values = [
-            {**{n: getattr(readings[i], n) for n in names}, "create_time": created} for i in first.values()
-        ]
-        # Core executemany with ON CONFLICT DO NOTHING: per-row ORM inserts are ~15× slower (REFERENCE §4),
-        # and the unique (tenant, container, time) key makes re-delivery a no-op.
-        statement = self._insert_ignore(_READINGS).returning(
-            _READINGS.c.tenant, _READINGS.c.container_id, _READINGS.c.measure_time
-        )
-        inserted = {tuple(row) for row in session.execute(statement, values).all()}
+        fresh = [readings[i] for i in first.values()]
+        if self._dialect == "postgresql":
+            inserted = _copy_new_readings(session, fresh, created)
+        else:
+            # Core executemany with ON CONFLICT DO NOTHING: per-row ORM inserts are ~15× slower
+            # (REFERENCE §4), and the unique (tenant, container, time) key makes re-delivery a no-op.
+            values = [{**_reading_values(r), "create_time": created} for r in fresh]
+            statement = self._insert_ignore(_READINGS).returning(
+                _READINGS.c.tenant, _READINGS.c.container_id, _READINGS.c.measure_time
+            )
+            inserted = {tuple(row) for row in session.execute(statement, values).all()}
         existing = self._existing_readings(session, [k for k in first if k not in inserted])
         for key, i in first.items():
             if key in inserted:
@@ -254,10 +328,15 @@ class SqlStorage:
         return {(r.tenant, r.container_id, r.measure_time): ReadingInsert(*r) for r in rows}
 
     def insert_readings(self, readings: Sequence[ReadingInsert]) -> tuple[list[InsertOutcome], datetime]:
+        created = _now()
         with Session(self.engine) as session:
-            outcomes = self._store_readings(session, readings)
-            session.commit()
-        return outcomes, _now()
+            try:
+                outcomes = self._store_readings(session, readings, created)
+                session.commit()
+            except IntegrityError as exc:
+                # A container was deleted while its readings came in; a retry reports it per item.
+                raise _conflict("readings") from exc
+        return outcomes, created
 
     def get_reading(self, tenant: str, container_id: str, measure_time: datetime) -> ReadingRow | None:
         query = select(ReadingRow).where(
@@ -564,7 +643,10 @@ class SqlStorage:
         operation.update_time = _now()
         with Session(self.engine) as session:
             session.merge(operation)
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError as exc:  # the same request_id recorded by a concurrent call
+                raise _conflict("operations") from exc
 
     def get_operation(self, operation_id: str) -> OperationRow | None:
         with Session(self.engine, expire_on_commit=False) as session:
