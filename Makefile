@@ -9,6 +9,11 @@ BUF_VERSION := 1.75.0
 ARGS ?=
 
 .PHONY: install proto run test lint fmt bench-routing bench-replan quick full kim classic clean
+.PHONY: install proto run test lint fmt bench-routing quick full kim classic migration clean loadtest
+
+.PHONY: install proto run test lint fmt bench-routing bench-policy quick full kim classic clean
+
+.PHONY: install proto run test lint fmt bench-routing bench-faults bench-ingest quick full kim classic clean
 
 install: $(INSTALLED)
 
@@ -35,6 +40,10 @@ run: $(GENERATED)
 test: $(GENERATED)
 	$(BIN)/python -m pytest $(ARGS)
 
+# Locust headless for 10 minutes against a real server with both tenants; writes bench/results/scale.json.
+loadtest: $(GENERATED)
+	$(BIN)/python -m bench.loadtest.run $(ARGS)
+
 lint: $(GENERATED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -56,6 +65,32 @@ quick full kim classic:
 # Intraday re-plan of a 2,000-container day with a breakdown at 10:30 (bench/replan.py).
 bench-replan: $(GENERATED)
 	$(BIN)/python -m bench.replan
+# A new schema revision from the difference between the models and the migrations (SQLite scratch database).
+migration: $(GENERATED)
+	rm -f var/migration.db
+	$(BIN)/python -c "from sqlalchemy import create_engine; from wastesvc.storage._migrate import upgrade; upgrade(create_engine('sqlite:///var/migration.db'), from_scratch=True)"
+	$(BIN)/python -c "from sqlalchemy import create_engine; from alembic import command; from wastesvc.storage._migrate import alembic_config; \
+	e = create_engine('sqlite:///var/migration.db'); c = e.connect(); command.revision(alembic_config(c), message='$(MESSAGE)', autogenerate=True); c.commit()"
+
+# LoRaWAN uplinks from a private Mosquitto through the adapter into the service on SQLite, with a kill -9
+# of each mid-run; records in bench/results/ingest.json (path mqtt-lorawan). ARGS="--rate 6000" etc.
+.PHONY: bench-ingest-lorawan
+bench-ingest-lorawan: $(GENERATED)
+	$(BIN)/python -m bench.ingest_lorawan $(ARGS)
+
+# Selection policies on a seeded 8-week simulation of Grand Soissons (about 20 minutes on 2 cores);
+# ARGS="--days 7 --no-write" for a short look.
+bench-policy: $(GENERATED)
+	$(BIN)/python -m bench.policy $(ARGS)
+	$(BIN)/python -m bench.forecast_error
+
+# 10,000 generated bad requests over every RPC and 3 kill -9 runs during ingest -> bench/results/robustness.json
+bench-faults: $(GENERATED)
+	$(BIN)/python -m bench.faults $(ARGS)
+
+# Batched / streamed / unary ingest on SQLite and PostgreSQL next to a no-op server -> bench/results/ingest.json
+bench-ingest: $(GENERATED)
+	$(BIN)/python -m bench.ingest $(ARGS)
 
 clean:
 	rm -rf $(VENV) out var wastesvc/v1/*_pb2*.py wastesvc/v1/*_pb2*.pyi $(GENERATED)

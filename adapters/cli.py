@@ -7,6 +7,9 @@ import sys
 from collections.abc import Sequence
 
 from adapters.lorawan import cli as lorawan_cli
+from adapters.ngsi import cli as ngsi_cli
+from adapters.parking import cli as parking_cli
+from adapters.talq import cli as talq_cli
 
 __all__ = ["main"]
 
@@ -18,6 +21,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     adapters = parser.add_subparsers(dest="adapter", required=True, metavar="ADAPTER")
     lorawan_cli.add_parser(adapters)
+    talq_cli.add_parser(adapters)
+    ngsi_cli.add_parser(adapters)
+    parking_cli.add_parser(adapters)
     args = parser.parse_args(argv)
     code: int = args.handler(args)
     return code

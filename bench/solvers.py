@@ -41,7 +41,6 @@ from pyvrp.stop import MaxRuntime
 import routing
 from bench.readers import (
     FEET_PER_MILE,
-    KIM_LITERATURE,
     LUNCH_EARLIEST_S,
     LUNCH_LATEST_S,
     KimInstance,
@@ -55,6 +54,7 @@ __all__ = [
     "RunOutput",
     "engine_problem",
     "fleet_size",
+    "kim_lower_bound",
     "run_engine",
     "run_ortools_default",
     "run_pyvrp",
@@ -87,22 +87,32 @@ def fleet_size(instance: Instance) -> int:
     """Vehicles offered to the engine and to plain OR-Tools (PyVRP uses the file's fleet).
 
     CVRP has an unlimited fleet: `ceil(1.2 k) + 2` with `k = ceil(demand / capacity)`, above every BKS.
-    VRPTW / MTVRPTWR: the file's `VEHICLES`. Kim: the largest of the volume bound and the literature's vehicle
-    counts, plus 2 (a fixed cost per vehicle makes the solvers use as few as they can).
+    VRPTW / MTVRPTWR: the file's `VEHICLES`. Kim: from the instance alone, never from the literature's
+    vehicle counts: `ceil(1.25 b) + 2` for the lower bound `b` of `kim_lower_bound` (the solvers are
+    asked for the fewest vehicles first, so the spare ones only leave room).
     """
     if isinstance(instance, KimInstance):
-        lit = KIM_LITERATURE.get(instance.name)
-        lower = math.ceil(instance.total_load() / instance.route_capacity)
-        known = (
-            0
-            if lit is None
-            else max(lit.kim2006[0], lit.benjamin_beasley2010[0], lit.buhrkal2012[0], lit.best_vehicles)
-        )
-        return max(lower, known) + 2
+        return math.ceil(1.25 * kim_lower_bound(instance)) + 2
     if instance.fleet is not None:
         return instance.fleet
     k = math.ceil(int(instance.demand.sum()) / instance.capacity)
     return math.ceil(1.2 * k) + 2
+
+
+def kim_lower_bound(instance: KimInstance) -> int:
+    """Vehicles a Kim instance needs at least, by volume and by time.
+
+    Volume: the total load over the daily route capacity. Time: the service times plus one dump (the
+    shortest) per vehicle load of waste, over the working day (depot hours less the lunch); driving is
+    left out, so both are true lower bounds.
+    """
+    by_volume = math.ceil(instance.total_load() / instance.route_capacity)
+    loads = math.ceil(instance.total_load() / instance.vehicle_capacity)
+    work = sum(c.service_s for c in instance.customers) + loads * min(
+        f.service_s for f in instance.facilities
+    )
+    day = instance.depot.late_s - instance.depot.early_s - instance.lunch_s
+    return max(by_volume, math.ceil(work / day))
 
 
 def _locations(xy: npt.NDArray[np.float64], metres_per_unit: float) -> list[routing.Location]:
@@ -243,7 +253,8 @@ def _kim_engine_problem(instance: KimInstance, budget_s: float, seed: int) -> En
         raise AssertionError("Problem.locations() order changed")
     matrix = routing.ExplicitMatrix(problem.locations(), feet, seconds)
     problem = routing.Problem(stops, vehicles, (engine_depot,), engine_facilities, matrix)
-    return EngineModel(problem, routing.SolveOptions(time_limit_s=budget_s, seed=seed), "")
+    options = routing.SolveOptions(time_limit_s=budget_s, seed=seed, objective="vehicles")
+    return EngineModel(problem, options, "")
 
 
 def run_engine(instance: Instance, budget_s: float, seed: int = 0) -> RunOutput:

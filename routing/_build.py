@@ -1,12 +1,11 @@
 """A layout built into an OR-Tools routing model: costs, dimensions, visits, penalties, frozen prefixes.
 
-`build` adds everything in one fixed order (costs, time, loads, visits, releases, frozen prefixes,
-breaks); the search then works on the `Model` it returns.
+`build` adds everything in one fixed order (costs, time, loads, trip streams, visits, releases, frozen
+prefixes, breaks); the search then works on the `Model` it returns.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +14,14 @@ import numpy as np
 import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp
 
-from routing._dimensions import add_breaks, add_loads, add_release, add_time
+from routing._dimensions import (
+    add_breaks,
+    add_compartments,
+    add_loads,
+    add_release,
+    add_time,
+    add_trip_streams,
+)
 from routing._layout import COST_SCALE, Layout
 from routing._model import Vehicle, VisitKind
 from routing._sequences import pick
@@ -57,6 +63,9 @@ def build(layout: Layout) -> Model:
     _add_costs(routing, vehicles, distances)
     time_dim = add_time(layout, routing, durations, service)
     add_loads(layout, routing, manager)
+    add_trip_streams(layout, routing, manager)
+    if any(v.compartments for v in vehicles):
+        add_compartments(layout, routing, manager)
     _add_visits(layout, routing, manager, time_dim, _required_penalty(layout, distances))
     add_release(layout, routing, manager, time_dim)
     frozen_nodes = _freeze(layout, routing, manager, time_dim)
@@ -92,7 +101,7 @@ def _required_penalty(layout: Layout, distances: npt.NDArray[np.int64]) -> int:
 
 
 def _add_visits(layout: Layout, routing: Any, manager: Any, time_dim: Any, penalty: int) -> None:
-    """Where each node may be served: its window, its vehicles, its stream, and what dropping it costs.
+    """Where each node may be served: its window, its vehicles, and what dropping it costs.
 
     Facility copies are free to drop; a stop's window nodes form one disjunction, priced `penalty` when the
     stop is mandatory and its prize otherwise.
@@ -100,8 +109,6 @@ def _add_visits(layout: Layout, routing: Any, manager: Any, time_dim: Any, penal
     problem = layout.problem
     # Allowed vehicles go on the vehicle variable (-1 = unperformed): the 9.15 wheel cannot convert a
     # Python list to the absl::Span that SetAllowedVehiclesForIndex takes.
-    stream_type = {s: k for k, s in enumerate(layout.present_streams)}
-    multi_stream = any(len(v.streams & stream_type.keys()) > 1 for v in problem.vehicles)
     for node_id, node in enumerate(layout.nodes):
         if node.kind is VisitKind.DEPOT_START:
             continue
@@ -112,17 +119,10 @@ def _add_visits(layout: Layout, routing: Any, manager: Any, time_dim: Any, penal
         routing.VehicleVar(index).SetValues([-1, *node.vehicles])
         if node.kind is VisitKind.FACILITY:
             routing.AddDisjunction([index], 0)
-        if multi_stream and node.kind is not VisitKind.BREAK:
-            # One stream per route: a truck body is not compartmented, and facility copies carry the
-            # stream they dump so that a glass route cannot unload at a residual-only copy.
-            routing.SetVisitType(index, stream_type[node.stream], routing.TYPE_ADDED_TO_VEHICLE)
     for i, node_ids in layout.stop_nodes.items():
         stop = problem.stops[i]
         indices = [manager.NodeToIndex(n) for n in node_ids]
         routing.AddDisjunction(indices, penalty if stop.required else round(stop.prize * COST_SCALE))
-    if multi_stream:
-        for a, b in itertools.combinations(stream_type.values(), 2):
-            routing.AddHardTypeIncompatibility(a, b)
 
 
 def _freeze(layout: Layout, routing: Any, manager: Any, time_dim: Any) -> dict[int, list[int]]:

@@ -146,6 +146,8 @@ class _Checker:
                 self.fail("TIME", vid, x.ref_id, "depot visits take no time")
 
         load_l = load_kg = collected_l = 0.0
+        # Per compartment of a compartmented body: litres, kilograms and streams on board.
+        held: list[tuple[float, float, set[str]]] = [(0.0, 0.0, set()) for _ in vehicle.compartments]
         trip_streams: set[str] = set()
         departure: int | None = None
         n_stops = 0
@@ -227,6 +229,8 @@ class _Checker:
                 collected_l += stop.volume_l
                 trip_streams.add(stop.stream)
                 self.stop(vehicle, stop, x, load_l, load_kg)
+                if held:
+                    held = self.into_compartment(vehicle, stop, held)
                 if stop.release_s > departure:
                     self.fail(
                         "RELEASE",
@@ -236,15 +240,26 @@ class _Checker:
                     )
             elif x.kind is VisitKind.FACILITY:
                 _, facility = self.facilities[x.ref_id]
-                self.facility(vid, facility, x, trip_streams)
-                load_l = load_kg = 0.0
-                trip_streams = set()
-                departure = None
+                if held:
+                    # A dump empties every compartment whose streams the facility all accepts.
+                    self.facility(vid, facility, x, set())
+                    held = [h if h[2] and not h[2] <= facility.streams else (0.0, 0.0, set()) for h in held]
+                    load_l, load_kg = sum(h[0] for h in held), sum(h[1] for h in held)
+                    trip_streams = set().union(*(h[2] for h in held))
+                else:
+                    self.facility(vid, facility, x, trip_streams)
+                    load_l = load_kg = 0.0
+                    trip_streams = set()
+                departure = None if not trip_streams else departure
             elif load_l > _TOLERANCE or load_kg > _TOLERANCE:
                 self.fail(
                     "NOT_EMPTY", vid, x.ref_id, f"returns to the depot with {load_l:g} L, {load_kg:g} kg"
                 )
             self.loads(vid, x, load_l, load_kg)
+            if held and not all(
+                math.isclose(a, h[0], abs_tol=1e-3) for a, h in zip(x.compartment_loads_l, held, strict=False)
+            ):
+                self.fail("LOAD_REPORTED", vid, x.ref_id, f"compartments hold {[h[0] for h in held]} L")
             prev_row, left, gap_breaks = row, x.end_s, 0
         self.totals(
             vehicle, route, distance=distance, n_stops=n_stops, n_breaks=n_breaks, collected_l=collected_l
@@ -281,6 +296,26 @@ class _Checker:
             self.fail(
                 "CAPACITY_KG", vid, stop.id, f"{load_kg:g} kg on board, capacity {vehicle.capacity_kg:g} kg"
             )
+
+    def into_compartment(
+        self, vehicle: Vehicle, stop: Stop, held: list[tuple[float, float, set[str]]]
+    ) -> list[tuple[float, float, set[str]]]:
+        """`held` with the stop's load in its compartment, which must have room for it."""
+        j = vehicle.compartment_of(stop.stream)
+        if j < 0:
+            return held  # STREAM already reported
+        litres, kilos, streams = held[j]
+        litres, kilos = litres + stop.volume_l, kilos + stop.weight_kg
+        room = vehicle.compartments[j]
+        if litres > room.capacity_l + _TOLERANCE or kilos > room.capacity_kg + _TOLERANCE:
+            self.fail(
+                "COMPARTMENT",
+                vehicle.id,
+                stop.id,
+                f"compartment {j} holds {litres:g} L/{kilos:g} kg,"
+                f" room {room.capacity_l:g} L/{room.capacity_kg:g} kg",
+            )
+        return [*held[:j], (litres, kilos, streams | {stop.stream}), *held[j + 1 :]]
 
     def facility(self, vid: str, facility: Facility, x: Visit, trip_streams: set[str]) -> None:
         if not trip_streams <= facility.streams:

@@ -1,4 +1,5 @@
-"""The OR-Tools dimensions: time and shifts, loads that dumps empty, daily caps, trip releases, breaks.
+"""The OR-Tools dimensions: time and shifts, loads that dumps empty, daily caps, one stream per trip, trip
+releases, breaks.
 
 Each function adds one concern to a routing model whose nodes a `routing._layout.Layout` gives; they are
 called in a fixed order by `routing._build.build`.
@@ -16,7 +17,15 @@ from ortools.constraint_solver import pywrapcp
 from routing._layout import COST_SCALE, LOAD_SCALE, Layout
 from routing._model import LUNCH, REST, Vehicle, VisitKind
 
-__all__ = ["add_breaks", "add_loads", "add_release", "add_time", "break_slots"]
+__all__ = [
+    "add_breaks",
+    "add_compartments",
+    "add_loads",
+    "add_release",
+    "add_time",
+    "add_trip_streams",
+    "break_slots",
+]
 
 
 def add_time(
@@ -51,6 +60,10 @@ def _time_transits(
     facility_of = np.array([n.ref if n.kind is VisitKind.FACILITY else -1 for n in layout.nodes])
     is_copy = facility_of >= 0
     transit[np.ix_(is_copy, is_copy)] = horizon + 1
+    # A compartmented vehicle may empty its compartments at several facilities in a row.
+    owner = np.array([n.vehicles[0] if n.compartment >= 0 else -1 for n in layout.nodes])
+    in_row = (owner[:, None] == owner[None, :]) & (owner[:, None] >= 0)
+    transit[in_row] = (durations + service[:, None])[in_row]
     same = is_copy[:, None] & (facility_of[:, None] == facility_of[None, :])
     transit[same] = 0
     return transit
@@ -124,6 +137,91 @@ def _add_load(
     for v in range(len(capacities)):
         dim.SlackVar(routing.Start(v)).SetValue(0)
         dim.CumulVar(routing.End(v)).SetMax(0)
+
+
+def add_trip_streams(layout: Layout, routing: Any, manager: Any) -> None:
+    """One stream per trip, when some vehicle carries several of the streams to collect.
+
+    A body is not compartmented, so a trip carries one stream, but a truck may change stream after a
+    dump. A `stream` dimension holds the index of the stream on board: a stop and a facility copy fix
+    their cumul to their stream's, a stop passes it on unchanged (transit and slack 0), so the trip's
+    next stop and the copy that ends it carry the same stream, and a copy frees it (transit `-top` with
+    up to `2 top` of slack) for the next trip.
+    """
+    index_of = {s: k for k, s in enumerate(layout.present_streams)}
+    vehicles = layout.problem.vehicles
+    if not any(len(v.streams & index_of.keys()) > 1 for v in vehicles):
+        return
+    top = len(index_of) - 1
+    # A compartmented vehicle mixes streams in a trip: after its stops too the next stream is free.
+    compartmented = [k for k, v in enumerate(vehicles) if v.compartments]
+    free_after = (VisitKind.FACILITY,) if not compartmented else (VisitKind.FACILITY, VisitKind.STOP)
+    transit = [-top if n.kind in free_after else 0 for n in layout.nodes]
+    routing.AddDimension(routing.RegisterUnaryTransitVector(transit), 2 * top, top, False, "stream")
+    dim = routing.GetDimensionOrDie("stream")
+    solver = routing.solver()
+    for node_id, node in enumerate(layout.nodes):
+        index = manager.NodeToIndex(node_id)
+        if node.kind in (VisitKind.STOP, VisitKind.FACILITY) and node.stream:
+            dim.CumulVar(index).SetValue(index_of[node.stream])
+        if node.kind is VisitKind.BREAK or (node.kind is VisitKind.STOP and not compartmented):
+            dim.SlackVar(index).SetValue(0)
+        elif node.kind is VisitKind.STOP and not set(node.vehicles) & set(compartmented):
+            dim.SlackVar(index).SetValue(top)  # net transit 0, as above
+        elif node.kind is VisitKind.STOP:
+            # Net transit 0 (slack `top`) unless a compartmented vehicle serves the stop.
+            mixed = solver.IsMemberVar(routing.VehicleVar(index), compartmented)
+            solver.Add(dim.SlackVar(index) - top <= top * mixed)
+            solver.Add(top - dim.SlackVar(index) <= top * mixed)
+    for v in range(len(layout.problem.vehicles)):
+        dim.SlackVar(routing.Start(v)).SetValue(0)
+
+
+def add_compartments(layout: Layout, routing: Any, manager: Any) -> None:
+    """Litres and kilograms in each compartment of compartmented vehicles, emptied by their copies.
+
+    Dimension `compartment_l_j` counts, for each vehicle, what its `j`-th compartment holds: a stop adds
+    its load there when the vehicle puts its stream in that compartment (so the transit depends on the
+    vehicle), and the vehicle's copies for that compartment empty it as in `_add_load`.
+    """
+    vehicles = layout.problem.vehicles
+    depth = max(len(v.compartments) for v in vehicles)
+    for j in range(depth):
+        for unit, amount in (("l", "volume"), ("kg", "weight")):
+            caps, vectors = [], []
+            for v, vehicle in enumerate(vehicles):
+                has = j < len(vehicle.compartments)
+                room = getattr(vehicle.compartments[j], f"capacity_{unit}") if has else 0.0
+                caps.append(math.floor(room * LOAD_SCALE))
+                vectors.append(
+                    _compartment_transits(layout, v, j, amount) if has else [0] * len(layout.nodes)
+                )
+            big = max(*caps, 1)
+            callbacks = [routing.RegisterUnaryTransitVector([max(t, -big) for t in vec]) for vec in vectors]
+            name = f"compartment_{unit}_{j}"
+            routing.AddDimensionWithVehicleTransitAndCapacity(callbacks, big, caps, True, name)
+            dim = routing.GetDimensionOrDie(name)
+            for node_id, node in enumerate(layout.nodes):
+                if not (node.kind is VisitKind.FACILITY and node.compartment == j):
+                    dim.SlackVar(manager.NodeToIndex(node_id)).SetValue(0)
+            for v in range(len(vehicles)):
+                dim.SlackVar(routing.Start(v)).SetValue(0)
+                dim.CumulVar(routing.End(v)).SetMax(0)
+
+
+def _compartment_transits(layout: Layout, v: int, j: int, amount: str) -> list[int]:
+    """Vehicle `v`'s transit per node in its compartment `j`: stops it puts there, its copies emptying it."""
+    vehicle = layout.problem.vehicles[v]
+    streams = vehicle.compartments[j].streams
+    out = []
+    for node in layout.nodes:
+        if node.kind is VisitKind.STOP and node.stream in streams:
+            out.append(getattr(node, amount))
+        elif node.kind is VisitKind.FACILITY and node.compartment == j and node.vehicles == (v,):
+            out.append(-(2**40))  # clipped to -capacity by the caller: up to everything on board
+        else:
+            out.append(0)
+    return out
 
 
 def add_release(layout: Layout, routing: Any, manager: Any, time_dim: Any) -> None:

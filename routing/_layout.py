@@ -16,9 +16,9 @@ import numpy as np
 
 from routing._matrix import Matrix
 from routing._model import Problem, Skipped, SkipReason, SolveOptions, Stop, TimeWindow, Vehicle, VisitKind
-from routing._validate import FieldViolation, ProblemError
+from routing._validate import FieldViolation, ProblemError, can_carry
 
-__all__ = ["COST_SCALE", "LOAD_SCALE", "Layout", "Node"]
+__all__ = ["COST_SCALE", "LOAD_SCALE", "Layout", "Node", "vehicle_weight"]
 
 # OR-Tools works in integers: cost units are multiplied by COST_SCALE (1 €/km → 100 per metre, 30 €/h →
 # 833 per second) and litres or kilograms by LOAD_SCALE so that fractional volumes keep two decimals.
@@ -48,6 +48,8 @@ class Node:
     stream: str
     window: TimeWindow
     vehicles: tuple[int, ...]
+    # A copy of a compartmented vehicle empties this compartment (and has no stream).
+    compartment: int = -1
 
 
 class Layout:
@@ -168,7 +170,11 @@ class Layout:
         self.depot_node = {problem.depots[n.ref].id: k for k, n in enumerate(self.nodes)}
 
     def _add_copies(self) -> None:
-        """Per vehicle, facility and stream both take: one copy per trip, open while both are."""
+        """Per vehicle, facility and stream both take: one copy per trip, open while both are.
+
+        A compartmented vehicle has copies per facility and compartment instead, where the facility
+        accepts all of the compartment's streams.
+        """
         problem = self.problem
         n_depots = len(problem.depots)
         present = set(self.present_streams)
@@ -182,12 +188,21 @@ class Layout:
                     max(facility.opening.start_s, vehicle.shift.start_s),
                     min(facility.opening.end_s, vehicle.shift.end_s),
                 )
-                for stream in sorted(vehicle.streams & facility.streams & present):
+                streams = [] if vehicle.compartments else sorted(vehicle.streams & facility.streams & present)
+                for stream in streams:
                     copy = Node(
                         VisitKind.FACILITY, f, n_depots + f, facility.dump_s, 0, 0, stream, opening, (v,)
                     )
                     self.copies[v, f, stream] = list(range(len(self.nodes), len(self.nodes) + trips))
                     self.nodes.extend([copy] * trips)
+                for j, compartment in enumerate(vehicle.compartments):
+                    if compartment.streams <= facility.streams and compartment.streams & present:
+                        copy = Node(
+                            VisitKind.FACILITY, f, n_depots + f, facility.dump_s, 0, 0, "", opening, (v,), j
+                        )
+                        key = (v, f, f"compartment {j}")
+                        self.copies[key] = list(range(len(self.nodes), len(self.nodes) + trips))
+                        self.nodes.extend([copy] * trips)
 
     def _add_stops(self) -> None:
         """One node per window of each plannable stop, in an order the seed permutes.
@@ -265,11 +280,7 @@ def _triage(
         skills = ", ".join(sorted(stop.required_skills))
         reason = f"no vehicle carrying stream {stop.stream!r} has all of: {skills}"
         return Skipped(stop.id, SkipReason.INCOMPATIBLE, reason)
-    fitting = [
-        k
-        for k in carriers
-        if stop.volume_l <= vehicles[k].capacity_l and stop.weight_kg <= vehicles[k].capacity_kg
-    ]
+    fitting = [k for k in carriers if can_carry(vehicles[k], stop)]
     windows = _merged(stop.time_windows) or [TimeWindow(0, max(vehicles[k].shift.end_s for k in fitting))]
     # Service cannot start before the release (its trip leaves then at the earliest) nor, for what
     # is re-planned, before now.
@@ -305,3 +316,20 @@ def _merged(windows: tuple[TimeWindow, ...]) -> list[TimeWindow]:
         else:
             merged.append(w)
     return merged
+
+
+def vehicle_weight(problem: Problem, matrix: Matrix) -> float:
+    """A cost per vehicle above all else a plan of `problem` can cost: distance, hours, prizes lost.
+
+    A route has at most two arcs per stop it serves (one to it, one to a dump) plus the way out and home,
+    each at most the longest arc at the dearest rate; a day costs at most its shift in hours.
+    """
+    arcs = 2 * (len(problem.stops) + len(problem.vehicles))
+    longest = float(matrix.distances_m.max(initial=0)) / 1000
+    distance = arcs * longest * max(v.cost_per_km for v in problem.vehicles)
+    hours = sum(
+        (v.cost_per_hour + v.overtime_cost_per_hour) * (v.shift.end_s - v.shift.start_s) / 3600
+        for v in problem.vehicles
+    )
+    prizes = sum(s.prize for s in problem.stops if not s.required)
+    return math.ceil(distance + hours + prizes) + 1.0

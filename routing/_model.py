@@ -17,6 +17,7 @@ __all__ = [
     "LUNCH",
     "REST",
     "Break",
+    "Compartment",
     "CostBreakdown",
     "Depot",
     "DrivingRule",
@@ -197,6 +198,24 @@ REST = "rest"
 
 
 @dataclass(frozen=True, slots=True)
+class Compartment:
+    """One compartment of a compartmented body (two-compartment refuse trucks: residual and packaging).
+
+    Attributes
+    ----------
+    streams : frozenset of str
+        What it carries, together: streams collected mixed in it (packaging and paper, say) are
+        emptied together at a facility that accepts them all.
+    capacity_l, capacity_kg : float
+        What it holds.
+    """
+
+    streams: frozenset[str]
+    capacity_l: float
+    capacity_kg: float
+
+
+@dataclass(frozen=True, slots=True)
 class Vehicle:
     """A collection truck.
 
@@ -207,8 +226,8 @@ class Vehicle:
     capacity_l, capacity_kg : float
         What the body holds; a disposal trip empties it.
     streams : frozenset of str
-        What the body may carry. A route carries a single one of them because a truck body is not
-        compartmented.
+        What the body may carry. A disposal trip carries a single one of them because a truck body is
+        not compartmented; the next trip may carry another.
     start_depot, end_depot : str
         Ids of the depots where its day starts and ends.
     shift : TimeWindow
@@ -240,6 +259,13 @@ class Vehicle:
         instance so that the day opens after the lunch window and owes no break.
     driving_rule : DrivingRule, optional
         Adds rests of `DrivingRule.break_s` where the driving time calls for them.
+    compartments : tuple of Compartment, optional
+        A compartmented body: each stream goes in the compartment that lists it (their streams are
+        disjoint and together make `streams`), within that compartment's capacity, so one trip may
+        carry several streams; `capacity_l` and `capacity_kg` still bound the whole load. A dump empties
+        every compartment whose streams the facility all accepts, so a trip may end at several
+        facilities in a row. The PyVRP warm start does not model compartments and plans without the
+        vehicle, which the OR-Tools search then gives work.
     """
 
     id: str
@@ -261,6 +287,11 @@ class Vehicle:
     skills: frozenset[str] = frozenset()
     latest_departure_s: int | None = None
     driving_rule: DrivingRule | None = None
+    compartments: tuple[Compartment, ...] = ()
+
+    def compartment_of(self, stream: str) -> int:
+        """The index of the compartment that carries `stream`, or -1 (no compartments, or none takes it)."""
+        return next((j for j, c in enumerate(self.compartments) if stream in c.streams), -1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +358,11 @@ class SolveOptions:
         the day both ways in half the time each and returns the better plan. The plan returned is never
         worse than the warm start's own with the lunch put back, which is the answer when the problem is
         too large for OR-Tools to take over in time (see `routing._pyvrp`).
+    objective : {"cost", "vehicles"}, optional
+        "cost" minimises the plan's cost (`CostBreakdown.total`); "vehicles" minimises first the number
+        of vehicles used, then that cost, as the waste-collection literature does: every vehicle then
+        weighs more in the search than anything else a plan can cost. `Solution.cost` is the plan's
+        cost either way.
     """
 
     time_limit_s: float = 10.0
@@ -336,6 +372,7 @@ class SolveOptions:
     frozen: Mapping[str, Sequence[str]] | None = None
     now_s: int | None = None
     warm_start: str = "auto"
+    objective: str = "cost"
 
 
 class VisitKind(enum.Enum):
@@ -375,9 +412,11 @@ class Visit:
     start_s, end_s : int
         When the service, dump or break starts and ends.
     load_l, load_kg : float
-        The load on board *after* the visit, so 0 after a facility.
+        The load on board *after* the visit, so 0 after a facility (but for compartments it refuses).
     distance_from_prev_m : int
         The distance driven from the previous visit.
+    compartment_loads_l : tuple of float, optional
+        For a compartmented vehicle, the litres in each compartment after the visit.
     """
 
     kind: VisitKind
@@ -388,6 +427,7 @@ class Visit:
     load_l: float
     load_kg: float
     distance_from_prev_m: int
+    compartment_loads_l: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -234,7 +234,10 @@ class OsrmMatrix:
         rows, cols = np.nonzero(good)
         src, dst = sources[rows], destinations[cols]
         store.durations[src, dst] = np.where(src == dst, 0, np.rint(durations[rows, cols])).astype(np.int64)
-        store.distances[src, dst] = np.where(src == dst, 0, np.rint(distances[rows, cols])).astype(np.int64)
+        # OSRM answers a slightly negative distance between two points a metre apart on one road segment
+        # (seen with 26.10 MLD): nothing is driven there, so it is 0.
+        metres = np.maximum(np.rint(distances[rows, cols]), 0)
+        store.distances[src, dst] = np.where(src == dst, 0, metres).astype(np.int64)
 
     def _get(self, url: str, coordinates: list[int], failures: _Failures) -> dict[str, Any] | None:
         """The decoded answer, or None after recording a location OSRM could not place on a road."""

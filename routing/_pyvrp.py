@@ -7,9 +7,10 @@ lunch, the rests of a driving rule, the caps, several windows per stop) by leavi
 break them, and tries the mandatory stops so left out again where they fit best; the OR-Tools search that
 starts from these routes carries the full model and inserts what is still missing.
 
-The relaxation, per stream (a truck body is not compartmented, so each vehicle serves one stream; a
-vehicle carrying several is given to the stream that needs capacity most, and the streams are solved one
-after the other within the budget):
+The relaxation, per stream (a truck body is not compartmented, so a trip carries one stream; in the
+relaxation a vehicle carrying several is given to the stream that needs capacity most, and the streams are
+solved one after the other within the budget; the repair may then add trips of its other streams; a
+compartmented vehicle is left out, for the OR-Tools search to give it work):
 
 * clients are the stops, with litres, kilograms and one unit per required skill as load dimensions (a
   vehicle lacking the skill has no room for it), the widest of their windows and their release time;
@@ -156,7 +157,8 @@ def _put_back(
     plan misses a mandatory stop: OR-Tools' local search rarely repairs that on a large day, as one
     move cannot add a stop and the dump after it on an idle truck (bench/NOTES.md, "PyVRP relaxation").
     Each such stop is tried before and after the served stops nearest to it, keeping a try only when the
-    walk still serves everything else, then alone on an idle vehicle.
+    walk still serves everything else, then as a trip of its own at the end of each day that can take it
+    (a truck given to another stream by the relaxation may still carry this one) or on an idle vehicle.
     """
     served = {x.ref_id for route in routes.values() for x in route.visits if x.kind is VisitKind.STOP}
     n_fixed = len(problem.depots) + len(problem.facilities)
@@ -167,17 +169,20 @@ def _put_back(
             return
         if not stop.required or stop.id in served:
             continue
-        fit = [v for v in problem.vehicles if _can_serve(v, stop)]
+        fit = [v for v in problem.vehicles if not v.compartments and _can_serve(v, stop)]
         if not fit:
             continue
         near = sorted(served, key=lambda ref: int(matrix.distances_m[row[ref], row[stop.id]]))
         tries: list[tuple[str, list[str]]] = []
         for ref in near[:_REPAIR_NEAREST]:
             vid = next(v for v, route in routes.items() if any(x.ref_id == ref for x in route.visits))
-            refs = [x.ref_id for x in routes[vid].visits if x.kind in (VisitKind.STOP, VisitKind.FACILITY)]
+            refs = _refs(routes[vid])
             at = refs.index(ref)
             tries += [(vid, [*refs[:k], stop.id, *refs[k:]]) for k in (at, at + 1)]
-        tries += [(v.id, [stop.id]) for v in fit if v.id not in routes]
+        # A trip of its own at the end of a day, on a truck that may already have other streams' trips.
+        tries += [
+            (v.id, [*_refs(routes[v.id]), stop.id]) if v.id in routes else (v.id, [stop.id]) for v in fit
+        ]
         best: tuple[int, str, Route] | None = None
         for vid, refs in tries:
             if vid not in (v.id for v in fit):
@@ -198,6 +203,11 @@ def _put_back(
         if best is not None:
             routes[best[1]] = best[2]
             served.add(stop.id)
+
+
+def _refs(route: Route) -> list[str]:
+    """The stop and facility ids of a route, in order."""
+    return [x.ref_id for x in route.visits if x.kind in (VisitKind.STOP, VisitKind.FACILITY)]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -253,6 +263,8 @@ def _stream_groups(problem: Problem, max_trips: Mapping[str, int] | None) -> lis
     for k, vehicle in enumerate(problem.vehicles):
         if max_trips is not None and max_trips.get(vehicle.id, 1) < 1:
             continue  # no dump, no route
+        if vehicle.compartments:
+            continue  # not in the relaxation: OR-Tools gives it its work
         mine = sorted(vehicle.streams & groups.keys())
         if len(mine) == 1:
             groups[mine[0]].vehicles.append(k)
@@ -646,8 +658,9 @@ class _Day:
 
     The lunch is taken where the vehicle is as soon as the next service would otherwise end after its
     latest start; a stop is kept only if the day can still end from there (a dump at a facility that is
-    open, then the end depot within the shift and the day length). An empty trip's dump is dropped, and a
-    dump the day cannot make is replaced by the best one it can.
+    open, then the end depot within the shift and the day length). An empty trip's dump is dropped, a
+    dump the day cannot make is replaced by the best one it can, and a stop of another stream than the
+    trip's first closes the trip at the facility that makes the least detour.
     """
 
     def __init__(self, problem: Problem, matrix: Matrix, vehicle: Vehicle, max_trips: int | None) -> None:
@@ -678,17 +691,26 @@ class _Day:
             release[k] = latest
         state = _State(self.start_row, vehicle.shift.start_s)
         self.visits = []
-        stream: str | None = None
+        stream: str | None = None  # on board, while a trip is open
+        kept = False
         dumps = 0
         for k, ref in enumerate(refs):
             i = self.stop_index.get(ref, -1)
             if i >= 0:
                 stop = problem.stops[i]
-                if stream not in (None, stop.stream) or not _can_serve(vehicle, stop):
+                if not _can_serve(vehicle, stop):
                     continue
-                after = self._serve(state, i, release[k])
+                switch = None
+                if stream not in (None, stop.stream):
+                    # A stop of another stream first closes the trip where that costs least.
+                    switch = self._switch(state, stream, dumps)
+                    if switch is None:
+                        continue
+                after = self._serve(state if switch is None else switch[0], i, release[k])
                 if after is not None and self._closing(after[0], stop.stream) is not None:
-                    state, stream = self._record(state, *after), stop.stream
+                    if switch is not None:
+                        state, dumps = self._record(state, *switch), dumps + 1
+                    state, stream, kept = self._record(state, *after), stop.stream, True
             elif ref in self.facility_index and state.trip and stream is not None:
                 if self.max_trips is not None and dumps + 1 >= self.max_trips:
                     continue  # the last trip's dump closes the day
@@ -698,11 +720,12 @@ class _Day:
                     f = self._closing(state, stream)
                     dumped = None if f is None else self._dump(state, f, stream)
                 if dumped is not None:
-                    state = self._record(state, *dumped)
+                    state, stream = self._record(state, *dumped), None
                     dumps += 1
-        if stream is None:  # no stop kept
+        if not kept:
             return None
         if state.trip:
+            assert stream is not None
             f = self._closing(state, stream)
             dumped = None if f is None else self._dump(state, f, stream)
             if dumped is None:  # pragma: no cover - every kept stop left a day that can end
@@ -721,6 +744,13 @@ class _Day:
         visits = (start, *self.visits)
         distance = sum(x.distance_from_prev_m for x in visits)
         return Route(vehicle.id, visits, distance, leg.arrival - state.start)
+
+    def _switch(self, state: _State, stream: str, dumps: int) -> tuple[_State, _Leg, Visit] | None:
+        """Closing the open trip of `stream` before a trip of another stream, or None if the day cannot."""
+        if self.max_trips is not None and dumps + 1 >= self.max_trips:
+            return None
+        f = self._closing(state, stream)
+        return None if f is None or f < 0 else self._dump(state, f, stream)
 
     def _record(self, before: _State, after: _State, leg: _Leg, visit: Visit) -> _State:
         """Append the breaks taken on `leg` and `visit` (whose leg distance is filled in); return `after`."""

@@ -70,8 +70,10 @@ def _path(model: Model, assignment: Any, v: int) -> tuple[_Path, tuple[int, int]
             resume = (len(path) - 1, cumul)
             index = assignment.Value(routing.NextVar(index))
             continue
-        # A run of copies of one facility is one dump, taken at the last copy (see `routing._dimensions`).
-        if path and node.kind is VisitKind.FACILITY and path[-1][0] == node:
+        # A run of copies of one facility is one dump, taken at the last copy (see `routing._dimensions`),
+        # whatever streams the copies stand for.
+        last = path[-1][0] if path else None
+        if last is not None and node.kind is last.kind is VisitKind.FACILITY and last.ref == node.ref:
             path.pop()
         path.append((node, cumul))
         if routing.IsEnd(index):
@@ -118,7 +120,20 @@ def _visits(
     """The visits of a day driven along `path`, breaks in between, loads emptied at each dump."""
     problem = layout.problem
     day_start = path[0][1]
-    visits = [Visit(VisitKind.DEPOT_START, vehicle.start_depot, day_start, day_start, day_start, 0.0, 0.0, 0)]
+    # Per compartment of a compartmented vehicle: litres and kilograms on board.
+    held = [[0.0, 0.0] for _ in vehicle.compartments]
+    start_visit = Visit(
+        VisitKind.DEPOT_START,
+        vehicle.start_depot,
+        day_start,
+        day_start,
+        day_start,
+        0.0,
+        0.0,
+        0,
+        _litres(held),
+    )
+    visits = [start_visit]
     next_release = _releases_after_dumps(problem, path)
     load_l = load_kg = 0.0
     for k, ((prev, _), (node, cumul)) in enumerate(itertools.pairwise(path), start=2):
@@ -129,7 +144,9 @@ def _visits(
             b_start, b_end, b_ref = breaks.pop(0)
             if home and b_start >= arrival:
                 continue
-            visits.append(Visit(VisitKind.BREAK, b_ref, b_start, b_start, b_end, load_l, load_kg, 0))
+            visits.append(
+                Visit(VisitKind.BREAK, b_ref, b_start, b_start, b_end, load_l, load_kg, 0, _litres(held))
+            )
             # A break overlapping the drive interrupts it (one taken while waiting to leave does not).
             if b_start < arrival and b_end > leave:
                 arrival += b_end - max(b_start, leave)
@@ -138,17 +155,32 @@ def _visits(
             stop = problem.stops[node.ref]
             load_l += stop.volume_l
             load_kg += stop.weight_kg
+            if held:
+                held[vehicle.compartment_of(stop.stream)][0] += stop.volume_l
+                held[vehicle.compartment_of(stop.stream)][1] += stop.weight_kg
             kind, ref = VisitKind.STOP, stop.id
         elif node.kind is VisitKind.FACILITY:
             start = max(start, next_release.get(k - 1, 0) - node.service_s)
-            load_l = load_kg = 0.0
-            kind, ref = VisitKind.FACILITY, problem.facilities[node.ref].id
+            facility = problem.facilities[node.ref]
+            # A dump empties every compartment whose streams the facility takes (the whole of a body).
+            for j, compartment in enumerate(vehicle.compartments):
+                if compartment.streams <= facility.streams:
+                    held[j] = [0.0, 0.0]
+            load_l, load_kg = sum(h[0] for h in held), sum(h[1] for h in held)
+            kind, ref = VisitKind.FACILITY, facility.id
         else:
             # The day ends on arrival: the model may keep the route open to park a break after it.
             kind, ref, start = VisitKind.DEPOT_END, vehicle.end_depot, arrival
         leg = int(layout.matrix.distances_m[prev.row, node.row])
-        visits.append(Visit(kind, ref, arrival, start, start + node.service_s, load_l, load_kg, leg))
+        visits.append(
+            Visit(kind, ref, arrival, start, start + node.service_s, load_l, load_kg, leg, _litres(held))
+        )
     return visits
+
+
+def _litres(held: list[list[float]]) -> tuple[float, ...]:
+    """The litres in each compartment."""
+    return tuple(h[0] for h in held)
 
 
 def solution(layout: Layout, routes: tuple[Route, ...], started: float) -> Solution:
@@ -179,12 +211,15 @@ def _why_dropped(layout: Layout, routes: tuple[Route, ...], i: int) -> Skipped:
             vehicle.max_stops is not None and len(served) >= vehicle.max_stops
         )
 
+    # Naming the vehicles tells a dispatcher whose day to lengthen or which truck to add.
+    able = [problem.vehicles[k].id for k in layout.vehicle_options[i]]
+    names = ", ".join(able[:4]) + (f" and {len(able) - 4} more" if len(able) > 4 else "")
     if all(full(k) for k in layout.vehicle_options[i]):
-        reason = "every vehicle that can take it is at its daily volume or stop limit"
+        reason = f"every vehicle that can take it ({names}) is at its daily volume or stop limit"
         return Skipped(stop.id, SkipReason.NO_CAPACITY, reason)
     reason = (
-        "it does not fit in the shifts, time windows, breaks, releases and day lengths of the vehicles"
-        " that can take it"
+        f"it does not fit in the days of the vehicles that can take it ({names}): shifts, time windows,"
+        " breaks, releases and day lengths"
     )
     return Skipped(stop.id, SkipReason.NO_TIME, reason)
 

@@ -22,7 +22,8 @@ import dataclasses
 import time
 
 from routing._build import build
-from routing._layout import Layout
+from routing._layout import Layout, vehicle_weight
+from routing._matrix import Matrix
 from routing._model import Problem, Skipped, SkipReason, Solution, SolveOptions
 from routing._readback import assemble, read_routes, solution
 from routing._search import EXTRACTION_MARGIN_S, MIN_SEARCH_S, search, warm_start
@@ -73,6 +74,23 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> Solution:
 def _solve(problem: Problem, options: SolveOptions, started: float) -> Solution:
     """`solve` for a valid problem, one way: from the warm start or not, as `options` say."""
     matrix = problem.matrix.matrix(problem.locations())
+    if options.objective != "vehicles":
+        return _search_plan(problem, matrix, options, started)
+    # Fewest vehicles first: each vehicle costs more than everything else a plan can cost, for the search
+    # and the warm start alike; the plan is then costed at the problem's own fixed costs.
+    weight = vehicle_weight(problem, matrix)
+    weighted = dataclasses.replace(
+        problem,
+        vehicles=tuple(dataclasses.replace(v, fixed_cost=v.fixed_cost + weight) for v in problem.vehicles),
+    )
+    plan = _search_plan(weighted, matrix, options, started)
+    extra = weight * len(plan.routes)
+    cost = dataclasses.replace(plan.cost, fixed=plan.cost.fixed - extra, total=plan.cost.total - extra)
+    return dataclasses.replace(plan, cost=cost)
+
+
+def _search_plan(problem: Problem, matrix: Matrix, options: SolveOptions, started: float) -> Solution:
+    """`_solve` once the matrix is known and the costs are those to minimise."""
     layout = Layout(problem, matrix, options)
     if not layout.vehicle_options:
         return assemble(problem, (), layout.skipped, "FEASIBLE", started, notes=layout.notes)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from routing._matrix import Location
-from routing._model import Problem, SolveOptions, Stop, TimeWindow, Vehicle
+from routing._model import Compartment, Problem, SolveOptions, Stop, TimeWindow, Vehicle
 
 __all__ = ["FieldViolation", "ProblemError", "can_carry", "validate", "validate_options"]
 
@@ -89,6 +89,8 @@ def validate_options(options: SolveOptions, problem: Problem | None = None) -> N
         _non_negative(out, "options.now_s", options.now_s)
     if options.warm_start not in ("auto", "pyvrp", "none"):
         out.append(FieldViolation("options.warm_start", "must be one of auto, pyvrp, none"))
+    if options.objective not in ("cost", "vehicles"):
+        out.append(FieldViolation("options.objective", "must be one of cost, vehicles"))
     if problem is not None:
         if options.frozen is not None:
             _sequences(out, "options.frozen", options.frozen, problem, strict=True)
@@ -151,14 +153,49 @@ def _sequences(
                 out.append(FieldViolation(where, f"unknown stop or facility id {ref!r}"))
 
 
+def _room(vehicle: Vehicle, stream: str) -> Vehicle | Compartment:
+    """What holds `stream` on the vehicle: its compartment for it, else the body."""
+    j = vehicle.compartment_of(stream)
+    if j < 0:
+        return vehicle
+    body, compartment = vehicle, vehicle.compartments[j]
+    # The tighter of the two bounds each amount.
+    if compartment.capacity_l <= body.capacity_l and compartment.capacity_kg <= body.capacity_kg:
+        return compartment
+    return Compartment(
+        compartment.streams,
+        min(compartment.capacity_l, body.capacity_l),
+        min(compartment.capacity_kg, body.capacity_kg),
+    )
+
+
 def can_carry(vehicle: Vehicle, stop: Stop) -> bool:
-    """Whether the vehicle carries the stream, has the skills and room for the stop."""
+    """Whether the vehicle carries the stream, has the skills and room for the stop (in its compartment)."""
+    room = _room(vehicle, stop.stream)
     return (
         stop.stream in vehicle.streams
         and stop.required_skills <= vehicle.skills
-        and stop.volume_l <= vehicle.capacity_l
-        and stop.weight_kg <= vehicle.capacity_kg
+        and stop.volume_l <= room.capacity_l
+        and stop.weight_kg <= room.capacity_kg
     )
+
+
+def _compartments(out: list[FieldViolation], path: str, v: Vehicle, problem: Problem) -> None:
+    """Compartments with room, disjoint streams that make the vehicle's, each emptied somewhere."""
+    seen: set[str] = set()
+    for j, c in enumerate(v.compartments):
+        where = f"{path}.compartments[{j}]"
+        _positive(out, f"{where}.capacity_l", c.capacity_l)
+        _positive(out, f"{where}.capacity_kg", c.capacity_kg)
+        if not c.streams:
+            out.append(FieldViolation(f"{where}.streams", "a compartment carries at least one stream"))
+        if c.streams & seen:
+            out.append(FieldViolation(f"{where}.streams", "a stream goes in one compartment only"))
+        seen |= c.streams
+        if c.streams and not any(c.streams <= f.streams for f in problem.facilities):
+            out.append(FieldViolation(f"{where}.streams", "no facility accepts all of them"))
+    if v.compartments and seen != v.streams:
+        out.append(FieldViolation(f"{path}.compartments", "their streams must be the vehicle's streams"))
 
 
 def _vehicles(out: list[FieldViolation], problem: Problem) -> None:
@@ -171,6 +208,7 @@ def _vehicles(out: list[FieldViolation], problem: Problem) -> None:
             if getattr(v, name) not in depot_ids:
                 out.append(FieldViolation(f"{path}.{name}", f"unknown depot id {getattr(v, name)!r}"))
         _window(out, f"{path}.shift", v.shift)
+        _compartments(out, path, v, problem)
         if v.driving_rule is not None:
             _positive(out, f"{path}.driving_rule.max_driving_s", v.driving_rule.max_driving_s)
             _positive(out, f"{path}.driving_rule.break_s", v.driving_rule.break_s)
@@ -238,11 +276,11 @@ def _stops(out: list[FieldViolation], problem: Problem) -> None:
                     )
                 )
             continue
-        if all(stop.volume_l > v.capacity_l for v in compatible):
+        if all(stop.volume_l > _room(v, stop.stream).capacity_l for v in compatible):
             out.append(
                 FieldViolation(f"{path}.volume_l", "exceeds the capacity of every vehicle carrying it")
             )
-        if all(stop.weight_kg > v.capacity_kg for v in compatible):
+        if all(stop.weight_kg > _room(v, stop.stream).capacity_kg for v in compatible):
             out.append(
                 FieldViolation(f"{path}.weight_kg", "exceeds the capacity of every vehicle carrying it")
             )

@@ -96,23 +96,28 @@ def token(
     )
 
 
+def api_on(service: Service, address: str, channel: grpc.aio.Channel) -> Api:
+    """The stubs of every service on `channel`, to the server `service` listening at `address`."""
+    return Api(
+        service=service,
+        address=address,
+        channel=channel,
+        containers=containers_pb2_grpc.ContainerServiceStub(channel),
+        fleet=fleet_pb2_grpc.FleetServiceStub(channel),
+        readings=readings_pb2_grpc.ReadingServiceStub(channel),
+        observations=observations_pb2_grpc.ObservationServiceStub(channel),
+        planning=planning_pb2_grpc.PlanningServiceStub(channel),
+        operations=operations_pb2_grpc.OperationsStub(channel),
+        dispatch=dispatch_pb2_grpc.DispatchServiceStub(channel),
+    )
+
+
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
     service, port = await create_server(settings.listen, settings)
     address = f"127.0.0.1:{port}"
     async with open_channel(address, settings, token(settings)) as channel:
-        yield Api(
-            service=service,
-            address=address,
-            channel=channel,
-            containers=containers_pb2_grpc.ContainerServiceStub(channel),
-            fleet=fleet_pb2_grpc.FleetServiceStub(channel),
-            readings=readings_pb2_grpc.ReadingServiceStub(channel),
-            observations=observations_pb2_grpc.ObservationServiceStub(channel),
-            planning=planning_pb2_grpc.PlanningServiceStub(channel),
-            operations=operations_pb2_grpc.OperationsStub(channel),
-            dispatch=dispatch_pb2_grpc.DispatchServiceStub(channel),
-        )
+        yield api_on(service, address, channel)
     await service.stop(None)
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from wastesvc.domain.planning import PRE_DEPARTURE_CHECK_S
 from wastesvc.v1 import common_pb2, containers_pb2, fleet_pb2, planning_pb2
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -59,15 +60,22 @@ def check_plan(
         if visits[0].kind != K.VISIT_KIND_DEPOT_START or visits[-1].kind != K.VISIT_KIND_DEPOT_END:
             problems.append(f"{where}: does not start and end at the depot")
         shift_start, shift_end = _window_s(vehicle.shift)
-        if _seconds(_local(visits[0].start_time)) < shift_start:
-            problems.append(f"{where}: leaves before the shift starts")
-        elif _seconds(_local(visits[0].start_time)) > shift_start:
-            problems.append(f"{where}: leaves after the shift starts, when the crew is due out")
+        # The crew is due out once it has checked the truck, no earlier and no later.
+        due_out = shift_start + PRE_DEPARTURE_CHECK_S
+        if _seconds(_local(visits[0].start_time)) < due_out:
+            problems.append(f"{where}: leaves before the crew has checked the truck")
+        elif _seconds(_local(visits[0].start_time)) > due_out:
+            problems.append(f"{where}: leaves after the crew's check, when it is due out")
         if _seconds(_local(visits[-1].arrival_time)) > shift_end:
             problems.append(f"{where}: back after the shift ends")
         load = 0.0
         previous_end = _local(visits[0].end_time)
         breaks = 0
+        # A body carries one stream per disposal trip; the truck may change stream after a dump.
+        trip_stream: int | None = None
+        trip_streams: list[int] = []
+        # A compartmented body mixes streams in a trip, each in its compartment.
+        mixed = bool(vehicle.compartments)
         for i, visit in enumerate(visits):
             arrival, start, end = _local(visit.arrival_time), _local(visit.start_time), _local(visit.end_time)
             if not arrival <= start + SLACK or not start <= end + SLACK:
@@ -78,8 +86,14 @@ def check_plan(
                 for name in visit.containers:
                     seen[name] += 1
                     container = containers[name]
-                    if container.stream != route.stream:
-                        problems.append(f"{where}: {name} is not {route.stream}")
+                    if not mixed and trip_stream is None:
+                        trip_stream = container.stream
+                        if not trip_streams or trip_streams[-1] != trip_stream:
+                            trip_streams.append(trip_stream)
+                    if not mixed and container.stream != trip_stream:
+                        problems.append(f"{where}: {name} is not {trip_stream}, the stream of its trip")
+                    if container.stream not in vehicle.streams:
+                        problems.append(f"{where}: the vehicle does not carry {name}'s stream")
                     windows = [_window_s(w) for w in container.access_windows]
                     if windows and not any(a <= _seconds(start) <= b for a, b in windows):
                         problems.append(
@@ -92,16 +106,30 @@ def check_plan(
                     problems.append(
                         f"{where} visit {i}: {load:.0f} L on board, capacity {vehicle.capacity_liters}"
                     )
+                for j, (held, room) in enumerate(
+                    zip(visit.compartment_load_liters, vehicle.compartments, strict=mixed)
+                ):
+                    if held > room.capacity_liters + 1e-6:
+                        problems.append(f"{where} visit {i}: compartment {j} holds {held:.0f} L")
                 if visit.load_kg > vehicle.capacity_kg + 1e-6:
                     problems.append(f"{where} visit {i}: {visit.load_kg:.0f} kg on board over payload")
             elif visit.kind == K.VISIT_KIND_DISPOSAL:
                 facility = facilities[visit.site]
-                if route.stream not in facility.accepted_streams:
+                if trip_stream is not None and trip_stream not in facility.accepted_streams:
                     problems.append(f"{where}: {visit.site} does not accept its stream")
+                trip_stream = None
                 opens, closes = _window_s(facility.opening_hours)
                 if not (opens <= _seconds(start) and _seconds(end) <= closes):
                     problems.append(f"{where}: unloads at {visit.site} outside its opening hours")
-                if visit.load_liters != 0:
+                if mixed:
+                    for j, (held, c) in enumerate(
+                        zip(visit.compartment_load_liters, vehicle.compartments, strict=True)
+                    ):
+                        if held and set(c.streams) <= set(facility.accepted_streams):
+                            problems.append(f"{where} visit {i}: compartment {j} not emptied at {visit.site}")
+                    if abs(sum(visit.compartment_load_liters) - visit.load_liters) > 1e-6:
+                        problems.append(f"{where} visit {i}: compartments do not add up to the load")
+                elif visit.load_liters != 0:
                     problems.append(f"{where} visit {i}: still loaded after unloading")
                 load = 0.0
             elif visit.kind == K.VISIT_KIND_BREAK:
@@ -122,6 +150,12 @@ def check_plan(
         back = _seconds(_local(visits[-1].arrival_time))
         if vehicle.break_duration.seconds and back > _window_s(vehicle.break_window)[1] and breaks != 1:
             problems.append(f"{where}: {breaks} breaks instead of one during a day back at {back // 3600}h")
+        if not mixed and (
+            list(route.streams) != trip_streams or (trip_streams and route.stream != trip_streams[0])
+        ):
+            problems.append(
+                f"{where}: streams {list(route.streams)} are not those of its trips {trip_streams}"
+            )
         collected = [v for v in visits if v.kind == K.VISIT_KIND_CONTAINER]
         before_end = [v for v in visits if v.kind not in PAUSES][-2]
         if driving_rule:

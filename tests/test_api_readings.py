@@ -191,19 +191,19 @@ async def test_distance_reading_is_converted_with_geometry(c1: Rpc, distance: in
 
 
 @pytest.mark.parametrize("fill", [-0.01, 1.01, 85.0])
-async def test_fill_outside_unit_interval_in_batch_is_invalid(c1: Rpc, fill: float) -> None:
-    """A fill_fraction outside 0..1 is refused as INVALID_ARGUMENT on requests[0].reading.fill_fraction."""
+async def test_fill_outside_unit_interval_is_stored_as_outlier(c1: Rpc, fill: float) -> None:
+    """A finite fill_fraction outside 0..1 is kept, clamped and flagged with why it cannot be true."""
     response = await c1.readings.BatchCreateReadings(_batch([_reading(fill=fill)]))
 
-    info = assert_item_error(response.results[0], INVALID, "requests[0].reading.fill_fraction")
-    assert info.reason == "INVALID_READING"
-    assert response.rejected_count == 1
-    assert await _all_readings(c1) == []
+    assert response.results[0].outcome == common_pb2.ITEM_OUTCOME_STORED
+    [stored] = await _all_readings(c1)
+    assert "outside 0..1" in stored.outlier_reason
+    assert stored.fill == pytest.approx(min(1.0, max(0.0, fill)))
 
 
-async def test_fill_outside_unit_interval_in_create_is_invalid(c1: Rpc) -> None:
-    """For CreateReading the violation path is relative to the request: reading.fill_fraction."""
-    err = await rpc_error(c1.readings.CreateReading(_request(_reading(fill=1.5))))
+async def test_non_finite_fill_in_create_is_invalid(c1: Rpc) -> None:
+    """A NaN fill is no value at all: INVALID_ARGUMENT on reading.fill_fraction."""
+    err = await rpc_error(c1.readings.CreateReading(_request(_reading(fill=float("nan")))))
 
     assert_error(err, INVALID, "reading.fill_fraction")
     assert set(violations(err)) == {"reading.fill_fraction"}
@@ -354,7 +354,7 @@ async def test_distance_reading_without_geometry_is_invalid(rpc: Rpc) -> None:
 
 async def test_batch_with_one_bad_reading_stores_the_others(c1: Rpc) -> None:
     """One invalid reading is refused by index; the three others are stored (partial success)."""
-    readings = [_reading(0, 0.1), _reading(1, 0.2), _reading(2, 7.0), _reading(3, 0.4)]
+    readings = [_reading(0, 0.1), _reading(1, 0.2), _reading(2, float("inf")), _reading(3, 0.4)]
 
     response = await c1.readings.BatchCreateReadings(_batch(readings))
 
@@ -589,7 +589,7 @@ async def test_stream_stops_at_invalid_chunk_and_keeps_acknowledged_ones(c1: Rpc
 
 async def test_stream_chunk_with_a_bad_reading_acknowledges_per_item(c1: Rpc) -> None:
     """A chunk with one bad reading is acknowledged with that item refused and the others stored."""
-    chunk = _chunk("gw-5", [_reading(3, 0.4, "SENS-1"), _reading(4, 1.7, "SENS-1")])
+    chunk = _chunk("gw-5", [_reading(3, 0.4, "SENS-1"), _reading(4, float("nan"), "SENS-1")])
 
     acks = [ack async for ack in c1.readings.StreamReadings(_chunks(chunk))]
 

@@ -268,6 +268,8 @@ async def test_create_then_get_returns_what_was_sent(rpc: Rpc, kind: Kind[Any]) 
     expected.name = f"{TENANT}/{kind.collection}/x-1"
     expected.create_time.CopyFrom(created.create_time)
     expected.update_time.CopyFrom(created.update_time)
+    assert created.etag
+    expected.etag = created.etag
     assert created == expected
     assert created.create_time == created.update_time
     assert abs(_time(created.create_time) - datetime.now(UTC)) < timedelta(minutes=1)
@@ -288,6 +290,7 @@ async def test_update_changes_only_masked_fields(rpc: Rpc, kind: Kind[Any]) -> N
     expected = _copy(created)
     _copy_field(expected, patch, kind.masked)
     expected.update_time.CopyFrom(updated.update_time)
+    expected.etag = updated.etag
     assert updated == expected
     assert getattr(updated, kind.unmasked) == getattr(created, kind.unmasked)
     assert _time(updated.update_time) > _time(created.update_time)
@@ -306,11 +309,12 @@ async def test_update_star_replaces_every_writable_field(rpc: Rpc, kind: Kind[An
     expected = _copy(patch)
     expected.create_time.CopyFrom(created.create_time)
     expected.update_time.CopyFrom(updated.update_time)
+    expected.etag = updated.etag
     assert updated == expected
     assert await kind.get(rpc, created.name) == updated
 
 
-@pytest.mark.parametrize("field", ["name", "create_time", "update_time"])
+@pytest.mark.parametrize("field", ["name", "create_time", "update_time", "etag"])
 @pytest.mark.parametrize("kind", KINDS, ids=_ids)
 async def test_update_of_output_only_field_is_invalid(rpc: Rpc, kind: Kind[Any], field: str) -> None:
     """Naming an output-only field in update_mask is INVALID_ARGUMENT on update_mask; nothing changes."""

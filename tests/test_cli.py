@@ -15,7 +15,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pypdf import PdfReader
 
-from tests.conftest import Api
+from tests.conftest import TENANT, Api
 from tests.test_planning import _seed
 from wastesvc.config import MAX_SOLVER_TIME_LIMIT_S, Settings
 from wastesvc.planner import MAX_TIME_LIMIT
@@ -125,14 +125,14 @@ def test_bad_config_file_is_a_one_line_error(tmp_path: Path, content: str, messa
 
 @pytest.mark.parametrize("after_subcommand", [False, True])
 async def test_config_is_read_before_or_after_the_subcommand(
-    api: Api, tmp_path: Path, after_subcommand: bool
+    api: Api, settings: Settings, tmp_path: Path, after_subcommand: bool
 ) -> None:
     """The config's `listen` reaches the server in either position: NOT_FOUND from it, not UNAVAILABLE."""
     config = tmp_path / "wastesvc.toml"
     config.write_text(f'listen = "{api.address}"\n', encoding="utf-8")
-    command = ["sheets", "routePlans/nope", "--output", str(tmp_path / "x.pdf")]
+    command = ["sheets", f"{TENANT}/routePlans/nope", "--output", str(tmp_path / "x.pdf")]
     args = [*command, "--config", str(config)] if after_subcommand else ["--config", str(config), *command]
-    result = await asyncio.to_thread(_cli, *args)
+    result = await asyncio.to_thread(_cli, *args, settings=settings)
     assert result.returncode == 1
     assert result.stderr.startswith("NOT_FOUND"), result.stderr
 
@@ -151,15 +151,15 @@ def test_time_limit_bounds_match_the_server() -> None:
     assert MAX_TIME_LIMIT.total_seconds() == MAX_SOLVER_TIME_LIMIT_S
 
 
-async def test_planning_a_past_date_warns(api: Api) -> None:
+async def test_planning_a_past_date_warns(api: Api, settings: Settings) -> None:
     """A service date before today is planned, with a warning on stderr."""
     await _seed(api)
     result = await asyncio.to_thread(
-        _cli, "plan", "--target", api.address, "--date", "2024-03-04", "--time-limit", "1"
+        _cli, "plan", "--target", api.address, "--date", "2024-03-04", "--time-limit", "1", settings=settings
     )
     assert result.returncode == 0, result.stderr
     assert "warning: 2024-03-04 is in the past" in result.stderr
-    assert result.stdout.startswith("Plan routePlans/")
+    assert result.stdout.startswith(f"Plan {TENANT}/routePlans/")
 
 
 async def test_serve_listens_on_the_listen_option(tmp_path: Path) -> None:

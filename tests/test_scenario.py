@@ -43,6 +43,7 @@ def scenario() -> Scenario:
 def test_public_surface() -> None:
     """The package exports exactly the loader, the geometry helper and the scenario dataclasses."""
     assert sorted(wastesvc.scenario.__all__) == [
+        "BUILTIN_SCENARIOS",
         "Commune",
         "ContainerModel",
         "Depot",
@@ -56,7 +57,9 @@ def test_public_surface() -> None:
         "Stream",
         "TimeWindow",
         "Vehicle",
+        "VehicleCompartment",
         "fill_from_distance",
+        "load_builtin",
         "load_default",
         "load_scenario",
     ]
@@ -162,10 +165,15 @@ def test_sources_separate_public_facts_from_modelled_ones(scenario: Scenario) ->
 
 
 def test_vehicle_capacity_is_body_times_least_compaction(scenario: Scenario) -> None:
-    """capacity_l is the body volume scaled by the least compressible stream the vehicle carries."""
+    """capacity_l is the body volume scaled by the least compressible stream the vehicle carries; a
+    compartmented body holds what its compartments hold, each scaled by its own streams."""
     for vehicle in scenario.vehicles:
-        factor = min(scenario.stream(s).truck_compaction for s in vehicle.streams)
-        assert vehicle.capacity_l == round(vehicle.body_l * factor)
+        parts = vehicle.compartments or [vehicle]
+        for part in parts:
+            factor = min(scenario.stream(s).truck_compaction for s in part.streams)
+            assert part.capacity_l == round(part.body_l * factor)
+        assert vehicle.capacity_l == sum(p.capacity_l for p in parts)
+        assert sum(p.body_l for p in parts) == vehicle.body_l
         assert vehicle.depot_id == scenario.depot.id
 
 

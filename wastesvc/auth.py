@@ -39,6 +39,7 @@ __all__ = [
     "authorize_read",
     "authorize_write",
     "commune_scope",
+    "current_caller",
     "denied_ingest",
     "issue_token",
     "load_key",
@@ -123,6 +124,11 @@ def _caller_from(token: str, key: bytes) -> Caller:
         scopes=frozenset(claims.get("scopes", ())) & SCOPES,
         communes=frozenset(communes) if communes else None,
     )
+
+
+def current_caller() -> Caller | None:
+    """The authenticated caller of the current RPC, or None outside a call or before authentication."""
+    return _CALLER.get()
 
 
 def _current() -> Caller:

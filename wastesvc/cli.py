@@ -1,4 +1,4 @@
-"""`wastesvc` command line: serve, demo, plan, sheets, token."""
+"""`wastesvc` command line: serve, worker, demo, plan, sheets, token, export, import."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -13,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 import grpc
 
-from wastesvc import cli_dispatch
+from wastesvc import cli_dispatch, cli_fill
+from wastesvc.archive import ArchiveError, export_tenant, import_tenant
 from wastesvc.auth import ROLES, issue_token, load_key
 from wastesvc.client import PlanFailed, open_channel, optimize_day, plan_summary, save_sheets
 from wastesvc.config import (
@@ -25,7 +27,10 @@ from wastesvc.config import (
     load_settings,
 )
 from wastesvc.demo import run_demo
-from wastesvc.server import ListenError, check_address, serve
+from wastesvc.jobs import run_worker
+from wastesvc.logs import configure_logging
+from wastesvc.server import ListenError, check_address, make_planner, serve
+from wastesvc.storage import open_storage
 from wastesvc.v1 import planning_pb2, planning_pb2_grpc
 
 __all__ = ["main"]
@@ -100,6 +105,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--out", type=Path, default=None, help="also write the sheets to this folder")
 
+    worker = commands.add_parser(
+        "worker", parents=[common], help="run planning jobs from the queue (job_broker_url) until SIGTERM"
+    )
+    worker.add_argument("--threads", type=int, default=None, help="jobs at once (default solver_processes)")
+
     token = commands.add_parser(
         "token", parents=[common], help="issue a signed token (needs the server's auth key file)"
     )
@@ -115,7 +125,38 @@ def _parser() -> argparse.ArgumentParser:
     sheets.add_argument("--vehicle", default="", help="only this vehicle, tenants/{tenant}/vehicles/…")
     sheets.add_argument("--output", type=Path, required=True, help="PDF file to write")
     cli_dispatch.add_commands(commands, common)
+    cli_fill.add_commands(commands, common)
+
+    export = commands.add_parser(
+        "export", parents=[common], help="write all of a tenant's data as CSV + GeoJSON with a manifest"
+    )
+    export.add_argument("directory", type=Path, help="folder to write (must hold no archive yet)")
+    export.add_argument("--tenant", default=None, help="tenant to export (default: the tenant setting)")
+    restore = commands.add_parser(
+        "import", parents=[common], help="restore an export into a database where its tenant is empty"
+    )
+    restore.add_argument("directory", type=Path, help="folder written by `wastesvc export`")
     return parser
+
+
+def _archive(settings: Settings, args: argparse.Namespace) -> int:
+    storage = open_storage(settings.db_url)
+    try:
+        if args.command == "export":
+            manifest = export_tenant(storage.engine, args.tenant or settings.tenant, args.directory)
+            tables = [f for f in manifest["files"] if not f["derived"]]
+            counts = ", ".join(f"{f['rows']} {f['table']}" for f in tables)
+            print(f"exported tenants/{manifest['tenant']} to {args.directory}: {counts}")
+        else:
+            inserted = import_tenant(storage.engine, args.directory)
+            counts = ", ".join(f"{rows} {table}" for table, rows in inserted.items())
+            print(f"imported {args.directory}: {counts}")
+    except (ArchiveError, FileExistsError) as exc:
+        print(f"wastesvc: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        storage.close()
+    return 0
 
 
 async def _plan(settings: Settings, args: argparse.Namespace) -> int:
@@ -155,6 +196,21 @@ async def _sheets(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(settings: Settings, threads: int) -> int:
+    if not settings.job_broker_url:
+        print("wastesvc: error: a worker needs job_broker_url (WASTESVC_JOB_BROKER_URL)", file=sys.stderr)
+        return 2
+    storage = open_storage(settings.db_url)
+    planner = make_planner(storage, settings)
+    assert planner.queue is not None
+    print(f"wastesvc worker: {threads} thread(s) on queue {settings.job_queue}", file=sys.stderr, flush=True)
+    try:
+        run_worker(planner.queue, planner.run_stored, threads)
+    finally:
+        storage.close()
+    return 0
+
+
 def _token(settings: Settings, args: argparse.Namespace) -> str:
     return issue_token(
         load_key(settings.auth_key_file),
@@ -175,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"wastesvc: error: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format)
     if getattr(args, "listen", None):
         settings = replace(settings, listen=args.listen)
     try:
@@ -189,28 +246,50 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _run(settings: Settings, args: argparse.Namespace) -> int:
-    if args.command == "serve":
-        asyncio.run(serve(settings))
-    elif args.command == "demo":
-        # The demo loads the scenario afresh each time; its own database never touches a real one.
-        if settings.db_url == Settings().db_url:
-            # Before deleting: a demo already running on this address is still using that database.
-            check_address(settings.listen)
-            DEMO_DB.unlink(missing_ok=True)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
-            settings = replace(settings, db_url=f"sqlite:///{DEMO_DB}")
-        asyncio.run(run_demo(settings, args.out, keep_serving=not args.no_serve))
-    elif args.command == "plan":
-        return asyncio.run(_plan(settings, args))
-    elif args.command == "sheets":
-        return asyncio.run(_sheets(settings, args))
-    elif args.command == "token":
-        print(_token(settings, args))
-    elif args.command in cli_dispatch.COMMANDS:
-        return asyncio.run(cli_dispatch.run_command(settings, args))
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    asyncio.run(serve(settings))
     return 0
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    # The demo loads the scenario afresh each time; its own database never touches a real one.
+    if settings.db_url == Settings().db_url:
+        # Before deleting: a demo already running on this address is still using that database.
+        check_address(settings.listen)
+        DEMO_DB.unlink(missing_ok=True)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{DEMO_DB}{suffix}").unlink(missing_ok=True)
+        settings = replace(settings, db_url=f"sqlite:///{DEMO_DB}")
+    asyncio.run(run_demo(settings, args.out, keep_serving=not args.no_serve))
+    return 0
+
+
+def _print_token(settings: Settings, args: argparse.Namespace) -> int:
+    print(_token(settings, args))
+    return 0
+
+
+# Each subcommand's handler: settings and arguments in, exit code out.
+_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "serve": _serve,
+    "demo": _demo,
+    "plan": lambda settings, args: asyncio.run(_plan(settings, args)),
+    "sheets": lambda settings, args: asyncio.run(_sheets(settings, args)),
+    "worker": lambda settings, args: _worker(settings, args.threads or settings.solver_processes),
+    "token": _print_token,
+    "alerts": lambda settings, args: asyncio.run(cli_fill.run_alerts(settings, args)),
+    "report": lambda settings, args: asyncio.run(cli_fill.run_report(settings, args)),
+    "export": _archive,
+    "import": _archive,
+    **{
+        name: lambda settings, args: asyncio.run(cli_dispatch.run_command(settings, args))
+        for name in cli_dispatch.COMMANDS
+    },
+}
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    return _COMMANDS[args.command](settings, args)
 
 
 if __name__ == "__main__":

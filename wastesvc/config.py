@@ -44,8 +44,14 @@ class Settings:
     solver_processes: int = 1
     timezone: str = "Europe/Paris"
     grace_s: float = 5.0
+    # How often the service looks for sensors gone silent (seconds).
+    sensor_check_s: float = 300.0
     # Base URL of an osrm-routed server for real road distances and times; empty = great-circle estimate.
     osrm_url: str = ""
+    # RabbitMQ URL of the planning queue (amqp://…): replicas enqueue, `wastesvc worker` processes solve.
+    # Empty: this process solves its own operations.
+    job_broker_url: str = ""
+    job_queue: str = "wastesvc-plans"
     # The tenant a client (CLI, demo) acts for, `tenants/{tenant}`.
     tenant: str = "grand-soissons"
     # HMAC key that signs and checks tokens; created on first use. Whoever reads it can mint tokens.
@@ -59,6 +65,13 @@ class Settings:
     tls_client_ca_file: str = ""
     # Client side: CA to trust for the server's certificate (and this client's own cert/key for mTLS).
     tls_ca_file: str = ""
+    # MQTT broker the demo publishes its LoRaWAN frames on (mqtt://host:port); empty = an embedded one.
+    mqtt_broker: str = ""
+
+    # Prometheus metrics over HTTP at host:port/metrics; empty = not served.
+    metrics_listen: str = ""
+    # Log lines on stderr: "text" for people, "json" (one object per line) for a log pipeline.
+    log_format: str = "text"
 
 
 def check_time_limit(seconds: float) -> float:
@@ -123,4 +136,6 @@ def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings
         check_time_limit(settings.solver_time_limit_s)
     except ValueError as exc:
         raise ConfigError(f"solver_time_limit_s {exc}") from None
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError(f"log_format must be text or json, got {settings.log_format!r}")
     return settings

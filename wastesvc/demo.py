@@ -20,8 +20,9 @@ from google.type import latlng_pb2, timeofday_pb2
 from wastesvc.board import start_board
 from wastesvc.client import open_channel, optimize_day, plan_summary, save_sheets
 from wastesvc.config import Settings
+from wastesvc.demo_lorawan import feed_through_lorawan, split_lorawan
 from wastesvc.dispatch_demo import dispatch_morning
-from wastesvc.scenario import Scenario, TimeWindow, load_default
+from wastesvc.scenario import Scenario, TimeWindow, load_builtin, load_default
 from wastesvc.server import create_server
 from wastesvc.simulate import SimulatedReading, simulate_readings
 from wastesvc.v1 import (
@@ -49,6 +50,8 @@ _STREAMS = {
 }
 _CHUNK = 1000
 SIMULATED_DAYS = 5
+# The rural CC that shares the instance as a mutualised platform, beside the agglomeration.
+RURAL_TENANT = "champagne-picarde"
 
 
 def _tod(value: datetime | object) -> timeofday_pb2.TimeOfDay:
@@ -105,6 +108,14 @@ async def load_into(channel: grpc.aio.Channel, scenario: Scenario, tenant: str) 
             cost_per_hour=v.cost_per_hour,
             daily_volume_cap_liters=v.daily_cap_l or 0,
             equipment=list(v.lifts),
+            compartments=[
+                fleet_pb2.Compartment(
+                    streams=[_STREAMS[s] for s in c.streams],
+                    capacity_liters=c.capacity_l,
+                    capacity_kg=c.capacity_kg,
+                )
+                for c in v.compartments
+            ],
         )
         if v.pause is not None:
             vehicle.break_window.CopyFrom(
@@ -285,6 +296,13 @@ async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = Tr
             )
             now = datetime.now(UTC)
             readings = simulate_readings(scenario, now - timedelta(days=SIMULATED_DAYS), SIMULATED_DAYS)
+            over_lorawan, readings = split_lorawan(readings)
+            lorawan = await feed_through_lorawan(over_lorawan, settings, address, channel, out_dir)
+            print(
+                f"LoRaWAN: {lorawan.stored} of {len(over_lorawan)} frames stored by wastesvc-adapter lorawan "
+                f"through MQTT on {lorawan.broker}",
+                flush=True,
+            )
             counts = await feed_readings(channel, readings, settings.tenant)
             print(
                 f"ingested {counts.total} readings over {SIMULATED_DAYS} days: {counts.batch} in batches, "
@@ -292,6 +310,8 @@ async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = Tr
                 f"{counts.observations} as lighting-platform observations",
                 flush=True,
             )
+            if settings.tenant != RURAL_TENANT:
+                await _load_rural(address, settings, now)
             today = now.astimezone(tz).date()
             print(f"planning {today} (solver budget {settings.solver_time_limit_s:.0f} s)…", flush=True)
             plan = await optimize_day(
@@ -299,6 +319,7 @@ async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = Tr
             )
             sheets = await save_sheets(channel, plan, out_dir)
             print(plan_summary(plan, tz))
+            print(lorawan.story(plan, tz))
             per_truck = len(sheets.per_vehicle)
             print(
                 f"route sheets: {sheets.combined} (all trucks) and {per_truck} per-truck PDFs in {out_dir}/"
@@ -317,6 +338,20 @@ async def run_demo(settings: Settings, out_dir: Path, *, keep_serving: bool = Tr
                 await board.stop()
     finally:
         await service.stop(settings.grace_s)
+
+
+async def _load_rural(address: str, settings: Settings, now: datetime) -> None:
+    """Loads the rural tenant and its readings with its own operator token: it shares nothing else."""
+    async with open_channel(address, replace(settings, tenant=RURAL_TENANT, token="")) as channel:
+        rural = load_builtin(RURAL_TENANT)
+        created = await load_into(channel, rural, RURAL_TENANT)
+        readings = simulate_readings(rural, now - timedelta(days=SIMULATED_DAYS), SIMULATED_DAYS)
+        counts = await feed_readings(channel, readings, RURAL_TENANT)
+    print(
+        f"loaded {rural.name} as tenants/{RURAL_TENANT}: {created} resources "
+        f"({len(rural.containers)} containers), {counts.total} readings",
+        flush=True,
+    )
 
 
 async def _wait_for_interrupt() -> None:

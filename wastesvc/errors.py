@@ -10,11 +10,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 __all__ = [
     "DOMAIN",
+    "Aborted",
     "AlreadyExists",
     "FailedPrecondition",
     "FieldViolation",
@@ -22,6 +23,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "PlanDataInvalid",
+    "ResourceExhausted",
     "SensorInUse",
     "ServiceError",
     "Unauthenticated",
@@ -134,6 +136,29 @@ class SensorInUse(FailedPrecondition):
         super().__init__(
             f"sensor {sensor_id} is already fitted to {holder}", metadata={"field": field, "resource": holder}
         )
+
+
+class Aborted(ServiceError):
+    """A concurrent change conflicted with this one (a constraint another call just took); retry the call."""
+
+    code = grpc.StatusCode.ABORTED
+    reason = "CONCURRENT_CHANGE"
+
+
+class ResourceExhausted(ServiceError):
+    """A quota is used up for now; `RetryInfo` tells when to try again."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "QUOTA_EXCEEDED"
+
+    def __init__(self, message: str, *, retry_after_s: int, metadata: dict[str, str] | None = None) -> None:
+        super().__init__(message, metadata=metadata)
+        self.retry_after_s = retry_after_s
+
+    def details(self) -> list[any_pb2.Any]:
+        retry = any_pb2.Any()
+        retry.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=self.retry_after_s)))
+        return [retry, *super().details()]
 
 
 class PermissionDenied(ServiceError):

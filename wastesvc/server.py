@@ -15,37 +15,61 @@ import grpc
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from sqlalchemy.engine import make_url
 
 import routing
 from wastesvc.auth import AuthInterceptor, load_key
 from wastesvc.board import start_board
 from wastesvc.config import Settings
+from wastesvc.domain._common import set_page_token_key
+from wastesvc.jobs import JobQueue
+from wastesvc.metrics import MeteredSolverPool, Metrics, MetricsServer, start_metrics_server
+from wastesvc.monitor import AlertHub, Monitor
 from wastesvc.planner import Planner
+from wastesvc.servicers.alerts import AlertServicer
 from wastesvc.servicers.containers import ContainerServicer
 from wastesvc.servicers.dispatch import DispatchServicer
 from wastesvc.servicers.fleet import FleetServicer
+from wastesvc.servicers.incidents import IncidentServicer
 from wastesvc.servicers.observations import ObservationServicer
 from wastesvc.servicers.operations import OperationsServicer
 from wastesvc.servicers.planning import PlanningServicer
+from wastesvc.servicers.policies import SelectionPolicyServicer
 from wastesvc.servicers.readings import ReadingServicer
 from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import DispatchStore, Storage, open_storage
+from wastesvc.telemetry import TelemetryInterceptor
 from wastesvc.v1 import (
+    alerts_pb2,
+    alerts_pb2_grpc,
     containers_pb2,
     containers_pb2_grpc,
     dispatch_pb2,
     dispatch_pb2_grpc,
     fleet_pb2,
     fleet_pb2_grpc,
+    incidents_pb2,
+    incidents_pb2_grpc,
     observations_pb2,
     observations_pb2_grpc,
     planning_pb2,
     planning_pb2_grpc,
+    policies_pb2,
+    policies_pb2_grpc,
     readings_pb2,
     readings_pb2_grpc,
 )
 
-__all__ = ["SERVICE_NAMES", "ListenError", "Service", "check_address", "create_server", "serve"]
+__all__ = [
+    "SERVICE_NAMES",
+    "ListenError",
+    "Service",
+    "check_address",
+    "create_server",
+    "database_label",
+    "make_planner",
+    "serve",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +81,15 @@ SERVICE_NAMES = (
     planning_pb2.DESCRIPTOR.services_by_name["PlanningService"].full_name,
     operations_pb2.DESCRIPTOR.services_by_name["Operations"].full_name,
     dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"].full_name,
+    alerts_pb2.DESCRIPTOR.services_by_name["AlertService"].full_name,
+    incidents_pb2.DESCRIPTOR.services_by_name["IncidentService"].full_name,
+    policies_pb2.DESCRIPTOR.services_by_name["SelectionPolicyService"].full_name,
 )
 # PDFs of a big day's sheets exceed gRPC's 4 MiB default.
 _MAX_MESSAGE = 64 * 1024 * 1024
+# The largest legitimate request is a batch of 1000 observations with every string at its limit (~2 MiB);
+# only responses (route sheets) need more.
+_MAX_REQUEST = 8 * 1024 * 1024
 
 
 class ListenError(OSError):
@@ -75,12 +105,23 @@ class Service:
     storage: Storage
     planner: Planner
     health: health.aio.HealthServicer
+    metrics: Metrics
+    metrics_server: MetricsServer | None = None
+    checks: asyncio.Task[None] | None = None  # the monitor's periodic sensor check
 
     async def stop(self, grace_s: float | None) -> None:
         for name in (*SERVICE_NAMES, ""):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        if self.checks is not None:
+            self.checks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.checks
         await self.planner.shutdown()
         await self.server.stop(grace_s)
+        if self.planner.queue is not None:
+            self.planner.queue.close()
+        if self.metrics_server is not None:
+            await asyncio.to_thread(self.metrics_server.stop)
         self.storage.close()
 
 
@@ -108,11 +149,14 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
     """
     settings = settings or Settings()
     key = await asyncio.to_thread(load_key, settings.auth_key_file)
+    metrics = Metrics()
+    set_page_token_key(key)
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(key)],
+        # Telemetry first: it then sees the status of calls the auth interceptor refuses.
+        interceptors=[TelemetryInterceptor(metrics), AuthInterceptor(key)],
         options=[
             ("grpc.max_send_message_length", _MAX_MESSAGE),
-            ("grpc.max_receive_message_length", _MAX_MESSAGE),
+            ("grpc.max_receive_message_length", _MAX_REQUEST),
             # grpc-python sets SO_REUSEPORT by default: a second server on a busy port would start and the
             # kernel would split the clients between two databases. Without it, the bind fails.
             ("grpc.so_reuseport", 0),
@@ -120,7 +164,7 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
     )
     port = _bind(server, address, _server_credentials(settings))
     try:
-        service = await _start(server, port, settings)
+        service = await _start(server, port, settings, metrics)
     except BaseException:
         # A bound gRPC server holds its port until it has been started and stopped, even if never served.
         with contextlib.suppress(Exception):  # it may have started already
@@ -128,6 +172,11 @@ async def create_server(address: str, settings: Settings | None = None) -> tuple
         await server.stop(None)
         raise
     return service, port
+
+
+def database_label(db_url: str) -> str:
+    """The database URL as it may be logged: without its password."""
+    return make_url(db_url).render_as_string(hide_password=True)
 
 
 def check_address(address: str) -> None:
@@ -177,23 +226,41 @@ def _in_use(address: str) -> bool:
     return False
 
 
-async def _start(server: grpc.aio.Server, port: int, settings: Settings) -> Service:
-    storage = await asyncio.to_thread(open_storage, settings.db_url)
-    planner = Planner(
+def make_planner(storage: Storage, settings: Settings, metrics: Metrics | None = None) -> Planner:
+    """The planner of a replica or a solver worker; with `job_broker_url` its operations go to the queue.
+
+    With `metrics`, its solves are timed there (a worker serves no metrics endpoint).
+    """
+    queue = JobQueue(settings.job_broker_url, settings.job_queue) if settings.job_broker_url else None
+    pool = SolverPool(settings.solver_processes)
+    if metrics is not None:
+        pool = MeteredSolverPool(settings.solver_processes, metrics)
+    return Planner(
         storage,
-        SolverPool(settings.solver_processes),
+        pool,
         default_time_limit_s=settings.solver_time_limit_s,
         timezone=settings.timezone,
         road_matrix=routing.OsrmMatrix(settings.osrm_url) if settings.osrm_url else None,
+        queue=queue,
     )
+
+
+async def _start(server: grpc.aio.Server, port: int, settings: Settings, metrics: Metrics) -> Service:
+    storage = await asyncio.to_thread(open_storage, settings.db_url)
+    metrics.watch_planning_queue(storage)
+    planner = await asyncio.to_thread(make_planner, storage, settings, metrics)
     closed = await asyncio.to_thread(planner.close_interrupted)
     if closed:
         log.warning("closed %d planning operation(s) interrupted by the previous shutdown", closed)
 
     containers_pb2_grpc.add_ContainerServiceServicer_to_server(ContainerServicer(storage), server)
     fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(storage), server)
-    readings_pb2_grpc.add_ReadingServiceServicer_to_server(ReadingServicer(storage), server)
-    observations_pb2_grpc.add_ObservationServiceServicer_to_server(ObservationServicer(storage), server)
+    hub = AlertHub()
+    monitor = Monitor(storage, hub, check_interval_s=settings.sensor_check_s)
+    readings_pb2_grpc.add_ReadingServiceServicer_to_server(ReadingServicer(storage, monitor), server)
+    observations_pb2_grpc.add_ObservationServiceServicer_to_server(
+        ObservationServicer(storage, monitor), server
+    )
     dispatch = DispatchStore(storage.engine)
     planning = PlanningServicer(storage, planner, dispatch)
     planning_pb2_grpc.add_PlanningServiceServicer_to_server(planning, server)
@@ -201,6 +268,9 @@ async def _start(server: grpc.aio.Server, port: int, settings: Settings) -> Serv
         DispatchServicer(storage, dispatch, planning, planner), server
     )
     operations_pb2_grpc.add_OperationsServicer_to_server(OperationsServicer(storage, planner), server)
+    alerts_pb2_grpc.add_AlertServiceServicer_to_server(AlertServicer(storage, hub), server)
+    incidents_pb2_grpc.add_IncidentServiceServicer_to_server(IncidentServicer(storage), server)
+    policies_pb2_grpc.add_SelectionPolicyServiceServicer_to_server(SelectionPolicyServicer(storage), server)
 
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -208,17 +278,32 @@ async def _start(server: grpc.aio.Server, port: int, settings: Settings) -> Serv
         (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
 
+    metrics_server = None
+    if settings.metrics_listen:
+        metrics_server = await asyncio.to_thread(start_metrics_server, settings.metrics_listen, metrics)
+        log.info(
+            "metrics on http://%s:%d/metrics", settings.metrics_listen.rsplit(":", 1)[0], metrics_server.port
+        )
     await server.start()
     for name in (*SERVICE_NAMES, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Service(server, port, storage, planner, health_servicer)
+    return Service(
+        server,
+        port,
+        storage,
+        planner,
+        health_servicer,
+        metrics,
+        metrics_server,
+        asyncio.create_task(monitor.run()),
+    )
 
 
 async def serve(settings: Settings, *, on_ready: object = None) -> None:
     """Runs until SIGTERM or SIGINT, then drains in-flight calls for `grace_s` seconds."""
     service, port = await create_server(settings.listen, settings)
     host = settings.listen.rsplit(":", 1)[0]
-    log.info("wastesvc listening on %s:%d (database %s)", host, port, settings.db_url)
+    log.info("wastesvc listening on %s:%d (database %s)", host, port, database_label(settings.db_url))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -9,19 +9,39 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 from multiprocessing.connection import Connection
 from typing import Any
 
 import routing
 
-__all__ = ["SolverCrashed", "SolverPool"]
+__all__ = ["SolverCrashed", "SolverPool", "exit_with_parent"]
 
 
 class SolverCrashed(RuntimeError):
     """The solver process died without an answer."""
 
 
-def _solve_in_child(problem: routing.Problem, options: routing.SolveOptions, conn: Connection) -> None:
+def exit_with_parent(parent_pid: int, poll_s: float = 0.5) -> None:
+    """Ends this process once its parent is gone (a kill -9 of the server must not leave a solver behind).
+
+    Runs as a daemon thread of the child; the parent's death re-parents the child, changing getppid().
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _solve_in_child(
+    problem: routing.Problem, options: routing.SolveOptions, conn: Connection, parent_pid: int
+) -> None:
+    exit_with_parent(parent_pid)
     try:
         conn.send(("ok", routing.solve(problem, options)))
     except routing.ProblemError as error:
@@ -54,7 +74,7 @@ class SolverPool:
         async with self._slots:
             receiver, sender = self._context.Pipe(duplex=False)
             process = self._context.Process(
-                target=_solve_in_child, args=(problem, options, sender), daemon=True
+                target=_solve_in_child, args=(problem, options, sender, os.getpid()), daemon=True
             )
             process.start()
             sender.close()

@@ -13,7 +13,7 @@ from typing import Any
 from adapters.lorawan.config import LorawanSettings, Overrides, load_settings
 from adapters.lorawan.devices import ConfigError
 from adapters.lorawan.file_sink import JsonLinesSink
-from adapters.lorawan.ingest import Ingestor
+from adapters.lorawan.ingest import Ingestor, Outcome
 from adapters.lorawan.mqtt import MqttSubscriber
 from adapters.lorawan.quarantine import Quarantine
 from adapters.lorawan.service_sink import build_service_sink
@@ -102,7 +102,9 @@ def _fail(error: Exception) -> int:
     return 2
 
 
-async def _serve(settings: LorawanSettings, sink: Sink) -> None:
+async def _serve(settings: LorawanSettings) -> None:
+    # The sink's gRPC channel belongs to this event loop: it is built here, not before asyncio.run.
+    sink = build_sink(settings)
     quarantine = Quarantine(settings.quarantine_path)
     ingestor = Ingestor(settings.models, sink, quarantine)
     stop = asyncio.Event()
@@ -132,12 +134,8 @@ def _run(args: argparse.Namespace) -> int:
         settings = _settings(args)
         if settings.mqtt is None and settings.webhook is None:
             raise ConfigError("nothing to receive: configure [mqtt] broker (--broker) or [webhook] listen")
-        sink = build_sink(settings)
-    except (ConfigError, NotImplementedError) as error:
-        return _fail(error)
-    try:
-        asyncio.run(_serve(settings, sink))
-    except OSError as error:
+        asyncio.run(_serve(settings))
+    except (ConfigError, OSError) as error:
         return _fail(error)
     return 0
 
@@ -181,13 +179,17 @@ def _show(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     try:
         settings = _settings(args)
-        sink = build_sink(settings)
-    except (ConfigError, NotImplementedError) as error:
+    except ConfigError as error:
         return _fail(error)
     quarantine = Quarantine(settings.quarantine_path)
+
+    async def replay() -> dict[int, Outcome]:
+        sink = build_sink(settings)  # its channel belongs to this event loop
+        return await Ingestor(settings.models, sink, quarantine).replay(args.ids or None)
+
     try:
-        outcomes = asyncio.run(Ingestor(settings.models, sink, quarantine).replay(args.ids or None))
-    except Exception as error:  # the sink could not store: nothing left the quarantine
+        outcomes = asyncio.run(replay())
+    except Exception as error:  # no sink, or it could not store: nothing left the quarantine
         return _fail(error)
     finally:
         quarantine.close()

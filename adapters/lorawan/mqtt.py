@@ -1,29 +1,26 @@
 """MQTT subscriber for The Things Stack v3 and ChirpStack v4 uplinks, at least once end to end.
 
-QoS 1 on a persistent session (fixed client id; MQTT 5 ``clean_start`` false with a session expiry,
-or MQTT 3.1.1 ``clean_session`` false), so the broker keeps what arrives while the adapter is down.
-PUBACKs are sent by hand, only after the sink stored the batch or the quarantine holds the frame: an
-adapter killed in between gets the same messages again on reconnect. paho's network thread does the
-I/O and reconnects with exponential back-off (``reconnect_delay_set``); the asyncio side decodes and
-stores.
+QoS 1 on a persistent session (fixed client id; MQTT 5 clean start off with a session expiry, or
+MQTT 3.1.1 clean session off), so the broker keeps what arrives while the adapter is down. PUBACKs are
+sent only after the sink stored the batch or the quarantine holds the frame: an adapter killed in
+between gets the same messages again on reconnect. The client is a lean asyncio one
+(`adapters.lorawan._mqtt_wire`): it reads the socket in large chunks and receives the next batch while
+the current one is stored. It reconnects with exponential back-off; a connection's unacknowledged
+messages are dropped with it, since the broker delivers them again to the next one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import threading
+import ssl
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-
+from adapters.lorawan import _mqtt_wire as wire
 from adapters.lorawan.ingest import Ingestor, ReceivedMessage
 from adapters.lorawan.messages import Network
 
@@ -31,17 +28,26 @@ __all__ = ["CHIRPSTACK_TOPIC", "TTS_TOPIC", "MqttSettings", "MqttSubscriber", "n
 
 _log = logging.getLogger("adapters.lorawan.mqtt")
 
+# Batches being stored at once.
+_PIPELINE = 2
+
 # Topic filters that say which network server's format a message is in.
 TTS_TOPIC = "v3/+/devices/+/up"
 CHIRPSTACK_TOPIC = "application/+/device/+/event/up"
+_SHAPES: tuple[tuple[tuple[str, ...], Network], ...] = (
+    (tuple(TTS_TOPIC.split("/")), "tts"),
+    (tuple(CHIRPSTACK_TOPIC.split("/")), "chirpstack"),
+)
 
 
 def network_of_topic(topic: str) -> Network | None:
     """``"tts"`` or ``"chirpstack"`` from the topic's shape; ``None`` for any other topic."""
-    if paho.topic_matches_sub(TTS_TOPIC, topic):
-        return "tts"
-    if paho.topic_matches_sub(CHIRPSTACK_TOPIC, topic):
-        return "chirpstack"
+    levels = topic.split("/")
+    for shape, network in _SHAPES:
+        if len(levels) == len(shape) and all(
+            want in ("+", level) and (want != "+" or level) for want, level in zip(shape, levels, strict=True)
+        ):
+            return network
     return None
 
 
@@ -70,7 +76,9 @@ class MqttSettings:
     tls
         Connect over TLS with the system's certificate authorities.
     batch_max
-        Most messages stored in one sink call (and MQTT 5 receive maximum: in flight, unacknowledged).
+        Most messages stored in one sink call. MQTT 5 clients ask the broker for three times as many
+        in flight (receive maximum), so that more arrive while two batches are being stored; for
+        MQTT 3.1.1 clients the broker's ``max_inflight_messages`` (Mosquitto: 20) is the limit.
     retry_min_s, retry_max_s
         Back-off between attempts when the sink fails.
     """
@@ -96,8 +104,21 @@ class MqttSettings:
 class _Delivery:
     topic: str
     payload: bytes
-    mid: int
+    packet_id: int
     qos: int
+
+
+class _ConnectionLost(Exception):
+    """The broker closed the connection, went silent or sent what this client cannot read."""
+
+
+@dataclass
+class _Connection:
+    """One connection's writer and the messages received on it, not yet handled."""
+
+    writer: asyncio.StreamWriter
+    inbox: deque[_Delivery] = field(default_factory=deque)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class MqttSubscriber:
@@ -114,106 +135,151 @@ class MqttSubscriber:
     def __init__(self, settings: MqttSettings, ingestor: Ingestor) -> None:
         self._settings = settings
         self._ingestor = ingestor
-        # Messages cross from paho's thread in a locked deque; the event loop is woken once per
-        # run of messages rather than once per message.
-        self._inbox: deque[_Delivery] = deque()
-        self._inbox_lock = threading.Lock()
-        self._wake_scheduled = False
-        self._ready = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._v5 = settings.protocol == "5"
         self.subscribed = asyncio.Event()
         """Set while connected with the subscriptions acknowledged by the broker."""
 
-    def _client(self) -> paho.Client:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Receive, store and acknowledge until ``stop`` is set, reconnecting with back-off.
+
+        Messages not yet handled when it stops stay unacknowledged: the broker delivers them again
+        to the next session with the same client id.
+        """
         s = self._settings
-        if s.protocol == "5":
-            client = paho.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=paho.MQTTv5)
-        else:
-            client = paho.Client(
-                CallbackAPIVersion.VERSION2,
-                client_id=s.client_id,
-                clean_session=False,
-                protocol=paho.MQTTv311,
-            )
-        client.manual_ack_set(True)
-        client.reconnect_delay_set(s.reconnect_min_s, s.reconnect_max_s)
-        if s.username is not None:
-            client.username_pw_set(s.username, s.password)
-        if s.tls:
-            client.tls_set()
-        client.on_connect = self._on_connect
-        client.on_subscribe = self._on_subscribe
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        return client
-
-    def _connect_properties(self) -> Properties | None:
-        if self._settings.protocol != "5":
-            return None
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = self._settings.session_expiry_s
-        properties.ReceiveMaximum = self._settings.batch_max
-        return properties
-
-    # paho callbacks: they run on paho's network thread and only hand over to the event loop.
-
-    def _threadsafe(self, callback: Any, *args: Any) -> None:
-        assert self._loop is not None  # set before the network thread starts
-        self._loop.call_soon_threadsafe(callback, *args)
-
-    def _on_connect(
-        self, client: paho.Client, _userdata: Any, flags: Any, reason: ReasonCode, _properties: Any
-    ) -> None:
-        if reason.is_failure:
-            _log.warning("broker refused the connection: %s", reason)
-            return
-        _log.info("connected (session present: %s)", flags.session_present)
-        client.subscribe([(topic, 1) for topic in self._settings.topics])
-
-    def _on_subscribe(
-        self, _client: paho.Client, _userdata: Any, _mid: int, reasons: list[ReasonCode], _properties: Any
-    ) -> None:
-        refused = [str(reason) for reason in reasons if reason.is_failure]
-        if refused:
-            _log.error("broker refused subscriptions %s: %s", self._settings.topics, refused)
-            return
-        _log.info("subscribed to %s", ", ".join(self._settings.topics))
-        self._threadsafe(self.subscribed.set)
-
-    def _on_disconnect(
-        self, _client: paho.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _properties: Any
-    ) -> None:
-        self._threadsafe(self.subscribed.clear)
-        if reason.is_failure:
-            _log.warning("disconnected (%s); reconnecting with back-off", reason)
-
-    def _on_message(self, _client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
-        delivery = _Delivery(message.topic, bytes(message.payload), message.mid, message.qos)
-        with self._inbox_lock:
-            self._inbox.append(delivery)
-            wake = not self._wake_scheduled
-            self._wake_scheduled = True
-        if wake:
-            self._threadsafe(self._ready.set)
-
-    # the asyncio side
-
-    async def _next_batch(self, stop: asyncio.Event) -> list[_Delivery]:
-        """Wait for messages (checking ``stop`` twice a second), then take up to ``batch_max``."""
+        delay = float(s.reconnect_min_s)
         while not stop.is_set():
             try:
-                await asyncio.wait_for(self._ready.wait(), timeout=0.5)
-            except TimeoutError:
-                continue
-            with self._inbox_lock:
-                count = min(len(self._inbox), self._settings.batch_max)
-                batch = [self._inbox.popleft() for _ in range(count)]
-                if not self._inbox:
-                    self._wake_scheduled = False
-                    self._ready.clear()
-            if batch:
-                return batch
-        return []
+                await self._session(stop)
+            except (OSError, TimeoutError, wire.ProtocolError, _ConnectionLost) as error:
+                _log.warning(
+                    "connection to %s:%d lost (%s); retrying in %.0f s", s.host, s.port, error, delay
+                )
+            finally:
+                if self.subscribed.is_set():
+                    delay = float(s.reconnect_min_s)
+                self.subscribed.clear()
+            if await _stopped(stop, delay):
+                return
+            delay = min(delay * 2, s.reconnect_max_s)
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        s = self._settings
+        context = ssl.create_default_context() if s.tls else None
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(s.host, s.port, ssl=context), timeout=s.keepalive_s
+        )
+        connection = _Connection(writer)
+        try:
+            writer.write(
+                wire.connect(
+                    s.client_id,
+                    v5=self._v5,
+                    keepalive_s=s.keepalive_s,
+                    session_expiry_s=s.session_expiry_s,
+                    receive_maximum=min(65535, (_PIPELINE + 1) * s.batch_max),
+                    username=s.username,
+                    password=s.password,
+                )
+            )
+            buffer = bytearray()
+            first = await self._read(reader, buffer)
+            if not first or first[0].kind != wire.CONNACK:
+                raise wire.ProtocolError("the broker did not answer CONNECT with CONNACK")
+            _log.info("connected (session present: %s)", wire.connack(first[0], v5=self._v5))
+            writer.write(wire.subscribe(1, s.topics, v5=self._v5))
+            self._dispatch(first[1:], connection)
+            receiver = asyncio.create_task(self._receive(reader, buffer, connection))
+            pinger = asyncio.create_task(self._ping(writer))
+            try:
+                await self._work(connection, receiver, stop)
+            finally:
+                pinger.cancel()
+                receiver.cancel()
+                await asyncio.gather(pinger, receiver, return_exceptions=True)
+            lost = None if receiver.cancelled() else receiver.exception()
+            if lost is not None:
+                raise lost
+        finally:
+            if not writer.is_closing():
+                writer.write(wire.disconnect())
+            writer.close()
+            with contextlib.suppress(OSError):  # already gone
+                await writer.wait_closed()
+
+    async def _read(self, reader: asyncio.StreamReader, buffer: bytearray) -> list[wire.Packet]:
+        """The complete packets of the next chunk read (several, or none while one is incomplete)."""
+        data = await asyncio.wait_for(reader.read(1 << 16), timeout=1.5 * self._settings.keepalive_s)
+        if not data:
+            raise _ConnectionLost("the broker closed the connection")
+        buffer += data
+        return wire.cut_packets(buffer)
+
+    async def _receive(
+        self, reader: asyncio.StreamReader, buffer: bytearray, connection: _Connection
+    ) -> None:
+        while True:
+            self._dispatch(await self._read(reader, buffer), connection)
+
+    def _dispatch(self, packets: list[wire.Packet], connection: _Connection) -> None:
+        for packet in packets:
+            if packet.kind == wire.PUBLISH:
+                topic, qos, packet_id, payload = wire.publish_fields(packet, v5=self._v5)
+                connection.inbox.append(_Delivery(topic, payload, packet_id, qos))
+            elif packet.kind == wire.SUBACK:
+                refused = wire.suback_refused(packet, v5=self._v5)
+                if refused:
+                    raise wire.ProtocolError(
+                        f"broker refused subscriptions {self._settings.topics}: {refused}"
+                    )
+                _log.info("subscribed to %s", ", ".join(self._settings.topics))
+                self.subscribed.set()
+            elif packet.kind == wire.DISCONNECT:
+                reason = f" (reason 0x{packet.body[0]:02x})" if packet.body else ""
+                raise _ConnectionLost(f"the broker disconnected{reason}")
+        if connection.inbox:
+            connection.ready.set()
+
+    async def _ping(self, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await asyncio.sleep(self._settings.keepalive_s / 2)
+            writer.write(wire.pingreq())
+
+    async def _work(self, connection: _Connection, receiver: asyncio.Task[None], stop: asyncio.Event) -> None:
+        """Store and acknowledge batches until ``stop`` is set or the connection is lost.
+
+        Up to `_PIPELINE` batches are stored at once, so the adapter decodes one while the service
+        writes the other; each is acknowledged when its own store returns.
+        """
+        slots = asyncio.Semaphore(_PIPELINE)
+        handling: set[asyncio.Task[None]] = set()
+
+        async def handle(batch: list[_Delivery]) -> None:
+            try:
+                if await self._handle(batch, stop) and not receiver.done():
+                    connection.writer.write(wire.pubacks([d.packet_id for d in batch if d.qos]))
+            finally:
+                slots.release()
+
+        try:
+            while not stop.is_set() and not receiver.done():
+                ready = asyncio.create_task(connection.ready.wait())
+                stopped = asyncio.create_task(stop.wait())
+                await asyncio.wait({ready, stopped, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                ready.cancel()
+                stopped.cancel()
+                if not connection.inbox or stop.is_set() or receiver.done():
+                    continue
+                await slots.acquire()
+                count = min(len(connection.inbox), self._settings.batch_max)
+                batch = [connection.inbox.popleft() for _ in range(count)]
+                if not connection.inbox:
+                    connection.ready.clear()
+                task = asyncio.create_task(handle(batch))
+                handling.add(task)
+                task.add_done_callback(handling.discard)
+        finally:
+            # Batches being stored finish (and are acknowledged) before the connection closes.
+            await asyncio.gather(*handling, return_exceptions=True)
 
     async def _handle(self, batch: Sequence[_Delivery], stop: asyncio.Event) -> bool:
         """Ingest ``batch``, retrying with back-off while the sink fails; False if stopped first."""
@@ -224,37 +290,18 @@ class MqttSubscriber:
                 await self._ingestor.ingest(messages)
             except Exception:
                 _log.exception("could not store %d uplinks; retrying in %.1f s", len(batch), delay)
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-                except TimeoutError:
-                    delay = min(delay * 2, self._settings.retry_max_s)
+                if await _stopped(stop, delay):
+                    return False
+                delay = min(delay * 2, self._settings.retry_max_s)
                 continue
             return True
         return False
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Receive, store and acknowledge until ``stop`` is set.
 
-        Messages not yet handled when it stops stay unacknowledged: the broker delivers them again
-        to the next session with the same client id.
-        """
-        self._loop = asyncio.get_running_loop()
-        client = self._client()
-        s = self._settings
-        if s.protocol == "5":
-            client.connect_async(
-                s.host, s.port, s.keepalive_s, clean_start=False, properties=self._connect_properties()
-            )
-        else:
-            client.connect_async(s.host, s.port, s.keepalive_s)
-        client.loop_start()
-        try:
-            while not stop.is_set():
-                batch = await self._next_batch(stop)
-                if batch and await self._handle(batch, stop):
-                    for delivery in batch:
-                        client.ack(delivery.mid, delivery.qos)
-        finally:
-            client.disconnect()
-            await asyncio.to_thread(client.loop_stop)
-            self.subscribed.clear()
+async def _stopped(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to ``seconds`` for ``stop``; whether it was set."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True

@@ -277,3 +277,12 @@ def test_solve_on_real_roads(osrm_url: str) -> None:
     assert VisitKind.FACILITY in kinds
     crow = GreatCircleMatrix(circuity=1.0).matrix(problem.locations()).distances_m
     assert route.distance_m > crow[0, 2:].max() * 2  # at least out to the farthest stop and back
+
+
+def test_points_a_metre_apart_on_one_road_are_zero_metres_apart(osrm_url: str) -> None:
+    """OSRM answers -0.6 m or so between such points; the matrix holds 0, never a negative distance."""
+    close = [Location(47.082009, 9.510674), Location(47.082004, 9.510677)]
+    with OsrmMatrix(osrm_url) as provider:
+        matrix = provider.matrix(close)
+    assert (matrix.distances_m >= 0).all()
+    assert matrix.distances_m[0, 1] <= 5

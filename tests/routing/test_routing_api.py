@@ -31,6 +31,7 @@ def test_public_surface() -> None:
     """The package exports exactly the names the service is allowed to use."""
     assert sorted(routing.__all__) == [
         "Break",
+        "Compartment",
         "CostBreakdown",
         "Depot",
         "DrivingRule",

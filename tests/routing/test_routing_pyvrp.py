@@ -123,6 +123,20 @@ def test_truck_carrying_two_streams_serves_one() -> None:
     assert routes["both"] == ["g1", "g2", GLASS_CENTRE.id]
 
 
+def test_warm_start_adds_a_trip_of_the_other_stream() -> None:
+    """The relaxation gives the only truck one stream; the repair adds a trip of the other: all served."""
+    day = road_day()
+    glass = tuple(residual(f"g{k}", -k, stream="glass") for k in (1, 2))
+    both = truck("both", streams=frozenset({"glass", "residual"}))
+    day = dataclasses.replace(day, stops=(*day.stops[:2], *glass), vehicles=(both,))
+    routes = relaxed_plan(day, time_limit_s=0.2)
+    assert check(day, as_solution(day, routes)) == []
+    (route,) = routes
+    served = sorted(x.ref_id for x in route.visits if x.kind is VisitKind.STOP)
+    assert served == ["g1", "g2", "s2", "s4"]
+    assert {x.ref_id for x in route.visits if x.kind is VisitKind.FACILITY} == {GLASS_CENTRE.id, "ts"}
+
+
 def test_skills_and_releases_are_respected() -> None:
     """Only the crane truck takes the crane stop, and the late stop waits for its release."""
     day = road_day()

@@ -15,6 +15,7 @@ from routing import (
     Facility,
     Location,
     Problem,
+    ProblemError,
     Route,
     SkipReason,
     SolveOptions,
@@ -143,8 +144,19 @@ def test_glass_never_rides_a_residual_truck() -> None:
     assert {x.ref_id for x in by_vehicle["g1"].visits if x.kind is VisitKind.FACILITY} == {"verre"}
 
 
+def trips(route: Route) -> list[list[str]]:
+    """The stops of each disposal trip of a route."""
+    out: list[list[str]] = [[]]
+    for x in route.visits:
+        if x.kind is VisitKind.STOP:
+            out[-1].append(x.ref_id)
+        elif x.kind is VisitKind.FACILITY:
+            out.append([])
+    return [trip for trip in out if trip]
+
+
 def test_two_stream_trucks_keep_streams_apart() -> None:
-    """Trucks able to carry both streams each take one, and dump it where it is accepted."""
+    """Trucks able to carry both streams never mix them in a trip, and dump each where it is accepted."""
     glass = [dataclasses.replace(residual(f"g{x}", x), stream="glass") for x in (3, 5)]
     both = frozenset({"residual", "glass"})
     day = dataclasses.replace(
@@ -154,11 +166,25 @@ def test_two_stream_trucks_keep_streams_apart() -> None:
     )
     solution = solve_checked(day)
     streams = {s.id: s.stream for s in day.stops}
-    assert sorted({streams[ref] for ref in stops_of(r)}.pop() for r in solution.routes) == [
-        "glass",
-        "residual",
-    ]
-    assert all(len({streams[ref] for ref in stops_of(r)}) == 1 for r in solution.routes)
+    served = [trip for r in solution.routes for trip in trips(r)]
+    assert sorted(ref for trip in served for ref in trip) == ["g3", "g5", "s2", "s4"]
+    assert all(len({streams[ref] for ref in trip}) == 1 for trip in served)
+
+
+def test_one_truck_collects_two_streams_in_two_trips() -> None:
+    """One truck, glass at -2 and -4 km, residual at 2 and 4 km: a glass trip to the glass centre
+    (-5 km) and a residual trip to the transfer station (10 km), 30 km in all whichever comes first."""
+    glass = tuple(dataclasses.replace(residual(f"g{x}", -x), stream="glass") for x in (2, 4))
+    day = dataclasses.replace(
+        road_day(),
+        stops=(*road_day().stops[:2], *glass),
+        vehicles=(truck("a", streams=frozenset({"residual", "glass"})),),
+    )
+    solution = solve_checked(day)
+    (route,) = solution.routes
+    assert sorted(map(sorted, trips(route))) == [["g2", "g4"], ["s2", "s4"]]
+    assert route.distance_m == 30_000
+    assert solution.skipped == ()
 
 
 @pytest.mark.parametrize(("prize", "visited"), [(1.0, False), (1000.0, True)])
@@ -397,3 +423,43 @@ def test_random_days_pass_the_checker(seed: int) -> None:
     solution = solve(problem, SolveOptions(time_limit_s=0.3))
     assert check(problem, solution) == []
     assert len(solution.routes) + len(solution.skipped) > 0
+
+
+TRANSFER_AT_1 = Facility("d1", at(1), frozenset({"residual"}), TimeWindow(5 * H, 20 * H), 600)
+
+
+def two_garages_day() -> Problem:
+    """Stops at 2 and 18 km; a truck and a dump near each end (garage 0, dump 1; dump 19, garage 20).
+
+    Each truck serving its own end drives 2 + 1 + 1 = 4 km, 8 km in all; one truck serving both drives
+    at best 0-18-2-1-0 (or 20-2-18-19-20), 36 km.
+    """
+    dump = dataclasses.replace(TRANSFER_AT_1, id="d19", location=at(19))
+    return dataclasses.replace(
+        road_day(),
+        stops=(residual("s2", 2), residual("s18", 18)),
+        vehicles=(truck("a"), truck("b", start_depot="far", end_depot="far")),
+        depots=(road_day().depots[0], Depot("far", at(20))),
+        facilities=(TRANSFER_AT_1, dump),
+    )
+
+
+@pytest.mark.parametrize(("objective", "trucks", "km"), [("cost", 2, 8), ("vehicles", 1, 36)])
+def test_objective_vehicles_first_uses_fewer_trucks(objective: str, trucks: int, km: int) -> None:
+    """The cost objective sends both trucks (8 km); fewest vehicles first sends one (36 km)."""
+    day = two_garages_day()
+    solution = solve(day, SolveOptions(time_limit_s=1.0, objective=objective))
+    assert check(day, solution) == []
+    assert len(solution.routes) == trucks
+    assert sum(r.distance_m for r in solution.routes) == km * 1000
+    assert solution.skipped == ()
+    # The plan is costed at the problem's own prices, whatever the search weighed.
+    assert solution.cost.fixed == 0.0
+    assert solution.cost.total == pytest.approx(km)
+
+
+def test_unknown_objective_is_rejected() -> None:
+    """An objective other than cost or vehicles is a ProblemError naming options.objective."""
+    with pytest.raises(ProblemError) as error:
+        solve(road_day(), SolveOptions(objective="trucks"))
+    assert [v.field for v in error.value.violations] == ["options.objective"]

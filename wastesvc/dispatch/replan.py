@@ -251,7 +251,7 @@ def build_replan(data: ReplanInput, time_limit_s: float) -> Replanned:
         matrix=routing.GreatCircleMatrix(circuity=1.3, speed_kmh=32.0),
     )
     options = routing.SolveOptions(time_limit_s=time_limit_s, initial_routes=initial, now_s=data.now_s)
-    built = BuiltProblem(data.tenant, problem, containers_of_stop, stream_of_vehicle, unassigned)
+    built = BuiltProblem(data.tenant, problem, containers_of_stop, unassigned)
     return Replanned(built, options, made_of, gone, frozenset(s.id for s in loads.values()))
 
 
@@ -322,8 +322,7 @@ def planning_input(data: ReplanInput) -> PlanningInput:
         service_date=data.service_date,
         timezone=data.timezone,
         containers=(),
-        latest={},
-        history=(),
+        forecasts={},
         vehicles=(),
         depots={},
         facilities=(),

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import re
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +15,7 @@ from typing import Any
 from google.protobuf import duration_pb2, timestamp_pb2
 from google.type import latlng_pb2, timeofday_pb2
 
+from wastesvc.domain._limits import DEFAULT_MAX_CHARS, MAX_CHARS, check_text
 from wastesvc.errors import FieldViolation, InvalidArgument
 from wastesvc.v1 import common_pb2
 
@@ -30,6 +34,7 @@ __all__ = [
     "parse_tenant",
     "resource_name",
     "seconds_to_timeofday",
+    "set_page_token_key",
     "stream_from_key",
     "stream_key",
     "timeofday_to_seconds",
@@ -156,9 +161,15 @@ def check_window(window: common_pb2.TimeWindow, field: str) -> list[FieldViolati
     return violations
 
 
+# A service, dump or break longer than a day is a unit mistake, and would overflow day arithmetic.
+MAX_TASK_DURATION = timedelta(hours=24)
+
+
 def check_duration(value: duration_pb2.Duration, field: str) -> list[FieldViolation]:
     if value.seconds < 0 or value.nanos < 0:
         return [FieldViolation(field, "must not be negative")]
+    if value.seconds > MAX_TASK_DURATION.total_seconds():
+        return [FieldViolation(field, "must be at most 24 hours")]
     return []
 
 
@@ -184,20 +195,48 @@ def page_size(requested: int, default: int, maximum: int, field: str = "page_siz
     return min(requested or default, maximum)
 
 
+# Page tokens are signed so a client can only hand back a token this service issued: an altered or forged
+# one is refused before its content is read. The server sets a key derived from its auth key; until then a
+# random per-process key is used.
+_token_key = {"key": secrets.token_bytes(32)}
+
+
+def set_page_token_key(key: bytes) -> None:
+    """Sign page tokens with a key derived from `key` (so tokens survive a restart of the server)."""
+    _token_key["key"] = hmac.new(key, b"wastesvc page token", hashlib.sha256).digest()
+
+
+def _mac(payload: bytes) -> bytes:
+    return hmac.new(_token_key["key"], payload, hashlib.sha256).digest()[:16]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def encode_page_token(key: Any, context: Mapping[str, Any] | None = None) -> str:
-    payload = json.dumps({"k": key, "c": dict(context or {})}, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    payload = json.dumps({"k": key, "c": dict(context or {})}, separators=(",", ":"), sort_keys=True).encode()
+    return f"{_b64(payload)}.{_b64(_mac(payload))}"
 
 
 def decode_page_token(token: str, context: Mapping[str, Any] | None = None, field: str = "page_token") -> Any:
     """The key stored in a token; a token from another query (filter changed) is rejected (AIP-158)."""
     if not token:
         return None
+    not_ours = InvalidArgument([FieldViolation(field, "is not a token this service issued")])
     try:
-        payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        key, stored_context = payload["k"], payload["c"]
+        body, mac = token.split(".")
+        payload = _unb64(body)
+        if not hmac.compare_digest(_unb64(mac), _mac(payload)):
+            raise not_ours
+        decoded = json.loads(payload)
+        key, stored_context = decoded["k"], decoded["c"]
     except (ValueError, KeyError, TypeError):
-        raise InvalidArgument([FieldViolation(field, "is not a token this service issued")]) from None
+        raise not_ours from None
     if stored_context != dict(context or {}):
         raise InvalidArgument([FieldViolation(field, "belongs to a different query (filter changed)")])
     return key
@@ -208,6 +247,8 @@ _CLAUSE = re.compile(r'^\s*([a-z_]+)\s*=\s*("(?:[^"\\]|\\.)*"|[A-Za-z0-9_.-]+)\s
 
 def parse_filter(text: str, allowed: Mapping[str, str], field: str = "filter") -> dict[str, str]:
     """An AIP-160 subset: `a = "x" AND b = Y`; returns {column: value} using `allowed` {field: column}."""
+    if len(text) > MAX_CHARS["filter"]:
+        raise InvalidArgument([FieldViolation(field, f"must be at most {MAX_CHARS['filter']} characters")])
     if not text.strip():
         return {}
     result: dict[str, str] = {}
@@ -222,5 +263,21 @@ def parse_filter(text: str, allowed: Mapping[str, str], field: str = "filter") -
             raise InvalidArgument(
                 [FieldViolation(field, f"cannot filter on {name!r}; allowed: {', '.join(sorted(allowed))}")]
             )
-        result[allowed[name]] = json.loads(raw) if raw.startswith('"') else raw
+        result[allowed[name]] = _filter_value(raw, name, field)
     return result
+
+
+def _filter_value(raw: str, name: str, field: str) -> str:
+    """A bare word, or a quoted string with JSON escapes; a bad escape or lone surrogate is refused."""
+    if not raw.startswith('"'):
+        return raw
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise InvalidArgument([FieldViolation(field, f"the value of {name} has a bad escape")]) from None
+    if not isinstance(value, str):  # pragma: no cover - the pattern only admits a quoted string
+        raise InvalidArgument([FieldViolation(field, f"the value of {name} must be a string")])
+    violations = check_text(value, field, max_chars=DEFAULT_MAX_CHARS)
+    if violations:
+        raise InvalidArgument([FieldViolation(field, f"the value of {name} {violations[0].description}")])
+    return value

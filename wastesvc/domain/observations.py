@@ -17,6 +17,7 @@ from wastesvc.domain._common import (
     resource_name,
     to_timestamp,
 )
+from wastesvc.domain._limits import check_message
 from wastesvc.domain.readings import check_batch_size
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, ServiceError
 from wastesvc.storage import ContainerRow, ObservationRow, ReadingInsert, Storage
@@ -53,6 +54,9 @@ def observation_proto(row: ObservationRow) -> observations_pb2.Observation:
 
 
 def _check(o: observations_pb2.Observation, p: str, now: datetime) -> list[FieldViolation]:
+    limits = check_message(o, p)
+    if limits:
+        return limits
     v = [
         FieldViolation(f"{p}.{field}", "is required")
         for field in ("source", "entity_id", "entity_type", "property")

@@ -5,6 +5,7 @@ Pure functions over storage rows; the planner (wastesvc.planner) does the I/O an
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -16,25 +17,29 @@ from google.type import date_pb2, latlng_pb2
 
 import routing
 from wastesvc.domain._common import resource_name, stream_from_key, to_duration, to_timestamp
-from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, ReadingRow, VehicleRow
+from wastesvc.domain.parking import ParkingEffect
+from wastesvc.fill import Finding, Forecast, SelectionPolicy
+from wastesvc.scenario import load_default
+from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, VehicleRow
 from wastesvc.v1 import planning_pb2
 
 __all__ = [
     "DENSITY_KG_PER_L",
+    "PRE_DEPARTURE_CHECK_S",
     "PlanningInput",
     "Selection",
+    "api_violations",
     "build_problem",
     "initial_stops",
-    "last_emptied",
-    "select_containers",
     "solution_to_plan",
 ]
 
-# Bulk density of each stream as found in a container (kg per litre of container volume): typical orders of
-# magnitude from waste characterisation studies; the territory publishes none (facilities.md §5).
-DENSITY_KG_PER_L = {"residual": 0.15, "packaging": 0.04, "paper": 0.08, "glass": 0.35, "biowaste": 0.5}
-# A drop of this much between consecutive readings means the container was emptied (REFERENCE §5).
-EMPTYING_DROP = 0.3
+# The crew's walk-around check of the truck (lights, tyres, lifting gear) before it leaves the depot.
+PRE_DEPARTURE_CHECK_S = 15 * 60
+
+# Bulk density of each stream as found in a container (kg per litre of container volume): the scenario's
+# documented figures (wastesvc/scenario/SOURCES.md), the one source of densities.
+DENSITY_KG_PER_L = {s.id: s.density_kg_per_l for s in load_default().streams}
 # Average road speed over town and rural roads, and the road/crow-fly ratio (REFERENCE §2, ≈1.3 urban).
 SPEED_KMH = 32.0
 CIRCUITY = 1.3
@@ -56,11 +61,17 @@ _VISIT_KINDS = {
 
 @dataclass(frozen=True)
 class Selection:
-    """A container chosen for collection, with what it is expected to hold."""
+    """A container chosen for collection, with what it is expected to hold at the service time and why.
+
+    An optional one (`required` False) is worth `prize` cost units to the round that passes by.
+    """
 
     container: ContainerRow
     fill: float
-    reason: str  # "fill" or "age"
+    reason: str
+    required: bool = True
+    prize: float = 0.0
+    forecast: Forecast | None = None
 
 
 @dataclass(frozen=True)
@@ -71,14 +82,21 @@ class PlanningInput:
     service_date: date
     timezone: ZoneInfo
     containers: Sequence[ContainerRow]
-    latest: Mapping[str, ReadingRow]
-    history: Sequence[ReadingRow]
+    forecasts: Mapping[str, Forecast]  # by container id
     vehicles: Sequence[VehicleRow]
     depots: Mapping[str, DepotRow]
     facilities: Sequence[FacilityRow]
     streams: frozenset[str]
-    fill_threshold: float
-    max_days_without_emptying: int
+    fill_threshold: float  # 0: the policy alone decides
+    max_days_without_emptying: int  # 0: each stream's figure from the scenario
+    # Containers with an open overflow report: mandatory visits, whatever their sensor says.
+    reported_overflowing: frozenset[str] = frozenset()
+    # Active fire and tilt alarms, by container id: mandatory visits too.
+    alarms: Mapping[str, Sequence[Finding]] = field(default_factory=dict)
+    # The tenant's selection policy; None: the service's defaults.
+    policy: SelectionPolicy | None = None
+    # Street parking pressure by container id (wastesvc.domain.parking); empty: no effect.
+    parking: Mapping[str, ParkingEffect] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,71 +106,53 @@ class BuiltProblem:
     tenant: str
     problem: routing.Problem
     containers_of_stop: dict[str, list[Selection]]
-    stream_of_vehicle: dict[str, str]
     unassigned: list[Selection] = field(default_factory=list)
+    # (vehicle id, reason) of the vehicles whose stored settings cannot drive; left out of the day.
+    left_out_vehicles: list[tuple[str, str]] = field(default_factory=list)
 
 
-def last_emptied(history: Sequence[ReadingRow]) -> dict[str, datetime]:
-    """Per container, the time of the latest reading right after a sudden drop in fill."""
-    result: dict[str, datetime] = {}
-    previous: ReadingRow | None = None
-    for reading in history:  # ordered by container, then time
-        same_container = previous is not None and previous.container_id == reading.container_id
-        if same_container and previous is not None and previous.fill - reading.fill >= EMPTYING_DROP:
-            result[reading.container_id] = reading.measure_time
-        previous = reading
-    return result
+def _compartments(vehicle: VehicleRow, carried: frozenset[str]) -> tuple[routing.Compartment, ...]:
+    """The vehicle's compartments for the streams of the day (one that carries none of them is left out)."""
+    out = []
+    for streams, litres, kilos in json.loads(vehicle.compartments):
+        mine = frozenset(streams.split(",")) & carried
+        if mine:
+            out.append(routing.Compartment(mine, float(litres), float(kilos)))
+    return tuple(out)
 
 
-def select_containers(data: PlanningInput, now: datetime) -> list[Selection]:
-    """Containers at or above the fill threshold, plus those not emptied for too many days."""
-    emptied = last_emptied(data.history)
-    chosen = []
-    for container in data.containers:
-        if container.stream not in data.streams:
-            continue
-        latest = data.latest.get(container.id)
-        fill = latest.fill if latest is not None else 0.0
-        known = [t for t in (emptied.get(container.id), container.last_emptied_time) if t is not None]
-        too_old = bool(known) and now - max(known) >= timedelta(days=data.max_days_without_emptying)
-        if latest is not None and fill >= data.fill_threshold:
-            chosen.append(Selection(container, fill, "fill"))
-        elif too_old:
-            chosen.append(Selection(container, fill, "age"))
-    return chosen
+def _carried(vehicle: VehicleRow, demand: Mapping[str, float]) -> frozenset[str]:
+    """The streams of the day a vehicle may collect: the solver picks one per disposal trip."""
+    return frozenset(s for s in vehicle.streams.split(",") if demand.get(s, 0.0) > 0)
 
 
-def _assign_streams(vehicles: Sequence[VehicleRow], demand: Mapping[str, float]) -> dict[str, str]:
-    """One stream per vehicle for the day (a compactor body carries one stream), balancing litres."""
-    assigned_capacity: dict[str, float] = defaultdict(float)
-    result = {}
-    # Specialised trucks first, so multi-stream trucks fill the gaps they leave.
-    for vehicle in sorted(vehicles, key=lambda v: (len(v.streams.split(",")), v.id)):
-        options = [s for s in vehicle.streams.split(",") if demand.get(s, 0.0) > 0]
-        if not options:
-            continue
-        stream = max(options, key=lambda s: (demand[s] / (1.0 + assigned_capacity[s]), s))
-        assigned_capacity[stream] += vehicle.capacity_l
-        result[vehicle.id] = stream
-    return result
+def _departure(vehicle: VehicleRow) -> int:
+    """When the truck leaves: after the crew's pre-departure check, within the shift."""
+    return min(vehicle.shift_start_s + PRE_DEPARTURE_CHECK_S, vehicle.shift_end_s)
 
 
 def build_problem(
-    data: PlanningInput, selected: Sequence[Selection], *, driving_rule: routing.DrivingRule | None = None
+    data: PlanningInput,
+    selected: Sequence[Selection],
+    *,
+    driving_rule: routing.DrivingRule | None = None,
+    cost_per_vehicle: float = 0.0,
 ) -> BuiltProblem:
-    """The routing problem of the day: one stop per isle and stream, one stream per vehicle.
+    """The routing problem of the day: one stop per isle and stream, one stream per disposal trip.
 
-    `driving_rule`, when given, applies to every crew.
+    `driving_rule`, when given, applies to every crew; `cost_per_vehicle` is each truck's fixed cost.
     """
     demand: dict[str, float] = defaultdict(float)
     for s in selected:
         demand[s.container.stream] += s.container.volume_l * s.fill
-    stream_of_vehicle = _assign_streams(data.vehicles, demand)
-    carried = set(stream_of_vehicle.values())
+    usable, left_out = _usable_vehicles(data, driving_rule)
+    data = dataclasses.replace(data, vehicles=usable)
+    streams_of_vehicle = {v.id: _carried(v, demand) for v in data.vehicles if _carried(v, demand)}
+    carried = set().union(*streams_of_vehicle.values())
     equipped: dict[str, list[set[str]]] = defaultdict(list)
     for v in data.vehicles:
-        if v.id in stream_of_vehicle:
-            equipped[stream_of_vehicle[v.id]].append({e for e in v.equipment.split(",") if e})
+        for stream in streams_of_vehicle.get(v.id, ()):
+            equipped[stream].append({e for e in v.equipment.split(",") if e})
 
     groups: dict[tuple[str, ...], list[Selection]] = defaultdict(list)
     unassigned = []
@@ -164,7 +164,8 @@ def build_problem(
             unassigned.append(s)
             continue
         spot = c.isle or f"{c.lat:.5f},{c.lng:.5f}"
-        groups[(spot, c.stream, c.access_windows, c.required_equipment)].append(s)
+        windows = data.parking.get(c.id, ParkingEffect()).windows(c.access_windows)
+        groups[(spot, c.stream, windows, c.required_equipment)].append(s)
 
     stops = []
     containers_of_stop = {}
@@ -179,40 +180,25 @@ def build_problem(
                 stream=stream,
                 volume_l=volume,
                 weight_kg=volume * DENSITY_KG_PER_L.get(stream, 0.2),
-                service_s=sum(m.container.service_s for m in members),
+                service_s=sum(
+                    m.container.service_s + data.parking.get(m.container.id, ParkingEffect()).extra_service_s
+                    for m in members
+                ),
                 time_windows=tuple(routing.TimeWindow(a, b) for a, b in json.loads(windows)),
+                required=any(m.required for m in members),
+                prize=sum(m.prize for m in members),
                 container_ids=tuple(m.container.id for m in members),
                 required_skills=frozenset(e for e in equipment.split(",") if e),
             )
         )
         containers_of_stop[stop_id] = members
 
-    vehicles = []
-    for v in data.vehicles:
-        if v.id not in stream_of_vehicle:
-            continue
-        lunch = routing.Break(v.break_start_s, v.break_end_s, v.break_s) if v.break_s else None
-        vehicles.append(
-            routing.Vehicle(
-                id=v.id,
-                capacity_l=float(v.capacity_l),
-                capacity_kg=float(v.capacity_kg),
-                streams=frozenset({stream_of_vehicle[v.id]}),
-                start_depot=v.home_depot,
-                end_depot=v.home_depot,
-                shift=routing.TimeWindow(v.shift_start_s, v.shift_end_s),
-                # The crew clocks in at shift start and the truck goes out then (waiting, if need be, at
-                # the first stop); a later start would only dodge the lunch break.
-                latest_departure_s=v.shift_start_s,
-                driving_rule=driving_rule,
-                cost_per_km=v.cost_per_km,
-                cost_per_hour=v.cost_per_hour,
-                route_volume_cap_l=float(v.daily_volume_cap_l) or None,
-                lunch=lunch,
-                skills=frozenset(e for e in v.equipment.split(",") if e),
-            )
-        )
-    used_depots = {v.home_depot for v in data.vehicles if v.id in stream_of_vehicle}
+    vehicles = [
+        _routing_vehicle(v, streams_of_vehicle[v.id], driving_rule, cost_per_vehicle)
+        for v in data.vehicles
+        if v.id in streams_of_vehicle
+    ]
+    used_depots = {v.home_depot for v in data.vehicles if v.id in streams_of_vehicle}
     problem = routing.Problem(
         stops=tuple(stops),
         vehicles=tuple(vehicles),
@@ -234,7 +220,142 @@ def build_problem(
         ),
         matrix=routing.GreatCircleMatrix(circuity=CIRCUITY, speed_kmh=SPEED_KMH),
     )
-    return BuiltProblem(data.tenant, problem, containers_of_stop, stream_of_vehicle, unassigned)
+    return BuiltProblem(data.tenant, problem, containers_of_stop, unassigned, left_out)
+
+
+def _trip_streams(route: routing.Route, stops: Mapping[str, routing.Stop]) -> list[str]:
+    """The stream of each trip of a route in order, consecutive trips of one stream counted once."""
+    streams: list[str] = []
+    for visit in route.visits:
+        if visit.kind is routing.VisitKind.STOP and (
+            not streams or streams[-1] != stops[visit.ref_id].stream
+        ):
+            streams.append(stops[visit.ref_id].stream)
+    return streams
+
+
+def _routing_vehicle(
+    v: VehicleRow,
+    streams: frozenset[str],
+    driving_rule: routing.DrivingRule | None,
+    cost_per_vehicle: float = 0.0,
+) -> routing.Vehicle:
+    lunch = routing.Break(v.break_start_s, v.break_end_s, v.break_s) if v.break_s else None
+    return routing.Vehicle(
+        id=v.id,
+        capacity_l=float(v.capacity_l),
+        capacity_kg=float(v.capacity_kg),
+        streams=streams,
+        start_depot=v.home_depot,
+        end_depot=v.home_depot,
+        shift=routing.TimeWindow(_departure(v), v.shift_end_s),
+        # The crew clocks in at shift start, checks the truck and goes out then (waiting, if need be,
+        # at the first stop); a later start would only dodge the lunch break.
+        latest_departure_s=_departure(v),
+        driving_rule=driving_rule,
+        cost_per_km=v.cost_per_km,
+        cost_per_hour=v.cost_per_hour,
+        fixed_cost=cost_per_vehicle,
+        compartments=_compartments(v, streams),
+        route_volume_cap_l=float(v.daily_volume_cap_l) or None,
+        lunch=lunch,
+        skills=frozenset(e for e in v.equipment.split(",") if e),
+    )
+
+
+# Routing's names of vehicle fields → the Vehicle resource's fields.
+_VEHICLE_FIELDS = {
+    "capacity_l": "capacity_liters",
+    "capacity_kg": "capacity_kg",
+    "start_depot": "home_depot",
+    "end_depot": "home_depot",
+    "shift": "shift",
+    "latest_departure_s": "shift",
+    "lunch": "break_window",
+    "cost_per_km": "cost_per_kilometer",
+    "cost_per_hour": "cost_per_hour",
+    "route_volume_cap_l": "daily_volume_cap_liters",
+}
+# Above this a cost is a unit mistake that would overflow the solver's integer costs (as in resources).
+_MAX_COST = 10_000.0
+
+
+def _vehicle_field(path: str) -> str:
+    """`vehicles[0].lunch` → `break_window`."""
+    routing_field = path.split(".", 1)[1].split(".", 1)[0].split("[", 1)[0] if "." in path else ""
+    return _VEHICLE_FIELDS.get(routing_field, routing_field or "vehicle")
+
+
+def _usable_vehicles(
+    data: PlanningInput, driving_rule: routing.DrivingRule | None
+) -> tuple[list[VehicleRow], list[tuple[str, str]]]:
+    """The vehicles that can drive, and (vehicle id, reason) of those that cannot.
+
+    Checked one by one, so a vehicle stored with settings that cannot work is left out of the day with
+    its reason instead of failing the whole plan.
+    """
+    usable, left_out = [], []
+    for v in data.vehicles:
+        depot = data.depots.get(v.home_depot)
+        alone = routing.Problem(
+            stops=(),
+            vehicles=(_routing_vehicle(v, frozenset(v.streams.split(",")), driving_rule),),
+            depots=(routing.Depot(depot.id, routing.Location(depot.lat, depot.lng)),) if depot else (),
+            facilities=(),
+            matrix=routing.GreatCircleMatrix(circuity=CIRCUITY, speed_kmh=SPEED_KMH),
+        )
+        problems = [f"{_vehicle_field(p.field)}: {p.description}" for p in _violations(alone)]
+        problems += [
+            f"{name}: must be within [0, {_MAX_COST:g}]"
+            for name, value in (("cost_per_kilometer", v.cost_per_km), ("cost_per_hour", v.cost_per_hour))
+            if not value <= _MAX_COST
+        ]
+        if problems:
+            left_out.append((v.id, "; ".join(problems)))
+        else:
+            usable.append(v)
+    return usable, left_out
+
+
+def _containers(built: BuiltProblem, stop_id: str) -> list[ContainerRow]:
+    return [m.container for m in built.containers_of_stop[stop_id]]
+
+
+def _violations(problem: routing.Problem) -> list[routing.FieldViolation]:
+    try:
+        routing.validate(problem)
+    except routing.ProblemError as exc:
+        return exc.violations
+    return []
+
+
+def api_violations(
+    built: BuiltProblem, violations: Sequence[routing.FieldViolation]
+) -> list[tuple[str, str]]:
+    """(resource field, description) of routing's violations, which name internal indexes (`stops[3]`)."""
+    problem, tenant = built.problem, built.tenant
+    named: dict[str, Sequence[str]] = {
+        "stops": [
+            ", ".join(
+                resource_name(tenant, "containers", m.container.id) for m in built.containers_of_stop[s.id]
+            )
+            for s in problem.stops
+        ],
+        "vehicles": [resource_name(tenant, "vehicles", v.id) for v in problem.vehicles],
+        "depots": [resource_name(tenant, "depots", d.id) for d in problem.depots],
+        "facilities": [resource_name(tenant, "facilities", f.id) for f in problem.facilities],
+    }
+    result = []
+    for v in violations:
+        collection, _, rest = v.field.partition("[")
+        index, _, tail = rest.partition("]")
+        names = named.get(collection, ())
+        if index.isdigit() and int(index) < len(names):
+            suffix = f".{_vehicle_field(v.field)}" if collection == "vehicles" and tail else tail
+            result.append((names[int(index)] + suffix, v.description))
+        else:
+            result.append((v.field, v.description))
+    return result
 
 
 def _at(service_date: date, tz: ZoneInfo, seconds: int) -> datetime:
@@ -258,11 +379,13 @@ def solution_to_plan(
         create_time=to_timestamp(created),
     )
     for route in solution.routes:
+        trip_streams = _trip_streams(route, stops)
         out = plan.routes.add(
             vehicle=resource_name(data.tenant, "vehicles", route.vehicle_id),
-            stream=stream_from_key(built.stream_of_vehicle[route.vehicle_id]),
+            stream=stream_from_key(trip_streams[0]) if trip_streams else 0,
             distance_meters=route.distance_m,
             duration=to_duration(route.duration_s),
+            streams=[stream_from_key(s) for s in trip_streams],
         )
         collected = 0.0
         for visit in route.visits:
@@ -275,6 +398,7 @@ def solution_to_plan(
                 load_liters=visit.load_l,
                 load_kg=visit.load_kg,
                 distance_meters=visit.distance_from_prev_m,
+                compartment_load_liters=visit.compartment_loads_l,
             )
             location: routing.Location | None = None
             if visit.kind is routing.VisitKind.STOP:
@@ -283,6 +407,11 @@ def solution_to_plan(
                     resource_name(data.tenant, "containers", m.container.id) for m in members
                 )
                 item.expected_fill = max(m.fill for m in members)
+                arrival = _at(data.service_date, data.timezone, visit.arrival_s)
+                item.predicted_fills.extend(
+                    m.forecast.fill_at(arrival) if m.forecast is not None else m.fill for m in members
+                )
+                item.selection_reasons.extend(m.reason for m in members)
                 location = stops[visit.ref_id].location
                 out.container_count += len(members)
                 collected += stops[visit.ref_id].volume_l
@@ -316,6 +445,8 @@ def solution_to_plan(
                 )
             ),
         )
+    for vehicle_id, reason in built.left_out_vehicles:
+        plan.skipped_vehicles.add(vehicle=resource_name(data.tenant, "vehicles", vehicle_id), reason=reason)
     totals = plan.totals
     totals.vehicle_count = len(plan.routes)
     totals.container_count = sum(r.container_count for r in plan.routes)

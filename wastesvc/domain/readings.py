@@ -15,7 +15,9 @@ from wastesvc.domain._common import (
     resource_name,
     to_timestamp,
 )
+from wastesvc.domain._limits import check_message
 from wastesvc.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, ServiceError
+from wastesvc.fill import Limits, Reading, impossibility
 from wastesvc.storage import ContainerRow, ReadingInsert, ReadingRow, Storage
 from wastesvc.v1 import readings_pb2
 
@@ -54,6 +56,7 @@ def reading_proto(row: ReadingRow) -> readings_pb2.Reading:
         fill=row.fill,
         tilted=row.tilted,
         create_time=to_timestamp(row.create_time),
+        outlier_reason=row.outlier,
     )
     if row.distance_mm is not None:
         result.distance_mm = row.distance_mm
@@ -67,7 +70,9 @@ def reading_proto(row: ReadingRow) -> readings_pb2.Reading:
 
 
 def _check_reading(reading: readings_pb2.Reading, p: str, now: datetime) -> list[FieldViolation]:
-    v: list[FieldViolation] = []
+    v = check_message(reading, p)
+    if v:
+        return v
     if not reading.HasField("measure_time"):
         v.append(FieldViolation(f"{p}.measure_time", "is required"))
     else:
@@ -81,8 +86,9 @@ def _check_reading(reading: readings_pb2.Reading, p: str, now: datetime) -> list
     level = reading.WhichOneof("level")
     if level is None:
         v.append(FieldViolation(f"{p}.fill_fraction", "one of fill_fraction or distance_mm is required"))
-    elif level == "fill_fraction" and not (0.0 <= reading.fill_fraction <= 1.0):
-        v.append(FieldViolation(f"{p}.fill_fraction", "must be within [0, 1]"))
+    elif level == "fill_fraction" and not math.isfinite(reading.fill_fraction):
+        # A finite fill outside 0..1 is an outlier to keep (see `_outlier`); NaN or infinity is no value.
+        v.append(FieldViolation(f"{p}.fill_fraction", "must be a finite number"))
     elif level == "distance_mm" and reading.distance_mm < 0:
         v.append(FieldViolation(f"{p}.distance_mm", "must not be negative"))
     if reading.HasField("battery_percent") and not (0.0 <= reading.battery_percent <= 100.0):
@@ -113,7 +119,18 @@ def _target(
     return parse_name(parent, "containers", f"{p}.parent")
 
 
-def _insert(row: ContainerRow, reading: readings_pb2.Reading, p: str) -> ReadingInsert:
+def _outlier(row: ContainerRow, reading: readings_pb2.Reading, raw_fill: float, now: datetime) -> str:
+    """Why the reading cannot be true, or "" (the fill library's rule, with the container's depth)."""
+    depth = row.empty_distance_mm if row.empty_distance_mm > row.full_distance_mm else None
+    distance = reading.distance_mm if reading.WhichOneof("level") == "distance_mm" else None
+    # A distance shorter than the full line is waste heaped above it, a true overflow: only a fill sent
+    # as a fraction can be impossible by its value.
+    fill = raw_fill if distance is None else min(1.0, max(0.0, raw_fill))
+    frame = Reading(time=from_timestamp(reading.measure_time), fill=fill, distance_mm=distance)
+    return impossibility(frame, now, Limits(container_depth_mm=depth)) or ""
+
+
+def _insert(row: ContainerRow, reading: readings_pb2.Reading, p: str, now: datetime) -> ReadingInsert:
     if reading.WhichOneof("level") == "distance_mm":
         if row.empty_distance_mm <= row.full_distance_mm:
             name = resource_name(row.tenant, "containers", row.id)
@@ -122,10 +139,12 @@ def _insert(row: ContainerRow, reading: readings_pb2.Reading, p: str) -> Reading
                 reason="CONTAINER_HAS_NO_MODEL",
                 metadata={"resource": name, "field": f"{p}.reading.distance_mm"},
             )
-        fill = fill_from_distance(row.empty_distance_mm, row.full_distance_mm, reading.distance_mm)
+        span = row.empty_distance_mm - row.full_distance_mm
+        raw = (row.empty_distance_mm - reading.distance_mm) / span
         distance: int | None = reading.distance_mm
     else:
-        fill, distance = reading.fill_fraction, None
+        raw, distance = reading.fill_fraction, None
+    fill = min(1.0, max(0.0, raw))
     when = from_timestamp(reading.measure_time)
     return ReadingInsert(
         tenant=row.tenant,
@@ -138,6 +157,7 @@ def _insert(row: ContainerRow, reading: readings_pb2.Reading, p: str) -> Reading
         battery_percent=reading.battery_percent if reading.HasField("battery_percent") else None,
         temperature_c=reading.temperature_celsius if reading.HasField("temperature_celsius") else None,
         tilted=reading.tilted,
+        outlier=_outlier(row, reading, raw, now),
     )
 
 
@@ -201,7 +221,7 @@ def resolve_readings(
                 )
             continue
         try:
-            result.append(_insert(row, request.reading, p))
+            result.append(_insert(row, request.reading, p, now))
         except ServiceError as error:
             result.append(error)
     return result

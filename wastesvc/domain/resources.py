@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from wastesvc.errors import FieldViolation, InvalidArgument
 from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, ReadingRow, VehicleRow
 from wastesvc.v1 import common_pb2, containers_pb2, fleet_pb2
 
-__all__ = ["CONTAINERS", "DEPOTS", "FACILITIES", "VEHICLES", "ResourceKind", "apply_update_mask"]
+__all__ = ["CONTAINERS", "DEPOTS", "FACILITIES", "VEHICLES", "ResourceKind", "apply_update_mask", "etag_of"]
 
 Row = TypeVar("Row", ContainerRow, DepotRow, FacilityRow, VehicleRow)
 Msg = TypeVar("Msg", bound=Message)
@@ -58,6 +59,12 @@ def _equipment_violations(values: Any, field: str) -> list[FieldViolation]:
         for i, value in enumerate(values)
         if not _EQUIPMENT.match(value)
     ]
+
+
+def etag_of(row: ContainerRow | DepotRow | FacilityRow | VehicleRow) -> str:
+    """The version of a stored resource (AIP-154): every write moves update_time."""
+    stamp = f"{row.tenant}/{row.id}@{row.update_time.isoformat()}".encode()
+    return hashlib.sha256(stamp).hexdigest()[:20]
 
 
 def _window(start_s: int, end_s: int) -> common_pb2.TimeWindow:
@@ -137,6 +144,7 @@ def container_proto(row: ContainerRow, latest: ReadingRow | None = None) -> cont
         sensor_id=row.sensor_id or "",
         create_time=to_timestamp(row.create_time),
         update_time=to_timestamp(row.update_time),
+        etag=etag_of(row),
     )
     if row.model_id or row.empty_distance_mm:
         result.model.CopyFrom(
@@ -180,6 +188,7 @@ def depot_proto(row: DepotRow) -> fleet_pb2.Depot:
         location=latlng_pb2.LatLng(latitude=row.lat, longitude=row.lng),
         create_time=to_timestamp(row.create_time),
         update_time=to_timestamp(row.update_time),
+        etag=etag_of(row),
     )
 
 
@@ -225,10 +234,33 @@ def facility_proto(row: FacilityRow) -> fleet_pb2.Facility:
         dump_duration=to_duration(row.dump_s),
         create_time=to_timestamp(row.create_time),
         update_time=to_timestamp(row.update_time),
+        etag=etag_of(row),
     )
 
 
 # Vehicles -------------------------------------------------------------------------------------------
+
+
+# Euros per km or per hour; beyond this a cost is a unit mistake and overflows the solver's integer costs.
+MAX_COST = 10_000.0
+
+
+def _break_fits_shift(x: fleet_pb2.Vehicle, p: str) -> list[FieldViolation]:
+    """The break starts within its window and ends within the shift, as the solver requires."""
+    shift_start, shift_end = timeofday_to_seconds(x.shift.start_time), timeofday_to_seconds(x.shift.end_time)
+    earliest = max(timeofday_to_seconds(x.break_window.start_time), shift_start)
+    if (
+        earliest > timeofday_to_seconds(x.break_window.end_time)
+        or earliest + x.break_duration.seconds > shift_end
+    ):
+        return [
+            FieldViolation(
+                f"{p}.break_window",
+                "the shift cannot hold the break: it must start within both "
+                "break_window and shift, and end by the shift's end",
+            )
+        ]
+    return []
 
 
 def _validate_vehicle(x: fleet_pb2.Vehicle, p: str) -> list[FieldViolation]:
@@ -251,13 +283,34 @@ def _validate_vehicle(x: fleet_pb2.Vehicle, p: str) -> list[FieldViolation]:
     v += check_duration(x.break_duration, f"{p}.break_duration")
     if x.break_duration.seconds > 0 and not x.HasField("break_window"):
         v.append(FieldViolation(f"{p}.break_window", "is required when break_duration is set"))
-    if x.cost_per_kilometer < 0:
-        v.append(FieldViolation(f"{p}.cost_per_kilometer", "must not be negative"))
-    if x.cost_per_hour < 0:
-        v.append(FieldViolation(f"{p}.cost_per_hour", "must not be negative"))
+    elif not v and x.break_duration.seconds > 0:
+        v += _break_fits_shift(x, p)
+    for field in ("cost_per_kilometer", "cost_per_hour"):
+        if not 0 <= getattr(x, field) <= MAX_COST:
+            v.append(FieldViolation(f"{p}.{field}", f"must be within [0, {MAX_COST:g}]"))
     if x.daily_volume_cap_liters < 0:
         v.append(FieldViolation(f"{p}.daily_volume_cap_liters", "must not be negative"))
     v += _equipment_violations(x.equipment, f"{p}.equipment")
+    v += _compartment_violations(x, p)
+    return v
+
+
+def _compartment_violations(x: fleet_pb2.Vehicle, p: str) -> list[FieldViolation]:
+    """Compartments with room, each stream of the vehicle in exactly one of them."""
+    v: list[FieldViolation] = []
+    seen: set[int] = set()
+    for i, c in enumerate(x.compartments):
+        where = f"{p}.compartments[{i}]"
+        v += _stream_violations(c.streams, f"{where}.streams", required=True)
+        if c.capacity_liters <= 0:
+            v.append(FieldViolation(f"{where}.capacity_liters", "must be positive"))
+        if c.capacity_kg <= 0:
+            v.append(FieldViolation(f"{where}.capacity_kg", "must be positive"))
+        if seen & set(c.streams):
+            v.append(FieldViolation(f"{where}.streams", "a stream goes in one compartment only"))
+        seen |= set(c.streams)
+    if x.compartments and seen != set(x.streams):
+        v.append(FieldViolation(f"{p}.compartments", "their streams must be exactly the vehicle's streams"))
     return v
 
 
@@ -283,6 +336,16 @@ def _vehicle_row(
         equipment=",".join(sorted(set(x.equipment))),
         create_time=created,
         update_time=now,
+        compartments=json.dumps(
+            [
+                [
+                    ",".join(stream_key(s, "vehicle.compartments") for s in c.streams),
+                    c.capacity_liters,
+                    c.capacity_kg,
+                ]
+                for c in x.compartments
+            ]
+        ),
     )
 
 
@@ -302,6 +365,15 @@ def vehicle_proto(row: VehicleRow) -> fleet_pb2.Vehicle:
         equipment=[e for e in row.equipment.split(",") if e],
         create_time=to_timestamp(row.create_time),
         update_time=to_timestamp(row.update_time),
+        compartments=[
+            fleet_pb2.Compartment(
+                streams=[stream_from_key(s) for s in streams.split(",")],
+                capacity_liters=litres,
+                capacity_kg=kilos,
+            )
+            for streams, litres, kilos in json.loads(row.compartments)
+        ],
+        etag=etag_of(row),
     )
     if row.break_s:
         result.break_window.CopyFrom(_window(row.break_start_s, row.break_end_s))
@@ -325,7 +397,7 @@ class ResourceKind(Generic[Row, Msg]):
     output_only: frozenset[str]
 
 
-_OUTPUT_ONLY = frozenset({"name", "create_time", "update_time"})
+_OUTPUT_ONLY = frozenset({"name", "create_time", "update_time", "etag"})
 
 CONTAINERS: ResourceKind[ContainerRow, containers_pb2.Container] = ResourceKind(
     "containers",
@@ -335,7 +407,7 @@ CONTAINERS: ResourceKind[ContainerRow, containers_pb2.Container] = ResourceKind(
     _validate_container,
     _container_row,
     container_proto,
-    _OUTPUT_ONLY | {"latest_fill", "latest_reading_time"},
+    _OUTPUT_ONLY | {"latest_fill", "latest_reading_time", "forecast"},
 )
 DEPOTS: ResourceKind[DepotRow, fleet_pb2.Depot] = ResourceKind(
     "depots", "depot", DepotRow, fleet_pb2.Depot, _validate_depot, _depot_row, depot_proto, _OUTPUT_ONLY

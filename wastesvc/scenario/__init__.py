@@ -1,7 +1,8 @@
 """The embedded GrandSoissons scenario: typed loader and the container geometry helper.
 
 The data lives in ``grand_soissons.json`` next to this module (see ``SOURCES.md`` for what is public and what
-is modelled); it is regenerated with ``python -m wastesvc.scenario._build data/territory``.
+is modelled); it is regenerated with ``python -m wastesvc.scenario._build data/territory``. The rural second
+tenant, the CC de la Champagne Picarde, lives beside it in ``champagne_picarde.json`` (`load_builtin`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Literal
 from wastesvc.domain import readings
 
 __all__ = [
+    "BUILTIN_SCENARIOS",
     "Commune",
     "ContainerModel",
     "Depot",
@@ -32,12 +34,16 @@ __all__ = [
     "Stream",
     "TimeWindow",
     "Vehicle",
+    "VehicleCompartment",
     "fill_from_distance",
+    "load_builtin",
     "load_default",
     "load_scenario",
 ]
 
 DEFAULT_RESOURCE = "grand_soissons.json"
+# The tenants whose scenario ships in the package, and its file.
+BUILTIN_SCENARIOS = {"grand-soissons": DEFAULT_RESOURCE, "champagne-picarde": "champagne_picarde.json"}
 
 SourceStatus = Literal["public", "assumed", "invented"]
 SiteStatus = Literal["confirmed", "assumed"]
@@ -167,6 +173,15 @@ class Pause:
 
 
 @dataclass(frozen=True, slots=True)
+class VehicleCompartment:
+    streams: tuple[str, ...]
+    body_l: int
+    capacity_l: int
+    """Litres of loose container volume: body volume x the least truck compaction among its streams."""
+    capacity_kg: int
+
+
+@dataclass(frozen=True, slots=True)
 class Vehicle:
     id: str
     name: str
@@ -185,6 +200,8 @@ class Vehicle:
     co2_kg_per_km: float
     daily_cap_l: int | None
     note: str
+    compartments: tuple[VehicleCompartment, ...] = ()
+    """A compartmented body; then `capacity_l` is the sum of the compartments'."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +253,14 @@ def fill_from_distance(model: ContainerModel, distance_mm: float) -> float:
 def load_default() -> Scenario:
     """The GrandSoissons scenario shipped inside the package."""
     text = resources.files(__name__).joinpath(DEFAULT_RESOURCE).read_text(encoding="utf-8")
+    return _parse(json.loads(text))
+
+
+def load_builtin(tenant: str) -> Scenario:
+    """The scenario shipped for `tenant`, one of `BUILTIN_SCENARIOS`."""
+    if tenant not in BUILTIN_SCENARIOS:
+        raise ValueError(f"no scenario ships for tenant {tenant!r}; known: {', '.join(BUILTIN_SCENARIOS)}")
+    text = resources.files(__name__).joinpath(BUILTIN_SCENARIOS[tenant]).read_text(encoding="utf-8")
     return _parse(json.loads(text))
 
 
@@ -362,6 +387,15 @@ def _parse(doc: Any) -> Scenario:
                 co2_kg_per_km=float(v["co2_kg_per_km"]),
                 daily_cap_l=_optional_int(v["daily_cap_l"]),
                 note=str(v["note"]),
+                compartments=tuple(
+                    VehicleCompartment(
+                        streams=tuple(str(s) for s in c["streams"]),
+                        body_l=int(c["body_l"]),
+                        capacity_l=int(c["capacity_l"]),
+                        capacity_kg=int(c["capacity_kg"]),
+                    )
+                    for c in v.get("compartments", ())
+                ),
             )
             for v in doc["vehicles"]
         ),

@@ -1,8 +1,9 @@
 """Generate ``grand_soissons.json`` from the territory reference folder (build time only).
 
-Run ``python -m wastesvc.scenario._build data/territory``. Only ``communes.csv`` is read; every
-other value is a constant below, with its origin in ``SOURCES``. The output is byte-for-byte reproducible:
-the random draws use the stdlib generator (stable across Python versions) seeded per commune.
+Run ``python -m wastesvc.scenario._build data/territory``; it also writes the rural tenant's
+``champagne_picarde.json`` beside it (see `_rural`). Only ``communes.csv`` is read; every other value
+is a constant below, with its origin in ``SOURCES``. The output is byte-for-byte reproducible: the random
+draws use the stdlib generator (stable across Python versions) seeded per commune.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import csv
 import json
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
@@ -403,7 +404,8 @@ FACILITIES: list[Json] = [
     },
 ]
 
-# capacity_l (litres of LOOSE container volume) is derived in _vehicles(). A trip carries a single stream.
+# capacity_l (litres of LOOSE container volume) is derived in _vehicles(). A trip carries a single stream,
+# except on a compartmented body, where each compartment carries its own.
 VEHICLES: list[Json] = [
     {
         "id": "BOM-01",
@@ -491,6 +493,28 @@ VEHICLES: list[Json] = [
         "daily_cap_l": None,
         "note": "Narrow town-centre streets and biowaste bins; 5 m³ × 1.5 (biowaste); payload usually binds.",
     },
+    {
+        "id": "BOM-04",
+        "name": "BOM 26 t bi-compartimentée (ordures ménagères, biodéchets)",
+        "plate": "GS-106-BI",
+        "streams": ["residual", "biowaste"],
+        "lifts": ["comb"],
+        "body_l": 20000,
+        "capacity_kg": 10000,
+        "depot_id": "DEPOT-GS",
+        "shift": {"start": "06:00", "end": "13:30"},
+        "pause": {"earliest_start": "09:00", "latest_start": "10:30", "duration_s": 1800},
+        "cost_per_km": 1.6,
+        "cost_per_hour": 95.0,
+        "co2_kg_per_km": 1.7,
+        "daily_cap_l": None,
+        "compartments": [
+            {"streams": ["residual"], "body_l": 14000, "capacity_kg": 6500},
+            {"streams": ["biowaste"], "body_l": 6000, "capacity_kg": 3500},
+        ],
+        "note": "Two-compartment body (70/30 split, assumed): residual and biowaste bins of one street in "
+        "one pass, both emptied at the transfer station that takes the two streams.",
+    },
 ]
 
 PLANNING: Json = {
@@ -577,9 +601,9 @@ class _Site:
     in_centre: bool
 
 
-def _read_communes(territory: Path) -> list[_Commune]:
+def _read_communes(territory: Path, siren: str = GRANDSOISSONS_SIREN) -> list[_Commune]:
     with (territory / "communes.csv").open(encoding="utf-8", newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["epci_siren"] == GRANDSOISSONS_SIREN]
+        rows = [row for row in csv.DictReader(handle) if row["epci_siren"] == siren]
     return sorted(
         (
             _Commune(
@@ -739,11 +763,19 @@ def _number(value: object) -> float:
     raise TypeError(f"expected a number, got {value!r}")
 
 
-def _vehicles() -> list[Json]:
-    """VEHICLES with capacity_l = body x the smallest compaction among its streams, valid for any trip."""
+def _compartment(raw: object, compaction: Mapping[object, float]) -> Json:
+    """A compartment with capacity_l = its body x the smallest compaction among its streams."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("streams"), list):
+        raise TypeError(f"a compartment needs a list of streams, got {raw!r}")
+    factor = min(compaction[str(s)] for s in raw["streams"])
+    return {**raw, "capacity_l": round(_number(raw["body_l"]) * factor)}
+
+
+def _vehicles(fleet: Sequence[Json]) -> list[Json]:
+    """`fleet` with capacity_l = body x the smallest compaction among its streams, valid for any trip."""
     compaction = {stream["id"]: _number(stream["truck_compaction"]) for stream in STREAMS}
     vehicles: list[Json] = []
-    for vehicle in VEHICLES:
+    for vehicle in fleet:
         streams = vehicle["streams"]
         if not isinstance(streams, list):
             raise TypeError(f"{vehicle['id']}: streams must be a list")
@@ -753,6 +785,12 @@ def _vehicles() -> list[Json]:
             record[key] = value
             if key == "body_l":
                 record["capacity_l"] = round(_number(value) * factor)
+        compartments = vehicle.get("compartments")
+        if isinstance(compartments, list):
+            # Each compartment compacts its own streams; the body holds what its compartments hold.
+            parts = [_compartment(c, compaction) for c in compartments]
+            record["compartments"] = parts
+            record["capacity_l"] = sum(round(_number(c["capacity_l"])) for c in parts)
         vehicles.append(record)
     return vehicles
 
@@ -789,7 +827,7 @@ def build(territory: Path) -> Json:
         "container_models": CONTAINER_MODELS,
         "depot": DEPOT,
         "facilities": FACILITIES,
-        "vehicles": _vehicles(),
+        "vehicles": _vehicles(VEHICLES),
         "planning": PLANNING,
         "isles": isles,
         "containers": containers,
@@ -812,10 +850,16 @@ def render(document: Json) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("territory", type=Path, help="folder holding communes.csv")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUTPUT, help="output JSON file")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUTPUT, help="output JSON file (the rural one goes beside it)"
+    )
     args = parser.parse_args(argv)
     out: Path = args.out
     out.write_text(render(build(args.territory)), encoding="utf-8")
+    # The rural tenant's generator imports this module's helpers; importing it at the top would be a cycle.
+    from wastesvc.scenario import _rural  # noqa: PLC0415
+
+    out.with_name(_rural.OUTPUT.name).write_text(render(_rural.build(args.territory)), encoding="utf-8")
     return 0
 
 

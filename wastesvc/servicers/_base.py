@@ -25,8 +25,16 @@ from wastesvc.domain._common import (
     parse_tenant,
     resource_name,
 )
-from wastesvc.domain.resources import ResourceKind, apply_update_mask
-from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, ServiceError
+from wastesvc.domain._limits import check_message
+from wastesvc.domain.resources import ResourceKind, apply_update_mask, etag_of
+from wastesvc.errors import (
+    Aborted,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+)
 from wastesvc.storage import OperationRow, PlanRow, Storage
 from wastesvc.v1 import common_pb2
 
@@ -124,7 +132,7 @@ class Crud:
         tenant = parse_tenant(parent)
         authorize_write(tenant, commune_wide=self.commune_wide)
         violations = check_resource_id(resource_id, f"{self.kind.singular}_id")
-        violations += self.kind.validate(resource, self.kind.singular)
+        violations += self.validate(resource)
         if violations:
             raise InvalidArgument(violations)
         if not self.commune_wide:
@@ -137,6 +145,10 @@ class Crud:
         stamp = now()
         row = self.kind.to_row(named, tenant, resource_id, stamp, stamp)
         return await in_thread(self.storage.create, row)
+
+    def validate(self, resource: Message) -> list[FieldViolation]:
+        """Limits first (bounded, finite, in range), then the resource's own rules on sane values."""
+        return check_message(resource, self.kind.singular) or self.kind.validate(resource, self.kind.singular)
 
     async def check_references(self, resource: Message, prefix: str) -> None:
         """Overridden where a resource names another one that must exist."""
@@ -181,8 +193,9 @@ class Crud:
     async def update(self, patch: Message, mask: field_mask_pb2.FieldMask) -> Any:
         name = getattr(patch, "name", "")
         current = await self.get_row(name, f"{self.kind.singular}.name", write=True)
+        self.check_etag(current, getattr(patch, "etag", ""), f"{self.kind.singular}.etag")
         merged = apply_update_mask(self.kind.to_proto(current), patch, mask, self.kind)
-        violations = self.kind.validate(merged, self.kind.singular)
+        violations = self.validate(merged)
         if violations:
             raise InvalidArgument(violations)
         if not self.commune_wide:
@@ -191,8 +204,18 @@ class Crud:
         row = self.kind.to_row(merged, current.tenant, current.id, current.create_time, now())
         return await in_thread(self.storage.update, row)
 
-    async def delete(self, name: str) -> empty_pb2.Empty:
+    def check_etag(self, row: Any, etag: str, field: str) -> None:
+        """A conditional write (AIP-154): refused with ABORTED when the resource changed since read."""
+        if etag and etag != etag_of(row):
+            raise Aborted(
+                f"{self.name(row.tenant, row.id)} changed since it was read; read it again and retry",
+                metadata={"field": field, "resource": self.name(row.tenant, row.id)},
+                reason="ETAG_MISMATCH",
+            )
+
+    async def delete(self, name: str, etag: str = "") -> empty_pb2.Empty:
         row = await self.get_row(name, write=True)
+        self.check_etag(row, etag, "etag")
         deleted = await in_thread(self.storage.delete, self.kind.row_type, row.tenant, row.id)
         if not deleted:
             raise NotFound(name, field="name")
@@ -209,9 +232,9 @@ def outcome_counts(results: Iterable[common_pb2.ItemResult]) -> dict[str, int]:
     }
 
 
-def as_single_request(error: ServiceError) -> ServiceError:
-    """The error of a one-element batch, with field paths relative to the single Create request."""
-    single = "requests[0]."
+def as_single_request(error: ServiceError, index: int = 0) -> ServiceError:
+    """The error of item `index` of a batch, with field paths relative to the single Create request."""
+    single = f"requests[{index}]."
     if isinstance(error, InvalidArgument):
         return InvalidArgument(
             [FieldViolation(v.field.removeprefix(single), v.description) for v in error.violations],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -9,16 +10,40 @@ from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 
 from wastesvc.domain._common import STREAM_KEYS, parse_filter, parse_name, parse_tenant
+from wastesvc.domain.forecasts import forecast_message
 from wastesvc.domain.resources import CONTAINERS, container_proto
 from wastesvc.errors import FieldViolation, InvalidArgument, SensorInUse
-from wastesvc.servicers._base import Crud, in_thread, unary
-from wastesvc.storage import ContainerRow, Storage
+from wastesvc.servicers._base import Crud, in_thread, now, unary
+from wastesvc.storage import FULL_BEFORE, ContainerRow, Storage
 from wastesvc.v1 import common_pb2, containers_pb2, containers_pb2_grpc
 
 __all__ = ["ContainerServicer"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
-_FILTERABLE = {"commune_code": "commune_code", "stream": "stream", "isle": "isle", "sensor_id": "sensor_id"}
+_FILTERABLE = {
+    "commune_code": "commune_code",
+    "stream": "stream",
+    "isle": "isle",
+    "sensor_id": "sensor_id",
+    FULL_BEFORE: FULL_BEFORE,
+}
+
+
+def _time_filter_value(raw: str) -> str:
+    """An RFC 3339 time with its offset, normalised to UTC ISO form."""
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise InvalidArgument(
+            [
+                FieldViolation(
+                    "filter", f'{FULL_BEFORE} must be an RFC 3339 time such as "2026-12-02T18:00:00Z"'
+                )
+            ]
+        )
+    return when.astimezone(UTC).isoformat()
 
 
 def _stream_filter_value(raw: str) -> str:
@@ -53,8 +78,15 @@ class ContainerServicer(containers_pb2_grpc.ContainerServiceServicer):
     async def _with_latest(self, rows: list[ContainerRow]) -> list[containers_pb2.Container]:
         if not rows:
             return []
-        latest = await in_thread(self.storage.latest_readings, rows[0].tenant, [r.id for r in rows])
-        return [container_proto(r, latest.get(r.id)) for r in rows]
+        tenant, ids = rows[0].tenant, [r.id for r in rows]
+        latest = await in_thread(self.storage.latest_readings, tenant, ids)
+        forecasts = await in_thread(self.storage.get_forecasts, tenant, ids)
+        result = [container_proto(r, latest.get(r.id)) for r in rows]
+        asked = now()
+        for message, row in zip(result, rows, strict=True):
+            if row.id in forecasts:
+                message.forecast.CopyFrom(forecast_message(forecasts[row.id], asked))
+        return result
 
     @unary
     async def GetContainer(
@@ -70,6 +102,8 @@ class ContainerServicer(containers_pb2_grpc.ContainerServiceServicer):
         where: dict[str, Any] = dict(parse_filter(request.filter, _FILTERABLE))
         if "stream" in where:
             where["stream"] = _stream_filter_value(where["stream"])
+        if FULL_BEFORE in where:
+            where[FULL_BEFORE] = _time_filter_value(where[FULL_BEFORE])
         rows, token = await self.crud.list(request.parent, request.page_size, request.page_token, where)
         scoped = self.crud.scoped(where)
         total = await in_thread(self.storage.count, ContainerRow, parse_tenant(request.parent), scoped)
@@ -98,4 +132,4 @@ class ContainerServicer(containers_pb2_grpc.ContainerServiceServicer):
     async def DeleteContainer(
         self, request: containers_pb2.DeleteContainerRequest, context: Context
     ) -> empty_pb2.Empty:
-        return await self.crud.delete(request.name)
+        return await self.crud.delete(request.name, request.etag)

@@ -77,7 +77,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):
                 reason="DEPOT_IN_USE",
                 metadata={"resource": request.name},
             )
-        return await self.depots.delete(request.name)
+        return await self.depots.delete(request.name, request.etag)
 
     # Facilities
 
@@ -115,7 +115,7 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):
     async def DeleteFacility(
         self, request: fleet_pb2.DeleteFacilityRequest, context: Context
     ) -> empty_pb2.Empty:
-        return await self.facilities.delete(request.name)
+        return await self.facilities.delete(request.name, request.etag)
 
     # Vehicles
 
@@ -149,4 +149,4 @@ class FleetServicer(fleet_pb2_grpc.FleetServiceServicer):
     async def DeleteVehicle(
         self, request: fleet_pb2.DeleteVehicleRequest, context: Context
     ) -> empty_pb2.Empty:
-        return await self.vehicles.delete(request.name)
+        return await self.vehicles.delete(request.name, request.etag)

@@ -16,8 +16,9 @@ from wastesvc.domain._common import (
 )
 from wastesvc.domain.observations import ResolvedObservation, observation_proto, resolve_observations
 from wastesvc.errors import FieldViolation, InvalidArgument, ServiceError
+from wastesvc.monitor import Monitor
 from wastesvc.servicers._base import as_single_request, in_thread, now, outcome_counts, unary
-from wastesvc.storage import ObservationRow, Storage
+from wastesvc.storage import ObservationRow, ReadingInsert, Storage
 from wastesvc.v1 import common_pb2, observations_pb2, observations_pb2_grpc
 
 __all__ = ["ObservationServicer"]
@@ -30,21 +31,34 @@ Outcome = ObservationRow | ServiceError | None  # stored, refused, or stored bef
 
 
 class ObservationServicer(observations_pb2_grpc.ObservationServiceServicer):
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, monitor: Monitor | None = None) -> None:
         self.storage = storage
+        self.monitor = monitor
 
     def _ingest(
         self, tenant: str, requests: list[observations_pb2.CreateObservationRequest]
-    ) -> list[Outcome]:
-        """Per request: the stored row, the reason it was refused, or None when stored before."""
+    ) -> tuple[list[Outcome], list[ReadingInsert]]:
+        """Per request: the stored row, the reason it was refused, or None when stored before; and the
+        container readings of the observations newly stored."""
         items = resolve_observations(self.storage, tenant, requests, now=now())
         accepted = [item for item in items if isinstance(item, ResolvedObservation)]
-        stored = iter(
-            self.storage.insert_observations(
-                [item.row for item in accepted], [item.reading for item in accepted if item.reading]
-            )
+        rows = self.storage.insert_observations(
+            [item.row for item in accepted], [item.reading for item in accepted if item.reading]
         )
-        return [item if isinstance(item, ServiceError) else next(stored) for item in items]
+        new_readings = [
+            item.reading for item, row in zip(accepted, rows, strict=True) if row is not None and item.reading
+        ]
+        stored = iter(rows)
+        return [item if isinstance(item, ServiceError) else next(stored) for item in items], new_readings
+
+    async def _ingested(
+        self, tenant: str, requests: list[observations_pb2.CreateObservationRequest]
+    ) -> list[Outcome]:
+        """Stores the observations, then lets the monitor assess the containers whose fill they gave."""
+        outcomes, readings = await in_thread(self._ingest, tenant, requests)
+        if self.monitor is not None:
+            await self.monitor.after_ingest(readings)
+        return outcomes
 
     @unary
     async def CreateObservation(
@@ -55,7 +69,7 @@ class ObservationServicer(observations_pb2_grpc.ObservationServiceServicer):
         if not request.HasField("observation"):
             raise InvalidArgument([FieldViolation("observation", "is required")])
         single = observations_pb2.CreateObservationRequest(observation=request.observation)
-        outcome = (await in_thread(self._ingest, tenant, [single]))[0]
+        outcome = (await self._ingested(tenant, [single]))[0]
         if isinstance(outcome, ServiceError):
             raise as_single_request(outcome)
         if outcome is not None:
@@ -69,7 +83,7 @@ class ObservationServicer(observations_pb2_grpc.ObservationServiceServicer):
     ) -> observations_pb2.BatchCreateObservationsResponse:
         tenant = parse_tenant(request.parent)
         authorize_ingest(tenant)
-        outcomes = await in_thread(self._ingest, tenant, list(request.requests))
+        outcomes = await self._ingested(tenant, list(request.requests))
         results = [_result(outcome) for outcome in outcomes]
         return observations_pb2.BatchCreateObservationsResponse(results=results, **outcome_counts(results))
 

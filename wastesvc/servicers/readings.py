@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -17,9 +18,10 @@ from wastesvc.domain._common import (
     parse_tenant,
     resource_name,
 )
-from wastesvc.domain.readings import reading_name, reading_proto, resolve_readings
+from wastesvc.domain.readings import MAX_BATCH, reading_name, reading_proto, resolve_readings
 from wastesvc.domain.resources import CONTAINERS
 from wastesvc.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, ServiceError
+from wastesvc.monitor import Monitor
 from wastesvc.servicers._base import (
     Crud,
     as_single_request,
@@ -29,7 +31,8 @@ from wastesvc.servicers._base import (
     unary,
     unary_stream_errors,
 )
-from wastesvc.storage import InsertOutcome, ReadingInsert, Storage
+from wastesvc.servicers._coalesce import Coalescer
+from wastesvc.storage import InsertOutcome, ReadingInsert, ReadingRow, Storage
 from wastesvc.v1 import common_pb2, readings_pb2, readings_pb2_grpc
 
 __all__ = ["ReadingServicer"]
@@ -59,22 +62,61 @@ def _conflict(name: str) -> AlreadyExists:
     )
 
 
+# What became of one reading: resolved (or why not), its storage outcome, and the create_time stored.
+_Resolved = tuple[ReadingInsert | ServiceError, InsertOutcome | None, datetime]
+
+
+def _values(item: ReadingInsert) -> dict[str, Any]:
+    return {f.name: getattr(item, f.name) for f in fields(ReadingInsert)}
+
+
+def _tenant_of(parent: str) -> str | None:
+    """The tenant of `tenants/{tenant}/…`, or None for a malformed parent (refused when resolved)."""
+    parts = parent.split("/")
+    return parts[1] if len(parts) >= 2 and parts[0] == "tenants" else None
+
+
 class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, monitor: Monitor | None = None) -> None:
         self.storage = storage
         self.containers = Crud(storage, CONTAINERS)
+        self.monitor = monitor
+        self._unary: Coalescer[readings_pb2.CreateReadingRequest, _Resolved] = Coalescer(
+            self._ingest_together, MAX_BATCH
+        )
+
+    def _ingest_together(self, requests: list[readings_pb2.CreateReadingRequest]) -> list[_Resolved]:
+        """Concurrent CreateReading calls in one transaction; each caller was authorized already."""
+        items, outcomes, created = self._ingest(requests, "", allowed=lambda tenant: None)
+        return [(item, outcome, created) for item, outcome in zip(items, outcomes, strict=True)]
+
+    async def _assess(
+        self, items: list[ReadingInsert | ServiceError], outcomes: list[InsertOutcome | None]
+    ) -> None:
+        """Alerts and emptyings from the readings just stored, before the caller gets its answer."""
+        if self.monitor is not None:
+            stored = [
+                item
+                for item, outcome in zip(items, outcomes, strict=True)
+                if isinstance(item, ReadingInsert) and outcome is InsertOutcome.STORED
+            ]
+            await self.monitor.after_ingest(stored)
 
     def _ingest(
-        self, requests: list[readings_pb2.CreateReadingRequest], parent: str, prefix: str = "requests"
-    ) -> tuple[list[ReadingInsert | ServiceError], list[InsertOutcome | None]]:
-        """Per request, what was resolved (or why not) and what storing it did."""
+        self,
+        requests: list[readings_pb2.CreateReadingRequest],
+        parent: str,
+        prefix: str = "requests",
+        allowed: Callable[[str], ServiceError | None] = denied_ingest,
+    ) -> tuple[list[ReadingInsert | ServiceError], list[InsertOutcome | None], datetime]:
+        """Per request, what was resolved (or why not) and what storing it did; the create_time stored."""
         items = resolve_readings(
-            self.storage, requests, default_parent=parent, now=now(), allowed=denied_ingest, prefix=prefix
+            self.storage, requests, default_parent=parent, now=now(), allowed=allowed, prefix=prefix
         )
         inserts = [item for item in items if isinstance(item, ReadingInsert)]
-        stored, _ = self.storage.insert_readings(inserts)
+        stored, created = self.storage.insert_readings(inserts)
         outcomes = iter(stored)
-        return items, [None if isinstance(item, ServiceError) else next(outcomes) for item in items]
+        return items, [None if isinstance(item, ServiceError) else next(outcomes) for item in items], created
 
     @unary
     async def CreateReading(
@@ -82,11 +124,18 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
     ) -> readings_pb2.Reading:
         if not request.HasField("reading"):
             raise InvalidArgument([FieldViolation("reading", "is required")])
+        # Checked here, in the caller's own context: the shared transaction runs outside of it.
+        tenant = _tenant_of(request.parent)
+        denied = denied_ingest(tenant) if tenant else None
+        if denied is not None:
+            raise denied
         single = readings_pb2.CreateReadingRequest(parent=request.parent, reading=request.reading)
-        items, outcomes = await in_thread(self._ingest, [single], request.parent)
-        item, outcome = items[0], outcomes[0]
+        index, (item, outcome, created) = await self._unary.submit(single)
+        await self._assess([item], [outcome])
         if isinstance(item, ServiceError):
-            raise as_single_request(item)
+            raise as_single_request(item, index)
+        if outcome is InsertOutcome.STORED:  # stored as sent: no need to read it back
+            return reading_proto(ReadingRow(**_values(item), create_time=created))
         row = await in_thread(self.storage.get_reading, item.tenant, item.container_id, item.measure_time)
         if row is None:  # deleted between the insert and this read
             raise NotFound(resource_name(item.tenant, "containers", item.container_id), field="parent")
@@ -99,7 +148,8 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
     async def BatchCreateReadings(
         self, request: readings_pb2.BatchCreateReadingsRequest, context: Context
     ) -> readings_pb2.BatchCreateReadingsResponse:
-        items, outcomes = await in_thread(self._ingest, list(request.requests), request.parent)
+        items, outcomes, _ = await in_thread(self._ingest, list(request.requests), request.parent)
+        await self._assess(items, outcomes)
         return _batch_response(items, outcomes)
 
     @unary_stream_errors
@@ -108,11 +158,12 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
     ) -> AsyncIterator[readings_pb2.StreamReadingsResponse]:
         async for chunk in request_iterator:
             try:
-                items, outcomes = await in_thread(self._ingest, list(chunk.requests), "")
+                items, outcomes, _ = await in_thread(self._ingest, list(chunk.requests), "")
             except ServiceError as exc:
                 exc.message = f"chunk {chunk.chunk_id!r}: {exc.message}"
                 exc.metadata["chunk_id"] = chunk.chunk_id
                 raise
+            await self._assess(items, outcomes)
             batch = _batch_response(items, outcomes)
             # The acknowledgement is sent only after the chunk's transaction committed.
             yield readings_pb2.StreamReadingsResponse(

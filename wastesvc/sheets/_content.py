@@ -101,6 +101,8 @@ class Sheet:
     stop_count: int = 0
     start: str = DASH
     end: str = DASH
+    # Each disposal trip's stream in order, when the truck changes stream during the day.
+    streams: list[int] = field(default_factory=list)
 
 
 class _LatLng(Protocol):
@@ -146,6 +148,7 @@ def build_sheet(ctx: Context, route: planning_pb2.VehicleRoute) -> Sheet:
         vehicle_id=vehicle_id,
         truck=display,
         stream=route.stream,
+        streams=list(route.streams),
         depot=depot_label,
         shift=window_text(vehicle.shift) if vehicle and vehicle.HasField("shift") else DASH,
         sheet_id=_sheet_id(ctx.plan.name, route.vehicle),
@@ -154,6 +157,7 @@ def build_sheet(ctx: Context, route: planning_pb2.VehicleRoute) -> Sheet:
     )
     number = 0
     load_before = 0.0
+    compartments_before: list[float] = []
     disposals = 0
     distance_m = 0
     litres = 0.0
@@ -169,12 +173,13 @@ def build_sheet(ctx: Context, route: planning_pb2.VehicleRoute) -> Sheet:
                 sheet.path.append(point)
         elif visit.kind == planning_pb2.VISIT_KIND_DISPOSAL:
             disposals += 1
-            _disposal(ctx, sheet, visit, arrival, load_before)
+            _disposal(ctx, sheet, visit, arrival, load_before, compartments_before=compartments_before)
         elif visit.kind in (planning_pb2.VISIT_KIND_BREAK, planning_pb2.VISIT_KIND_REST):
             sheet.rows.append(_break_row(ctx, visit))
         elif visit.kind in (planning_pb2.VISIT_KIND_DEPOT_START, planning_pb2.VISIT_KIND_DEPOT_END):
             _depot_visit(ctx, sheet, visit, depot, arrival)
         load_before = visit.load_liters
+        compartments_before = list(visit.compartment_load_liters)
     sheet.stop_count = number
     sheet.totals = _totals(
         route, sheet, stops=number, disposals=disposals, distance_m=distance_m, litres=litres
@@ -183,7 +188,13 @@ def build_sheet(ctx: Context, route: planning_pb2.VehicleRoute) -> Sheet:
 
 
 def _disposal(
-    ctx: Context, sheet: Sheet, visit: planning_pb2.Visit, arrival: str, load_before: float
+    ctx: Context,
+    sheet: Sheet,
+    visit: planning_pb2.Visit,
+    arrival: str,
+    load_before: float,
+    *,
+    compartments_before: list[float],
 ) -> None:
     facility = ctx.facilities.get(visit.site)
     label = crew_label(facility.display_name) if facility and facility.display_name else ""
@@ -191,6 +202,12 @@ def _disposal(
         f"Vidage {DASH} {label or last_segment(visit.site)}, arrivée {arrival}, "
         f"charge avant vidage {french_number(load_before)} L"
     )
+    if compartments_before:
+        # A compartmented truck: what each compartment holds before and after, so the crew knows which
+        # ones to empty here.
+        before = " + ".join(f"{french_number(x)}" for x in compartments_before)
+        after = " + ".join(f"{french_number(x)}" for x in visit.compartment_load_liters)
+        text += f" (compartiments {before} L, après {after} L)"
     if is_set(visit.end_time):
         text += f", départ {ctx.hhmm(visit.end_time)}"
     sheet.rows.append(Row(visit.kind, arrival, text=text))

@@ -149,7 +149,8 @@ class Document(FPDF):
         self.set_font(FONT, "B", 9.5)
         badge_w = self.get_string_width(pdf_text(name.upper())) + 8
         day = french_date(sheet.service_day).capitalize() if sheet.service_day else "Date non précisée"
-        line = pdf_text(f"{day} {DASH} Tournée {name}")
+        title = " puis ".join(stream_style(s)[0] for s in sheet.streams) if len(sheet.streams) > 1 else name
+        line = pdf_text(f"{day} {DASH} Tournée {title}")
         for size in (12.5, 11.5, 10.5, 9.5):
             self.set_font(FONT, "B", size)
             if self.get_string_width(line) <= width - badge_w - 2:

@@ -8,32 +8,41 @@ from wastesvc.storage._dispatch import (
     VisitStatusRow,
 )
 from wastesvc.storage._interface import InsertOutcome, Page, ReadingInsert, Storage
-from wastesvc.storage._sql import SqlStorage, open_storage
+from wastesvc.storage._sql import FULL_BEFORE, SqlStorage, open_storage
 from wastesvc.storage._tables import (
+    AlertRow,
     CollectionRow,
     ContainerRow,
     DepotRow,
     FacilityRow,
+    ForecastRow,
+    IncidentRow,
     ObservationRow,
     OperationRow,
     PlanRow,
+    PolicyRow,
     ReadingRow,
     VehicleRow,
 )
 
 __all__ = [
+    "FULL_BEFORE",
+    "AlertRow",
     "CollectionRow",
     "ContainerRow",
     "DepotRow",
     "DispatchStore",
     "FacilityRow",
     "FieldEventRow",
+    "ForecastRow",
+    "IncidentRow",
     "InsertOutcome",
     "ObservationRow",
     "OperationRow",
     "Page",
     "PlanRow",
     "PlanStateRow",
+    "PolicyRow",
     "ReadingInsert",
     "ReadingRow",
     "RecordedEvent",

@@ -9,13 +9,17 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from wastesvc.storage._tables import (
+    AlertRow,
     CollectionRow,
     ContainerRow,
     DepotRow,
     FacilityRow,
+    ForecastRow,
+    IncidentRow,
     ObservationRow,
     OperationRow,
     PlanRow,
+    PolicyRow,
     ReadingRow,
     VehicleRow,
 )
@@ -55,6 +59,7 @@ class ReadingInsert:
     battery_percent: float | None
     temperature_c: float | None
     tilted: bool
+    outlier: str = ""  # why the reading cannot be true; "" when it can
 
     def same_values(self, other: ReadingInsert) -> bool:
         """True when `other` says the same as this reading (a re-delivery, not a correction)."""
@@ -94,7 +99,8 @@ class Storage(Protocol):
         where: Mapping[str, Any] | None = None,
     ) -> Page[ResourceRow]:
         """The tenant's rows ordered by id, starting after `after`, filtered by column equalities (a
-        tuple value: the column is one of them)."""
+        tuple value: the column is one of them; for containers, `predicted_full_before` with an ISO time
+        keeps those forecast to be full before it)."""
         ...
 
     def count(self, kind: type[ResourceRow], tenant: str, where: Mapping[str, Any] | None = None) -> int:
@@ -114,7 +120,8 @@ class Storage(Protocol):
         ...
 
     def insert_readings(self, readings: Sequence[ReadingInsert]) -> tuple[list[InsertOutcome], datetime]:
-        """Stores readings in one transaction; returns each one's outcome and the storing time."""
+        """Stores readings in one transaction; returns each one's outcome and the create_time given to
+        the readings stored."""
         ...
 
     def get_reading(self, tenant: str, container_id: str, measure_time: datetime) -> ReadingRow | None:
@@ -144,6 +151,70 @@ class Storage(Protocol):
         self, tenant: str, container_ids: Sequence[str], *, since: datetime | None = None
     ) -> list[CollectionRow]:
         """The emptyings of these containers (all when empty), oldest first, at or after `since`."""
+        ...
+
+    def containers_with_sensors(self) -> list[tuple[str, str]]:
+        """(tenant, container id) of every container fitted with a sensor, for the periodic checks."""
+        ...
+
+    def raise_alerts(self, alerts: Sequence[AlertRow]) -> list[AlertRow]:
+        """Stores new alerts; one whose `open_key` is held by an unresolved alert is skipped. Returns the
+        stored ones, with their ids."""
+        ...
+
+    def resolve_open_alerts(
+        self, tenant: str, container_id: str, kinds: Sequence[str], when: datetime, actor: str
+    ) -> list[AlertRow]:
+        """Resolves the unresolved alerts of these kinds on a container; returns them as changed."""
+        ...
+
+    def get_alert(self, tenant: str, alert_id: int) -> AlertRow | None:
+        """The tenant's alert, or None."""
+        ...
+
+    def save_alert(self, alert: AlertRow) -> AlertRow:
+        """Replaces an alert."""
+        ...
+
+    def list_alerts(
+        self, tenant: str, *, before_id: int | None, limit: int, where: Mapping[str, str] | None = None
+    ) -> list[AlertRow]:
+        """The tenant's alerts newest first (by id), filtered by column equalities."""
+        ...
+
+    def create_incident(self, incident: IncidentRow) -> tuple[IncidentRow, bool]:
+        """Stores an incident unless its (tenant, request_id) was stored before; returns the stored row and
+        whether it is new."""
+        ...
+
+    def get_incident(self, tenant: str, incident_id: int) -> IncidentRow | None:
+        """The tenant's incident, or None."""
+        ...
+
+    def save_incident(self, incident: IncidentRow) -> IncidentRow:
+        """Replaces an incident."""
+        ...
+
+    def list_incidents(
+        self, tenant: str, *, before_id: int | None, limit: int, where: Mapping[str, str] | None = None
+    ) -> list[IncidentRow]:
+        """The tenant's incidents newest first (by id), filtered by column equalities."""
+        ...
+
+    def save_forecasts(self, forecasts: Sequence[ForecastRow]) -> None:
+        """Inserts or replaces the forecasts of these containers."""
+        ...
+
+    def get_forecasts(self, tenant: str, container_ids: Sequence[str]) -> dict[str, ForecastRow]:
+        """The stored forecast of each of these containers that has one."""
+        ...
+
+    def get_policy(self, tenant: str) -> PolicyRow | None:
+        """The tenant's stored selection policy, or None while it holds the defaults."""
+        ...
+
+    def save_policy(self, policy: PolicyRow) -> None:
+        """Inserts or replaces the tenant's selection policy."""
         ...
 
     def insert_observations(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,24 +27,32 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from wastesvc.errors import AlreadyExists, NotFound
+from wastesvc.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 from wastesvc.storage._interface import InsertOutcome, Page, ReadingInsert, ResourceRow
+from wastesvc.storage._migrate import upgrade
 from wastesvc.storage._tables import (
+    AlertRow,
     CollectionRow,
     ContainerRow,
+    ForecastRow,
+    IncidentRow,
     ObservationRow,
     OperationRow,
     PlanRow,
+    PolicyRow,
     ReadingRow,
-    metadata,
 )
 
-__all__ = ["SqlStorage", "open_storage"]
+__all__ = ["FULL_BEFORE", "SqlStorage", "open_storage"]
+
+# The one listing filter that is not a column equality: containers forecast to be full before a time.
+FULL_BEFORE = "predicted_full_before"
 
 # The Core tables behind the models, for executemany inserts (SQLModel types `__table__` loosely).
 _READINGS: Table = ReadingRow.__table__  # type: ignore[attr-defined]
 _OBSERVATIONS: Table = ObservationRow.__table__  # type: ignore[attr-defined]
 _COLLECTIONS: Table = CollectionRow.__table__  # type: ignore[attr-defined]
+_ALERTS: Table = AlertRow.__table__  # type: ignore[attr-defined]
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -58,8 +66,8 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def open_storage(db_url: str) -> SqlStorage:
-    """Opens (and creates the schema of) the database at `db_url`."""
+def open_storage(db_url: str, *, legacy_tenant: str = "grand-soissons") -> SqlStorage:
+    """Opens the database at `db_url`, bringing its schema to the newest (`_migrate.upgrade`)."""
     url = make_url(db_url)
     kwargs: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":
@@ -68,15 +76,73 @@ def open_storage(db_url: str) -> SqlStorage:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
     elif url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    engine = create_engine(url, **kwargs)
+    # Bound values are readings and addresses: they stay out of exception messages and logs.
+    engine = create_engine(url, hide_parameters=True, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
-    metadata.create_all(engine)
+    upgrade(engine, legacy_tenant=legacy_tenant)
     return SqlStorage(engine)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+_READING_FIELDS = tuple(f.name for f in fields(ReadingInsert))
+_READING_COLUMNS = (*_READING_FIELDS, "create_time")
+
+
+def _reading_values(reading: ReadingInsert) -> dict[str, Any]:
+    # dataclasses.asdict deep-copies every value: it was most of the time of a batch insert.
+    return {name: getattr(reading, name) for name in _READING_FIELDS}
+
+
+# PostgreSQL batches go through COPY into a session-local table, then one INSERT … SELECT … ON CONFLICT
+# DO NOTHING: no per-row statement parameters to build, and the same idempotency as the executemany path.
+_STAGE = "readings_in"
+_STAGE_DDL = f"""CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (
+    tenant text, container_id text, sensor_id text, measure_time timestamp, fill double precision,
+    distance_mm integer, battery_percent double precision, temperature_c double precision,
+    tilted boolean, outlier text, create_time timestamp) ON COMMIT DELETE ROWS"""
+_COLUMN_LIST = ", ".join(_READING_COLUMNS)
+_STAGE_INSERT = (
+    f"INSERT INTO readings ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE} "
+    "ON CONFLICT DO NOTHING RETURNING tenant, container_id, measure_time"
+)
+
+
+def _copy_new_readings(
+    session: Session, readings: Sequence[ReadingInsert], created: datetime
+) -> set[tuple[str, str, datetime]]:
+    """Stores `readings` (distinct keys) with COPY; returns the keys that were new."""
+    connection = session.connection()
+    connection.exec_driver_sql(_STAGE_DDL)
+    connection.exec_driver_sql(f"TRUNCATE {_STAGE}")
+    naive_created = created.astimezone(UTC).replace(tzinfo=None)
+    raw: Any = connection.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {_STAGE} ({_COLUMN_LIST}) FROM STDIN") as copy:
+        for r in readings:
+            copy.write_row(
+                (
+                    r.tenant,
+                    r.container_id,
+                    r.sensor_id,
+                    r.measure_time.astimezone(UTC).replace(tzinfo=None),
+                    r.fill,
+                    r.distance_mm,
+                    r.battery_percent,
+                    r.temperature_c,
+                    r.tilted,
+                    r.outlier,
+                    naive_created,
+                )
+            )
+    returned = connection.exec_driver_sql(_STAGE_INSERT).all()
+    return {(tenant, cid, when.replace(tzinfo=UTC)) for tenant, cid, when in returned}
+
+
+def _conflict(what: str) -> Aborted:
+    return Aborted(f"a concurrent change conflicted with this write of {what}; retry the call")
 
 
 class SqlStorage:
@@ -103,7 +169,11 @@ class SqlStorage:
             try:
                 session.commit()
             except IntegrityError as exc:
-                raise AlreadyExists(self._name(row)) from exc
+                session.rollback()
+                if session.get(type(row), (row.tenant, row.id)) is not None:
+                    raise AlreadyExists(self._name(row)) from exc
+                # Another constraint (a sensor id, a depot) was taken or removed by a concurrent call.
+                raise _conflict(self._name(row)) from exc
             return row
 
     def get(self, kind: type[ResourceRow], tenant: str, row_id: str) -> ResourceRow | None:
@@ -122,10 +192,22 @@ class SqlStorage:
     def _filtered(self, kind: type[ResourceRow], tenant: str, where: Mapping[str, Any] | None) -> list[Any]:
         conditions = [col(kind.tenant) == tenant]
         for column, value in (where or {}).items():
+            if column == FULL_BEFORE:
+                conditions.append(col(kind.id).in_(self._full_before(tenant, datetime.fromisoformat(value))))
+                continue
             # A tuple is a set of accepted values (a commune agent's communes); a string an equality.
             attribute = getattr(kind, column)
             conditions.append(attribute.in_(value) if isinstance(value, tuple) else attribute == value)
         return conditions
+
+    @staticmethod
+    def _full_before(tenant: str, when: datetime) -> Any:
+        """Ids of the tenant's containers whose forecast says full before `when`."""
+        return select(col(ForecastRow.container_id)).where(
+            col(ForecastRow.tenant) == tenant,
+            col(ForecastRow.full_time).is_not(None),
+            col(ForecastRow.full_time) < when,
+        )
 
     def list_page(
         self,
@@ -156,7 +238,10 @@ class SqlStorage:
             if session.get(type(row), (row.tenant, row.id)) is None:
                 raise NotFound(self._name(row))
             merged = session.merge(row)
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError as exc:
+                raise _conflict(self._name(row)) from exc
             return merged
 
     def delete(self, kind: type[ResourceRow], tenant: str, row_id: str) -> bool:
@@ -168,9 +253,16 @@ class SqlStorage:
                         delete(child).where(col(child.tenant) == tenant, col(child.container_id) == row_id)
                     )
             statement = delete(kind).where(col(kind.tenant) == tenant, col(kind.id) == row_id)
-            result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
-            deleted = result.rowcount
-            session.commit()
+            try:
+                result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+                deleted = result.rowcount
+                session.commit()
+            except IntegrityError as exc:
+                # A row referencing this one was created meanwhile (a vehicle on a depot being deleted).
+                raise FailedPrecondition(
+                    f"tenants/{tenant}/{kind.__tablename__}/{row_id} is still referenced",
+                    reason="RESOURCE_IN_USE",
+                ) from exc
             return bool(deleted)
 
     # Readings -------------------------------------------------------------------------------------
@@ -188,11 +280,13 @@ class SqlStorage:
         dialect = postgresql if self._dialect == "postgresql" else sqlite
         return dialect.insert(table).on_conflict_do_nothing()
 
-    def _store_readings(self, session: Session, readings: Sequence[ReadingInsert]) -> list[InsertOutcome]:
+    def _store_readings(
+        self, session: Session, readings: Sequence[ReadingInsert], created: datetime | None = None
+    ) -> list[InsertOutcome]:
         """Stores new readings and tells, per reading, whether it was new, a re-delivery or a conflict."""
         if not readings:
             return []
-        created = _now()
+        created = created or _now()
         outcomes: list[InsertOutcome | None] = [None] * len(readings)
         first: dict[tuple[str, str, datetime], int] = {}
         for i, r in enumerate(readings):
@@ -202,13 +296,17 @@ class SqlStorage:
                 outcomes[i] = InsertOutcome.DUPLICATE if r.same_values(earlier) else InsertOutcome.CONFLICT
             else:
                 first[key] = i
-        values = [{**asdict(readings[i]), "create_time": created} for i in first.values()]
-        # Core executemany with ON CONFLICT DO NOTHING: per-row ORM inserts are ~15× slower (REFERENCE §4),
-        # and the unique (tenant, container, time) key makes re-delivery a no-op.
-        statement = self._insert_ignore(_READINGS).returning(
-            _READINGS.c.tenant, _READINGS.c.container_id, _READINGS.c.measure_time
-        )
-        inserted = {tuple(row) for row in session.execute(statement, values).all()}
+        fresh = [readings[i] for i in first.values()]
+        if self._dialect == "postgresql":
+            inserted = _copy_new_readings(session, fresh, created)
+        else:
+            # Core executemany with ON CONFLICT DO NOTHING: per-row ORM inserts are ~15× slower
+            # (REFERENCE §4), and the unique (tenant, container, time) key makes re-delivery a no-op.
+            values = [{**_reading_values(r), "create_time": created} for r in fresh]
+            statement = self._insert_ignore(_READINGS).returning(
+                _READINGS.c.tenant, _READINGS.c.container_id, _READINGS.c.measure_time
+            )
+            inserted = {tuple(row) for row in session.execute(statement, values).all()}
         existing = self._existing_readings(session, [k for k in first if k not in inserted])
         for key, i in first.items():
             if key in inserted:
@@ -230,10 +328,15 @@ class SqlStorage:
         return {(r.tenant, r.container_id, r.measure_time): ReadingInsert(*r) for r in rows}
 
     def insert_readings(self, readings: Sequence[ReadingInsert]) -> tuple[list[InsertOutcome], datetime]:
+        created = _now()
         with Session(self.engine) as session:
-            outcomes = self._store_readings(session, readings)
-            session.commit()
-        return outcomes, _now()
+            try:
+                outcomes = self._store_readings(session, readings, created)
+                session.commit()
+            except IntegrityError as exc:
+                # A container was deleted while its readings came in; a retry reports it per item.
+                raise _conflict("readings") from exc
+        return outcomes, created
 
     def get_reading(self, tenant: str, container_id: str, measure_time: datetime) -> ReadingRow | None:
         query = select(ReadingRow).where(
@@ -261,7 +364,11 @@ class SqlStorage:
             return {}
         newest = (
             select(col(ReadingRow.container_id), func.max(col(ReadingRow.measure_time)).label("newest"))
-            .where(col(ReadingRow.tenant) == tenant, col(ReadingRow.container_id).in_(list(container_ids)))
+            .where(
+                col(ReadingRow.tenant) == tenant,
+                col(ReadingRow.container_id).in_(list(container_ids)),
+                col(ReadingRow.outlier) == "",
+            )
             .group_by(col(ReadingRow.container_id))
             .subquery()
         )
@@ -279,7 +386,11 @@ class SqlStorage:
     def readings_since(self, tenant: str, since: datetime) -> list[ReadingRow]:
         query = (
             select(ReadingRow)
-            .where(col(ReadingRow.tenant) == tenant, col(ReadingRow.measure_time) >= since)
+            .where(
+                col(ReadingRow.tenant) == tenant,
+                col(ReadingRow.measure_time) >= since,
+                col(ReadingRow.outlier) == "",
+            )
             .order_by(col(ReadingRow.container_id), col(ReadingRow.measure_time))
         )
         with Session(self.engine, expire_on_commit=False) as session:
@@ -330,6 +441,134 @@ class SqlStorage:
         query = select(CollectionRow).where(*conditions).order_by(col(CollectionRow.collect_time))
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.execute(query).scalars().all())
+
+    # Alerts and incidents -------------------------------------------------------------------------
+
+    def containers_with_sensors(self) -> list[tuple[str, str]]:
+        query = select(col(ContainerRow.tenant), col(ContainerRow.id)).where(
+            col(ContainerRow.sensor_id).is_not(None), col(ContainerRow.sensor_id) != ""
+        )
+        with Session(self.engine) as session:
+            return [(tenant, cid) for tenant, cid in session.execute(query).all()]
+
+    def raise_alerts(self, alerts: Sequence[AlertRow]) -> list[AlertRow]:
+        if not alerts:
+            return []
+        values = [a.model_dump(exclude={"id"}) for a in alerts]
+        statement = self._insert_ignore(_ALERTS).returning(_ALERTS.c.id, _ALERTS.c.open_key)
+        with Session(self.engine) as session:
+            # One row at a time: executemany with RETURNING does not say which rows a conflict skipped
+            # on every driver, and a batch raises a handful of alerts at most.
+            ids = {}
+            for value in values:
+                row = session.execute(statement, value).first()
+                if row is not None:
+                    ids[row.open_key] = row.id
+            session.commit()
+        return [a.model_copy(update={"id": ids[a.open_key]}) for a in alerts if a.open_key in ids]
+
+    def resolve_open_alerts(
+        self, tenant: str, container_id: str, kinds: Sequence[str], when: datetime, actor: str
+    ) -> list[AlertRow]:
+        if not kinds:
+            return []
+        query = select(AlertRow).where(
+            col(AlertRow.tenant) == tenant,
+            col(AlertRow.container_id) == container_id,
+            col(AlertRow.kind).in_(list(kinds)),
+            col(AlertRow.open_key).is_not(None),
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            rows = list(session.execute(query).scalars().all())
+            for row in rows:
+                row.state, row.open_key, row.actor = "resolved", None, actor
+                row.resolve_time = row.update_time = when
+            session.commit()
+            return rows
+
+    def get_alert(self, tenant: str, alert_id: int) -> AlertRow | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = session.get(AlertRow, alert_id)
+        return row if row is not None and row.tenant == tenant else None
+
+    def save_alert(self, alert: AlertRow) -> AlertRow:
+        with Session(self.engine, expire_on_commit=False) as session:
+            merged = session.merge(alert)
+            session.commit()
+            return merged
+
+    def list_alerts(
+        self, tenant: str, *, before_id: int | None, limit: int, where: Mapping[str, str] | None = None
+    ) -> list[AlertRow]:
+        conditions = [col(AlertRow.tenant) == tenant]
+        conditions += [getattr(AlertRow, c) == v for c, v in (where or {}).items()]
+        if before_id is not None:
+            conditions.append(col(AlertRow.id) < before_id)
+        query = select(AlertRow).where(*conditions).order_by(col(AlertRow.id).desc()).limit(limit)
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.execute(query).scalars().all())
+
+    def create_incident(self, incident: IncidentRow) -> tuple[IncidentRow, bool]:
+        existing = select(IncidentRow).where(
+            col(IncidentRow.tenant) == incident.tenant, col(IncidentRow.request_id) == incident.request_id
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            found = session.execute(existing).scalars().first()
+            if found is not None:
+                return found, False
+            session.add(incident)
+            try:
+                session.commit()
+            except IntegrityError:  # the same key stored meanwhile by a concurrent call
+                session.rollback()
+                return session.execute(existing).scalars().one(), False
+            return incident, True
+
+    def get_incident(self, tenant: str, incident_id: int) -> IncidentRow | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            row = session.get(IncidentRow, incident_id)
+        return row if row is not None and row.tenant == tenant else None
+
+    def save_incident(self, incident: IncidentRow) -> IncidentRow:
+        with Session(self.engine, expire_on_commit=False) as session:
+            merged = session.merge(incident)
+            session.commit()
+            return merged
+
+    def list_incidents(
+        self, tenant: str, *, before_id: int | None, limit: int, where: Mapping[str, str] | None = None
+    ) -> list[IncidentRow]:
+        conditions = [col(IncidentRow.tenant) == tenant]
+        conditions += [getattr(IncidentRow, c) == v for c, v in (where or {}).items()]
+        if before_id is not None:
+            conditions.append(col(IncidentRow.id) < before_id)
+        query = select(IncidentRow).where(*conditions).order_by(col(IncidentRow.id).desc()).limit(limit)
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.execute(query).scalars().all())
+
+    def save_forecasts(self, forecasts: Sequence[ForecastRow]) -> None:
+        with Session(self.engine) as session:
+            for forecast in forecasts:
+                session.merge(forecast)
+            session.commit()
+
+    def get_forecasts(self, tenant: str, container_ids: Sequence[str]) -> dict[str, ForecastRow]:
+        if not container_ids:
+            return {}
+        query = select(ForecastRow).where(
+            col(ForecastRow.tenant) == tenant, col(ForecastRow.container_id).in_(list(container_ids))
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            return {row.container_id: row for row in session.execute(query).scalars().all()}
+
+    def get_policy(self, tenant: str) -> PolicyRow | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(PolicyRow, tenant)
+
+    def save_policy(self, policy: PolicyRow) -> None:
+        with Session(self.engine) as session:
+            session.merge(policy)
+            session.commit()
 
     # Observations ---------------------------------------------------------------------------------
 
@@ -404,7 +643,10 @@ class SqlStorage:
         operation.update_time = _now()
         with Session(self.engine) as session:
             session.merge(operation)
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError as exc:  # the same request_id recorded by a concurrent call
+                raise _conflict("operations") from exc
 
     def get_operation(self, operation_id: str) -> OperationRow | None:
         with Session(self.engine, expire_on_commit=False) as session:

@@ -11,13 +11,17 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AlertRow",
     "CollectionRow",
     "ContainerRow",
     "DepotRow",
     "FacilityRow",
+    "ForecastRow",
+    "IncidentRow",
     "ObservationRow",
     "OperationRow",
     "PlanRow",
+    "PolicyRow",
     "ReadingRow",
     "UtcDateTime",
     "VehicleRow",
@@ -139,6 +143,8 @@ class VehicleRow(SQLModel, table=True):
     equipment: str = ""  # comma-separated words
     create_time: datetime = _utc(nullable=False)
     update_time: datetime = _utc(nullable=False)
+    # JSON list of [comma-separated streams, litres, kilograms], one per compartment; [] = undivided body.
+    compartments: str = "[]"
 
 
 class ReadingRow(SQLModel, table=True):
@@ -162,6 +168,8 @@ class ReadingRow(SQLModel, table=True):
     temperature_c: float | None = None
     tilted: bool = False
     create_time: datetime = _utc(nullable=False)
+    # Why the reading cannot be true ("" when it can): kept for the record, never used by a forecast.
+    outlier: str = ""
 
 
 class CollectionRow(SQLModel, table=True):
@@ -242,8 +250,92 @@ class OperationRow(SQLModel, table=True):
     id: str = Field(primary_key=True)  # a UUID, unique across tenants
     tenant: str = Field(index=True)
     request_id: str | None = None
+    # The OptimizeRoutesRequest, so that any solver worker can run the operation (wastesvc/jobs.py).
+    request: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     done: bool = False
     # The google.longrunning.Operation message as last published.
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     create_time: datetime = _utc(nullable=False)
+    update_time: datetime = _utc(nullable=False)
+
+
+class AlertRow(SQLModel, table=True):
+    """An alert about a container; `open_key` is set while unresolved, so one stays open per kind."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        # NULLs are distinct on both backends: resolved alerts never collide, unresolved ones do.
+        UniqueConstraint("tenant", "open_key", name="uq_alerts_open_key"),
+        Index("ix_alerts_tenant_container", "tenant", "container_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(index=True)
+    container_id: str
+    kind: str  # "low_battery", "sensor_silent", "tilted", "fire", "stuck_value", "impossible_reading", …
+    state: str = "open"  # "open", "acknowledged", "resolved"
+    severity: str = "warning"
+    detail: str = ""
+    open_key: str | None = None  # "{container_id}/{kind}" until resolved
+    actor: str = ""
+    start_time: datetime = _utc(nullable=False)
+    create_time: datetime = _utc(nullable=False)
+    update_time: datetime = _utc(nullable=False)
+    acknowledge_time: datetime | None = _utc(nullable=True)
+    resolve_time: datetime | None = _utc(nullable=True)
+
+
+class IncidentRow(SQLModel, table=True):
+    """A citizen's or agent's report about a container."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        UniqueConstraint("tenant", "request_id", name="uq_incidents_tenant_request"),
+        ForeignKeyConstraint(
+            ["tenant", "container_id"], ["containers.tenant", "containers.id"], ondelete="CASCADE"
+        ),
+        Index("ix_incidents_tenant_container", "tenant", "container_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(index=True)
+    container_id: str
+    kind: str  # "overflowing", "damaged", "blocked", "fire"
+    state: str = "open"  # "open", "resolved"
+    description: str = ""
+    reporter: str = ""
+    request_id: str
+    create_time: datetime = _utc(nullable=False)
+    resolve_time: datetime | None = _utc(nullable=True)
+
+
+class ForecastRow(SQLModel, table=True):
+    """The latest fill forecast of a container, refitted when its readings arrive (or fall silent)."""
+
+    __tablename__ = "forecasts"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant", "container_id"], ["containers.tenant", "containers.id"], ondelete="CASCADE"
+        ),
+        Index("ix_forecasts_tenant_full_time", "tenant", "full_time"),
+    )
+
+    tenant: str = Field(primary_key=True)
+    container_id: str = Field(primary_key=True)
+    # When the expected fill reaches 1; NULL when beyond the forecast's horizon. Kept as a column so a
+    # listing can filter on it.
+    full_time: datetime | None = _utc(nullable=True)
+    # The fill library's Forecast as JSON: the model read at any time (P(overflow by T), fill at T).
+    body: str
+    compute_time: datetime = _utc(nullable=False)
+
+
+class PolicyRow(SQLModel, table=True):
+    """A tenant's selection policy (one per tenant)."""
+
+    __tablename__ = "selection_policies"
+
+    tenant: str = Field(primary_key=True)
+    # The SelectionPolicy message: read and replaced whole, never queried by part.
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     update_time: datetime = _utc(nullable=False)

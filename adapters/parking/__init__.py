@@ -1,0 +1,1 @@
+"""Street parking: occupancy in (FIWARE OnStreetParking), no-parking windows out."""

@@ -1,0 +1,122 @@
+"""The NGSI-LD adapter against a broker double over loopback HTTP and a real wastesvc server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import httpx
+import pytest
+from google.protobuf import timestamp_pb2
+from google.type import latlng_pb2
+
+from adapters.ngsi.broker import Broker
+from adapters.ngsi.entities import container_entity
+from adapters.ngsi.export import export, import_containers
+from adapters.ngsi.sdm import SdmError, validate_entity
+from adapters.service_client import Wastesvc
+from tests.adapters.ngsi_double import serve_broker
+from tests.conftest import TENANT, Api, create_container, create_fleet, token
+from wastesvc.config import Settings
+from wastesvc.v1 import common_pb2, containers_pb2, readings_pb2
+
+TENANT_ID = TENANT.removeprefix("tenants/")
+
+
+async def test_export_upserts_valid_entities_under_the_broker_tenant(api: Api, settings: Settings) -> None:
+    """Containers, their isle and the vehicle reach the broker tenant; every entity passes its SDM schema."""
+    await create_fleet(api)
+    await create_container(api, "c1", isle="I-1", sensor_id="24E124136B502217")
+    await create_container(api, "c2", isle="I-1", stream=common_pb2.WASTE_STREAM_PAPER)
+    measured = timestamp_pb2.Timestamp()
+    measured.FromDatetime(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1))
+    await api.readings.CreateReading(
+        readings_pb2.CreateReadingRequest(
+            parent=f"{TENANT}/containers/c1",
+            reading=readings_pb2.Reading(measure_time=measured, fill_fraction=0.64),
+        )
+    )
+    async with (
+        serve_broker() as double,
+        httpx.AsyncClient() as http,
+        grpc.aio.insecure_channel(api.address) as channel,
+    ):
+        service = Wastesvc(channel, TENANT_ID, token(settings, "dispatch"))
+        broker = Broker(double.url, "soissons", http)
+        first = await export(service, broker, TENANT_ID)
+        again = await export(service, broker, TENANT_ID)
+    stored = double.entities["soissons"]
+    for entity in stored.values():
+        validate_entity(entity)
+    c1 = stored[f"urn:ngsi-ld:WasteContainer:{TENANT_ID}:c1"]
+
+    assert double.refused == []
+    assert double.entities[""] == {}
+    assert sorted(e["type"] for e in stored.values()) == [
+        "Vehicle",
+        "WasteContainer",
+        "WasteContainer",
+        "WasteContainerIsle",
+    ]
+    assert len(first.succeeded) == len(again.succeeded) == 4
+    assert not first.errors
+    assert c1["fillingLevel"]["value"] == pytest.approx(0.64)
+    assert c1["fillingLevel"]["observedAt"] == measured.ToDatetime(tzinfo=UTC).isoformat().replace(
+        "+00:00", "Z"
+    )
+    assert c1["refWasteContainerIsle"] == {
+        "type": "Relationship",
+        "object": f"urn:ngsi-ld:WasteContainerIsle:{TENANT_ID}:I-1",
+    }
+    assert stored[f"urn:ngsi-ld:WasteContainerIsle:{TENANT_ID}:I-1"]["refWasteContainer"]["object"] == [
+        f"urn:ngsi-ld:WasteContainer:{TENANT_ID}:c1",
+        f"urn:ngsi-ld:WasteContainer:{TENANT_ID}:c2",
+    ]
+
+
+async def test_an_entity_breaking_its_schema_is_not_sent() -> None:
+    """A fill level above 1 is refused by the SDM schema before any request."""
+    container = containers_pb2.Container(
+        name=f"{TENANT}/containers/x", location=latlng_pb2.LatLng(latitude=49.38, longitude=3.32),
+        stream=common_pb2.WASTE_STREAM_GLASS, volume_liters=3000,
+    )  # fmt: skip
+    entity = container_entity(container, TENANT_ID)
+    entity["fillingLevel"] = {"type": "Property", "value": 1.5}
+    async with serve_broker() as double, httpx.AsyncClient() as http:
+        with pytest.raises(SdmError, match="fillingLevel"):
+            await Broker(double.url, "", http).upsert([entity])
+        assert double.upserts == 0
+
+
+async def test_import_creates_the_broker_containers_the_service_lacks(api: Api, settings: Settings) -> None:
+    """A glass bank is created once; a battery bin (no wastesvc stream) is refused with the reason."""
+    bank = containers_pb2.Container(
+        name="x/containers/bank-7", location=latlng_pb2.LatLng(latitude=49.381, longitude=3.325),
+        stream=common_pb2.WASTE_STREAM_GLASS, volume_liters=4000, street_address="Rue du Commerce",
+        locality="Soissons", isle="I-9",
+    )  # fmt: skip
+    batteries = container_entity(bank, "x") | {"id": "urn:ngsi-ld:WasteContainer:x:pile-1"}
+    batteries["storedWasteKind"] = {"type": "Property", "value": "batteries"}
+    async with (
+        serve_broker() as double,
+        httpx.AsyncClient() as http,
+        grpc.aio.insecure_channel(api.address) as channel,
+    ):
+        double.entities["city"] = {e["id"]: e for e in (container_entity(bank, "x"), batteries)}
+        service = Wastesvc(channel, TENANT_ID, token(settings, "operator"))
+        broker = Broker(double.url, "city", http)
+        first = await import_containers(service, broker, "02722")
+        second = await import_containers(service, broker, "02722")
+    created = await api.containers.GetContainer(
+        containers_pb2.GetContainerRequest(name=f"{TENANT}/containers/bank-7")
+    )
+
+    assert (first.created, second.created, second.existing) == (["bank-7"], [], ["bank-7"])
+    assert "batteries" in first.refused["urn:ngsi-ld:WasteContainer:x:pile-1"]
+    assert (created.commune_code, created.volume_liters, created.isle, created.street_address) == (
+        "02722", 4000, "I-9", "Rue du Commerce",
+    )  # fmt: skip
+    assert (created.location.latitude, created.stream) == (
+        pytest.approx(49.381),
+        common_pb2.WASTE_STREAM_GLASS,
+    )

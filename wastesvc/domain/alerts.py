@@ -1,0 +1,226 @@
+"""Alerts: what a container's readings say (the fill library's health findings), and proto conversion.
+
+`assess` turns a container's recent readings into the conditions that hold now; `reconcile` makes the
+stored alerts agree with them: an alert is raised for a condition without an unresolved one (one per
+container and kind, enforced by the table's `open_key`), and a self-clearing condition that no longer
+holds resolves its alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from wastesvc.domain._common import parse_filter, resource_name, to_timestamp
+from wastesvc.errors import FieldViolation, InvalidArgument
+from wastesvc.fill import Finding, FindingKind, Reading, Severity, health_findings
+from wastesvc.storage import AlertRow, ReadingInsert, ReadingRow, Storage
+from wastesvc.v1 import alerts_pb2
+
+__all__ = [
+    "ALARMS",
+    "ALL_SELF_CLEARING",
+    "SILENT",
+    "Condition",
+    "alarm_findings",
+    "alert_filter",
+    "alert_proto",
+    "assess",
+    "enum_filter_value",
+    "impossible_conditions",
+    "reconcile",
+    "to_fill_reading",
+]
+
+SILENT = "sensor_silent"
+_OVERFLOW = "overflow"
+_IMPOSSIBLE = "impossible_reading"
+_KIND_OF_FINDING = {
+    FindingKind.LOW_BATTERY: "low_battery",
+    FindingKind.SILENT: SILENT,
+    FindingKind.TILT: "tilted",
+    FindingKind.FIRE: "fire",
+    FindingKind.STUCK: "stuck_value",
+}
+# Alerts that make a container a mandatory visit while unresolved, as the fill library's findings.
+ALARMS = {"fire": FindingKind.FIRE, "tilted": FindingKind.TILT}
+# Conditions that end by themselves (a sensor heard again, a container set upright or emptied); an
+# impossible reading stays on record until a person resolves its alert.
+ALL_SELF_CLEARING = (*_KIND_OF_FINDING.values(), _OVERFLOW)
+# A sensor's reading at or above this is a full container (ultrasonic sensors saturate near the lid).
+_OVERFLOW_FILL = 0.98
+# Who resolves an alert whose condition cleared.
+_SERVICE_ACTOR = "wastesvc"
+
+_KINDS = {
+    "low_battery": alerts_pb2.ALERT_KIND_LOW_BATTERY,
+    SILENT: alerts_pb2.ALERT_KIND_SENSOR_SILENT,
+    "tilted": alerts_pb2.ALERT_KIND_TILTED,
+    "fire": alerts_pb2.ALERT_KIND_FIRE,
+    "stuck_value": alerts_pb2.ALERT_KIND_STUCK_VALUE,
+    _IMPOSSIBLE: alerts_pb2.ALERT_KIND_IMPOSSIBLE_READING,
+    _OVERFLOW: alerts_pb2.ALERT_KIND_OVERFLOW,
+}
+_STATES = {
+    "open": alerts_pb2.ALERT_STATE_OPEN,
+    "acknowledged": alerts_pb2.ALERT_STATE_ACKNOWLEDGED,
+    "resolved": alerts_pb2.ALERT_STATE_RESOLVED,
+}
+_SEVERITIES = {
+    "info": alerts_pb2.ALERT_SEVERITY_INFO,
+    "warning": alerts_pb2.ALERT_SEVERITY_WARNING,
+    "critical": alerts_pb2.ALERT_SEVERITY_CRITICAL,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A condition that holds on a container now: the alert it deserves."""
+
+    kind: str
+    severity: str
+    start_time: datetime
+    detail: str
+
+
+def to_fill_reading(row: ReadingRow) -> Reading:
+    """The fill library's form of a stored (possible) reading."""
+    return Reading(
+        time=row.measure_time,
+        fill=row.fill,
+        distance_mm=row.distance_mm,
+        battery=None if row.battery_percent is None else row.battery_percent / 100.0,
+        temperature_c=row.temperature_c,
+        tilted=row.tilted,
+    )
+
+
+def _condition(finding: Finding) -> Condition:
+    return Condition(_KIND_OF_FINDING[finding.kind], finding.severity.value, finding.time, finding.detail)
+
+
+def _overflow(rows: Sequence[ReadingRow]) -> list[Condition]:
+    """Full when the latest readings are at the sensor's top; it started with the first of them."""
+    run = 0
+    while run < len(rows) and rows[-1 - run].fill >= _OVERFLOW_FILL:
+        run += 1
+    if run == 0:
+        return []
+    first = rows[-run]
+    return [
+        Condition(
+            _OVERFLOW, "warning", first.measure_time, f"fill {rows[-1].fill:.0%}: the container is full"
+        )
+    ]
+
+
+def assess(
+    rows: Sequence[ReadingRow], now: datetime, *, expected_rate_per_h: float | None
+) -> list[Condition]:
+    """The conditions that hold at `now`, from a container's possible readings (oldest first)."""
+    findings = health_findings(
+        [to_fill_reading(r) for r in rows], now, expected_rate_per_h=expected_rate_per_h
+    )
+    active = [f for f in findings if f.active and f.kind in _KIND_OF_FINDING]
+    return [_condition(f) for f in active] + _overflow(rows)
+
+
+def impossible_conditions(stored: Sequence[ReadingInsert]) -> dict[tuple[str, str], Condition]:
+    """Per (tenant, container), the first impossible reading among those just stored."""
+    found: dict[tuple[str, str], Condition] = {}
+    for r in stored:
+        if r.outlier and (r.tenant, r.container_id) not in found:
+            detail = f"reading of {r.measure_time.isoformat()} cannot be true: {r.outlier}"
+            found[(r.tenant, r.container_id)] = Condition(_IMPOSSIBLE, "warning", r.measure_time, detail)
+    return found
+
+
+def reconcile(
+    storage: Storage,
+    tenant: str,
+    container_id: str,
+    conditions: Sequence[Condition],
+    *,
+    checked: Collection[str],
+    now: datetime,
+) -> list[AlertRow]:
+    """Raises an alert per condition without an unresolved one, resolves those of `checked` kinds that no
+    longer hold; returns the alerts created or changed."""
+    holding = {c.kind for c in conditions}
+    resolved = storage.resolve_open_alerts(
+        tenant, container_id, [k for k in checked if k not in holding], now, _SERVICE_ACTOR
+    )
+    raised = storage.raise_alerts(
+        [
+            AlertRow(
+                tenant=tenant,
+                container_id=container_id,
+                kind=c.kind,
+                severity=c.severity,
+                detail=c.detail,
+                open_key=f"{container_id}/{c.kind}",
+                start_time=c.start_time,
+                create_time=now,
+                update_time=now,
+            )
+            for c in conditions
+        ]
+    )
+    return resolved + raised
+
+
+def alarm_findings(rows: Sequence[AlertRow]) -> dict[str, list[Finding]]:
+    """Unresolved fire and tilt alerts as active findings, by container id."""
+    found: dict[str, list[Finding]] = {}
+    for row in rows:
+        if row.kind in ALARMS and row.state != "resolved":
+            finding = Finding(ALARMS[row.kind], Severity.CRITICAL, row.start_time, row.detail, active=True)
+            found.setdefault(row.container_id, []).append(finding)
+    return found
+
+
+def alert_proto(row: AlertRow) -> alerts_pb2.Alert:
+    result = alerts_pb2.Alert(
+        name=resource_name(row.tenant, "alerts", str(row.id)),
+        kind=_KINDS.get(row.kind, alerts_pb2.ALERT_KIND_UNSPECIFIED),
+        state=_STATES.get(row.state, alerts_pb2.ALERT_STATE_UNSPECIFIED),
+        severity=_SEVERITIES.get(row.severity, alerts_pb2.ALERT_SEVERITY_UNSPECIFIED),
+        container=resource_name(row.tenant, "containers", row.container_id),
+        detail=row.detail,
+        start_time=to_timestamp(row.start_time),
+        create_time=to_timestamp(row.create_time),
+        update_time=to_timestamp(row.update_time),
+        actor=row.actor,
+    )
+    if row.acknowledge_time is not None:
+        result.acknowledge_time.CopyFrom(to_timestamp(row.acknowledge_time))
+    if row.resolve_time is not None:
+        result.resolve_time.CopyFrom(to_timestamp(row.resolve_time))
+    return result
+
+
+def alert_filter(text: str, tenant: str) -> dict[str, str]:
+    """ListAlerts' filter as column equalities: `state = OPEN AND kind = FIRE AND container = "…"`."""
+    where = parse_filter(text, {"state": "state", "kind": "kind", "container": "container_id"})
+    if "state" in where:
+        where["state"] = enum_filter_value(where["state"], _STATES, "alert_state_", "state")
+    if "kind" in where:
+        where["kind"] = enum_filter_value(where["kind"], _KINDS, "alert_kind_", "kind")
+    if "container_id" in where:
+        prefix = resource_name(tenant, "containers", "")
+        if not where["container_id"].startswith(prefix):
+            raise InvalidArgument(
+                [FieldViolation("filter", f"container must be a container of tenants/{tenant}")]
+            )
+        where["container_id"] = where["container_id"].removeprefix(prefix)
+    return where
+
+
+def enum_filter_value(raw: str, known: Mapping[str, int], prefix: str, field: str) -> str:
+    """The stored key named by a filter's `OPEN`, `ALERT_STATE_OPEN` or `open` (prefix `alert_state_`)."""
+    key = raw.lower().removeprefix(prefix)
+    if key not in known:
+        choices = ", ".join(k.upper() for k in known)
+        raise InvalidArgument([FieldViolation("filter", f"unknown {field} {raw!r}; one of {choices}")])
+    return key

@@ -1,0 +1,151 @@
+"""Prometheus metrics of one server: RPCs, ingest, solves and the planning queue, served over HTTP.
+
+Each `Metrics` owns its registry, so several servers in one process (tests, a replica beside a demo) never
+share or double-count series. Served only when `metrics_listen` is set (``host:port``), by
+prometheus-client's own HTTP server on a daemon thread.
+
+Series (all prefixed ``wastesvc_``):
+
+- ``rpc_requests_total{method, code}`` and ``rpc_duration_seconds{method, code}``: every RPC, counted by the
+  interceptor in `wastesvc.telemetry` once its status is known (auth failures included);
+- ``readings_stored_total{tenant, method}``: readings and observations the ingest RPCs report as stored
+  (``rate()`` of it is the ingest rate);
+- ``solve_seconds``: the solver's own time per solve; ``solves_running``: solves holding a solver slot
+  or waiting for one in this process;
+- ``planning_operations_unfinished{tenant}``: the planning queue depth, accepted operations not yet done,
+  read from the database at scrape time so that every replica reports the shared queue.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter as Tally
+from collections.abc import Iterator
+from wsgiref.simple_server import WSGIServer
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+import routing
+from wastesvc.solver_pool import SolverPool
+from wastesvc.storage import Storage
+
+__all__ = ["MeteredSolverPool", "Metrics", "MetricsServer", "start_metrics_server"]
+
+# RPC latencies run from sub-millisecond reads to multi-second batch ingests.
+_RPC_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Solver budgets are 1 s to 600 s (`config.MAX_SOLVER_TIME_LIMIT_S`).
+_SOLVE_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
+
+class _QueueCollector(Collector):
+    """Unfinished planning operations per tenant, counted in the database when scraped."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "wastesvc_planning_operations_unfinished",
+            "Planning operations accepted and not yet done (queued or solving), all replicas.",
+            labels=["tenant"],
+        )
+        for tenant, count in sorted(
+            Tally(row.tenant for row in self._storage.unfinished_operations()).items()
+        ):
+            family.add_metric([tenant], count)
+        yield family
+
+
+class Metrics:
+    """The instruments of one server, in their own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.rpc_requests = Counter(
+            "wastesvc_rpc_requests",
+            "RPCs served, by full method name and status code.",
+            ["method", "code"],
+            registry=self.registry,
+        )
+        self.rpc_duration = Histogram(
+            "wastesvc_rpc_duration_seconds",
+            "Time from the call's arrival to its status, by method and code.",
+            ["method", "code"],
+            buckets=_RPC_BUCKETS,
+            registry=self.registry,
+        )
+        self.readings_stored = Counter(
+            "wastesvc_readings_stored",
+            "Readings and observations stored by the ingest RPCs (duplicates and rejects excluded).",
+            ["tenant", "method"],
+            registry=self.registry,
+        )
+        self.solve_seconds = Histogram(
+            "wastesvc_solve_seconds",
+            "The route solver's own time per solve.",
+            buckets=_SOLVE_BUCKETS,
+            registry=self.registry,
+        )
+        self.solves_running = Gauge(
+            "wastesvc_solves_running",
+            "Solves in this process, running or waiting for a solver slot.",
+            registry=self.registry,
+        )
+
+    def watch_planning_queue(self, storage: Storage) -> None:
+        """Reports the planning queue depth of `storage` (the database is opened after the interceptors)."""
+        self.registry.register(_QueueCollector(storage))
+
+    def exposition(self) -> bytes:
+        """The current values in Prometheus' text format."""
+        return prometheus_client.generate_latest(self.registry)
+
+
+class MeteredSolverPool(SolverPool):
+    """A `SolverPool` that reports its solves to `Metrics`."""
+
+    def __init__(self, processes: int, metrics: Metrics) -> None:
+        super().__init__(processes)
+        self._metrics = metrics
+
+    async def solve(self, problem: routing.Problem, options: routing.SolveOptions) -> routing.Solution:
+        with self._metrics.solves_running.track_inprogress():
+            solution = await super().solve(problem, options)
+        self._metrics.solve_seconds.observe(solution.solve_time_s)
+        return solution
+
+
+class MetricsServer:
+    """The HTTP endpoint serving ``/metrics``; `stop` frees its port."""
+
+    def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
+        self._server, self._thread = server, thread
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def start_metrics_server(listen: str, metrics: Metrics) -> MetricsServer:
+    """Serves `metrics` on `listen` (``host:port``, port 0 picks a free one).
+
+    Raises
+    ------
+    ValueError
+        `listen` is not ``host:port``.
+    OSError
+        The address cannot be bound.
+    """
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"metrics_listen must be host:port, got {listen!r}")
+    server, thread = prometheus_client.start_http_server(int(port), host.strip("[]"), metrics.registry)
+    return MetricsServer(server, thread)
