@@ -8,12 +8,7 @@ PROTOS := $(wildcard proto/wastesvc/v1/*.proto)
 BUF_VERSION := 1.75.0
 ARGS ?=
 
-.PHONY: install proto run test lint fmt bench-routing bench-replan quick full kim classic clean
-.PHONY: install proto run test lint fmt bench-routing quick full kim classic migration clean loadtest
-
-.PHONY: install proto run test lint fmt bench-routing bench-policy quick full kim classic clean
-
-.PHONY: install proto run test lint fmt bench-routing bench-faults bench-ingest quick full kim classic clean
+.PHONY: bench-faults bench-ingest bench-ingest-lorawan bench-policy bench-replan bench-routing classic clean fmt full install kim lint loadtest migration proto quick run test
 
 install: $(INSTALLED)
 
@@ -37,7 +32,9 @@ $(GENERATED): $(PROTOS) $(INSTALLED)
 run: $(GENERATED)
 	$(BIN)/wastesvc demo $(ARGS)
 
+# The operations board is tested in a real browser: Debian's Chromium, installed when missing.
 test: $(GENERATED)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/python -m pytest $(ARGS)
 
 # Locust headless for 10 minutes against a real server with both tenants; writes bench/results/scale.json.
@@ -74,7 +71,6 @@ migration: $(GENERATED)
 
 # LoRaWAN uplinks from a private Mosquitto through the adapter into the service on SQLite, with a kill -9
 # of each mid-run; records in bench/results/ingest.json (path mqtt-lorawan). ARGS="--rate 6000" etc.
-.PHONY: bench-ingest-lorawan
 bench-ingest-lorawan: $(GENERATED)
 	$(BIN)/python -m bench.ingest_lorawan $(ARGS)
 
