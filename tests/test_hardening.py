@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -437,7 +438,7 @@ async def test_concurrent_unary_readings_share_a_transaction_but_not_their_error
 
     async with open_channel(api.address, settings, token(settings, tenant=OTHER_TENANT)) as other:
         foreign: Any = readings_pb2_grpc.ReadingServiceStub(other)
-        calls = [readings.CreateReading(request(i, 2.0 if i % 5 == 0 else 0.5)) for i in range(40)]
+        calls = [readings.CreateReading(request(i, math.nan if i % 5 == 0 else 0.5)) for i in range(40)]
         calls += [foreign.CreateReading(request(100 + i, 0.5)) for i in range(5)]
         results = await asyncio.gather(*calls, return_exceptions=True)
 

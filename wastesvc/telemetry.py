@@ -49,10 +49,15 @@ class _Call:
         self._metrics = metrics
         self._began = time.perf_counter()
 
-    async def begin(self, context: Context) -> None:
+    async def begin(self, context: Context, *, streaming: bool = False) -> None:
         request_id = _request_id(context)
         start_request(request_id, self.method)
-        await context.send_initial_metadata(((_REQUEST_ID, request_id),))
+        if streaming:
+            # A streaming handler may send its own initial metadata (WatchAlerts says "subscribed" so):
+            # the id goes back with the trailers instead.
+            context.set_trailing_metadata(((_REQUEST_ID, request_id),))
+        else:
+            await context.send_initial_metadata(((_REQUEST_ID, request_id),))
 
     def stored(self, response: Any) -> None:
         """Counts what an ingest response reports as stored (a single CreateReading stores one)."""
@@ -134,7 +139,7 @@ def _observed(handler: Any, method: str, metrics: Metrics) -> Any:
     async def stream_response(request: Any, context: Context) -> AsyncIterator[Any]:
         call = _Call(method, metrics)
         try:
-            await call.begin(context)
+            await call.begin(context, streaming=True)
             async for item in inner_stream(request, context):
                 call.stored(item)
                 yield item

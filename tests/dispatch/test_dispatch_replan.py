@@ -82,7 +82,7 @@ async def test_replan_after_a_breakdown_hands_the_rest_to_the_other_truck(api: A
     working.routes.extend(r for r in new.routes if r.vehicle != busy.vehicle)
     containers, vehicles, facilities = await _resources(api)
     # A truck called in by the re-plan leaves at the re-plan time, not at its shift start.
-    late = "leaves after the shift starts"
+    late = "leaves after the crew's check"
     assert [v for v in check_plan(working, containers, vehicles, facilities) if late not in v] == []
 
     # Every stop the broken truck still had is moved to the other truck or dropped with a reason.

@@ -295,13 +295,24 @@ def _usable_vehicles(
     its reason instead of failing the whole plan.
     """
     usable, left_out = [], []
+    facilities = tuple(
+        routing.Facility(
+            id=f.id,
+            location=routing.Location(f.lat, f.lng),
+            streams=frozenset(f.streams.split(",")),
+            opening=routing.TimeWindow(f.open_s, f.close_s),
+            dump_s=f.dump_s,
+        )
+        for f in data.facilities
+    )
     for v in data.vehicles:
         depot = data.depots.get(v.home_depot)
         alone = routing.Problem(
             stops=(),
             vehicles=(_routing_vehicle(v, frozenset(v.streams.split(",")), driving_rule),),
             depots=(routing.Depot(depot.id, routing.Location(depot.lat, depot.lng)),) if depot else (),
-            facilities=(),
+            # The day's facilities: a compartmented body is checked against where it can dump.
+            facilities=facilities,
             matrix=routing.GreatCircleMatrix(circuity=CIRCUITY, speed_kmh=SPEED_KMH),
         )
         problems = [f"{_vehicle_field(p.field)}: {p.description}" for p in _violations(alone)]
