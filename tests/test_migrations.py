@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from google.longrunning import operations_pb2
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from wastesvc.storage import ContainerRow, OperationRow, ReadingInsert, VehicleRow, open_storage
 from wastesvc.storage._migrate import FIRST_RELEASE, upgrade
 from wastesvc.storage._tables import metadata
+from wastesvc.v1 import planning_pb2
 
 NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 
@@ -89,12 +91,27 @@ def test_a_first_release_database_keeps_its_rows_in_the_legacy_tenant(engine: En
             ),
             stamp,
         )
+        operation = operations_pb2.Operation(name="operations/op1", done=True)
+        operation.response.Pack(
+            planning_pb2.RoutePlan(
+                name="routePlans/p1",
+                routes=[
+                    planning_pb2.VehicleRoute(
+                        vehicle="vehicles/gru", visits=[planning_pb2.Visit(containers=["containers/C1"])]
+                    )
+                ],
+            )
+        )
         connection.execute(
             text(
                 "INSERT INTO operations (id, request_id, done, body, create_time, update_time)"
                 " VALUES ('op1', 'r1', true, :b, :t, :t)"
             ),
-            {**stamp, "b": b"operation"},
+            {**stamp, "b": operation.SerializeToString()},
+        )
+        connection.execute(
+            text("INSERT INTO route_plans (id, service_date, body, create_time) VALUES ('p1', :d, :b, :t)"),
+            {**stamp, "d": NOW.date(), "b": operation.response.value},
         )
 
     storage = open_storage(db_url, legacy_tenant="grand-soissons")
@@ -108,9 +125,18 @@ def test_a_first_release_database_keeps_its_rows_in_the_legacy_tenant(engine: En
         assert [
             (r.id, r.fill) for r in storage.list_readings("grand-soissons", "C1", before=None, limit=5)
         ] == [(7, 0.8)]
-        operation = storage.find_operation_by_request("grand-soissons", "r1")
-        assert isinstance(operation, OperationRow)
-        assert operation.body == b"operation"
+        stored = storage.find_operation_by_request("grand-soissons", "r1")
+        assert isinstance(stored, OperationRow)
+        operation = operations_pb2.Operation.FromString(stored.body)
+        plan = planning_pb2.RoutePlan()
+        operation.response.Unpack(plan)
+        assert operation.name == "tenants/grand-soissons/operations/op1"
+        assert plan.name == "tenants/grand-soissons/routePlans/p1"
+        assert plan.routes[0].vehicle == "tenants/grand-soissons/vehicles/gru"
+        assert list(plan.routes[0].visits[0].containers) == ["tenants/grand-soissons/containers/C1"]
+        plan_row = storage.get_plan("grand-soissons", "p1")
+        assert plan_row is not None
+        assert planning_pb2.RoutePlan.FromString(plan_row.body).name == plan.name
         # New readings get fresh ids after the copied ones (the PostgreSQL sequence was moved past them).
         later = ReadingInsert("grand-soissons", "C1", "S1", NOW.replace(hour=8), 0.1, None, None, None, False)
         storage.insert_readings([later])

@@ -172,3 +172,22 @@ def test_redact_masks_tokens_and_database_passwords() -> None:
     for secret in ("s3cret", "hunter2", jwt_text, "c2lnbmF0dXJl"):
         assert secret not in line
     assert "postgresql://wastesvc:***@db:5432/w" in line
+
+
+async def test_unresolved_alerts_are_scraped(api: Api) -> None:
+    """A reading with a low battery raises an alert, which the endpoint counts by tenant, kind and state."""
+    await create_container(api, "c1")
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(datetime.now(UTC) - timedelta(hours=1))
+    await api.readings.CreateReading(
+        readings_pb2.CreateReadingRequest(
+            parent=f"{TENANT}/containers/c1",
+            reading=readings_pb2.Reading(measure_time=stamp, fill_fraction=0.3, battery_percent=3.0),
+        )
+    )
+    samples = _scrape(api)
+    key = (
+        "wastesvc_alerts_unresolved",
+        (("kind", "low_battery"), ("state", "open"), ("tenant", "grand-soissons")),
+    )
+    assert samples[key] == 1

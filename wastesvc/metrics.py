@@ -59,6 +59,23 @@ class _QueueCollector(Collector):
         yield family
 
 
+class _AlertsCollector(Collector):
+    """Alerts not resolved per tenant, kind and state, counted in the database when scraped."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "wastesvc_alerts_unresolved",
+            "Alerts open or acknowledged (not resolved), all replicas.",
+            labels=["tenant", "kind", "state"],
+        )
+        for (tenant, kind, state), count in sorted(self._storage.unresolved_alert_counts().items()):
+            family.add_metric([tenant, kind, state], count)
+        yield family
+
+
 class Metrics:
     """The instruments of one server, in their own registry."""
 
@@ -95,9 +112,11 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch_planning_queue(self, storage: Storage) -> None:
-        """Reports the planning queue depth of `storage` (the database is opened after the interceptors)."""
+    def watch_storage(self, storage: Storage) -> None:
+        """Reports the planning queue depth and the unresolved alerts of `storage` (the database is opened
+        after the interceptors)."""
         self.registry.register(_QueueCollector(storage))
+        self.registry.register(_AlertsCollector(storage))
 
     def exposition(self) -> bytes:
         """The current values in Prometheus' text format."""

@@ -247,7 +247,7 @@ def make_planner(storage: Storage, settings: Settings, metrics: Metrics | None =
 
 async def _start(server: grpc.aio.Server, port: int, settings: Settings, metrics: Metrics) -> Service:
     storage = await asyncio.to_thread(open_storage, settings.db_url)
-    metrics.watch_planning_queue(storage)
+    metrics.watch_storage(storage)
     planner = await asyncio.to_thread(make_planner, storage, settings, metrics)
     closed = await asyncio.to_thread(planner.close_interrupted)
     if closed:

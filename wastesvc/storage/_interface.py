@@ -260,6 +260,10 @@ class Storage(Protocol):
         """The tenant's operations newest first."""
         ...
 
+    def unresolved_alert_counts(self) -> dict[tuple[str, str, str], int]:
+        """Alerts not resolved, counted by (tenant, kind, state), over every tenant (for metrics)."""
+        ...
+
     def unfinished_operations(self) -> list[OperationRow]:
         """Operations not done, to close them after a restart."""
         ...

@@ -666,6 +666,14 @@ class SqlStorage:
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.execute(query).scalars().all())
 
+    def unresolved_alert_counts(self) -> dict[tuple[str, str, str], int]:
+        columns = (col(AlertRow.tenant), col(AlertRow.kind), col(AlertRow.state))
+        query = select(*columns, func.count()).where(col(AlertRow.state) != "resolved").group_by(*columns)
+        with Session(self.engine) as session:
+            return {
+                (tenant, kind, state): count for tenant, kind, state, count in session.execute(query).all()
+            }
+
     def unfinished_operations(self) -> list[OperationRow]:
         query = select(OperationRow).where(col(OperationRow.done).is_(False))
         with Session(self.engine, expire_on_commit=False) as session:

@@ -13,8 +13,15 @@ change shape, which SQLite cannot alter in place, so each table is copied aside,
 
 from __future__ import annotations
 
+import re
+from collections.abc import MutableMapping, Sequence
+
 import sqlalchemy as sa
 from alembic import context, op
+from google.longrunning import operations_pb2
+from google.protobuf import any_pb2, descriptor_pool, message, message_factory
+
+from wastesvc.v1 import planning_pb2
 
 revision = "0002"
 down_revision = "0001"
@@ -135,6 +142,8 @@ _ORDER = (
     "route_plans",
     "operations",
 )
+# A resource name of the first release inside a stored plan or operation: it gains the tenant parent.
+_NAME = re.compile(r"(?<![\w/])(containers|vehicles|depots|facilities|routePlans|operations)/")
 # Tables whose integer ids come from a sequence on PostgreSQL, to move past the copied ids.
 _SERIAL = ("readings", "observations")
 
@@ -154,12 +163,53 @@ def upgrade() -> None:
             ).bindparams(tenant=tenant)
         )
         op.drop_table(f"{table}_v1")
+    _retenant_bodies(tenant)
     if op.get_bind().dialect.name == "postgresql":
         for table in _SERIAL:
             op.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false) "
                 f"FROM {table}"
             )
+
+
+def _retenant_bodies(tenant: str) -> None:
+    """Plans and operations are stored as messages: the names inside them gain the tenant too."""
+    bind = op.get_bind()
+    for table, kind in (("route_plans", planning_pb2.RoutePlan), ("operations", operations_pb2.Operation)):
+        rows = bind.execute(sa.text(f"SELECT id, body FROM {table}")).all()
+        for row_id, body in rows:
+            parsed = kind.FromString(body)
+            _retenant(parsed, tenant)
+            bind.execute(
+                sa.text(f"UPDATE {table} SET body = :body WHERE id = :id"),
+                {"body": parsed.SerializeToString(), "id": row_id},
+            )
+
+
+def _retenant(msg: message.Message, tenant: str) -> None:
+    """Gives every resource name inside `msg` (Any payloads included) the tenant parent, in place."""
+    if isinstance(msg, any_pb2.Any):
+        descriptor = descriptor_pool.Default().FindMessageTypeByName(msg.TypeName())
+        inner = message_factory.GetMessageClass(descriptor)()
+        msg.Unpack(inner)
+        _retenant(inner, tenant)
+        msg.Pack(inner)
+        return
+    for field, value in msg.ListFields():
+        repeated = isinstance(value, Sequence) and not isinstance(value, str)
+        if field.type == field.TYPE_STRING and repeated:
+            renamed = [_NAME.sub(lambda m: f"tenants/{tenant}/{m.group(0)}", v) for v in value]
+            del value[:]
+            value.extend(renamed)
+        elif field.type == field.TYPE_STRING:
+            setattr(msg, field.name, _NAME.sub(lambda m: f"tenants/{tenant}/{m.group(0)}", value))
+        elif field.type == field.TYPE_MESSAGE and isinstance(value, MutableMapping):
+            for key in list(value):
+                if isinstance(value[key], message.Message):
+                    _retenant(value[key], tenant)
+        elif field.type == field.TYPE_MESSAGE:
+            for item in value if repeated else [value]:
+                _retenant(item, tenant)
 
 
 def downgrade() -> None:
