@@ -1,10 +1,12 @@
-"""The board's HTTP side: the page, JSON read through the gRPC API, and a plan's events as SSE."""
+"""The board's HTTP side: the page, JSON read through the gRPC API, a plan's field events and the tenant's
+alerts as SSE."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -14,16 +16,27 @@ from zoneinfo import ZoneInfo
 import grpc
 from aiohttp import web
 from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
 from google.type import date_pb2
 
 from wastesvc.auth import issue_token, load_key
 from wastesvc.config import Settings
-from wastesvc.v1 import dispatch_pb2, dispatch_pb2_grpc, planning_pb2, planning_pb2_grpc
+from wastesvc.v1 import (
+    alerts_pb2,
+    alerts_pb2_grpc,
+    dispatch_pb2,
+    dispatch_pb2_grpc,
+    planning_pb2,
+    planning_pb2_grpc,
+)
 
 __all__ = ["Board", "start_board"]
 
 _PAGE = resources.files("wastesvc.board").joinpath("static/index.html")
 _BOARD_TOKEN_TTL_S = 30 * 24 * 3600.0
+# The alerts a dispatcher still has to deal with; a resolved one leaves the board.
+_UNRESOLVED = ("OPEN", "ACKNOWLEDGED")
+_ALERTS_SHOWN = 200
 _HTTP_ERRORS: dict[grpc.StatusCode, type[web.HTTPError]] = {
     grpc.StatusCode.NOT_FOUND: web.HTTPNotFound,
     grpc.StatusCode.INVALID_ARGUMENT: web.HTTPBadRequest,
@@ -60,6 +73,7 @@ class _Gateway:
         self.channel = _channel(target, settings)
         self.planning = planning_pb2_grpc.PlanningServiceStub(self.channel)
         self.dispatch = dispatch_pb2_grpc.DispatchServiceStub(self.channel)
+        self.alerts = alerts_pb2_grpc.AlertServiceStub(self.channel)
         self.loopback_token = issue_token(
             load_key(settings.auth_key_file),
             tenant=settings.tenant,
@@ -116,20 +130,27 @@ class _Gateway:
         goes away."""
         watch = dispatch_pb2.WatchFieldEventsRequest(parent=request.query.get("plan", ""))
         call = self.dispatch.WatchFieldEvents(watch, metadata=self.metadata(request))
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        return await _relay(request, call, "field-event", lambda m: m)
+
+    async def unresolved_alerts(self, request: web.Request) -> web.Response:
+        """The tenant's open and acknowledged alerts, newest first."""
+        found: list[alerts_pb2.Alert] = []
+        for state in _UNRESOLVED:
+            listing = alerts_pb2.ListAlertsRequest(
+                parent=f"tenants/{self.settings.tenant}", page_size=_ALERTS_SHOWN, filter=f"state = {state}"
+            )
+            response = await self._call(self.alerts.ListAlerts(listing, metadata=self.metadata(request)))
+            found.extend(response.alerts)
+        found.sort(key=lambda a: a.create_time.ToNanoseconds(), reverse=True)
+        return web.json_response(
+            [MessageToDict(a, preserving_proto_field_name=True) for a in found[:_ALERTS_SHOWN]]
         )
-        await response.prepare(request)
-        try:
-            async for event in call:
-                data = json.dumps(MessageToDict(event, preserving_proto_field_name=True))
-                await response.write(f"event: field-event\ndata: {data}\n\n".encode())
-        except grpc.aio.AioRpcError as error:
-            await response.write(f"event: failure\ndata: {json.dumps(error.details())}\n\n".encode())
-        except (ConnectionResetError, asyncio.CancelledError):
-            call.cancel()
-            raise
-        return response
+
+    async def alert_events(self, request: web.Request) -> web.StreamResponse:
+        """Every alert raised or changed from now on, as server-sent events."""
+        watch = alerts_pb2.WatchAlertsRequest(parent=f"tenants/{self.settings.tenant}")
+        call = self.alerts.WatchAlerts(watch, metadata=self.metadata(request))
+        return await _relay(request, call, "alert", lambda m: m.alert)
 
     async def _call(self, call: Any) -> Any:
         try:
@@ -137,6 +158,24 @@ class _Gateway:
         except grpc.aio.AioRpcError as error:
             kind = _HTTP_ERRORS.get(error.code(), web.HTTPBadGateway)
             raise kind(text=f"{error.code().name}: {error.details()}") from None
+
+
+async def _relay(
+    request: web.Request, call: Any, name: str, payload: Callable[[Any], Message]
+) -> web.StreamResponse:
+    """Forwards a server-streaming call as server-sent events named `name` until the page goes away."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    try:
+        async for message in call:
+            data = json.dumps(MessageToDict(payload(message), preserving_proto_field_name=True))
+            await response.write(f"event: {name}\ndata: {data}\n\n".encode())
+    except grpc.aio.AioRpcError as error:
+        await response.write(f"event: failure\ndata: {json.dumps(error.details())}\n\n".encode())
+    except (ConnectionResetError, asyncio.CancelledError):
+        call.cancel()
+        raise
+    return response
 
 
 def _summary(plan: planning_pb2.RoutePlan) -> dict[str, Any]:
@@ -164,6 +203,8 @@ async def start_board(listen: str, target: str, settings: Settings) -> Board:
             web.get("/api/plans", gateway.plans),
             web.get("/api/plan", gateway.plan),
             web.get("/api/events", gateway.events),
+            web.get("/api/alerts", gateway.unresolved_alerts),
+            web.get("/api/alert-events", gateway.alert_events),
         ]
     )
 
