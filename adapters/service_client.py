@@ -30,6 +30,8 @@ from wastesvc.v1 import (
 __all__ = ["ItemOutcome", "Wastesvc"]
 
 _BATCH = 1000  # the service's largest batch
+# A stalled service fails the call instead of hanging the adapter.
+_CALL_DEADLINE_S = 60.0
 _OUTCOMES = {
     common_pb2.ITEM_OUTCOME_STORED: "stored",
     common_pb2.ITEM_OUTCOME_DUPLICATE: "duplicate",
@@ -79,7 +81,9 @@ class Wastesvc:
                     for o in observations[start : start + _BATCH]
                 ],
             )
-            response = await self._observations.BatchCreateObservations(request, metadata=self._metadata)
+            response = await self._observations.BatchCreateObservations(
+                request, metadata=self._metadata, timeout=_CALL_DEADLINE_S
+            )
             outcomes += [_outcome(item) for item in response.results]
         return outcomes
 
@@ -91,6 +95,7 @@ class Wastesvc:
             response = await self._plans.ListRoutePlans(
                 planning_pb2.ListRoutePlansRequest(parent=self.parent, page_size=100, page_token=token),
                 metadata=self._metadata,
+                timeout=_CALL_DEADLINE_S,
             )
             plans += [
                 p
@@ -110,6 +115,7 @@ class Wastesvc:
             response = await self._containers.ListContainers(
                 containers_pb2.ListContainersRequest(parent=self.parent, page_size=1000, page_token=token),
                 metadata=self._metadata,
+                timeout=_CALL_DEADLINE_S,
             )
             found.update((c.name, c) for c in response.containers)
             token = response.next_page_token
@@ -124,6 +130,7 @@ class Wastesvc:
             response = await self._fleet.ListVehicles(
                 fleet_pb2.ListVehiclesRequest(parent=self.parent, page_size=1000, page_token=token),
                 metadata=self._metadata,
+                timeout=_CALL_DEADLINE_S,
             )
             found += response.vehicles
             token = response.next_page_token
@@ -133,7 +140,9 @@ class Wastesvc:
     async def depots(self) -> dict[str, latlng_pb2.LatLng]:
         """The location of every depot of the tenant, by resource name."""
         response = await self._fleet.ListDepots(
-            fleet_pb2.ListDepotsRequest(parent=self.parent, page_size=1000), metadata=self._metadata
+            fleet_pb2.ListDepotsRequest(parent=self.parent, page_size=1000),
+            metadata=self._metadata,
+            timeout=_CALL_DEADLINE_S,
         )
         return {d.name: d.location for d in response.depots}
 
@@ -145,7 +154,7 @@ class Wastesvc:
             parent=self.parent, container_id=container_id, container=container
         )
         created: containers_pb2.Container = await self._containers.CreateContainer(
-            request, metadata=self._metadata
+            request, metadata=self._metadata, timeout=_CALL_DEADLINE_S
         )
         return created
 

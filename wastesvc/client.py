@@ -32,8 +32,9 @@ __all__ = [
 class _Bearer:
     """Adds `authorization: Bearer <token>` to the metadata of a call."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, deadline_s: float) -> None:
         self._metadata = ("authorization", f"Bearer {token}")
+        self._deadline_s = deadline_s
 
     def _details(self, details: Any) -> Any:
         metadata = grpc.aio.Metadata(*(details.metadata or ()), self._metadata)
@@ -43,7 +44,11 @@ class _Bearer:
 # grpc.aio files a channel's interceptor under the first call type it implements: one class per type.
 class _BearerUnaryUnary(_Bearer, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(self._details(details), request)
+        # A unary call that sets no deadline gets one, so a stalled server never hangs the client.
+        details = self._details(details)
+        if details.timeout is None:
+            details = details._replace(timeout=self._deadline_s)
+        return await continuation(details, request)
 
 
 class _BearerUnaryStream(_Bearer, grpc.aio.UnaryStreamClientInterceptor):
@@ -61,13 +66,14 @@ class _BearerStreamStream(_Bearer, grpc.aio.StreamStreamClientInterceptor):
         return await continuation(self._details(details), requests)
 
 
-def bearer_token(token: str) -> list[grpc.aio.ClientInterceptor]:
-    """Channel interceptors that send `token` with every call, whatever its type."""
+def bearer_token(token: str, deadline_s: float = 120.0) -> list[grpc.aio.ClientInterceptor]:
+    """Channel interceptors that send `token` with every call, whatever its type, and give a unary call
+    that sets no deadline one of `deadline_s` seconds."""
     return [
-        _BearerUnaryUnary(token),
-        _BearerUnaryStream(token),
-        _BearerStreamUnary(token),
-        _BearerStreamStream(token),
+        _BearerUnaryUnary(token, deadline_s),
+        _BearerUnaryStream(token, deadline_s),
+        _BearerStreamUnary(token, deadline_s),
+        _BearerStreamStream(token, deadline_s),
     ]
 
 
@@ -85,8 +91,9 @@ def client_token(settings: Settings) -> str:
 
 
 def open_channel(target: str, settings: Settings, token: str | None = None) -> grpc.aio.Channel:
-    """A channel to the service carrying a bearer token, over TLS when `tls_ca_file` is set."""
-    interceptors = bearer_token(token or client_token(settings))
+    """A channel to the service carrying a bearer token, over TLS when `tls_ca_file` is set; unary calls
+    without a deadline get `call_deadline_s`."""
+    interceptors = bearer_token(token or client_token(settings), settings.call_deadline_s)
     if not settings.tls_ca_file:
         return grpc.aio.insecure_channel(target, interceptors=interceptors)
     credentials = grpc.ssl_channel_credentials(

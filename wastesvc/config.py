@@ -58,6 +58,8 @@ class Settings:
     auth_key_file: str = "var/auth.key"
     # A client's bearer token (`wastesvc token` issues one); empty: the CLI mints one from auth_key_file.
     token: str = ""
+    # Client side: the deadline of a unary call that sets none, in seconds (a stream has none by default).
+    call_deadline_s: float = 120.0
     # Server TLS: certificate chain and key (PEM); both empty = plaintext (loopback only).
     tls_cert_file: str = ""
     tls_key_file: str = ""

@@ -90,7 +90,10 @@ def _code(context: Context, error: BaseException | None) -> str:
     if error is None:
         return grpc.StatusCode.OK.name
     if isinstance(error, asyncio.CancelledError):
-        return grpc.StatusCode.CANCELLED.name
+        # gRPC cancels the handler at the caller's deadline as it does when the caller cancels.
+        remaining = context.time_remaining()
+        expired = remaining is not None and remaining <= 0
+        return (grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED).name
     return grpc.StatusCode.UNKNOWN.name
 
 

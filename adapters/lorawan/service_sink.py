@@ -23,6 +23,8 @@ __all__ = ["ServiceSink", "build_service_sink"]
 
 # The service's largest batch.
 _BATCH = 1000
+# A stalled service fails the call instead of hanging the adapter; the caller retries (nothing is acked).
+_CALL_DEADLINE_S = 60.0
 _STATUS = {
     common_pb2.ITEM_OUTCOME_STORED: ItemStatus.STORED,
     common_pb2.ITEM_OUTCOME_DUPLICATE: ItemStatus.DUPLICATE,
@@ -43,7 +45,9 @@ class ServiceSink:
             request = readings_pb2.BatchCreateReadingsRequest(
                 parent=self._parent, requests=[_request(u) for u in readings[start : start + _BATCH]]
             )
-            response = await self._stub.BatchCreateReadings(request, metadata=self._metadata)
+            response = await self._stub.BatchCreateReadings(
+                request, metadata=self._metadata, timeout=_CALL_DEADLINE_S
+            )
             results += [_result(item) for item in response.results]
         return results
 

@@ -39,8 +39,13 @@ class Coalescer(Generic[T, R]):
     async def _drain(self) -> None:
         try:
             while self._pending:
-                group = self._pending[: self._max_items]
+                # A caller gone meanwhile (deadline, cancel) has been told nothing was stored: skip its item.
+                group = [
+                    (item, future) for item, future in self._pending[: self._max_items] if not future.done()
+                ]
                 del self._pending[: self._max_items]
+                if not group:
+                    continue
                 try:
                     results = await asyncio.to_thread(self._work, [item for item, _ in group])
                 except Exception as error:

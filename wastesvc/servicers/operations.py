@@ -19,6 +19,7 @@ __all__ = ["OperationsServicer"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
 _MAX_WAIT_S = 600.0
+_REPLY_MARGIN_S = 0.25
 
 
 class OperationsServicer(operations_pb2_grpc.OperationsServicer):
@@ -78,5 +79,10 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):
         timeout = (
             request.timeout.ToTimedelta().total_seconds() if request.HasField("timeout") else _MAX_WAIT_S
         )
-        await self.planner.wait(parse_name(request.name, "operations")[1], min(timeout, _MAX_WAIT_S))
+        limit = min(timeout, _MAX_WAIT_S)
+        remaining = context.time_remaining()
+        if remaining is not None:
+            # Answer with the latest state just before the caller's deadline instead of letting it expire.
+            limit = min(limit, max(0.0, remaining - _REPLY_MARGIN_S))
+        await self.planner.wait(parse_name(request.name, "operations")[1], limit)
         return await self._get(request.name)
