@@ -28,7 +28,7 @@ from routing._model import (
     Visit,
     VisitKind,
 )
-from routing._osrm import OsrmMatrix, OsrmUnavailable
+from routing._osrm import OsrmMatrix, OsrmRoutes, OsrmUnavailable
 from routing._solver import solve
 from routing._validate import FieldViolation, ProblemError, validate
 
@@ -48,6 +48,7 @@ __all__ = [
     "Matrix",
     "MatrixProvider",
     "OsrmMatrix",
+    "OsrmRoutes",
     "OsrmUnavailable",
     "Problem",
     "ProblemError",

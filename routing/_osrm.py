@@ -1,4 +1,4 @@
-"""Road distance and duration matrices from an OSRM server (`osrm-routed`).
+"""Road distance and duration matrices, and road paths, from an OSRM server (`osrm-routed`).
 
 `OsrmMatrix` asks OSRM's table service for blocks of at most `max_table_size` sources by `max_table_size`
 destinations (osrm-routed refuses larger tables with `TooBig`; its default `--max-table-size` is 100) and
@@ -7,6 +7,9 @@ assembles them. Every answered pair is cached in memory on coordinates rounded t
 
 Location errors are `ProblemError`s naming `locations[i]`, the index in the sequence passed to `matrix`;
 for a `Problem` that is `Problem.locations()` order (depots, then facilities, then stops).
+
+`OsrmRoutes` asks OSRM's route service for the road path through places in order (a truck's visits), in
+requests of at most `max_waypoints` places, and cuts the answer into one polyline per leg.
 """
 
 from __future__ import annotations
@@ -24,12 +27,17 @@ import numpy.typing as npt
 from routing._matrix import Location, Matrix
 from routing._validate import FieldViolation, ProblemError
 
-__all__ = ["OsrmMatrix", "OsrmUnavailable"]
+__all__ = ["OsrmMatrix", "OsrmRoutes", "OsrmUnavailable"]
 
 _Key = tuple[int, int]
 _UNKNOWN = -1
 _MICRODEGREES = 1_000_000
 _SEGMENT_RE = re.compile(r"coordinate (\d+)")
+# The whole road geometry as GeoJSON, and per leg one distance per segment (what cuts it into legs). U-turns
+# at the places keep each leg the fastest on its own, as the table service's pairs are: the path matches the
+# plan's distances, however the places are split between requests.
+_ROUTE_QUERY = "overview=full&geometries=geojson&annotations=distance&continue_straight=false"
+LonLat = tuple[float, float]
 
 
 class OsrmUnavailable(RuntimeError):
@@ -52,7 +60,46 @@ class OsrmUnavailable(RuntimeError):
         return f"OSRM at {self.url} is unavailable: {self.reason}"
 
 
-class OsrmMatrix:
+class _Server:
+    """An OSRM server: its root, profile and limits, and one keep-alive HTTP client opened on first use.
+
+    A caller-supplied `client` is used as is and left open; otherwise the object owns its client (`close`
+    releases it, the next query opens a new one).
+    """
+
+    def __init__(
+        self, base_url: str, *, profile: str, timeout_s: float, client: httpx.Client | None, max_snap_m: float
+    ) -> None:
+        if not (math.isfinite(timeout_s) and timeout_s > 0):
+            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+        if not (math.isfinite(max_snap_m) and max_snap_m >= 0):
+            raise ValueError(f"max_snap_m must be non-negative, got {max_snap_m}")
+        self.base_url = base_url.rstrip("/")
+        self.profile = profile
+        self.timeout_s = timeout_s
+        self.max_snap_m = max_snap_m
+        self._client = client
+        self._owns_client = client is None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r}, profile={self.profile!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP client if this object opened it; the next query opens a new one."""
+        with self._lock:
+            if self._owns_client and self._client is not None:
+                self._client.close()
+                self._client = None
+
+
+class OsrmMatrix(_Server):
     """A `MatrixProvider` backed by an OSRM server's `/table` service.
 
     `base_url` is the server root (`http://127.0.0.1:5000`). A location whose nearest road is more than
@@ -98,23 +145,10 @@ class OsrmMatrix:
     ) -> None:
         if max_table_size < 1:
             raise ValueError(f"max_table_size must be at least 1, got {max_table_size}")
-        if not (math.isfinite(timeout_s) and timeout_s > 0):
-            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
-        if not (math.isfinite(max_snap_m) and max_snap_m >= 0):
-            raise ValueError(f"max_snap_m must be non-negative, got {max_snap_m}")
-        self.base_url = base_url.rstrip("/")
-        self.profile = profile
+        super().__init__(base_url, profile=profile, timeout_s=timeout_s, client=client, max_snap_m=max_snap_m)
         self.max_table_size = max_table_size
-        self.timeout_s = timeout_s
         self.cache = cache
-        self.max_snap_m = max_snap_m
-        self._client = client
-        self._owns_client = client is None
-        self._lock = threading.Lock()
         self._store = _Store()
-
-    def __repr__(self) -> str:
-        return f"OsrmMatrix({self.base_url!r}, profile={self.profile!r})"
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -126,19 +160,6 @@ class OsrmMatrix:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the HTTP client if the provider opened it; the next query opens a new one."""
-        with self._lock:
-            if self._owns_client and self._client is not None:
-                self._client.close()
-                self._client = None
 
     def clear_cache(self) -> None:
         """Forget every cached pair."""
@@ -243,18 +264,7 @@ class OsrmMatrix:
         """The decoded answer, or None after recording a location OSRM could not place on a road."""
         if self._client is None:
             self._client = httpx.Client(timeout=self.timeout_s)
-        try:
-            response = self._client.get(url, timeout=self.timeout_s)
-        except httpx.HTTPError as error:
-            raise OsrmUnavailable(self.base_url, f"{type(error).__name__}: {error}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or not isinstance(body.get("code"), str):
-            raise OsrmUnavailable(
-                self.base_url, f"HTTP {response.status_code} without an OSRM answer: {response.text[:200]!r}"
-            )
+        status, body = _answer(self._client, self.base_url, url, self.timeout_s)
         code, message = body["code"], str(body.get("message", ""))
         if code == "Ok":
             return body
@@ -265,7 +275,175 @@ class OsrmMatrix:
             else:
                 failures.no_segment.update((i, message) for i in coordinates)
             return None
-        raise OsrmUnavailable(self.base_url, f"HTTP {response.status_code} {code}: {message}")
+        raise OsrmUnavailable(self.base_url, f"HTTP {status} {code}: {message}")
+
+
+class OsrmRoutes(_Server):
+    """Road paths through places in order, from an OSRM server's `/route` service.
+
+    `legs` asks for the fastest road route through the places (`overview=full`, GeoJSON geometry, each leg
+    the fastest on its own as in the table service, a U-turn allowed at each place), at most
+    `max_waypoints` places a request (consecutive requests share their end place; osrm-routed refuses more
+    than its `--max-viaroute-size`, 500 by default), and cuts OSRM's polyline at each place. A place whose
+    nearest road is more than `max_snap_m` metres away, or that OSRM cannot put on a road or join to the
+    next, raises `ProblemError`; a server that cannot be reached or answers nonsense raises
+    `OsrmUnavailable`. A caller-supplied `client` is used as is and left open; otherwise the object owns
+    one keep-alive client (`close` releases it). Safe to share between threads.
+
+    Parameters
+    ----------
+    base_url : str
+        The server root (`http://127.0.0.1:5000`).
+    profile : str, optional
+        The OSRM profile in the request path.
+    max_waypoints : int, optional
+        The most places asked about in one request, at least 2.
+    timeout_s : float, optional
+        The timeout of each HTTP request.
+    client : httpx.Client, optional
+        An HTTP client to use instead of the object's own.
+    max_snap_m : float, optional
+        The farthest a place may lie from its nearest road.
+
+    Raises
+    ------
+    ValueError
+        When `max_waypoints`, `timeout_s` or `max_snap_m` is out of range.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        profile: str = "driving",
+        max_waypoints: int = 100,
+        timeout_s: float = 30.0,
+        client: httpx.Client | None = None,
+        max_snap_m: float = 500.0,
+    ) -> None:
+        if max_waypoints < 2:
+            raise ValueError(f"max_waypoints must be at least 2, got {max_waypoints}")
+        super().__init__(base_url, profile=profile, timeout_s=timeout_s, client=client, max_snap_m=max_snap_m)
+        self.max_waypoints = max_waypoints
+
+    def legs(self, locations: Sequence[Location]) -> list[list[LonLat]]:
+        """The road path from each of `locations` to the next, as (longitude, latitude) pairs.
+
+        Parameters
+        ----------
+        locations : Sequence[Location]
+            The places in the order they are visited; the same place may follow itself.
+
+        Returns
+        -------
+        list[list[tuple[float, float]]]
+            `len(locations) - 1` polylines (none for fewer than two places). Leg `i` starts at
+            `locations[i]` and ends at `locations[i + 1]` exactly; between them are the points of the road,
+            from where OSRM put the first place on it to where it put the second.
+
+        Raises
+        ------
+        ProblemError
+            Naming `locations[i]` when a place is not a coordinate, lies off the road network or cannot
+            be joined to the next by road.
+        OsrmUnavailable
+            When the server cannot be reached or does not answer as OSRM does.
+        """
+        keys = _keys(locations)
+        out: list[list[LonLat]] = []
+        start = 0
+        while start < len(keys) - 1:
+            end = min(start + self.max_waypoints, len(keys))
+            out += self._chunk(keys[start:end], start)
+            start = end - 1
+        return out
+
+    def _http(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=self.timeout_s)
+            return self._client
+
+    def _chunk(self, keys: list[_Key], offset: int) -> list[list[LonLat]]:
+        """The legs through `keys`, the places `offset` onwards of the caller's sequence."""
+        places = [(lng / _MICRODEGREES, lat / _MICRODEGREES) for lat, lng in keys]
+        path = ";".join(f"{lng:.6f},{lat:.6f}" for lng, lat in places)
+        url = f"{self.base_url}/route/v1/{self.profile}/{path}?{_ROUTE_QUERY}"
+        status, body = _answer(self._http(), self.base_url, url, self.timeout_s)
+        code, message = body["code"], str(body.get("message", ""))
+        if code == "NoSegment":
+            match = _SEGMENT_RE.search(message)
+            where = f"locations[{offset + int(match.group(1))}]" if match else "locations"
+            raise ProblemError([FieldViolation(where, f"OSRM finds no road segment near it ({message})")])
+        if code == "NoRoute":
+            last = offset + len(keys) - 1
+            raise ProblemError(
+                [FieldViolation(f"locations[{offset}:{last + 1}]", f"OSRM finds no road route ({message})")]
+            )
+        if code != "Ok":
+            raise OsrmUnavailable(self.base_url, f"HTTP {status} {code}: {message}")
+        try:
+            coordinates = [(float(x), float(y)) for x, y in body["routes"][0]["geometry"]["coordinates"]]
+            sizes = [len(leg["annotation"]["distance"]) for leg in body["routes"][0]["legs"]]
+            snaps = [float(w["distance"]) for w in body["waypoints"]]
+        except (KeyError, IndexError, TypeError, ValueError) as error:
+            raise OsrmUnavailable(self.base_url, f"unexpected /route answer ({error!r})") from None
+        # Consecutive legs share the place between them: each leg's annotation has one entry per segment.
+        if len(sizes) != len(keys) - 1 or len(snaps) != len(keys) or sum(sizes) + 1 != len(coordinates):
+            raise OsrmUnavailable(
+                self.base_url,
+                f"/route answered {len(sizes)} legs of {sum(sizes)} segments for {len(keys)} places",
+            )
+        far = [
+            FieldViolation(
+                f"locations[{offset + i}]",
+                f"the nearest road is {snap:.0f} m away (more than max_snap_m): off the map?",
+            )
+            for i, snap in enumerate(snaps)
+            if snap > self.max_snap_m
+        ]
+        if far:
+            raise ProblemError(far)
+        legs: list[list[LonLat]] = []
+        first = 0
+        for i, size in enumerate(sizes):
+            legs.append(_joined(places[i], coordinates[first : first + size + 1], places[i + 1]))
+            first += size
+        return legs
+
+
+def _joined(start: LonLat, road: list[LonLat], end: LonLat) -> list[LonLat]:
+    """`road` from the place `start` to the place `end`, each added unless OSRM put it on the road there."""
+    return [
+        *([start] if _apart(start, road[0]) else []),
+        *road,
+        *([end] if _apart(road[-1], end) else []),
+    ]
+
+
+def _apart(a: LonLat, b: LonLat) -> bool:
+    """More than a microdegree apart (about 0.1 m), the precision of the places asked about."""
+    return abs(a[0] - b[0]) > 1e-6 or abs(a[1] - b[1]) > 1e-6
+
+
+def _answer(client: httpx.Client, base_url: str, url: str, timeout_s: float) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and the decoded OSRM answer to `url`, whatever its `code`.
+
+    Raises `OsrmUnavailable` when the server cannot be reached or answers something that is not OSRM's JSON.
+    """
+    try:
+        response = client.get(url, timeout=timeout_s)
+    except httpx.HTTPError as error:
+        raise OsrmUnavailable(base_url, f"{type(error).__name__}: {error}") from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("code"), str):
+        raise OsrmUnavailable(
+            base_url, f"HTTP {response.status_code} without an OSRM answer: {response.text[:200]!r}"
+        )
+    return response.status_code, body
 
 
 class _Store:

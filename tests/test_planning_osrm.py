@@ -89,8 +89,8 @@ async def _plan(api: Api) -> operations_pb2.Operation:
     return operation
 
 
-async def test_plan_distances_are_road_distances(api: Api, osrm_url: str) -> None:
-    """With osrm_url set, every leg of the plan is OSRM's road distance, not a crow-fly estimate."""
+async def planned_day(api: Api) -> planning_pb2.RoutePlan:
+    """The plan of one truck from Vaduz round a full container in each of `TOWNS`."""
     await _fleet(api)
     for i, (lat, lng) in enumerate(TOWNS):
         await create_container(api, f"li-{i}", lat=lat, lng=lng, commune="LI")
@@ -99,6 +99,12 @@ async def test_plan_distances_are_road_distances(api: Api, osrm_url: str) -> Non
     assert not operation.HasField("error"), operation.error
     plan = planning_pb2.RoutePlan()
     operation.response.Unpack(plan)
+    return plan
+
+
+async def test_plan_distances_are_road_distances(api: Api, osrm_url: str) -> None:
+    """With osrm_url set, every leg of the plan is OSRM's road distance, not a crow-fly estimate."""
+    plan = await planned_day(api)
     (route,) = plan.routes
     assert route.container_count == len(TOWNS)
     points = [

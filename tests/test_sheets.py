@@ -18,6 +18,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from pypdf import PdfReader
 
 import wastesvc.sheets
+from wastesvc.roads import RoadLegs
 from wastesvc.sheets import RenderedSheets, SheetCode, parse_sheet_code, render_route_sheets
 from wastesvc.sheets._content import Context, Sheet, build_sheet
 from wastesvc.sheets._layout import Panel, layout_maps
@@ -47,7 +48,7 @@ class World:
     depots: dict[str, fleet_pb2.Depot]
     facilities: dict[str, fleet_pb2.Facility]
 
-    def render(self, vehicle: str | None = None) -> RenderedSheets:
+    def render(self, vehicle: str | None = None, roads: RoadLegs | None = None) -> RenderedSheets:
         return render_route_sheets(
             self.plan,
             containers=self.containers,
@@ -55,6 +56,7 @@ class World:
             depots=self.depots,
             facilities=self.facilities,
             vehicle=vehicle,
+            roads=roads,
         )
 
 

@@ -262,10 +262,11 @@ async def _start(server: grpc.aio.Server, port: int, settings: Settings, metrics
         ObservationServicer(storage, monitor), server
     )
     dispatch = DispatchStore(storage.engine)
-    planning = PlanningServicer(storage, planner, dispatch)
+    roads = routing.OsrmRoutes(settings.osrm_url) if settings.osrm_url else None
+    planning = PlanningServicer(storage, planner, dispatch, roads)
     planning_pb2_grpc.add_PlanningServiceServicer_to_server(planning, server)
     dispatch_pb2_grpc.add_DispatchServiceServicer_to_server(
-        DispatchServicer(storage, dispatch, planning, planner), server
+        DispatchServicer(storage, dispatch, planning, planner, roads), server
     )
     operations_pb2_grpc.add_OperationsServicer_to_server(OperationsServicer(storage, planner), server)
     alerts_pb2_grpc.add_AlertServiceServicer_to_server(AlertServicer(storage, hub), server)

@@ -1,6 +1,8 @@
 """One truck's route as files: GeoJSON (RFC 7946) for maps, GPX 1.1 for in-cab navigation, CSV for sheets.
 
-The path is the straight line between visits (road geometry needs OSRM's route service, not wired here).
+The path between visits follows the roads when OSRM is configured, else it is the straight line between
+them (see `wastesvc.roads`); the GeoJSON path says which in its `geometry_source` property, the GPX track in
+its description.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC
 
 from wastesvc.dispatch.lifecycle import STATUSES
+from wastesvc.roads import RoadLegs, RoadPath, road_path
 from wastesvc.v1 import dispatch_pb2, planning_pb2
 
 __all__ = ["CONTENT_TYPES", "export_route"]
@@ -41,7 +44,11 @@ def _placed(route: planning_pb2.VehicleRoute) -> list[tuple[int, planning_pb2.Vi
     return [(i, v) for i, v in enumerate(route.visits, start=1) if v.HasField("location")]
 
 
-def _geojson(route: planning_pb2.VehicleRoute) -> str:
+def _path(placed: list[tuple[int, planning_pb2.Visit]], roads: RoadLegs | None) -> RoadPath:
+    return road_path([(v.location.latitude, v.location.longitude) for _, v in placed], roads)
+
+
+def _geojson(route: planning_pb2.VehicleRoute, roads: RoadLegs | None) -> str:
     placed = _placed(route)
     features = [
         {
@@ -63,20 +70,23 @@ def _geojson(route: planning_pb2.VehicleRoute) -> str:
         for i, v in placed
     ]
     if len(placed) >= 2:
+        path = _path(placed, roads)
         features.append(
             {
                 "type": "Feature",
-                "geometry": {
-                    "type": "LineString",
-                    "coordinates": [[v.location.longitude, v.location.latitude] for _, v in placed],
+                "geometry": {"type": "LineString", "coordinates": [list(p) for p in path.line]},
+                "properties": {
+                    "vehicle": route.vehicle,
+                    "distance_meters": route.distance_meters,
+                    "geometry_source": path.source,
+                    "geometry_error": path.error or None,
                 },
-                "properties": {"vehicle": route.vehicle, "distance_meters": route.distance_meters},
             }
         )
     return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
 
 
-def _gpx(route: planning_pb2.VehicleRoute) -> str:
+def _gpx(route: planning_pb2.VehicleRoute, roads: RoadLegs | None) -> str:
     ET.register_namespace("", _GPX)
     root = ET.Element(f"{{{_GPX}}}gpx", {"version": "1.1", "creator": "wastesvc"})
     placed = _placed(route)
@@ -98,10 +108,24 @@ def _gpx(route: planning_pb2.VehicleRoute) -> str:
             {"lat": f"{v.location.latitude:.6f}", "lon": f"{v.location.longitude:.6f}"},
         )
         ET.SubElement(point, f"{{{_GPX}}}name").text = _label(i, v)
+    if len(placed) >= 2:
+        _track(root, route, _path(placed, roads))
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
-def _csv(route: planning_pb2.VehicleRoute) -> str:
+def _track(root: ET.Element, route: planning_pb2.VehicleRoute, path: RoadPath) -> None:
+    """The path to drive as a GPX track (after the route: GPX 1.1 orders wpt, rte, trk)."""
+    trk = ET.SubElement(root, f"{{{_GPX}}}trk")
+    ET.SubElement(trk, f"{{{_GPX}}}name").text = route.vehicle.rsplit("/", 1)[-1]
+    straight = "; ".join(filter(None, ["straight lines between the visits", path.error]))
+    ET.SubElement(trk, f"{{{_GPX}}}desc").text = "road path (OSRM)" if path.source == "osrm" else straight
+    segment = ET.SubElement(trk, f"{{{_GPX}}}trkseg")
+    for lon, lat in path.line:
+        ET.SubElement(segment, f"{{{_GPX}}}trkpt", {"lat": f"{lat:.6f}", "lon": f"{lon:.6f}"})
+
+
+def _csv(route: planning_pb2.VehicleRoute, roads: RoadLegs | None) -> str:
+    del roads  # the CSV lists the visits, not the path
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
@@ -137,11 +161,17 @@ def _csv(route: planning_pb2.VehicleRoute) -> str:
     return out.getvalue()
 
 
-def export_route(route: planning_pb2.VehicleRoute, fmt: dispatch_pb2.RouteFormat.ValueType) -> bytes:
-    """The route in `fmt` (a key of `CONTENT_TYPES`), UTF-8 encoded."""
+def export_route(
+    route: planning_pb2.VehicleRoute, fmt: dispatch_pb2.RouteFormat.ValueType, roads: RoadLegs | None = None
+) -> bytes:
+    """The route in `fmt` (a key of `CONTENT_TYPES`), UTF-8 encoded.
+
+    With `roads` (OSRM), the GeoJSON and GPX paths follow the roads, else straight lines; this asks OSRM
+    over HTTP, so async callers run it in a thread.
+    """
     writer = {
         dispatch_pb2.ROUTE_FORMAT_GEOJSON: _geojson,
         dispatch_pb2.ROUTE_FORMAT_GPX: _gpx,
         dispatch_pb2.ROUTE_FORMAT_CSV: _csv,
     }[fmt]
-    return writer(route).encode()
+    return writer(route, roads).encode()

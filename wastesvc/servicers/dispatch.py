@@ -22,6 +22,7 @@ from wastesvc.domain._common import from_timestamp, parse_name, resource_name, t
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, ServiceError
 from wastesvc.planner import Planner
 from wastesvc.replanner import Replanner
+from wastesvc.roads import RoadLegs
 from wastesvc.servicers._base import in_thread, unary, unary_stream_errors
 from wastesvc.servicers.planning import PlanningServicer
 from wastesvc.storage import DispatchStore, FieldEventRow, PlanStateRow, Storage
@@ -49,9 +50,16 @@ def _authorize_any(tenant: str, scopes: tuple[str, ...]) -> None:
 
 class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
     def __init__(
-        self, storage: Storage, dispatch: DispatchStore, planning: PlanningServicer, planner: Planner
+        self,
+        storage: Storage,
+        dispatch: DispatchStore,
+        planning: PlanningServicer,
+        planner: Planner,
+        roads: RoadLegs | None = None,
     ) -> None:
         self.storage = storage
+        # OSRM's road paths for the route exports, when configured.
+        self.roads = roads
         self.replanner = Replanner(storage, dispatch, planner)
         self.dispatch = dispatch
         self.planning = planning
@@ -224,9 +232,9 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         if request.format not in CONTENT_TYPES:
             raise InvalidArgument([FieldViolation("format", "must be GEOJSON, GPX or CSV")])
         route = await self._vehicle_route(request.name)
-        return httpbody_pb2.HttpBody(
-            content_type=CONTENT_TYPES[request.format], data=export_route(route, request.format)
-        )
+        # Asking OSRM for the road path blocks: off the event loop.
+        data = await in_thread(export_route, route, request.format, self.roads)
+        return httpbody_pb2.HttpBody(content_type=CONTENT_TYPES[request.format], data=data)
 
     @unary_stream_errors
     async def StreamRouteSheets(

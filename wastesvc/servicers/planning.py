@@ -21,6 +21,7 @@ from wastesvc.domain._common import (
 from wastesvc.domain.resources import container_proto, depot_proto, facility_proto, vehicle_proto
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound
 from wastesvc.planner import Planner
+from wastesvc.roads import RoadLegs
 from wastesvc.servicers._base import in_thread, unary
 from wastesvc.sheets import render_route_sheets
 from wastesvc.storage import ContainerRow, DepotRow, DispatchStore, FacilityRow, PlanRow, Storage, VehicleRow
@@ -32,8 +33,12 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class PlanningServicer(planning_pb2_grpc.PlanningServiceServicer):
-    def __init__(self, storage: Storage, planner: Planner, dispatch: DispatchStore) -> None:
+    def __init__(
+        self, storage: Storage, planner: Planner, dispatch: DispatchStore, roads: RoadLegs | None = None
+    ) -> None:
         self.storage = storage
+        # OSRM's road paths for the sheets' maps, when configured.
+        self.roads = roads
         self.planner = planner
         self.dispatch = dispatch
 
@@ -126,6 +131,7 @@ class PlanningServicer(planning_pb2_grpc.PlanningServiceServicer):
             },
             vehicle=request.vehicle or None,
             tz=self.planner.timezone,
+            roads=self.roads,
         )
         return planning_pb2.RouteSheets(
             content_type="application/pdf", content=rendered.pdf, page_count=rendered.page_count

@@ -7,7 +7,8 @@ the stop table in sequence with tick boxes, the depot, disposal and break rows, 
 Every page repeats the anomaly codes and, after the first, the QR code. Only fpdf2's core fonts are used and
 QR codes are drawn as vectors, so the output is byte-reproducible for a given plan.
 
-The maps join the stops by straight lines: the plan carries no road geometry.
+The maps draw the road path between the stops when `render_route_sheets` is given OSRM's (`roads`), else
+the straight line between them; the legend says which.
 """
 
 from wastesvc.sheets._code import SheetCode, parse_sheet_code

@@ -64,13 +64,18 @@ class Context:
 
 @dataclass(frozen=True)
 class Point:
-    """A place drawn on the map; `number` is the stop number and `locality` the commune of container stops."""
+    """A place drawn on the map; `number` is the stop number and `locality` the commune of container stops.
+
+    `road` is the road path from here to the next place of the day, (longitude, latitude) pairs from this
+    place to that one; empty when the path is drawn straight.
+    """
 
     kind: int
     lat: float
     lng: float
     number: int = 0
     locality: str = ""
+    road: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,8 @@ class Sheet:
     end: str = DASH
     # Each disposal trip's stream in order, when the truck changes stream during the day.
     streams: list[int] = field(default_factory=list)
+    # Whether the map's path follows the roads ("osrm") or joins the places straight (see wastesvc.roads).
+    path_source: str = "straight"
 
 
 class _LatLng(Protocol):

@@ -212,7 +212,7 @@ class Document(FPDF):
         if self.will_page_break(LEGEND_H + 1):
             self.add_page()
         y = self.get_y()
-        draw_legend(self, sheet.stream, y)
+        draw_legend(self, sheet.stream, y, by_road=sheet.path_source == "osrm")
         self.set_y(y + LEGEND_H + 1.5)
 
     def fitted(self, text: str, width: float) -> str:

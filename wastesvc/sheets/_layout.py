@@ -38,6 +38,7 @@ _MAX_ZOOM = 3.5
 _TILE_ZOOM = 2.5  # details tiling a spread-out crowd
 _MAX_SHARED = 2  # stop numbers sharing one label
 _CROWDED_MM = 1.8  # dots closer than this (centre to centre) cannot be told apart by leader lines
+_ROAD_TOLERANCE_MM = 0.12  # a road bend smaller than this on paper is drawn straight
 _RINGS = (2.7, 3.6, 4.8, 6.2, 7.8, 9.6, 11.6)
 _DIRECTIONS = tuple(
     (math.cos(math.radians(a)), -math.sin(math.radians(a)))
@@ -128,6 +129,7 @@ class Panel:
     height: float
     scale: float  # millimetres per kilometre
     points: list[tuple[Point, float, float]]  # the trip's path, in visit order
+    road: list[tuple[float, float]] = field(default_factory=list)  # the road driven, empty if straight
     labels: list[Label] = field(default_factory=list)
     communes: list[Commune] = field(default_factory=list)
     details: list[DetailBox] = field(default_factory=list)
@@ -199,14 +201,59 @@ def _trip_panels(trips: list[list[Point]], cos0: float, width: float, height: fl
     letters = iter(string.ascii_uppercase)
     panels: list[Panel] = []
     for index, trip in enumerate(trips, start=1):
-        km = [(p.lng * cos0 * KM_PER_DEGREE, p.lat * KM_PER_DEGREE) for p in trip]
+        km = [_km(p.lng, p.lat, cos0) for p in trip]
+        road = _road_km(trip, cos0)
         numbers = [p.number for p in trip if p.kind == _STOP]
         title = f"Arrêts {numbers[0]} à {numbers[-1]}" if numbers else "Trajet"
         if len(trips) > 1:
             title = f"Rotation {index}/{len(trips)} · {title.lower()}"
-        view = _fit(km, width, height, pad=9.0)
-        panels += _panels(trip, km, view, title, own=None, depth=0, letters=letters)
+        view = _fit(km + road, width, height, pad=9.0)
+        panels += _panels(trip, (km, road), view, title, own=None, depth=0, letters=letters)
     return panels
+
+
+def _km(lng: float, lat: float, cos0: float) -> tuple[float, float]:
+    """A place on the kilometre plane (equirectangular around the day's mean latitude)."""
+    return lng * cos0 * KM_PER_DEGREE, lat * KM_PER_DEGREE
+
+
+def _road_km(trip: Sequence[Point], cos0: float) -> list[tuple[float, float]]:
+    """The road driven through `trip`, on the kilometre plane; empty when its places carry no road."""
+    road: list[tuple[float, float]] = []
+    for point in trip[:-1]:
+        if not point.road:
+            return []
+        leg = [_km(lng, lat, cos0) for lng, lat in point.road]
+        road += leg[1:] if road else leg
+    return road
+
+
+def simplify(line: Sequence[tuple[float, float]], tolerance: float) -> list[tuple[float, float]]:
+    """`line` without the points that lie within `tolerance` of the line kept (Douglas–Peucker)."""
+    if len(line) < 3:
+        return list(line)
+    keep = [False] * len(line)
+    keep[0] = keep[-1] = True
+    spans = [(0, len(line) - 1)]
+    while spans:
+        first, last = spans.pop()
+        farthest, distance = first, tolerance
+        for k in range(first + 1, last):
+            d = _off_segment(line[k], line[first], line[last])
+            if d > distance:
+                farthest, distance = k, d
+        if farthest != first:
+            keep[farthest] = True
+            spans += [(first, farthest), (farthest, last)]
+    return [xy for xy, kept in zip(line, keep, strict=True) if kept]
+
+
+def _off_segment(p: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Distance from `p` to the segment from `a` to `b`."""
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    length2 = dx * dx + dy * dy
+    t = 0.0 if length2 == 0 else max(0.0, min(1.0, ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / length2))
+    return math.hypot(p[0] - a[0] - t * dx, p[1] - a[1] - t * dy)
 
 
 def _fit(km: Sequence[tuple[float, float]], width: float, height: float, *, pad: float) -> _View:
@@ -219,7 +266,7 @@ def _fit(km: Sequence[tuple[float, float]], width: float, height: float, *, pad:
 
 def _panels(
     trip: list[Point],
-    km: list[tuple[float, float]],
+    plane: tuple[list[tuple[float, float]], list[tuple[float, float]]],
     view: _View,
     title: str,
     *,
@@ -228,10 +275,13 @@ def _panels(
     letters: Iterator[str],
 ) -> list[Panel]:
     """The panel of `trip` in `view`, numbering the stops of `own` (all those in the frame if None),
-    followed by the detail panels it hands crowded stops to."""
+    followed by the detail panels it hands crowded stops to. `plane` is the trip's places and its road on
+    the kilometre plane."""
+    km, road = plane
     mm = [view.project(k) for k in km]
     points = [(p, *xy) for p, xy in zip(trip, mm, strict=True)]
     panel = Panel(title, view.width, view.height, view.scale, points)
+    panel.road = simplify([view.project(k) for k in road], _ROAD_TOLERANCE_MM)
     frame = Rect(0, 0, view.width, view.height)
     shown = [
         (p, x, y)
@@ -257,7 +307,7 @@ def _panels(
             panel.details.append(DetailBox(letter, box))
             handed |= delegated
             children += _panels(
-                trip, km, detail_view, f"Détail {letter}", own=delegated, depth=depth + 1, letters=letters
+                trip, plane, detail_view, f"Détail {letter}", own=delegated, depth=depth + 1, letters=letters
             )
         kept = [(p, x, y) for p, x, y in shown if p.number not in handed]
         avoid = furniture + [_tag_rect(d) for d in panel.details]

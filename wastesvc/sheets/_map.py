@@ -26,6 +26,7 @@ from wastesvc.sheets._text import french_number, pdf_text
 from wastesvc.v1 import planning_pb2
 
 TITLE_H = 5.0  # the strip above a panel's frame
+ARROW_EVERY_MM = 22.0  # the direction of travel along a road path
 LEGEND_H = 6.0
 
 
@@ -50,8 +51,8 @@ def draw_panel(pdf: FPDF, panel: Panel, stream: int, x: float, y: float) -> None
     _scale_bar(pdf, x + 0.5, top + panel.height - SCALE_H - 0.5, panel.scale)
 
 
-def draw_legend(pdf: FPDF, stream: int, top: float) -> None:
-    """The symbols' key, once under a sheet's panels."""
+def draw_legend(pdf: FPDF, stream: int, top: float, *, by_road: bool = False) -> None:
+    """The symbols' key, once under a sheet's panels; `by_road` when the path drawn follows the roads."""
     _name, colour, on_colour = stream_style(stream)
     y = top + LEGEND_H / 2
     x = pdf.l_margin + 1
@@ -77,7 +78,7 @@ def draw_legend(pdf: FPDF, stream: int, top: float) -> None:
     pdf.line(x, y, x + 7, y)
     pdf.set_fill_color(*ROUTE)
     _arrowhead(pdf, x + 4.5, y, 0.0, 1.4)
-    x = label("Itinéraire (à vol d'oiseau)", x + 8.5)
+    x = label("Itinéraire (par la route)" if by_road else "Itinéraire (à vol d'oiseau)", x + 8.5)
     pdf.set_draw_color(*DETAIL)
     pdf.set_line_width(0.3)
     pdf.set_dash_pattern(dash=0.8, gap=0.6)
@@ -95,15 +96,37 @@ def _communes(pdf: FPDF, panel: Panel, x: float, top: float) -> None:
 
 
 def _route(pdf: FPDF, panel: Panel, x: float, top: float) -> None:
-    xy = [(x + px, top + py) for _p, px, py in panel.points]
     pdf.set_draw_color(*ROUTE)
+    pdf.set_fill_color(*ROUTE)
+    if panel.road:
+        road = [(x + px, top + py) for px, py in panel.road]
+        pdf.set_line_width(0.35)
+        pdf.polyline(road)
+        for ax, ay, angle in _along(road, ARROW_EVERY_MM):
+            _arrowhead(pdf, ax, ay, angle, 2.0)
+        return
+    xy = [(x + px, top + py) for _p, px, py in panel.points]
     pdf.set_line_width(0.4)
     if len(xy) > 1:
         pdf.polyline(xy)
-    pdf.set_fill_color(*ROUTE)
     for (x0, y0), (x1, y1) in itertools.pairwise(xy):
         if math.hypot(x1 - x0, y1 - y0) > 14:
             _arrowhead(pdf, (x0 + x1) / 2, (y0 + y1) / 2, math.atan2(y1 - y0, x1 - x0), 2.0)
+
+
+def _along(line: list[tuple[float, float]], every: float) -> list[tuple[float, float, float]]:
+    """Points every `every` mm along `line` (the first half-way), each with the line's direction there."""
+    out: list[tuple[float, float, float]] = []
+    due = every / 2
+    walked = 0.0
+    for (x0, y0), (x1, y1) in itertools.pairwise(line):
+        length = math.hypot(x1 - x0, y1 - y0)
+        while length > 0 and due <= walked + length:
+            t = (due - walked) / length
+            out.append((x0 + t * (x1 - x0), y0 + t * (y1 - y0), math.atan2(y1 - y0, x1 - x0)))
+            due += every
+        walked += length
+    return out
 
 
 def _details(pdf: FPDF, panel: Panel, x: float, top: float) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from wastesvc.sheets._content import Context, build_sheet
+from wastesvc.roads import RoadLegs, road_path
+from wastesvc.sheets._content import Context, Sheet, build_sheet
 from wastesvc.sheets._document import PANEL_GAP, Document
 from wastesvc.sheets._layout import layout_maps
 from wastesvc.sheets._style import BODY_W
@@ -38,6 +40,7 @@ def render_route_sheets(
     facilities: Mapping[str, fleet_pb2.Facility],
     vehicle: str | None = None,
     tz: ZoneInfo = PARIS,
+    roads: RoadLegs | None = None,
 ) -> RenderedSheets:
     """Render the route sheets of `plan`, every truck or only `vehicle` (its resource name or bare id).
 
@@ -52,6 +55,10 @@ def render_route_sheets(
         Print only this truck's sheet.
     tz : ZoneInfo
         The time zone the times are printed in.
+    roads : RoadLegs, optional
+        Where the road path between the stops comes from (`routing.OsrmRoutes`): the maps draw it, or the
+        straight line between the stops when it is None or fails (the legend then says "à vol d'oiseau").
+        Blocking (HTTP).
 
     Returns
     -------
@@ -71,9 +78,24 @@ def render_route_sheets(
             raise LookupError(f"vehicle {vehicle!r} has no route in plan {plan.name!r}")
     ctx = Context(plan, containers, vehicles, depots, facilities, tz)
     sheets = [build_sheet(ctx, route) for route in routes]
+    if roads is not None:
+        for sheet in sheets:
+            _follow_roads(sheet, roads)
     maps = [layout_maps(sheet.path, full=FULL_PANEL, half=HALF_PANEL) for sheet in sheets]
     # The first pass counts each truck's pages, so that the pages can print "page 2/3".
     counts = Document(ctx).render(sheets, maps)
     final = Document(ctx, pages_per_sheet=counts)
     final.render(sheets, maps)
     return RenderedSheets(pdf=bytes(final.output()), page_count=int(final.pages_count))
+
+
+def _follow_roads(sheet: Sheet, roads: RoadLegs) -> None:
+    """Give each place of `sheet`'s map its road to the next, when OSRM answers."""
+    if len(sheet.path) < 2:
+        return
+    path = road_path([(p.lat, p.lng) for p in sheet.path], roads)
+    if path.source != "osrm":
+        return
+    legs = [tuple(leg) for leg in path.legs] + [()]
+    sheet.path = [dataclasses.replace(p, road=leg) for p, leg in zip(sheet.path, legs, strict=True)]
+    sheet.path_source = path.source
