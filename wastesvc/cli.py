@@ -1,4 +1,4 @@
-"""`wastesvc` command line: serve, worker, demo, plan, sheets, token, export, import."""
+"""`wastesvc` command line: the server, the solver worker, the demo, and the clients of dispatch."""
 
 from __future__ import annotations
 
