@@ -44,7 +44,7 @@ loadtest: $(GENERATED)
 lint: $(GENERATED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy $(wildcard wastesvc routing adapters bench tests)
+	$(BIN)/mypy $(wildcard wastesvc routing adapters ngsild bench tests)
 	cd proto && npx --yes @bufbuild/buf@$(BUF_VERSION) lint
 
 fmt: $(INSTALLED)

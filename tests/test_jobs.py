@@ -131,15 +131,7 @@ async def test_killing_a_replica_and_a_worker_mid_solve_still_finishes_the_plan(
         for worker in workers:
             worker.wait_for(r"thread\(s\) on queue")
         async with open_channel(first_address, settings, bearer) as channel:
-            api = _api(channel, first_address)
-            await _seed(api)
-            operation = await cast(Any, api.planning).OptimizeRoutes(
-                planning_pb2.OptimizeRoutesRequest(
-                    parent=TENANT,
-                    service_date=date_pb2.Date(year=2026, month=12, day=2),
-                    options=planning_pb2.OptimizeOptions(time_limit=duration_pb2.Duration(seconds=6)),
-                )
-            )
+            operation = await _seeded_plan(channel, first_address, 6)
         started = await asyncio.to_thread(_first_start, workers, operation.name)
         solving = workers[started]
         await asyncio.sleep(1.0)
@@ -166,6 +158,19 @@ async def test_killing_a_replica_and_a_worker_mid_solve_still_finishes_the_plan(
         assert failover_s < 10, failover_s
     finally:
         _stop(processes)
+
+
+async def _seeded_plan(channel: grpc.aio.Channel, address: str, seconds: int) -> Any:
+    """Seeds the tenant through a replica and asks it for a plan with a `seconds` budget: the operation."""
+    api = _api(channel, address)
+    await _seed(api)
+    return await cast(Any, api.planning).OptimizeRoutes(
+        planning_pb2.OptimizeRoutesRequest(
+            parent=TENANT,
+            service_date=date_pb2.Date(year=2026, month=12, day=2),
+            options=planning_pb2.OptimizeOptions(time_limit=duration_pb2.Duration(seconds=seconds)),
+        )
+    )
 
 
 def _stop(processes: list[Process]) -> None:
@@ -218,15 +223,7 @@ async def test_a_worker_serves_its_metrics(deployment: dict[str, str]) -> None:
         async with httpx.AsyncClient() as http:
             before = _samples((await http.get(url)).text)
             async with open_channel(address, settings, token(settings)) as channel:
-                api = _api(channel, address)
-                await _seed(api)
-                operation = await cast(Any, api.planning).OptimizeRoutes(
-                    planning_pb2.OptimizeRoutesRequest(
-                        parent=TENANT,
-                        service_date=date_pb2.Date(year=2026, month=12, day=2),
-                        options=planning_pb2.OptimizeOptions(time_limit=duration_pb2.Duration(seconds=1)),
-                    )
-                )
+                operation = await _seeded_plan(channel, address, 1)
                 done = await cast(Any, operations_pb2_grpc.OperationsStub(channel)).WaitOperation(
                     operations_pb2.WaitOperationRequest(name=operation.name, timeout={"seconds": 60})
                 )
