@@ -680,10 +680,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown engines: {sorted(unknown)}; known: {ENGINES}", file=sys.stderr)
         return 2
-    load_before = os.getloadavg()
+    load_before, commit = os.getloadavg(), _commit()
     records = [_measure(name, args.latency_jobs, args.throughput_jobs, args.kills) for name in engines]
     document = {
-        "commit": _commit(),
+        "commit": commit,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
         "load_average_before": [round(x, 2) for x in load_before],
