@@ -89,7 +89,7 @@ bench-ingest: $(GENERATED)
 	$(BIN)/python -m bench.ingest $(ARGS)
 
 # Job engines for the planning queue (dramatiq, procrastinate, pgqueuer, celery) on the local RabbitMQ,
-# Redis and PostgreSQL, about 6 minutes -> bench/results/job_engines.json; ARGS="--engines pgqueuer --kills 1".
+# Redis and PostgreSQL, about 15 minutes -> bench/results/job_engines.json; ARGS="--engines pgqueuer --kills 1".
 bench-jobs: $(GENERATED)
 	$(BIN)/python -m bench.job_engines $(ARGS)
 
