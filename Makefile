@@ -8,7 +8,7 @@ PROTOS := $(wildcard proto/wastesvc/v1/*.proto)
 BUF_VERSION := 1.75.0
 ARGS ?=
 
-.PHONY: bench-faults bench-ingest bench-ingest-lorawan bench-policy bench-replan bench-routing classic clean fmt full install kim lint loadtest migration proto quick run test
+.PHONY: bench-faults bench-ingest bench-jobs bench-ingest-lorawan bench-policy bench-replan bench-routing classic clean fmt full install kim lint loadtest migration proto quick run test
 
 install: $(INSTALLED)
 
@@ -44,7 +44,7 @@ loadtest: $(GENERATED)
 lint: $(GENERATED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy $(wildcard wastesvc routing adapters bench tests)
+	$(BIN)/mypy $(wildcard wastesvc routing adapters ngsild bench tests)
 	cd proto && npx --yes @bufbuild/buf@$(BUF_VERSION) lint
 
 fmt: $(INSTALLED)
@@ -87,6 +87,11 @@ bench-faults: $(GENERATED)
 # Batched / streamed / unary ingest on SQLite and PostgreSQL next to a no-op server -> bench/results/ingest.json
 bench-ingest: $(GENERATED)
 	$(BIN)/python -m bench.ingest $(ARGS)
+
+# Job engines for the planning queue (dramatiq, procrastinate, pgqueuer, celery) on the local RabbitMQ,
+# Redis and PostgreSQL, about 15 minutes -> bench/results/job_engines.json; ARGS="--engines pgqueuer --kills 1".
+bench-jobs: $(GENERATED)
+	$(BIN)/python -m bench.job_engines $(ARGS)
 
 clean:
 	rm -rf $(VENV) out var wastesvc/v1/*_pb2*.py wastesvc/v1/*_pb2*.pyi $(GENERATED)

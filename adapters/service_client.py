@@ -2,7 +2,7 @@
 
 Observations go in with ``BatchCreateObservations`` (a result per item: one refused observation does
 not stop the others); published plans and the containers they visit are read with ``ListRoutePlans``
-and ``ListContainers``.
+and ``ListContainers``, a plan's crew reports with ``ListFieldEvents``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from wastesvc.v1 import (
     common_pb2,
     containers_pb2,
     containers_pb2_grpc,
+    dispatch_pb2,
+    dispatch_pb2_grpc,
     fleet_pb2,
     fleet_pb2_grpc,
     observations_pb2,
@@ -65,6 +67,7 @@ class Wastesvc:
         self._plans = planning_pb2_grpc.PlanningServiceStub(channel)
         self._containers = containers_pb2_grpc.ContainerServiceStub(channel)
         self._fleet = fleet_pb2_grpc.FleetServiceStub(channel)
+        self._dispatch = dispatch_pb2_grpc.DispatchServiceStub(channel)
         self.parent = f"tenants/{tenant}"
         self._metadata = (("authorization", f"Bearer {token}"),)
 
@@ -89,6 +92,10 @@ class Wastesvc:
 
     async def plans_of(self, day: date) -> list[planning_pb2.RoutePlan]:
         """The published plans whose service date is ``day``, newest first."""
+        return await self.plans_between(day, day)
+
+    async def plans_between(self, first: date, last: date) -> list[planning_pb2.RoutePlan]:
+        """The plans whose service date is from ``first`` to ``last``, newest first."""
         plans: list[planning_pb2.RoutePlan] = []
         token = ""
         while True:
@@ -100,12 +107,18 @@ class Wastesvc:
             plans += [
                 p
                 for p in response.route_plans
-                if (p.service_date.year, p.service_date.month, p.service_date.day)
-                == (day.year, day.month, day.day)
+                if first <= date(p.service_date.year, p.service_date.month, p.service_date.day) <= last
             ]
             token = response.next_page_token
             if not token:
                 return plans
+
+    async def field_events(self, plan: str) -> list[dispatch_pb2.FieldEvent]:
+        """The field events of a plan (``tenants/{tenant}/routePlans/{plan}``), by vehicle then time."""
+        response = await self._dispatch.ListFieldEvents(
+            dispatch_pb2.ListFieldEventsRequest(parent=plan), metadata=self._metadata
+        )
+        return list(response.field_events)
 
     async def containers(self) -> dict[str, containers_pb2.Container]:
         """Every container of the tenant, by resource name."""

@@ -8,10 +8,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
+import ngsild
+from adapters.ngsi.sdm import validate_entity
 from tests.conftest import PG_ADMIN, Api, token
 from wastesvc.archive import ArchiveError, export_tenant, import_tenant
 from wastesvc.cli import main
@@ -115,6 +118,7 @@ async def test_archive_is_open_formats_with_a_checked_manifest(
     assert len(isles) == len(load_builtin(RURAL_TENANT).isles)
     plan_files = [f for f in manifest["files"] if f["path"].startswith("route_plans/")]
     assert len(plan_files) == 1
+    _check_ngsi_ld(directory, manifest)
 
     with pytest.raises(ArchiveError, match="already has"):
         import_tenant(rural_instance.engine, directory)
@@ -122,6 +126,34 @@ async def test_archive_is_open_formats_with_a_checked_manifest(
     readings.write_text(readings.read_text(encoding="utf-8").replace("0.", "1.", 1), encoding="utf-8")
     with pytest.raises(ArchiveError, match=r"readings\.csv does not match"):
         import_tenant(rural_instance.engine, directory)
+
+
+def _check_ngsi_ld(directory: Path, manifest: dict[str, Any]) -> None:
+    """The NGSI-LD files: listed, one entity per row, each valid against its Smart Data Models schema."""
+    listed = {f["path"]: f["rows"] for f in manifest["files"]}
+    rows = {f["table"]: f["rows"] for f in manifest["files"] if not f["derived"]}
+    entities = {}
+    for name, model in (
+        ("containers", "WasteContainer"),
+        ("isles", "WasteContainerIsle"),
+        ("vehicles", "Vehicle"),
+        ("collections", "WasteObserved"),
+    ):
+        found = json.loads((directory / f"ngsi-ld/{name}.jsonld").read_text(encoding="utf-8"))
+        assert listed[f"ngsi-ld/{name}.jsonld"] == len(found) > 0
+        for entity in found:
+            assert entity["type"] == model
+            assert entity["@context"][-1] == ngsild.CORE_CONTEXT
+            validate_entity(entity)
+        entities[name] = found
+    assert len(entities["containers"]) == rows["containers"]
+    assert len(entities["vehicles"]) == rows["vehicles"]
+    assert len(entities["collections"]) == rows["collections"]
+    assert len({e["id"] for e in entities["collections"]}) == rows["collections"]
+    crew = [e for e in entities["collections"] if e["dataProvider"]["value"] == "crew"]
+    assert {e["weight"]["value"] for e in crew if "weight" in e} == {41.5}
+    assert {e["refWasteContainer"]["object"] for e in crew} <= {e["id"] for e in entities["containers"]}
+    assert any("fillingLevel" in e for e in entities["containers"])
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

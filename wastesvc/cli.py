@@ -27,8 +27,9 @@ from wastesvc.config import (
     load_settings,
 )
 from wastesvc.demo import run_demo
-from wastesvc.jobs import run_worker
+from wastesvc.jobs import operation_outcome, run_worker
 from wastesvc.logs import configure_logging
+from wastesvc.metrics import WorkerMetrics, start_metrics_server
 from wastesvc.server import ListenError, check_address, make_planner, serve
 from wastesvc.storage import open_storage
 from wastesvc.v1 import planning_pb2, planning_pb2_grpc
@@ -109,6 +110,13 @@ def _parser() -> argparse.ArgumentParser:
         "worker", parents=[common], help="run planning jobs from the queue (job_broker_url) until SIGTERM"
     )
     worker.add_argument("--threads", type=int, default=None, help="jobs at once (default solver_processes)")
+    worker.add_argument(
+        "--metrics-listen",
+        type=_address,
+        default=None,
+        help="serve Prometheus metrics on host:port/metrics (default: the metrics_listen setting; "
+        "port 0 picks a free one)",
+    )
 
     token = commands.add_parser(
         "token", parents=[common], help="issue a signed token (needs the server's auth key file)"
@@ -196,17 +204,39 @@ async def _sheets(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(settings: Settings, threads: int) -> int:
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.job_broker_url:
         print("wastesvc: error: a worker needs job_broker_url (WASTESVC_JOB_BROKER_URL)", file=sys.stderr)
         return 2
+    threads = args.threads or settings.solver_processes
+    listen = args.metrics_listen or settings.metrics_listen
     storage = open_storage(settings.db_url)
-    planner = make_planner(storage, settings)
+    metrics = WorkerMetrics() if listen else None
+    planner = make_planner(storage, settings, metrics)
     assert planner.queue is not None
+    metrics_server = None
+    if metrics is not None:
+        metrics.watch_queue(planner.queue)
+        try:
+            metrics_server = start_metrics_server(listen, metrics)
+        except OSError as exc:
+            print(f"wastesvc: error: cannot serve metrics on {listen}: {exc}", file=sys.stderr)
+            storage.close()
+            return 1
+        host = listen.rsplit(":", 1)[0]
+        print(f"wastesvc worker: metrics on http://{host}:{metrics_server.port}/metrics", file=sys.stderr)
     print(f"wastesvc worker: {threads} thread(s) on queue {settings.job_queue}", file=sys.stderr, flush=True)
     try:
-        run_worker(planner.queue, planner.run_stored, threads)
+        run_worker(
+            planner.queue,
+            planner.run_stored,
+            threads,
+            outcome=lambda operation_id: operation_outcome(storage, operation_id),
+            metrics=metrics,
+        )
     finally:
+        if metrics_server is not None:
+            metrics_server.stop()
         storage.close()
     return 0
 
@@ -275,7 +305,7 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "demo": _demo,
     "plan": lambda settings, args: asyncio.run(_plan(settings, args)),
     "sheets": lambda settings, args: asyncio.run(_sheets(settings, args)),
-    "worker": lambda settings, args: _worker(settings, args.threads or settings.solver_processes),
+    "worker": _worker,
     "token": _print_token,
     "alerts": lambda settings, args: asyncio.run(cli_fill.run_alerts(settings, args)),
     "report": lambda settings, args: asyncio.run(cli_fill.run_report(settings, args)),

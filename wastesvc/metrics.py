@@ -1,8 +1,8 @@
-"""Prometheus metrics of one server: RPCs, ingest, solves and the planning queue, served over HTTP.
+"""Prometheus metrics of a server (`Metrics`) or a solver worker (`WorkerMetrics`), served over HTTP.
 
-Each `Metrics` owns its registry, so several servers in one process (tests, a replica beside a demo) never
-share or double-count series. Served only when `metrics_listen` is set (``host:port``), by
-prometheus-client's own HTTP server on a daemon thread.
+Each owns its registry, so several servers in one process (tests, a replica beside a demo) never share or
+double-count series. Served only when `metrics_listen` is set (``host:port``; `wastesvc worker
+--metrics-listen`), by prometheus-client's own HTTP server on a daemon thread.
 
 Series (all prefixed ``wastesvc_``):
 
@@ -14,6 +14,13 @@ Series (all prefixed ``wastesvc_``):
   or waiting for one in this process;
 - ``planning_operations_unfinished{tenant}``: the planning queue depth, accepted operations not yet done,
   read from the database at scrape time so that every replica reports the shared queue.
+
+A solver worker serves ``solve_seconds`` and ``solves_running`` too, and:
+
+- ``jobs_total{outcome}``: planning jobs run, ``succeeded`` or ``failed``; ``jobs_running``: jobs in this
+  worker now;
+- ``job_queue_depth{queue}``: jobs waiting in the RabbitMQ queue (ready messages), asked of the broker at
+  scrape time, so every worker reports the shared queue.
 """
 
 from __future__ import annotations
@@ -29,10 +36,18 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 import routing
+from wastesvc.jobs import JobQueue
 from wastesvc.solver_pool import SolverPool
 from wastesvc.storage import Storage
 
-__all__ = ["MeteredSolverPool", "Metrics", "MetricsServer", "start_metrics_server"]
+__all__ = [
+    "MeteredSolverPool",
+    "Metrics",
+    "MetricsServer",
+    "SolveMetrics",
+    "WorkerMetrics",
+    "start_metrics_server",
+]
 
 # RPC latencies run from sub-millisecond reads to multi-second batch ingests.
 _RPC_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -76,11 +91,73 @@ class _AlertsCollector(Collector):
         yield family
 
 
-class Metrics:
-    """The instruments of one server, in their own registry."""
+class _JobQueueCollector(Collector):
+    """Jobs waiting in the broker's queue, asked of RabbitMQ when scraped."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self._queue = queue
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "wastesvc_job_queue_depth",
+            "Planning jobs waiting in the queue (not yet handed to a worker), all workers.",
+            labels=["queue"],
+        )
+        depth = self._queue.depth()
+        if depth is not None:  # broker unreachable or queue not declared yet: no sample, not a false 0
+            family.add_metric([self._queue.queue], depth)
+        yield family
+
+
+class SolveMetrics:
+    """The solver's instruments, in their own registry: what replicas and workers both report."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.solve_seconds = Histogram(
+            "wastesvc_solve_seconds",
+            "The route solver's own time per solve.",
+            buckets=_SOLVE_BUCKETS,
+            registry=self.registry,
+        )
+        self.solves_running = Gauge(
+            "wastesvc_solves_running",
+            "Solves in this process, running or waiting for a solver slot.",
+            registry=self.registry,
+        )
+
+    def exposition(self) -> bytes:
+        """The current values in Prometheus' text format."""
+        return prometheus_client.generate_latest(self.registry)
+
+
+class WorkerMetrics(SolveMetrics):
+    """The instruments of a solver worker (`wastesvc worker`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs = Counter(
+            "wastesvc_jobs",
+            "Planning jobs this worker ran, by outcome (succeeded, failed).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in ("succeeded", "failed"):
+            self.jobs.labels(outcome)  # both series from the start, so rate() sees the first job
+        self.jobs_running = Gauge(
+            "wastesvc_jobs_running", "Planning jobs running in this worker.", registry=self.registry
+        )
+
+    def watch_queue(self, queue: JobQueue) -> None:
+        """Reports the depth of `queue` (its planner creates it after the solver pool these metrics time)."""
+        self.registry.register(_JobQueueCollector(queue))
+
+
+class Metrics(SolveMetrics):
+    """The instruments of one server, in their own registry."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self.rpc_requests = Counter(
             "wastesvc_rpc_requests",
             "RPCs served, by full method name and status code.",
@@ -100,17 +177,6 @@ class Metrics:
             ["tenant", "method"],
             registry=self.registry,
         )
-        self.solve_seconds = Histogram(
-            "wastesvc_solve_seconds",
-            "The route solver's own time per solve.",
-            buckets=_SOLVE_BUCKETS,
-            registry=self.registry,
-        )
-        self.solves_running = Gauge(
-            "wastesvc_solves_running",
-            "Solves in this process, running or waiting for a solver slot.",
-            registry=self.registry,
-        )
 
     def watch_storage(self, storage: Storage) -> None:
         """Reports the planning queue depth and the unresolved alerts of `storage` (the database is opened
@@ -118,15 +184,11 @@ class Metrics:
         self.registry.register(_QueueCollector(storage))
         self.registry.register(_AlertsCollector(storage))
 
-    def exposition(self) -> bytes:
-        """The current values in Prometheus' text format."""
-        return prometheus_client.generate_latest(self.registry)
-
 
 class MeteredSolverPool(SolverPool):
-    """A `SolverPool` that reports its solves to `Metrics`."""
+    """A `SolverPool` that reports its solves to a server's or a worker's metrics."""
 
-    def __init__(self, processes: int, metrics: Metrics) -> None:
+    def __init__(self, processes: int, metrics: SolveMetrics) -> None:
         super().__init__(processes)
         self._metrics = metrics
 
@@ -153,7 +215,7 @@ class MetricsServer:
         self._thread.join(timeout=5)
 
 
-def start_metrics_server(listen: str, metrics: Metrics) -> MetricsServer:
+def start_metrics_server(listen: str, metrics: SolveMetrics) -> MetricsServer:
     """Serves `metrics` on `listen` (``host:port``, port 0 picks a free one).
 
     Raises

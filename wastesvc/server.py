@@ -23,7 +23,13 @@ from wastesvc.board import start_board
 from wastesvc.config import Settings
 from wastesvc.domain._common import set_page_token_key
 from wastesvc.jobs import JobQueue
-from wastesvc.metrics import MeteredSolverPool, Metrics, MetricsServer, start_metrics_server
+from wastesvc.metrics import (
+    MeteredSolverPool,
+    Metrics,
+    MetricsServer,
+    SolveMetrics,
+    start_metrics_server,
+)
 from wastesvc.monitor import AlertHub, Monitor
 from wastesvc.planner import Planner
 from wastesvc.servicers.alerts import AlertServicer
@@ -226,10 +232,10 @@ def _in_use(address: str) -> bool:
     return False
 
 
-def make_planner(storage: Storage, settings: Settings, metrics: Metrics | None = None) -> Planner:
+def make_planner(storage: Storage, settings: Settings, metrics: SolveMetrics | None = None) -> Planner:
     """The planner of a replica or a solver worker; with `job_broker_url` its operations go to the queue.
 
-    With `metrics`, its solves are timed there (a worker serves no metrics endpoint).
+    With `metrics` (a replica's or a worker's), its solves are timed there.
     """
     queue = JobQueue(settings.job_broker_url, settings.job_queue) if settings.job_broker_url else None
     pool = SolverPool(settings.solver_processes)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import sys
+from datetime import date
 from typing import Any
 
 import grpc
@@ -24,7 +25,8 @@ def add_parser(adapters: Any) -> None:
     """Add the ``ngsi`` subcommand to ``adapters`` (an argparse subparsers object)."""
     parser: argparse.ArgumentParser = adapters.add_parser(
         "ngsi",
-        help="city data platform (NGSI-LD, Smart Data Models): export containers, isles, vehicles; import",
+        help="city data platform (NGSI-LD, Smart Data Models): export containers, isles, vehicles, "
+        "collections; import",
         description="Bridge wastesvc and an NGSI-LD context broker. The service token is read from "
         "WASTESVC_TOKEN (export: a role with read; import: with write).",
     )
@@ -33,9 +35,16 @@ def add_parser(adapters: Any) -> None:
     parser.add_argument("--service", default="127.0.0.1:50051", help="wastesvc gRPC target")
     parser.add_argument("--tenant", default="grand-soissons", help="wastesvc tenant")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("export", help="upsert every container, isle and vehicle").set_defaults(
-        handler=_export
+    exporter = actions.add_parser(
+        "export", help="upsert every container, isle, vehicle and recent collection"
     )
+    exporter.add_argument(
+        "--since",
+        type=date.fromisoformat,
+        default=None,
+        help="collections of the plans from this day (YYYY-MM-DD; default a week ago)",
+    )
+    exporter.set_defaults(handler=_export)
     importer = actions.add_parser("import", help="create the broker's WasteContainers the service lacks")
     importer.add_argument("--commune", required=True, help="INSEE code of the imported containers' commune")
     importer.set_defaults(handler=_import)
@@ -62,7 +71,7 @@ def _run(args: argparse.Namespace, job: Any) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     async def job(service: Wastesvc, broker: Broker) -> None:
-        result = await export(service, broker, args.tenant)
+        result = await export(service, broker, args.tenant, args.since)
         print(f"{len(result.succeeded)} entities upserted, {len(result.errors)} refused")
 
     return _run(args, job)

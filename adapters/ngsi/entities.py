@@ -1,12 +1,11 @@
-"""wastesvc containers, isles and vehicles as normalized NGSI-LD entities (Smart Data Models), and back.
+"""wastesvc resources read through the gRPC API as NGSI-LD entities, and broker entities back.
 
-Identifiers are ``urn:ngsi-ld:{Type}:{tenant}:{id}``. Every entity carries the ``@context`` of its
-model's domain and the ETSI core context, so a broker takes it as ``application/ld+json``.
+The mapping itself is `ngsild` (shared with `wastesvc export`); this module turns the API's messages into
+its facts, and a broker's ``WasteContainer`` into a container to create.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC
 from typing import Any
@@ -14,10 +13,12 @@ from typing import Any
 from google.protobuf import duration_pb2, timestamp_pb2
 from google.type import latlng_pb2
 
-from wastesvc.v1 import common_pb2, containers_pb2, fleet_pb2
+import ngsild
+from wastesvc.v1 import common_pb2, containers_pb2, dispatch_pb2, fleet_pb2, planning_pb2
 
 __all__ = [
     "ImportError_",
+    "collection_entities",
     "container_entity",
     "container_from_entity",
     "isle_entities",
@@ -25,118 +26,98 @@ __all__ = [
     "vehicle_entity",
 ]
 
-CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
-_CONTEXTS = {
-    "WasteManagement": "https://raw.githubusercontent.com/smart-data-models/dataModel.WasteManagement/master/context.jsonld",
-    "Transportation": "https://raw.githubusercontent.com/smart-data-models/dataModel.Transportation/master/context.jsonld",
+urn = ngsild.urn
+# The API's stream enum <-> wastesvc's stream keys (the enum names without their prefix, in lower case).
+_KEYS = {
+    value: common_pb2.WasteStream.Name(value).removeprefix("WASTE_STREAM_").lower()
+    for value in common_pb2.WasteStream.values()
+    if value != common_pb2.WASTE_STREAM_UNSPECIFIED
 }
-# wastesvc stream -> SDM storedWasteKind, and back for import.
-_KINDS = {
-    common_pb2.WASTE_STREAM_RESIDUAL: "inorganic",
-    common_pb2.WASTE_STREAM_PACKAGING: "plastic",
-    common_pb2.WASTE_STREAM_PAPER: "paper",
-    common_pb2.WASTE_STREAM_GLASS: "glass",
-    common_pb2.WASTE_STREAM_BIOWASTE: "organic",
-}
-_STREAMS = {kind: stream for stream, kind in _KINDS.items()}
+_STREAMS = {ngsild.STORED_WASTE_KINDS[key]: value for value, key in _KEYS.items()}
 
 
 class ImportError_(ValueError):  # noqa: N801 - "ImportError" is a builtin
     """A broker entity that cannot become a container; the message says which and why."""
 
 
-def urn(kind: str, tenant: str, local_id: str) -> str:
-    """``urn:ngsi-ld:{kind}:{tenant}:{local_id}``."""
-    return f"urn:ngsi-ld:{kind}:{tenant}:{local_id}"
-
-
-def _time(stamp: timestamp_pb2.Timestamp) -> str:
-    return stamp.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z")
-
-
-def _point(location: latlng_pb2.LatLng) -> dict[str, Any]:
-    return {
-        "type": "GeoProperty",
-        "value": {"type": "Point", "coordinates": [location.longitude, location.latitude]},
-    }
-
-
 def _local_id(name: str) -> str:
     return name.rsplit("/", 1)[-1]
 
 
+def _facts(container: containers_pb2.Container) -> ngsild.ContainerFacts:
+    def moment(stamp: timestamp_pb2.Timestamp) -> Any:
+        return stamp.ToDatetime(tzinfo=UTC)
+
+    has_fill = container.HasField("latest_reading_time")
+    return ngsild.ContainerFacts(
+        id=_local_id(container.name),
+        lat=container.location.latitude,
+        lng=container.location.longitude,
+        street_address=container.street_address,
+        locality=container.locality,
+        stream=_KEYS.get(container.stream, ""),
+        volume_liters=container.volume_liters,
+        isle=container.isle,
+        sensor_id=container.sensor_id,
+        fill=container.latest_fill if has_fill else None,
+        fill_time=moment(container.latest_reading_time) if has_fill else None,
+        last_emptied=moment(container.last_emptied_time) if container.HasField("last_emptied_time") else None,
+    )
+
+
 def container_entity(container: containers_pb2.Container, tenant: str) -> dict[str, Any]:
     """A ``WasteContainer``: location, address, kind, capacity (m³), fill and last emptying when known."""
-    entity: dict[str, Any] = {
-        "id": urn("WasteContainer", tenant, _local_id(container.name)),
-        "type": "WasteContainer",
-        "location": _point(container.location),
-        "address": {
-            "type": "Property",
-            "value": {"streetAddress": container.street_address, "addressLocality": container.locality},
-        },
-        "binCapacity": {"type": "Property", "value": container.volume_liters / 1000, "unitCode": "MTQ"},
-        "storedWasteKind": {"type": "Property", "value": _KINDS.get(container.stream, "other")},
-    }
-    if container.HasField("latest_reading_time"):
-        entity["fillingLevel"] = {
-            "type": "Property",
-            "value": round(container.latest_fill, 4),
-            "observedAt": _time(container.latest_reading_time),
-        }
-    if container.HasField("last_emptied_time"):
-        entity["dateLastEmptying"] = {
-            "type": "Property",
-            "value": {"@type": "DateTime", "@value": _time(container.last_emptied_time)},
-        }
-    if container.isle:
-        entity["refWasteContainerIsle"] = {
-            "type": "Relationship",
-            "object": urn("WasteContainerIsle", tenant, container.isle),
-        }
-    if container.sensor_id:
-        entity["refDevice"] = {"type": "Relationship", "object": [urn("Device", tenant, container.sensor_id)]}
-    entity["@context"] = [_CONTEXTS["WasteManagement"], CORE_CONTEXT]
-    return entity
+    return ngsild.container_entity(tenant, _facts(container))
 
 
 def isle_entities(containers: Iterable[containers_pb2.Container], tenant: str) -> list[dict[str, Any]]:
     """One ``WasteContainerIsle`` per isle, at its first container, referring to its containers."""
-    members: dict[str, list[containers_pb2.Container]] = defaultdict(list)
-    for container in containers:
-        if container.isle:
-            members[container.isle].append(container)
-    return [
-        {
-            "id": urn("WasteContainerIsle", tenant, isle),
-            "type": "WasteContainerIsle",
-            "location": _point(group[0].location),
-            "refWasteContainer": {
-                "type": "Relationship",
-                "object": [urn("WasteContainer", tenant, _local_id(c.name)) for c in group],
-            },
-            "insertHolesNumber": {"type": "Property", "value": len(group)},
-            "@context": [_CONTEXTS["WasteManagement"], CORE_CONTEXT],
-        }
-        for isle, group in sorted(members.items())
-    ]
+    return ngsild.isle_entities(tenant, [_facts(c) for c in containers])
 
 
 def vehicle_entity(
     vehicle: fleet_pb2.Vehicle, tenant: str, depots: Mapping[str, latlng_pb2.LatLng]
 ) -> dict[str, Any]:
     """A ``Vehicle`` (a municipal garbage truck) located at its home depot."""
-    return {
-        "id": urn("Vehicle", tenant, _local_id(vehicle.name)),
-        "type": "Vehicle",
-        "vehicleType": {"type": "Property", "value": "lorry"},
-        "category": {"type": "Property", "value": ["municipalServices"]},
-        "serviceProvided": {"type": "Property", "value": ["garbageCollection"]},
-        "fleetVehicleId": {"type": "Property", "value": _local_id(vehicle.name)},
-        "name": {"type": "Property", "value": vehicle.display_name or _local_id(vehicle.name)},
-        "location": _point(depots.get(vehicle.home_depot, latlng_pb2.LatLng())),
-        "@context": [_CONTEXTS["Transportation"], CORE_CONTEXT],
-    }
+    depot = depots.get(vehicle.home_depot, latlng_pb2.LatLng())
+    facts = ngsild.VehicleFacts(
+        _local_id(vehicle.name), vehicle.display_name, depot.latitude, depot.longitude
+    )
+    return ngsild.vehicle_entity(tenant, facts)
+
+
+def collection_entities(
+    plan: planning_pb2.RoutePlan,
+    events: Iterable[dispatch_pb2.FieldEvent],
+    containers: Mapping[str, containers_pb2.Container],
+    tenant: str,
+) -> list[dict[str, Any]]:
+    """A ``WasteObserved`` per container of each visit a crew reported ``COMPLETED`` in `plan`.
+
+    As the service stores a crew's report: one collection per container of the visit, at the event's
+    time, each with an equal share of what the truck weighed.
+    """
+    visits = {visit.id: visit for route in plan.routes for visit in route.visits}
+    found = []
+    for event in events:
+        visit = visits.get(event.visit_id)
+        if event.kind != dispatch_pb2.FIELD_EVENT_KIND_COMPLETED or visit is None or not visit.containers:
+            continue
+        share = event.weighed_kg / len(visit.containers) if event.weighed_kg else None
+        for name in visit.containers:
+            where = containers[name].location if name in containers else latlng_pb2.LatLng()
+            facts = ngsild.CollectionFacts(
+                container_id=_local_id(name),
+                time=event.event_time.ToDatetime(tzinfo=UTC),
+                source="crew",
+                lat=where.latitude,
+                lng=where.longitude,
+                weighed_kg=share,
+                route_plan_id=_local_id(plan.name),
+                vehicle_id=_local_id(event.vehicle),
+            )
+            found.append(ngsild.collection_entity(tenant, facts))
+    return found
 
 
 def _value(entity: Mapping[str, Any], name: str) -> Any:

@@ -1,9 +1,10 @@
-"""Export the tenant's containers, isles and vehicles to a broker; import containers from one."""
+"""Export the tenant's containers, isles, vehicles and collections to a broker; import containers from one."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import grpc
@@ -11,6 +12,7 @@ import grpc
 from adapters.ngsi.broker import Broker, UpsertResult
 from adapters.ngsi.entities import (
     ImportError_,
+    collection_entities,
     container_entity,
     container_from_entity,
     isle_entities,
@@ -18,24 +20,33 @@ from adapters.ngsi.entities import (
 )
 from adapters.service_client import Wastesvc
 
-__all__ = ["Imported", "entities_of", "export", "import_containers"]
+__all__ = ["COLLECTIONS_WINDOW", "Imported", "entities_of", "export", "import_containers"]
+
+# How far back an export publishes collections by default: the broker keeps what earlier exports sent.
+COLLECTIONS_WINDOW = timedelta(days=7)
 
 _log = logging.getLogger("adapters.ngsi")
 
 
-async def entities_of(service: Wastesvc, tenant: str) -> list[dict[str, Any]]:
-    """Normalized NGSI-LD entities of every container, isle and vehicle of the tenant."""
-    containers = list((await service.containers()).values())
+async def entities_of(service: Wastesvc, tenant: str, since: date | None = None) -> list[dict[str, Any]]:
+    """Normalized NGSI-LD entities of every container, isle and vehicle of the tenant, and a
+    ``WasteObserved`` per container a crew emptied in the plans of ``since`` (default: a week ago) to today.
+    """
+    containers = await service.containers()
     depots = await service.depots()
-    entities = [container_entity(c, tenant) for c in containers]
-    entities += isle_entities(containers, tenant)
+    entities = [container_entity(c, tenant) for c in containers.values()]
+    entities += isle_entities(containers.values(), tenant)
     entities += [vehicle_entity(v, tenant, depots) for v in await service.vehicles()]
+    today = date.today()
+    for plan in await service.plans_between(since or today - COLLECTIONS_WINDOW, today + timedelta(days=1)):
+        events = await service.field_events(plan.name)
+        entities += collection_entities(plan, events, containers, tenant)
     return entities
 
 
-async def export(service: Wastesvc, broker: Broker, tenant: str) -> UpsertResult:
+async def export(service: Wastesvc, broker: Broker, tenant: str, since: date | None = None) -> UpsertResult:
     """Upsert the tenant's entities into the broker."""
-    entities = await entities_of(service, tenant)
+    entities = await entities_of(service, tenant, since)
     result = await broker.upsert(entities)
     for entity_id, reason in result.errors.items():
         _log.warning("broker refused %s: %s", entity_id, reason)

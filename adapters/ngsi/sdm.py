@@ -20,7 +20,7 @@ from referencing.jsonschema import DRAFT202012
 __all__ = ["MODELS", "SdmError", "key_values", "validate_entity"]
 
 SCHEMAS = Path(__file__).parent / "schemas"
-MODELS = ("WasteContainer", "WasteContainerIsle", "Vehicle", "OnStreetParking")
+MODELS = ("WasteContainer", "WasteContainerIsle", "WasteObserved", "Vehicle", "OnStreetParking")
 _COMMON_URL = "https://smart-data-models.github.io/data-models/common-schema.json"
 # NGSI-LD members that are not attributes of the model.
 _CORE = {"id", "type", "@context"}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import grpc
 import httpx
@@ -17,8 +19,11 @@ from adapters.ngsi.sdm import SdmError, validate_entity
 from adapters.service_client import Wastesvc
 from tests.adapters.ngsi_double import serve_broker
 from tests.conftest import TENANT, Api, create_container, create_fleet, token
+from tests.dispatch.support import container_visits, event, published_day, send
+from wastesvc.archive import export_tenant
 from wastesvc.config import Settings
-from wastesvc.v1 import common_pb2, containers_pb2, readings_pb2
+from wastesvc.storage import SqlStorage
+from wastesvc.v1 import common_pb2, containers_pb2, dispatch_pb2, readings_pb2
 
 TENANT_ID = TENANT.removeprefix("tenants/")
 
@@ -120,3 +125,46 @@ async def test_import_creates_the_broker_containers_the_service_lacks(api: Api, 
         pytest.approx(49.381),
         common_pb2.WASTE_STREAM_GLASS,
     )
+
+
+async def test_export_publishes_crew_collections_as_the_archive_writes_them(
+    api: Api, settings: Settings, tmp_path: Path
+) -> None:
+    """A visit reported COMPLETED becomes a WasteObserved per container, valid, linked to its container,
+    truck and plan; the broker gets the very entities `wastesvc export` writes for the same data."""
+    plan = await published_day(api, count=6)
+    visit = container_visits(plan)[0]
+    sent = event(dispatch_pb2.FIELD_EVENT_KIND_COMPLETED, visit.id, weighed_kg=420.0)
+    await send(api, plan, sent)
+    async with (
+        serve_broker() as double,
+        httpx.AsyncClient() as http,
+        grpc.aio.insecure_channel(api.address) as channel,
+    ):
+        service = Wastesvc(channel, TENANT_ID, token(settings, "dispatch"))
+        result = await export(service, Broker(double.url, "", http), TENANT_ID)
+    stored = double.entities[""]
+    observed = sorted((e for e in stored.values() if e["type"] == "WasteObserved"), key=lambda e: e["id"])
+    for entity in stored.values():
+        validate_entity(entity)
+
+    assert not result.errors
+    assert [e["refWasteContainer"]["object"] for e in observed] == sorted(
+        f"urn:ngsi-ld:WasteContainer:{TENANT_ID}:{name.rsplit('/', 1)[-1]}" for name in visit.containers
+    )
+    assert sum(e["weight"]["value"] for e in observed) == pytest.approx(420.0)
+    assert {e["refGarbageTruck"]["object"] for e in observed} == {
+        f"urn:ngsi-ld:Vehicle:{TENANT_ID}:{plan.routes[0].vehicle.rsplit('/', 1)[-1]}"
+    }
+    assert {e["refServiceOrderId"]["object"] for e in observed} == {
+        f"urn:ngsi-ld:RoutePlan:{TENANT_ID}:{plan.name.rsplit('/', 1)[-1]}"
+    }
+    assert {e["dateObserved"]["value"]["@value"] for e in observed} == {
+        sent.event_time.ToDatetime(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    }
+    assert isinstance(api.service.storage, SqlStorage)
+    export_tenant(api.service.storage.engine, TENANT_ID, tmp_path / "archive")
+    archived = json.loads((tmp_path / "archive/ngsi-ld/collections.jsonld").read_text(encoding="utf-8"))
+    assert sorted(archived, key=lambda e: e["id"]) == observed
+    containers = json.loads((tmp_path / "archive/ngsi-ld/containers.jsonld").read_text(encoding="utf-8"))
+    assert containers == [e for e in stored.values() if e["type"] == "WasteContainer"]

@@ -1,9 +1,11 @@
-"""The city's data out and back: a tenant's whole store as CSV + GeoJSON with a manifest, and its restore.
+"""The city's data out and back: a tenant's whole store as CSV + GeoJSON + NGSI-LD with a manifest, and back.
 
 `export_tenant` writes one CSV per table (containers, readings, collections, observations, depots,
 facilities, vehicles, route plans), GeoJSON of everything with a place (containers, isles, depots,
-facilities), the isles and sensors as their own CSVs, each plan as readable JSON, and ``manifest.json``
-listing every file with its row count and SHA-256. `import_tenant` checks the manifest and restores the
+facilities), the isles and sensors as their own CSVs, each plan as readable JSON, NGSI-LD entities
+(``ngsi-ld/``: ``WasteContainer``, ``WasteContainerIsle``, ``Vehicle``, ``WasteObserved`` for the
+collections; the `ngsild` mapping the city-platform adapter uses too) and ``manifest.json`` listing every
+file with its row count and SHA-256. `import_tenant` checks the manifest and restores the
 CSVs into an instance where the tenant is empty; exporting the result gives the very same files.
 
 Export and import go through the storage layer (the database the servicers use), not the gRPC API, for

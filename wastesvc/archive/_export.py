@@ -15,6 +15,7 @@ from sqlalchemy import String, select
 from sqlalchemy.engine import Connection, Engine
 
 from wastesvc.archive._layout import SCHEMA_VERSION, TABLES, TableFile, encode
+from wastesvc.archive._ngsi import LatestFill, ngsi_documents
 from wastesvc.v1 import planning_pb2
 
 __all__ = ["MANIFEST", "export_tenant"]
@@ -26,6 +27,8 @@ _PLACED = {
     "depots.csv": "depots.geojson",
     "facilities.csv": "facilities.geojson",
 }
+# Tables whose rows the derived views need (GeoJSON, isles, sensors, plans, NGSI-LD); readings are streamed.
+_KEPT = (*_PLACED, "vehicles.csv", "collections.csv", "route_plans.csv")
 _SENSOR_COLUMNS = ("sensor_id", "container_id", "model_id", "empty_distance_mm", "full_distance_mm")
 _ISLE_COLUMNS = ("isle", "commune_code", "lat", "lng", "streams", "container_ids")
 
@@ -42,15 +45,21 @@ def export_tenant(engine: Engine, tenant: str, directory: Path) -> dict[str, Any
             connection.execution_options(isolation_level="REPEATABLE READ")
         with connection.begin():
             kept: dict[str, list[dict[str, Any]]] = {}
+            fills = LatestFill()
             for spec in TABLES:
                 rows = _rows(connection, spec, tenant)
-                # The small tables are kept for the derived views; readings are streamed through.
-                keep = spec.file in (*_PLACED, "route_plans.csv")
+                if spec.file == "readings.csv":
+                    rows = fills.watch(rows)
                 collected: list[dict[str, Any]] = []
-                count = _write_csv(directory / spec.file, spec, _tee(rows, collected) if keep else rows)
+                count = _write_csv(
+                    directory / spec.file, spec, _tee(rows, collected) if spec.file in _KEPT else rows
+                )
                 entries.append(_entry(directory, spec.file, count, spec.table.name))
                 kept[spec.file] = collected
     entries += _derived(directory, kept)
+    for path, entities in ngsi_documents(tenant, kept, fills).items():
+        _write_json(directory / path, entities)
+        entries.append(_entry(directory, path, len(entities), None))
     manifest = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
