@@ -1,0 +1,68 @@
+"""Initial routes repaired before the search: a broken-down truck's stops inserted, a late order walked."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import routing._solver
+from routing import Break, Problem, Route, SolveOptions, TimeWindow, VisitKind, check, solve
+from tests.routing.routing_road import H, residual, road_day, truck
+
+# t2 had s4-s9 and breaks down; t1 keeps its morning order and t3 waits at the garage.
+T1_ORDER = ["s1", "s2", "s3", "ts"]
+
+
+def visited(route: Route) -> list[str]:
+    """Stop ids in route order."""
+    return [x.ref_id for x in route.visits if x.kind is VisitKind.STOP]
+
+
+def breakdown_day() -> Problem:
+    """Nine 3 000 L stops at 1 to 9 km, two of them urgent, and two trucks in service with a lunch."""
+    lunch = Break(11 * H, 12 * H, 1800)
+    stops = (
+        *(residual(f"s{x}", x) for x in range(1, 10)),
+        residual("u1", 3.5, time_windows=(TimeWindow(7 * H, 8 * H),)),
+        residual("u2", 7.5),
+    )
+    vehicles = (truck("t1", lunch=lunch), truck("t3", lunch=lunch))
+    return dataclasses.replace(road_day(), stops=stops, vehicles=vehicles)
+
+
+def test_the_broken_down_trucks_stops_are_inserted_and_the_crews_order_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no time for OR-Tools, the plan is the repaired routes: everything served, t1's order intact."""
+    monkeypatch.setattr(routing._solver, "_SETUP_MARGIN", 1e9)
+    day = breakdown_day()
+    solution = solve(day, SolveOptions(time_limit_s=1.0, initial_routes={"t1": T1_ORDER}))
+    assert check(day, solution) == []
+    assert solution.skipped == ()
+    assert any("no time left for OR-Tools" in note for note in solution.notes)
+    t1 = next(visited(r) for r in solution.routes if r.vehicle_id == "t1")
+    assert [ref for ref in t1 if ref in T1_ORDER] == T1_ORDER[:3]
+
+
+def test_a_replan_from_the_remaining_order_serves_what_the_broken_truck_left() -> None:
+    """Searched on by OR-Tools from the repaired routes: every stop served, nothing started from scratch."""
+    day = breakdown_day()
+    solution = solve(day, SolveOptions(time_limit_s=1.0, initial_routes={"t1": T1_ORDER}, now_s=6 * H))
+    assert check(day, solution) == []
+    assert solution.skipped == ()
+    assert not any("from scratch" in note for note in solution.notes)
+
+
+def test_a_late_crews_stop_is_moved_where_it_can_still_be_made() -> None:
+    """At 06:50 t1 still plans s8 then s2, but s2 closes at 07:00: the walk takes it out, and it goes
+    back where it is reached in time (before s8, or on t3) rather than the whole order being dropped."""
+    day = breakdown_day()
+    closing = residual("s2", 2, time_windows=(TimeWindow(6 * H, 7 * H),))
+    day = dataclasses.replace(day, stops=(closing, *(s for s in day.stops if s.id != "s2")))
+    options = SolveOptions(time_limit_s=1.0, initial_routes={"t1": ["s8", "s2", "ts"]}, now_s=6 * H + 3000)
+    solution = solve(day, options)
+    assert check(day, solution) == []
+    assert solution.skipped == ()
+    assert any("s2 left out where they were, inserted again" in note for note in solution.notes)
+    assert not any("from scratch" in note for note in solution.notes)
