@@ -165,7 +165,11 @@ def _moved(before: dict[str, str], after: dict[str, str], todo: list[str]) -> in
 def _solve(rest: routing.Problem, initial: dict[str, list[str]] | None) -> tuple[float, routing.Solution]:
     """The rest of the day solved within the budget, from the crews' remaining order or from scratch."""
     started = time.monotonic()
-    solution = routing.solve(rest, routing.SolveOptions(time_limit_s=BUDGET_S, initial_routes=initial))
+    # A re-plan at 10:30, as `ReplanRoutes` asks for one; from scratch, `now_s` would turn the PyVRP warm
+    # start off, while the problem's shifts already start at 10:30.
+    now = None if initial is None else BREAKDOWN_S
+    options = routing.SolveOptions(time_limit_s=BUDGET_S, initial_routes=initial, now_s=now)
+    solution = routing.solve(rest, options)
     return time.monotonic() - started, solution
 
 

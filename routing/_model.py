@@ -346,7 +346,9 @@ class SolveOptions:
         crews' remaining order in a re-plan. Each route is first walked at the earliest times: what does
         not fit where it is (a full trip, a lunch or a window missed) is left out, and every mandatory stop
         on no route is inserted where it adds the least distance (`routing._repair`); `Solution.notes`
-        names what was moved. The plan returned is never worse than these routes, which are the answer
+        names what was moved. With `now_s` (an intraday re-plan) the stops a route kept stay on its
+        vehicle, the search may only reorder them. The plan returned is never worse than these routes,
+        which are the answer
         when the day is too large for OR-Tools to load them in time. Vehicles with compartments or frozen
         visits keep their routes as given. When OR-Tools cannot use them the search starts from scratch
         and `Solution.notes` says why.

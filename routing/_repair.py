@@ -11,6 +11,11 @@ own at the end of a day, or on an idle vehicle. The routes so made pass `check` 
 
 Vehicles the walk does not model (compartmented bodies, vehicles with frozen visits) keep their initial
 routes as given and take no inserted stop.
+
+In an intraday re-plan (`SolveOptions.now_s`), the stops a crew's remaining order had and the walk kept
+stay on that crew's truck for the search (`Layout.pinned`), which may reorder them but not hand them to
+another truck: left free, OR-Tools' search re-balanced half the stops of the day for a small saving
+(bench/NOTES.md, "Re-plan"). The stops inserted may still move.
 """
 
 from __future__ import annotations
@@ -52,6 +57,13 @@ def repair(layout: Layout, until: float) -> tuple[Route, ...] | None:
         if route is not None:
             routes[vehicle.id] = route
     served = {ref for route in routes.values() for ref in refs_of(route)}
+    if options.now_s is not None:
+        vehicle_index = {v.id: k for k, v in enumerate(problem.vehicles)}
+        layout.pinned = {
+            layout.stop_by_id[ref]: vehicle_index[vehicle_id]
+            for vehicle_id, route in routes.items()
+            for ref in _stops(route)
+        }
     kept = {ref for k, v in enumerate(problem.vehicles) if k not in walkable for ref in initial.get(v.id, ())}
     dropped = [
         ref

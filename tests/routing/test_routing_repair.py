@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 import routing._solver
-from routing import Break, Problem, Route, SolveOptions, TimeWindow, VisitKind, check, solve
-from tests.routing.routing_road import H, residual, road_day, truck
+from routing import Break, Depot, Problem, Route, SolveOptions, TimeWindow, VisitKind, check, solve
+from tests.routing.routing_road import H, at, residual, road_day, truck
 
 # t2 had s4-s9 and breaks down; t1 keeps its morning order and t3 waits at the garage.
 T1_ORDER = ["s1", "s2", "s3", "ts"]
@@ -66,3 +66,20 @@ def test_a_late_crews_stop_is_moved_where_it_can_still_be_made() -> None:
     assert solution.skipped == ()
     assert any("s2 left out where they were, inserted again" in note for note in solution.notes)
     assert not any("from scratch" in note for note in solution.notes)
+
+
+@pytest.mark.parametrize(("now_s", "server"), [(6 * H, "t1"), (None, "t3")], ids=["replan", "warm-start"])
+def test_a_replan_keeps_the_crews_stops_on_their_truck(now_s: int | None, server: str) -> None:
+    """t3 waits at 9 km: s9 would cost 11 km on it against 20 on t1. A re-plan leaves s9 on t1, whose
+    order had it; initial routes handed for improvement (no `now_s`) let the search move it."""
+    day = road_day()
+    north = Depot("north", at(9))
+    day = dataclasses.replace(
+        day,
+        stops=(residual("s9", 9),),
+        depots=(*day.depots, north),
+        vehicles=(truck("t1"), truck("t3", start_depot="north")),
+    )
+    solution = solve(day, SolveOptions(time_limit_s=1.0, initial_routes={"t1": ["s9", "ts"]}, now_s=now_s))
+    assert check(day, solution) == []
+    assert [r.vehicle_id for r in solution.routes] == [server]
