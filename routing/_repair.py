@@ -7,7 +7,9 @@ truck, handed to it unperformed, mostly stay out (bench/NOTES.md, "Re-plan"). So
 initial route is walked as `routing._pyvrp` walks PyVRP's (earliest times, the lunch where it is due, the
 caps), what does not fit is left out, and every mandatory stop on no route is then inserted where it adds
 the least distance with every other stop still served: next to the stops nearest to it, as a trip of its
-own at the end of a day, or on an idle vehicle. The routes so made pass `check` on their own.
+own at the end of a day, or on an idle vehicle; then, while time is left, each stop so inserted is taken
+out and inserted again where it now adds least, as long as that shortens the plan (a short local search
+that moves only the stops that had to move). The routes so made pass `check` on their own.
 
 Vehicles the walk does not model (compartmented bodies, vehicles with frozen visits) keep their initial
 routes as given and take no inserted stop.
@@ -78,7 +80,9 @@ def repair(layout: Layout, until: float) -> tuple[Route, ...] | None:
         and i not in layout.frozen_stops
         and problem.stops[i].id not in served | kept
     ]
-    _Inserter(walked, layout.matrix, routes).insert(missing, until)
+    inserter = _Inserter(walked, layout.matrix, routes)
+    inserter.insert(missing, until)
+    inserter.improve(missing, until)
     layout.options = dataclasses.replace(
         options,
         initial_routes={
@@ -141,6 +145,48 @@ class _Inserter:
             if time.monotonic() > until:
                 return
             self._insert(stop)
+
+    def improve(self, stops: Sequence[Stop], until: float) -> None:
+        """Take each stop out and insert it again where it now adds least, in rounds while that shortens
+        the plan and time is left.
+
+        Inserted one at a time in problem order, the first stops of a cluster open trips that the later
+        ones would have placed better (bench/NOTES.md, "Re-plan").
+        """
+        gained = True
+        while gained:
+            gained = False
+            for stop in stops:
+                if time.monotonic() > until:
+                    return
+                gained = self._reinsert(stop) or gained
+
+    def _reinsert(self, stop: Stop) -> bool:
+        """Move one stop to where it adds least, if that shortens the plan; whether it did."""
+        holder = next((vid for vid, route in self.routes.items() if stop.id in _stops(route)), None)
+        if holder is None:
+            return False
+        before, distance = dict(self.routes), self._distance()
+        old = self.routes[holder]
+        vehicle = next(v for v in self.problem.vehicles if v.id == holder)
+        rest = [ref for ref in refs_of(old) if ref != stop.id]
+        without = Day(self.problem, self.matrix, vehicle, None).walk(rest)
+        if without is None:
+            del self.routes[holder]
+        elif set(_stops(without)) != set(_stops(old)) - {stop.id}:
+            return False
+        else:
+            self.routes[holder] = without
+        self._insert(stop)
+        placed = any(stop.id in _stops(route) for route in self.routes.values())
+        if placed and self._distance() < distance:
+            return True
+        self.routes.clear()
+        self.routes.update(before)
+        return False
+
+    def _distance(self) -> int:
+        return sum(route.distance_m for route in self.routes.values())
 
     def _insert(self, stop: Stop) -> None:
         """Insert one stop at its cheapest feasible place, if any.
