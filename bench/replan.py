@@ -201,6 +201,7 @@ def run(name: str = "2100") -> list[dict[str, Any]]:
             "moved_stops_from_scratch": _moved(before, _assignment(scratch, stop_ids), todo),
             "remaining_stops": len(todo),
             "left_out": len(replanned.skipped),
+            "left_out_stops": sorted(_left_out(replanned)),
             "left_out_from_scratch": len(scratch.skipped),
             "from_scratch_s": round(scratch_s, 2),
             "from_scratch_feasible": not routing.check(rest, scratch)

@@ -7,7 +7,8 @@ truck, handed to it unperformed, mostly stay out (bench/NOTES.md, "Re-plan"). So
 initial route is walked as `routing._pyvrp` walks PyVRP's (earliest times, the lunch where it is due, the
 caps), what does not fit is left out, and every mandatory stop on no route is then inserted where it adds
 the least distance with every other stop still served: next to the stops nearest to it, as a trip of its
-own at the end of a day, or on an idle vehicle; then, while time is left, each stop so inserted is taken
+own at the end of a day, or on an idle vehicle (a stop that fits nowhere takes the place of a nearby stop
+that fits elsewhere); then, while time is left, each stop so inserted is taken
 out and inserted again where it now adds least, as long as that shortens the plan (a short local search
 that moves only the stops that had to move). The routes so made pass `check` on their own.
 
@@ -140,11 +141,40 @@ class _Inserter:
         self.row.update({s.id: first + i for i, s in enumerate(problem.stops)})
 
     def insert(self, stops: Sequence[Stop], until: float) -> None:
-        """Insert each stop where it adds the least distance, while time is left."""
+        """Insert each stop where it adds the least distance, while time is left; then place the stops
+        that fit nowhere by taking a nearby stop out for it, if that one fits elsewhere."""
+        left = []
         for stop in stops:
             if time.monotonic() > until:
                 return
-            self._insert(stop)
+            if not self._insert(stop):
+                left.append(stop)
+        for stop in left:
+            if time.monotonic() > until:
+                return
+            self._eject(stop)
+
+    def _eject(self, stop: Stop) -> bool:
+        """Put `stop` in the place of one of the stops served nearest to it, which is inserted again
+        elsewhere; whether that worked."""
+        stops = {s.id: s for s in self.problem.stops}
+        d, here = self.matrix.distances_m, self.row[stop.id]
+        fitting = {v.id: v for v in self.problem.vehicles if can_serve(v, stop)}
+        owner = {ref: vid for vid, route in self.routes.items() if vid in fitting for ref in _stops(route)}
+        for ref in sorted(owner, key=lambda ref: int(d[self.row[ref], here]))[:_NEAREST]:
+            before, vehicle_id = dict(self.routes), owner[ref]
+            refs = refs_of(self.routes[vehicle_id])
+            swapped = [stop.id if r == ref else r for r in refs]
+            route = Day(self.problem, self.matrix, fitting[vehicle_id], None).walk(swapped)
+            wanted = set(_stops(self.routes[vehicle_id])) - {ref} | {stop.id}
+            if route is None or set(_stops(route)) != wanted:
+                continue
+            self.routes[vehicle_id] = route
+            if self._insert(stops[ref]):
+                return True
+            self.routes.clear()
+            self.routes.update(before)
+        return False
 
     def improve(self, stops: Sequence[Stop], until: float) -> None:
         """Take each stop out and insert it again where it now adds least, in rounds while that shortens
@@ -188,8 +218,8 @@ class _Inserter:
     def _distance(self) -> int:
         return sum(route.distance_m for route in self.routes.values())
 
-    def _insert(self, stop: Stop) -> None:
-        """Insert one stop at its cheapest feasible place, if any.
+    def _insert(self, stop: Stop) -> bool:
+        """Insert one stop at its cheapest feasible place, if any; whether there was one.
 
         Places are tried in the order of the distance they would add on the way (a detour estimate), and
         the walks stop once that estimate exceeds the best place found: the walk's dumps may change the
@@ -209,8 +239,10 @@ class _Inserter:
             added = route.distance_m - (0 if before is None else before.distance_m)
             if best is None or added < best[0]:
                 best = (added, route)
-        if best is not None:
-            self.routes[best[1].vehicle_id] = best[1]
+        if best is None:
+            return False
+        self.routes[best[1].vehicle_id] = best[1]
+        return True
 
     def _tries(self, stop: Stop, fit: list[Vehicle]) -> list[tuple[int, Vehicle, list[str]]]:
         """Places to try, each with its detour estimate: next to the nearest stops served, at the end of
