@@ -83,3 +83,23 @@ def test_a_replan_keeps_the_crews_stops_on_their_truck(now_s: int | None, server
     solution = solve(day, SolveOptions(time_limit_s=1.0, initial_routes={"t1": ["s9", "ts"]}, now_s=now_s))
     assert check(day, solution) == []
     assert [r.vehicle_id for r in solution.routes] == [server]
+
+
+def test_a_stop_that_fits_nowhere_takes_the_place_of_one_that_fits_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only crane truck t1 takes s3, but t1 does two stops a day and has s1 and s2: s2 goes to t3."""
+    monkeypatch.setattr(routing._solver, "_SETUP_MARGIN", 1e9)
+    day = road_day()
+    crane = frozenset({"crane"})
+    day = dataclasses.replace(
+        day,
+        stops=(residual("s1", 1), residual("s2", 2), residual("s3", 3, required_skills=crane)),
+        vehicles=(truck("t1", max_stops=2, skills=crane), truck("t3")),
+    )
+    solution = solve(day, SolveOptions(time_limit_s=1.0, initial_routes={"t1": ["s1", "s2", "ts"]}))
+    assert check(day, solution) == []
+    assert solution.skipped == ()
+    by_vehicle = {r.vehicle_id: set(visited(r)) for r in solution.routes}
+    assert "s3" in by_vehicle["t1"]
+    assert len(by_vehicle["t3"]) == 1
