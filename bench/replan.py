@@ -200,6 +200,7 @@ def run(name: str = "2100") -> list[dict[str, Any]]:
             "moved_stops": _moved(before, _assignment(replanned, stop_ids), todo),
             "moved_stops_from_scratch": _moved(before, _assignment(scratch, stop_ids), todo),
             "remaining_stops": len(todo),
+            "broken_truck_stops": sum(before[x] == broken for x in todo),
             "left_out": len(replanned.skipped),
             "left_out_stops": sorted(_left_out(replanned)),
             "left_out_from_scratch": len(scratch.skipped),
