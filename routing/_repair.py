@@ -43,8 +43,9 @@ _NAMED = 5
 def repair(layout: Layout, until: float) -> tuple[Route, ...] | None:
     """Walk the layout's initial routes and insert the mandatory stops they miss, until `until`.
 
-    Replaces `layout.options.initial_routes` with the repaired sequences and notes the stops the walk
-    moved. Returns the repaired routes when they make a whole plan (every vehicle walked), else None.
+    Replaces `layout.options.initial_routes` with the repaired sequences, pins the stops kept in a
+    re-plan and notes the stops the walk moved. Returns the repaired routes when they make a whole plan
+    (every vehicle walked), else None.
     """
     problem, options = layout.problem, layout.options
     initial = dict(options.initial_routes or {})
@@ -59,47 +60,42 @@ def repair(layout: Layout, until: float) -> tuple[Route, ...] | None:
         route = Day(walked, layout.matrix, vehicle, None).walk(initial.get(vehicle.id, ()))
         if route is not None:
             routes[vehicle.id] = route
-    served = {ref for route in routes.values() for ref in refs_of(route)}
+    kept = {ref for route in routes.values() for ref in _stops(route)}
+    dropped = [ref for v in walked.vehicles for ref in initial.get(v.id, ()) if _is_stop(layout, ref, kept)]
     if options.now_s is not None:
-        vehicle_index = {v.id: k for k, v in enumerate(problem.vehicles)}
+        by_id = {v.id: k for k, v in enumerate(problem.vehicles)}
         layout.pinned = {
-            layout.stop_by_id[ref]: vehicle_index[vehicle_id]
-            for vehicle_id, route in routes.items()
-            for ref in _stops(route)
+            layout.stop_by_id[ref]: by_id[v] for v, route in routes.items() for ref in _stops(route)
         }
-    kept = {ref for k, v in enumerate(problem.vehicles) if k not in walkable for ref in initial.get(v.id, ())}
-    dropped = [
-        ref
-        for vehicle in walked.vehicles
-        for ref in initial.get(vehicle.id, ())
-        if ref in layout.stop_by_id and ref not in served
-    ]
-    missing = [
-        problem.stops[i]
-        for i in sorted(layout.vehicle_options)
-        if problem.stops[i].required
-        and i not in layout.frozen_stops
-        and problem.stops[i].id not in served | kept
-    ]
+    as_given = {
+        v.id: initial[v.id] for k, v in enumerate(problem.vehicles) if k not in walkable and v.id in initial
+    }
     inserter = _Inserter(walked, layout.matrix, routes)
+    missing = _missing(layout, kept | {ref for refs in as_given.values() for ref in refs})
     inserter.insert(missing, until)
     inserter.improve(missing, until)
-    layout.options = dataclasses.replace(
-        options,
-        initial_routes={
-            **{
-                v.id: initial[v.id]
-                for k, v in enumerate(problem.vehicles)
-                if k not in walkable and v.id in initial
-            },
-            **{vehicle_id: refs_of(route) for vehicle_id, route in routes.items()},
-        },
-    )
+    sequences = {vehicle_id: refs_of(route) for vehicle_id, route in routes.items()}
+    layout.options = dataclasses.replace(options, initial_routes=as_given | sequences)
     if dropped:
         layout.notes.append(_dropped_note(dropped, routes))
     if len(walkable) < len(problem.vehicles):
         return None
     return tuple(routes[v.id] for v in problem.vehicles if v.id in routes)
+
+
+def _is_stop(layout: Layout, ref: str, kept: set[str]) -> bool:
+    """Whether `ref` names a stop the walk left out."""
+    return ref in layout.stop_by_id and ref not in kept
+
+
+def _missing(layout: Layout, served: set[str]) -> list[Stop]:
+    """The mandatory stops to insert: plannable, not frozen, on no route, in problem order."""
+    stops = layout.problem.stops
+    return [
+        stops[i]
+        for i in sorted(layout.vehicle_options)
+        if stops[i].required and i not in layout.frozen_stops and stops[i].id not in served
+    ]
 
 
 def _from_now(vehicle: Vehicle, now_s: int | None) -> Vehicle:
