@@ -90,6 +90,8 @@ class Layout:
         # Per node of a frozen stop with several windows: the gaps between them.
         self.holes: dict[int, list[tuple[int, int]]] = {}
         self.resume_node: dict[int, int] = {}
+        # Stops a re-plan keeps on the vehicle whose remaining order had them (`routing._repair`).
+        self.pinned: dict[int, int] = {}
         self._triage_stops()
         if self.vehicle_options:
             self.lay_out()
@@ -231,7 +233,8 @@ class Layout:
                 ]
                 ks = tuple(sorted({k for _, ks in alternatives for k in ks}))
                 alternatives = [(TimeWindow(windows[0].start_s, windows[-1].end_s), ks)]
-            for window, ks in alternatives:
+            for window, able in alternatives:
+                ks = (self.pinned[i],) if self.pinned.get(i, -1) in able else able
                 self.stop_nodes.setdefault(i, []).append(len(self.nodes))
                 self.nodes.append(
                     Node(

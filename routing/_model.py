@@ -342,8 +342,16 @@ class SolveOptions:
         Bounds disposal trips per vehicle and facility; by default it is derived from the volume the
         vehicle could collect.
     initial_routes : mapping of str to sequence of str, optional
-        A previous plan to start the search from (vehicle id to stop and facility ids). When it cannot be
-        used the search starts from scratch and `Solution.notes` says why.
+        A previous plan to start the search from (vehicle id to stop and facility ids), such as the
+        crews' remaining order in a re-plan. Each route is first walked at the earliest times: what does
+        not fit where it is (a full trip, a lunch or a window missed) is left out, and every mandatory stop
+        on no route is inserted where it adds the least distance (`routing._repair`); `Solution.notes`
+        names what was moved. With `now_s` (an intraday re-plan) the stops a route kept stay on its
+        vehicle, the search may only reorder them. The plan returned is never worse than these routes,
+        which are the answer
+        when the day is too large for OR-Tools to load them in time. Vehicles with compartments or frozen
+        visits keep their routes as given. When OR-Tools cannot use them the search starts from scratch
+        and `Solution.notes` says why.
     frozen : mapping of str to sequence of str, optional
         Intraday re-planning: a vehicle id to the visits it has already made today, in order (stop and
         facility ids). They stay at the head of its route, on that vehicle and in that order, and

@@ -55,7 +55,7 @@ from routing._matrix import Matrix
 from routing._model import LUNCH, REST, Problem, Route, Stop, TimeWindow, Vehicle, Visit, VisitKind
 from routing._validate import can_carry
 
-__all__ = ["REPAIR_S", "relaxed_plan", "relaxed_routes"]
+__all__ = ["REPAIR_S", "Day", "can_serve", "refs_of", "relaxed_plan", "relaxed_routes"]
 
 # Litres and kilograms to integers as in the OR-Tools model: demands rounded up, capacities down.
 _LOAD_SCALE = 100
@@ -127,7 +127,7 @@ def relaxed_plan(
     for vehicle in problem.vehicles:
         if vehicle.id in sequences:
             limit = None if max_trips is None else max_trips.get(vehicle.id)
-            route = _Day(problem, matrix, vehicle, limit).walk(sequences[vehicle.id])
+            route = Day(problem, matrix, vehicle, limit).walk(sequences[vehicle.id])
             if route is not None:
                 routes[vehicle.id] = route
     # The walk itself ends past the deadline on a large day: the repair's time counts from where it
@@ -169,19 +169,19 @@ def _put_back(
             return
         if not stop.required or stop.id in served:
             continue
-        fit = [v for v in problem.vehicles if not v.compartments and _can_serve(v, stop)]
+        fit = [v for v in problem.vehicles if not v.compartments and can_serve(v, stop)]
         if not fit:
             continue
         near = sorted(served, key=lambda ref: int(matrix.distances_m[row[ref], row[stop.id]]))
         tries: list[tuple[str, list[str]]] = []
         for ref in near[:_REPAIR_NEAREST]:
             vid = next(v for v, route in routes.items() if any(x.ref_id == ref for x in route.visits))
-            refs = _refs(routes[vid])
+            refs = refs_of(routes[vid])
             at = refs.index(ref)
             tries += [(vid, [*refs[:k], stop.id, *refs[k:]]) for k in (at, at + 1)]
         # A trip of its own at the end of a day, on a truck that may already have other streams' trips.
         tries += [
-            (v.id, [*_refs(routes[v.id]), stop.id]) if v.id in routes else (v.id, [stop.id]) for v in fit
+            (v.id, [*refs_of(routes[v.id]), stop.id]) if v.id in routes else (v.id, [stop.id]) for v in fit
         ]
         best: tuple[int, str, Route] | None = None
         for vid, refs in tries:
@@ -189,7 +189,7 @@ def _put_back(
                 continue
             vehicle = vehicles[vid]
             limit = None if max_trips is None else max_trips.get(vid)
-            route = _Day(problem, matrix, vehicle, limit).walk(refs)
+            route = Day(problem, matrix, vehicle, limit).walk(refs)
             kept = set() if route is None else {x.ref_id for x in route.visits if x.kind is VisitKind.STOP}
             before = routes.get(vid)
             wanted = {stop.id} | (
@@ -205,7 +205,7 @@ def _put_back(
             served.add(stop.id)
 
 
-def _refs(route: Route) -> list[str]:
+def refs_of(route: Route) -> list[str]:
     """The stop and facility ids of a route, in order."""
     return [x.ref_id for x in route.visits if x.kind in (VisitKind.STOP, VisitKind.FACILITY)]
 
@@ -231,14 +231,14 @@ def _windows(stop: Stop, vehicle: Vehicle) -> list[TimeWindow]:
 
 
 def _representatives(vehicles: Sequence[Vehicle]) -> list[Vehicle]:
-    """One vehicle per set of what `_can_serve` and `_windows` read, to ask them once per set."""
+    """One vehicle per set of what `can_serve` and `_windows` read, to ask them once per set."""
     seen: dict[tuple[object, ...], Vehicle] = {}
     for v in vehicles:
         seen.setdefault((v.streams, v.skills, v.capacity_l, v.capacity_kg, v.shift), v)
     return list(seen.values())
 
 
-def _can_serve(vehicle: Vehicle, stop: Stop) -> bool:
+def can_serve(vehicle: Vehicle, stop: Stop) -> bool:
     """`can_carry`, and some window of the stop lies within the vehicle's shift."""
     return can_carry(vehicle, stop) and bool(_windows(stop, vehicle))
 
@@ -278,7 +278,7 @@ def _stream_groups(problem: Problem, max_trips: Mapping[str, int] | None) -> lis
         fleet[stream] += _daily_litres(vehicle)
     kinds = {s: _representatives([problem.vehicles[k] for k in g.vehicles]) for s, g in groups.items()}
     for i, stop in enumerate(problem.stops):
-        if any(_can_serve(v, stop) for v in kinds[stop.stream]):
+        if any(can_serve(v, stop) for v in kinds[stop.stream]):
             groups[stop.stream].stops.append(i)
     return [g for g in groups.values() if g.stops]
 
@@ -434,7 +434,7 @@ def _relaxation(
     clients: list[pyvrp.Client] = []
     kinds = _representatives(vehicles)
     for stop in stops:
-        windows = [w for v in kinds if _can_serve(v, stop) for w in _windows(stop, v)]
+        windows = [w for v in kinds if can_serve(v, stop) for w in _windows(stop, v)]
         widest = max(windows, key=lambda w: (w.end_s - w.start_s, -w.start_s))
         pickup = [math.ceil(stop.volume_l * _LOAD_SCALE)]
         if weighed:
@@ -653,7 +653,7 @@ class _Leg:
     rest: int | None = None  # when a rest owed under the driving rule starts, if taken before this leg
 
 
-class _Day:
+class Day:
     """An earliest-time walk through one vehicle's sequence that leaves out what does not fit.
 
     The lunch is taken where the vehicle is as soon as the next service would otherwise end after its
@@ -698,7 +698,7 @@ class _Day:
             i = self.stop_index.get(ref, -1)
             if i >= 0:
                 stop = problem.stops[i]
-                if not _can_serve(vehicle, stop):
+                if not can_serve(vehicle, stop):
                     continue
                 switch = None
                 if stream not in (None, stop.stream):

@@ -127,7 +127,9 @@ def search(model: Model, deadline: float) -> Any:
     params.time_limit.FromMilliseconds(round(max(search_s, MIN_SEARCH_S) * 1000))
     if initial is None:
         return routing.SolveWithParameters(params)
-    if model.layout.warm:
+    # The warm start's routes or the caller's (repaired, bench/NOTES.md "Re-plan"): with the default the
+    # search from a repaired Kim 1932 re-plan failed at once.
+    if model.layout.warm or model.layout.options.initial_routes is not None:
         params.lns_time_limit.FromMilliseconds(_WARM_LNS_TIME_LIMIT_MS)
     # Short of time the search may return nothing, not even its start: that start is a plan too.
     start = routing.solver().Assignment(initial)

@@ -5,7 +5,8 @@ How a solve goes, one private module per stage:
 1. `routing._layout`: the stops are triaged (what no vehicle can serve is skipped with a reason) and laid
    out as nodes, with facility copies for the disposal trips and one node per stop window;
 2. `routing._search.warm_start`: on large enough days PyVRP plans a relaxation first (`routing._pyvrp`),
-   and its routes become the initial routes;
+   and its routes become the initial routes; or `routing._repair` makes the caller's initial routes
+   feasible and inserts the stops they miss;
 3. `routing._build`: the OR-Tools routing model, with the dimensions of `routing._dimensions` (time,
    loads, caps, releases, breaks, the driving rule) and the frozen prefixes of a re-plan;
 4. `routing._search.search`: OR-Tools' search within the time limit, from the initial routes, the frozen
@@ -24,9 +25,10 @@ import time
 from routing._build import build
 from routing._layout import Layout, vehicle_weight
 from routing._matrix import Matrix
-from routing._model import Problem, Skipped, SkipReason, Solution, SolveOptions
+from routing._model import Problem, Route, Skipped, SkipReason, Solution, SolveOptions
 from routing._readback import assemble, read_routes, solution
-from routing._search import EXTRACTION_MARGIN_S, MIN_SEARCH_S, search, warm_start
+from routing._repair import repair
+from routing._search import EXTRACTION_MARGIN_S, MIN_SEARCH_S, search, setup_estimate_s, warm_start
 from routing._validate import validate, validate_options
 
 __all__ = ["solve"]
@@ -34,6 +36,11 @@ __all__ = ["solve"]
 # "auto" warm-starts from this many stops up; below, it tries both ways (`_best_of_both`).
 _WARM_START_MIN_STOPS = 20
 _WARM_PLAN_NOTE = "OR-Tools found nothing better than the PyVRP warm start: its plan, lunch put back"
+_REPAIRED_PLAN_NOTE = "OR-Tools found nothing better than the initial routes: they are the plan, repaired"
+# Share of the time limit the repair of initial routes may take (`routing._repair`); the search has the rest.
+_REPAIR_SHARE = 0.5
+# OR-Tools takes over from repaired routes only when this many times its set-up estimate is left.
+_SETUP_MARGIN = 1.5
 
 
 def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> Solution:  # noqa: B008
@@ -95,27 +102,52 @@ def _search_plan(problem: Problem, matrix: Matrix, options: SolveOptions, starte
     if not layout.vehicle_options:
         return assemble(problem, (), layout.skipped, "FEASIBLE", started, notes=layout.notes)
     deadline = started + options.time_limit_s - EXTRACTION_MARGIN_S
-    relaxed = None
+    relaxed, fallback_note, final = _starting_plan(layout, started, deadline)
+    if relaxed is not None and final:
+        return solution(layout, relaxed, started)
+    model = build(layout)
+    assignment = search(model, deadline)
+    if assignment is None:
+        if relaxed is not None:
+            layout.notes.append(fallback_note)
+            return solution(layout, relaxed, started)
+        return _no_plan(layout, started)
+    plan = solution(layout, read_routes(model, assignment), started)
+    # The search starts from the warm start's or the repaired routes, but OR-Tools may have rejected them.
+    if relaxed is not None and _rank(solution(layout, relaxed, started), problem) < _rank(plan, problem):
+        layout.notes.append(fallback_note)
+        return solution(layout, relaxed, started)
+    return plan
+
+
+def _starting_plan(
+    layout: Layout, started: float, deadline: float
+) -> tuple[tuple[Route, ...] | None, str, bool]:
+    """Routes of a whole plan the search starts from, the note if they are the answer, and whether they
+    are the answer already for want of time.
+
+    They are the PyVRP warm start's, or the caller's initial routes once repaired; None when there are
+    neither (or the repaired routes leave vehicles out).
+    """
+    problem, options = layout.problem, layout.options
     if _wants_warm_start(problem, options):
         relaxed, final = warm_start(layout, started, deadline)
         if relaxed is not None and final:
             layout.notes.append(
                 "too large for OR-Tools in the time limit: the plan is the PyVRP warm start's, lunch put back"
             )
-            return solution(layout, relaxed, started)
-    model = build(layout)
-    assignment = search(model, deadline)
-    if assignment is None:
-        if relaxed is not None:
-            layout.notes.append(_WARM_PLAN_NOTE)
-            return solution(layout, relaxed, started)
-        return _no_plan(layout, started)
-    plan = solution(layout, read_routes(model, assignment), started)
-    # The search starts from the warm start's routes, but OR-Tools may have rejected them.
-    if relaxed is not None and _rank(solution(layout, relaxed, started), problem) < _rank(plan, problem):
-        layout.notes.append(_WARM_PLAN_NOTE)
-        return solution(layout, relaxed, started)
-    return plan
+        return relaxed, _WARM_PLAN_NOTE, final
+    if options.initial_routes is None:
+        return None, "", False
+    relaxed = repair(layout, started + options.time_limit_s * _REPAIR_SHARE)
+    layout.lay_out()
+    # Loading a plan with lunches into OR-Tools takes long on large days (bench/NOTES.md, "Re-plan").
+    final = relaxed is not None and deadline - time.monotonic() < setup_estimate_s(layout) * _SETUP_MARGIN
+    if final:
+        layout.notes.append(
+            "no time left for OR-Tools to load the initial routes: the plan is them, repaired"
+        )
+    return relaxed, _REPAIRED_PLAN_NOTE, final
 
 
 def _no_plan(layout: Layout, started: float) -> Solution:

@@ -25,6 +25,7 @@ from wastesvc.dispatch.replan import (
     availability,
     build_replan,
     diff_plans,
+    positions,
 )
 from wastesvc.domain._common import from_timestamp, parse_name, resource_name, to_timestamp
 from wastesvc.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
@@ -189,6 +190,7 @@ class Replanner:
             if container_id not in containers:
                 raise NotFound(request.urgent_containers[i], field=f"urgent_containers[{i}]")
         latest = self.storage.latest_readings(tenant, urgent)
+        events = self.dispatch.events(tenant, plan_id)
         tz = self.planner.timezone
         d = plan.service_date
         service_date = date(d.year, d.month, d.day)
@@ -197,7 +199,7 @@ class Replanner:
             tenant=tenant,
             plan=plan,
             statuses=statuses,
-            available=availability(self.dispatch.events(tenant, plan_id), at, overrides),
+            available=availability(events, at, overrides),
             containers=containers,
             fills={k: v.fill for k, v in latest.items()},
             urgent=urgent,
@@ -212,6 +214,7 @@ class Replanner:
             service_date=service_date,
             timezone=tz,
             now_s=max(0, int((at - midnight).total_seconds())),
+            positions=positions(events, at),
         )
 
     def _store(

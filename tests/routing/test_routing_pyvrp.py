@@ -24,7 +24,7 @@ from routing import (
     check,
     solve,
 )
-from routing._pyvrp import _Day, _put_back, relaxed_plan, relaxed_routes
+from routing._pyvrp import Day, _put_back, relaxed_plan, relaxed_routes
 from routing._readback import assemble as _assemble
 from tests.routing.routing_road import GLASS_CENTRE, H, residual, road_day, soissons_day, truck
 
@@ -239,7 +239,7 @@ def test_stop_the_walk_left_out_is_put_back_where_it_costs_least() -> None:
     """s6, missing from the walked day 2-4-dump-8-dump, goes back after s4: the 24 km day, not 28 km."""
     day = road_day()
     matrix = day.matrix.matrix(day.locations())
-    walked = _Day(day, matrix, day.vehicles[0], None).walk(["s2", "s4", "ts", "s8", "ts"])
+    walked = Day(day, matrix, day.vehicles[0], None).walk(["s2", "s4", "ts", "s8", "ts"])
     assert walked is not None
     routes = {"t1": walked}
     _put_back(day, matrix, routes, None, until=time.monotonic() + 5)
@@ -257,7 +257,7 @@ def test_stop_no_route_can_take_goes_on_an_idle_truck() -> None:
     glass_truck = truck("t2", streams=frozenset({"glass"}))
     day = dataclasses.replace(day, stops=(*day.stops, glass), vehicles=(*day.vehicles, glass_truck))
     matrix = day.matrix.matrix(day.locations())
-    walked = _Day(day, matrix, day.vehicles[0], None).walk(["s2", "s4", "s6", "ts", "s8", "ts"])
+    walked = Day(day, matrix, day.vehicles[0], None).walk(["s2", "s4", "s6", "ts", "s8", "ts"])
     assert walked is not None
     routes = {"t1": walked}
     _put_back(day, matrix, routes, None, until=time.monotonic() + 5)

@@ -28,6 +28,7 @@ from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, FieldEventRow,
 from wastesvc.v1 import dispatch_pb2, planning_pb2
 
 __all__ = [
+    "Position",
     "ReplanInput",
     "Replanned",
     "assemble_plan",
@@ -35,9 +36,19 @@ __all__ = [
     "build_replan",
     "diff_plans",
     "planning_input",
+    "positions",
 ]
 
 _FINISHED = frozenset({"DONE", "SKIPPED"})
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a truck said it was (a POSITION event), and when."""
+
+    time: datetime
+    lat: float
+    lng: float
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ class ReplanInput:
     service_date: date
     timezone: ZoneInfo
     now_s: int  # seconds of the service day's local midnight
+    positions: Mapping[str, Position] = field(default_factory=dict)  # vehicle id → latest up to now
 
 
 @dataclass
@@ -85,6 +97,16 @@ def availability(
     return {**result, **overrides}
 
 
+def positions(events: Sequence[FieldEventRow], until: datetime) -> dict[str, Position]:
+    """Per vehicle with a POSITION event up to `until`: the latest."""
+    result: dict[str, Position] = {}
+    for e in sorted(events, key=lambda e: (e.event_time, e.id or 0)):
+        if e.event_time <= until and e.kind == "POSITION":
+            where = dispatch_pb2.FieldEvent.FromString(e.body).location
+            result[e.vehicle_id] = Position(e.event_time, where.latitude, where.longitude)
+    return result
+
+
 def _progress(
     route: planning_pb2.VehicleRoute, statuses: Mapping[str, VisitStatusRow]
 ) -> tuple[list[planning_pb2.Visit], list[planning_pb2.Visit]]:
@@ -107,8 +129,13 @@ def _progress(
 
 def _seconds(data: ReplanInput, stamp: timestamp_pb2.Timestamp) -> int:
     """Seconds since the service day's local midnight."""
+    return _seconds_of(data, stamp.ToDatetime(tzinfo=UTC))
+
+
+def _seconds_of(data: ReplanInput, when: datetime) -> int:
+    """Seconds since the service day's local midnight."""
     midnight = datetime.combine(data.service_date, datetime.min.time(), data.timezone)
-    return int((stamp.ToDatetime(tzinfo=UTC) - midnight).total_seconds())
+    return int((when - midnight).total_seconds())
 
 
 def _stop(stop_id: str, members: Sequence[Selection], stream: str, windows: str, skills: str) -> routing.Stop:
@@ -157,10 +184,20 @@ class _Resume:
 
 
 def _resume(data: ReplanInput, row: VehicleRow, stream: str, made: list[planning_pb2.Visit]) -> _Resume:
-    """The truck from its last finished visit: there, then, with its load, lunch taken or not."""
+    """The truck from where it is: there, then, with its load, lunch taken or not.
+
+    It is where its last finished visit left it, or where it last said it was (a POSITION event) when
+    that came later than the crew reported the visit finished; in the latter case it is free from the
+    re-plan's time, having left that visit.
+    """
     last = next(v for v in reversed(made) if v.HasField("location"))
     here = f"at-{row.id}"
+    where = routing.Location(last.location.latitude, last.location.longitude)
     free_s = max(data.now_s, _seconds(data, last.end_time))
+    position = data.positions.get(row.id)
+    if position is not None and position.time > _reported(data, last):
+        where = routing.Location(position.lat, position.lng)
+        free_s = max(data.now_s, _seconds_of(data, position.time))
     lunched = any(v.kind == planning_pb2.VISIT_KIND_BREAK for v in made) or free_s >= row.break_end_s
     collected = sum(
         data.containers[n.rsplit("/", 1)[-1]].volume_l * v.expected_fill for v in made for n in v.containers
@@ -173,10 +210,10 @@ def _resume(data: ReplanInput, row: VehicleRow, stream: str, made: list[planning
         shift=routing.TimeWindow(min(free_s, row.shift_end_s), row.shift_end_s),
         latest_departure_s=None,
         lunch=None if lunched else base.lunch,
-        route_volume_cap_l=None if cap is None else max(cap - collected, 0.0),
+        # The load on board comes back as a stop (below), which the daily cap counts again.
+        route_volume_cap_l=None if cap is None else max(cap - collected, 0.0) + last.load_liters,
         skills=base.skills | {here},
     )
-    where = routing.Location(last.location.latitude, last.location.longitude)
     load = None
     if last.load_liters > 0:
         # Only this truck can take it (its own skill): the volume it resumes with, unloaded at a facility.
@@ -192,12 +229,19 @@ def _resume(data: ReplanInput, row: VehicleRow, stream: str, made: list[planning
     return _Resume(vehicle, routing.Depot(here, where), load)
 
 
+def _reported(data: ReplanInput, visit: planning_pb2.Visit) -> datetime:
+    """When the crew reported `visit` finished, else when the plan had it end."""
+    status = data.statuses.get(visit.id)
+    return status.event_time if status is not None else visit.end_time.ToDatetime(tzinfo=UTC)
+
+
 def build_replan(data: ReplanInput, time_limit_s: float) -> Replanned:
     """The routing problem of the rest of the day.
 
-    What is done is done: each truck in service resumes where its last finished visit left it, with its
-    load, and the search starts from its remaining order. A broken-down truck's remaining stops are
-    handed to the others.
+    What is done is done: each truck in service resumes where it is (its last finished visit, or its
+    latest POSITION when that is more recent), with its load, and the search starts from its remaining
+    order, which `routing.solve` walks and completes with the stops no order has (a broken-down truck's
+    remaining stops, the urgent containers) by cheapest insertion.
     """
     containers_of_stop: dict[str, list[Selection]] = {}
     stops: list[routing.Stop] = []
@@ -215,6 +259,8 @@ def build_replan(data: ReplanInput, time_limit_s: float) -> Replanned:
         else:
             stream_of_vehicle[vehicle_id] = stream
             initial[vehicle_id] = [v.id for v in todo]
+            if vehicle_id in data.positions and not made:
+                made = list(route.visits[:1])  # on the road before its first stop: the day's start
             if any(v.HasField("location") for v in made):
                 made_of[vehicle_id] = made
                 resumed[vehicle_id] = _resume(data, data.vehicles[vehicle_id], stream, made)
@@ -353,7 +399,13 @@ def assemble_plan(
     solved = dataclasses.replace(
         solution,
         routes=tuple(
-            dataclasses.replace(r, visits=tuple(v for v in r.visits if v.ref_id not in loads))
+            # The load stop shares its id with the place the truck resumes from: only the stop goes.
+            dataclasses.replace(
+                r,
+                visits=tuple(
+                    v for v in r.visits if not (v.kind is routing.VisitKind.STOP and v.ref_id in loads)
+                ),
+            )
             for r in solution.routes
         ),
         skipped=tuple(s for s in solution.skipped if s.stop_id not in loads),
