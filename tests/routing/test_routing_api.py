@@ -44,6 +44,7 @@ def test_public_surface() -> None:
         "Matrix",
         "MatrixProvider",
         "OsrmMatrix",
+        "OsrmRoutes",
         "OsrmUnavailable",
         "Problem",
         "ProblemError",
