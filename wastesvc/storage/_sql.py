@@ -82,8 +82,6 @@ def open_storage(db_url: str, *, legacy_tenant: str = "grand-soissons") -> SqlSt
     engine = create_engine(url, hide_parameters=True, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
-    else:
-        event.listen(engine, "connect", _create_stage)
     upgrade(engine, legacy_tenant=legacy_tenant)
     return SqlStorage(engine)
 
@@ -101,19 +99,16 @@ def _reading_values(reading: ReadingInsert) -> dict[str, Any]:
     return {name: getattr(reading, name) for name in _READING_FIELDS}
 
 
-# PostgreSQL batches go through COPY into a session-local table, then one INSERT … SELECT … ON CONFLICT
-# DO NOTHING: no per-row statement parameters to build, and the same idempotency as the executemany path.
-_STAGE = "readings_in"
-_STAGE_DDL = f"""CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (
-    tenant text, container_id text, sensor_id text, measure_time timestamp, fill double precision,
-    distance_mm integer, battery_percent double precision, temperature_c double precision,
-    tilted boolean, outlier text, create_time timestamp) ON COMMIT DELETE ROWS"""
+# PostgreSQL batches are one INSERT … SELECT FROM unnest(arrays) … ON CONFLICT DO NOTHING: one statement
+# and one round trip whatever the batch size, each column sent as one binary array (no per-row statement
+# parameters, no staging table), with the same idempotency as the executemany path.
+_UNNEST_TYPES = ["text", "text", "text", "timestamp", "float8", "int4", "float8", "float8", "bool", "text"]
 _COLUMN_LIST = ", ".join(_READING_COLUMNS)
-_STAGE_INSERT = (
-    f"INSERT INTO readings ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE} "
-    "ON CONFLICT DO NOTHING RETURNING tenant, container_id, measure_time"
+_ARRAYS_INSERT = (
+    f"INSERT INTO readings ({_COLUMN_LIST}) SELECT *, %s::timestamp FROM unnest("
+    + ", ".join(f"%s::{t}[]" for t in _UNNEST_TYPES)
+    + ") ON CONFLICT DO NOTHING RETURNING tenant, container_id, measure_time"
 )
-
 
 _READING_LIST = ", ".join(_READING_FIELDS)
 _RECENT_PG = f"""SELECT r.* FROM unnest(%(ids)s::text[]) AS c(id) CROSS JOIN LATERAL (
@@ -121,39 +116,15 @@ _RECENT_PG = f"""SELECT r.* FROM unnest(%(ids)s::text[]) AS c(id) CROSS JOIN LAT
     ORDER BY measure_time DESC LIMIT %(limit)s) AS r"""
 
 
-def _create_stage(dbapi_connection: Any, _record: Any) -> None:
-    # The staging table lives as long as the database connection and is empty between transactions (ON
-    # COMMIT DELETE ROWS; a rollback discards its rows too): created once, when the connection opens.
-    with dbapi_connection.cursor() as cursor:
-        cursor.execute(_STAGE_DDL)
-    dbapi_connection.commit()
-
-
-def _copy_new_readings(
+def _insert_new_readings(
     session: Session, readings: Sequence[ReadingInsert], created: datetime
 ) -> set[tuple[str, str, datetime]]:
-    """Stores `readings` (distinct keys) with COPY; returns the keys that were new."""
-    connection = session.connection()
+    """Stores `readings` (distinct keys) in one statement; returns the keys that were new."""
+    columns: list[list[Any]] = [[getattr(r, name) for r in readings] for name in _READING_FIELDS]
+    # The table keeps naive UTC (UtcDateTime).
+    columns[3] = [when.astimezone(UTC).replace(tzinfo=None) for when in columns[3]]
     naive_created = created.astimezone(UTC).replace(tzinfo=None)
-    raw: Any = connection.connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f"COPY {_STAGE} ({_COLUMN_LIST}) FROM STDIN") as copy:
-        for r in readings:
-            copy.write_row(
-                (
-                    r.tenant,
-                    r.container_id,
-                    r.sensor_id,
-                    r.measure_time.astimezone(UTC).replace(tzinfo=None),
-                    r.fill,
-                    r.distance_mm,
-                    r.battery_percent,
-                    r.temperature_c,
-                    r.tilted,
-                    r.outlier,
-                    naive_created,
-                )
-            )
-    returned = connection.exec_driver_sql(_STAGE_INSERT).all()
+    returned = session.connection().exec_driver_sql(_ARRAYS_INSERT, (naive_created, *columns)).all()
     return {(tenant, cid, when.replace(tzinfo=UTC)) for tenant, cid, when in returned}
 
 
@@ -343,7 +314,7 @@ class SqlStorage:
                 first[key] = i
         fresh = [readings[i] for i in first.values()]
         if self._dialect == "postgresql":
-            inserted = _copy_new_readings(session, fresh, created)
+            inserted = _insert_new_readings(session, fresh, created)
         else:
             # Core executemany with ON CONFLICT DO NOTHING: per-row ORM inserts are ~15× slower
             # (REFERENCE §4), and the unique (tenant, container, time) key makes re-delivery a no-op.
