@@ -116,6 +116,12 @@ _RECENT_PG = f"""SELECT r.* FROM unnest(%(ids)s::text[]) AS c(id) CROSS JOIN LAT
     ORDER BY measure_time DESC LIMIT %(limit)s) AS r"""
 
 
+_RECENT_SQLITE = (
+    f"SELECT {_READING_LIST} FROM readings WHERE tenant = ? AND container_id = ? "
+    "ORDER BY measure_time DESC LIMIT ?"
+)
+
+
 def _insert_new_readings(
     session: Session, readings: Sequence[ReadingInsert], created: datetime
 ) -> set[tuple[str, str, datetime]]:
@@ -390,15 +396,25 @@ class SqlStorage:
                         ReadingInsert(t, c, sensor, when.replace(tzinfo=UTC), *values)
                     )
             else:
-                columns = [_READINGS.c[name] for name in _READING_FIELDS]
+                # SQLite keeps times as ISO text: parsed here, not by a per-value type processor.
+                cursor: Any = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
                 for container_id in dict.fromkeys(container_ids):
-                    query = (
-                        select(*columns)
-                        .where(_READINGS.c.tenant == tenant, _READINGS.c.container_id == container_id)
-                        .order_by(_READINGS.c.measure_time.desc())
-                        .limit(limit)
-                    )
-                    rows = [ReadingInsert(*row) for row in connection.execute(query)]
+                    found_rows = cursor.execute(_RECENT_SQLITE, (tenant, container_id, limit)).fetchall()
+                    rows = [
+                        ReadingInsert(
+                            t,
+                            c,
+                            s,
+                            datetime.fromisoformat(when).replace(tzinfo=UTC),
+                            f,
+                            d,
+                            b,
+                            temp,
+                            bool(tilt),
+                            why,
+                        )
+                        for t, c, s, when, f, d, b, temp, tilt, why in found_rows
+                    ]
                     if rows:
                         found[container_id] = rows
         for rows in found.values():
