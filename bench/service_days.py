@@ -26,9 +26,10 @@ import routing
 from wastesvc.domain.forecasts import fit_container, forecast_of
 from wastesvc.domain.planning import PlanningInput, build_problem, solution_to_plan
 from wastesvc.domain.selection import select_for_plan
+from wastesvc.fill import Reading, Series
 from wastesvc.scenario import Scenario, ScenarioContainer, fill_from_distance, load_default
 from wastesvc.simulate import simulate_readings
-from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, ReadingRow, VehicleRow
+from wastesvc.storage import ContainerRow, DepotRow, FacilityRow, VehicleRow
 from wastesvc.v1 import planning_pb2
 
 __all__ = ["DAYS", "DayResult", "plan_day"]
@@ -100,13 +101,14 @@ def planning_input(scenario: Scenario, seed: int, service_date: date) -> tuple[P
         if fill is None:
             assert r.distance_mm is not None
             fill = fill_from_distance(scenario.model(by_id[r.container_id].model_id), r.distance_mm)
-        history.append(
-            ReadingRow(tenant=TENANT, container_id=r.container_id, measure_time=r.measure_time, fill=fill)
-        )
-    by_container: dict[str, list[ReadingRow]] = {}
-    for reading in history:
-        by_container.setdefault(reading.container_id, []).append(reading)
-    forecasts = {c.id: forecast_of(fit_container(c, by_container.get(c.id, []), [], now)) for c in containers}
+        history.append((r.container_id, Reading(time=r.measure_time, fill=fill)))
+    by_container: dict[str, list[Reading]] = {}
+    for container_id, reading in history:
+        by_container.setdefault(container_id, []).append(reading)
+    forecasts = {
+        c.id: forecast_of(fit_container(c, Series.from_readings(by_container.get(c.id, []), now), [], now))
+        for c in containers
+    }
     vehicles = [
         VehicleRow(
             tenant=TENANT,

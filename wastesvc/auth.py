@@ -110,7 +110,8 @@ def issue_token(
     return jwt.encode(claims, key, algorithm=_ALGORITHM)
 
 
-def _caller_from(token: str, key: bytes) -> Caller:
+def _caller_from(token: str, key: bytes) -> tuple[Caller, float]:
+    """The caller a token names and when the token expires (epoch seconds)."""
     try:
         claims = jwt.decode(token, key, algorithms=[_ALGORITHM], options={"require": ["exp", "tenant"]})
     except jwt.ExpiredSignatureError:
@@ -118,12 +119,39 @@ def _caller_from(token: str, key: bytes) -> Caller:
     except jwt.InvalidTokenError:
         raise Unauthenticated("the token is not one this service signed", reason="TOKEN_INVALID") from None
     communes = claims.get("communes")
-    return Caller(
+    caller = Caller(
         subject=str(claims.get("sub", "")),
         tenant=str(claims["tenant"]),
         scopes=frozenset(claims.get("scopes", ())) & SCOPES,
         communes=frozenset(communes) if communes else None,
     )
+    return caller, float(claims["exp"])
+
+
+class _VerifiedTokens:
+    """Tokens whose signature was checked, with their caller, until they expire.
+
+    Checking a signature and decoding the claims is a fixed cost per call that a gateway sending one
+    reading per call pays thousands of times a second with the same token. A token only ever verifies
+    to the same caller, so the result is kept, keyed by the token string; an expired entry is checked
+    again (and refused as expired). Only tokens that verified are kept, at most `_MAX` of them.
+    """
+
+    _MAX = 1024
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._known: dict[str, tuple[Caller, float]] = {}
+
+    def caller(self, token: str) -> Caller:
+        known = self._known.get(token)
+        if known is not None and time.time() < known[1]:
+            return known[0]
+        caller, expires = _caller_from(token, self._key)
+        if len(self._known) >= self._MAX:
+            self._known.clear()
+        self._known[token] = (caller, expires)
+        return caller
 
 
 def current_caller() -> Caller | None:
@@ -191,7 +219,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Checks the bearer token of every call (health and reflection excepted) before the handler runs."""
 
     def __init__(self, key: bytes) -> None:
-        self._key = key
+        self._tokens = _VerifiedTokens(key)
 
     async def intercept_service(
         self,
@@ -202,7 +230,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or method.startswith(_OPEN_SERVICES):
             return handler
-        return _wrapped(handler, self._key)
+        return _wrapped(handler, self._tokens)
 
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -218,20 +246,20 @@ def _token(context: Context) -> str:
     )
 
 
-async def _authenticate(context: Context, key: bytes) -> None:
+async def _authenticate(context: Context, tokens: _VerifiedTokens) -> None:
     try:
-        _CALLER.set(_caller_from(_token(context), key))
+        _CALLER.set(tokens.caller(_token(context)))
     except ServiceError as error:
         await context.abort_with_status(rpc_status.to_status(error.to_status()))
 
 
-def _wrapped(handler: Any, key: bytes) -> Any:
+def _wrapped(handler: Any, tokens: _VerifiedTokens) -> Any:
     """The same handler, authenticating first; the caller is set in the handler's own task."""
     if handler.unary_unary or handler.stream_unary:
         inner = handler.unary_unary or handler.stream_unary
 
         async def unary_response(request: Any, context: Context) -> Any:
-            await _authenticate(context, key)
+            await _authenticate(context, tokens)
             return await inner(request, context)
 
         make = (
@@ -243,7 +271,7 @@ def _wrapped(handler: Any, key: bytes) -> Any:
     inner_stream = handler.unary_stream or handler.stream_stream
 
     async def stream_response(request: Any, context: Context) -> Any:
-        await _authenticate(context, key)
+        await _authenticate(context, tokens)
         async for item in inner_stream(request, context):
             yield item
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from wastesvc.domain.alerts import (
     ALL_SELF_CLEARING,
     SILENT,
+    Condition,
     assess,
     impossible_conditions,
     reconcile,
@@ -25,14 +26,13 @@ from wastesvc.domain.alerts import (
 )
 from wastesvc.domain.forecasts import fit_container
 from wastesvc.domain.priors import prior_for
-from wastesvc.fill import Series, detect_emptyings
+from wastesvc.fill import Emptying, Reading, Series, detect_emptyings
 from wastesvc.storage import (
     AlertRow,
     CollectionRow,
     ContainerRow,
     ForecastRow,
     ReadingInsert,
-    ReadingRow,
     Storage,
 )
 
@@ -87,63 +87,118 @@ class AlertHub:
 
 
 class Monitor:
-    """Alerts and emptyings from ingested readings, and the periodic silent-sensor check."""
+    """Alerts and emptyings from ingested readings, and the periodic silent-sensor check.
+
+    Ingest calls that finish while an assessment runs are assessed together in the next round: a container
+    touched by several of them is assessed once, with all their readings, and each caller still gets its
+    answer only once its readings were assessed.
+    """
 
     def __init__(self, storage: Storage, hub: AlertHub, *, check_interval_s: float = 300.0) -> None:
         self.storage = storage
         self.hub = hub
         self.check_interval_s = check_interval_s
+        self._waiting: list[tuple[Sequence[ReadingInsert], asyncio.Future[None]]] = []
+        self._rounds: asyncio.Task[None] | None = None
 
     async def after_ingest(self, stored: Sequence[ReadingInsert]) -> None:
         """Assesses the containers of the newly stored readings; a failure is logged, never raised, so an
         acknowledged ingest is never turned into an error."""
         if not stored:
             return
-        try:
-            changed = await asyncio.to_thread(self.assess_batch, stored, _now())
-        except Exception:
-            log.exception("assessing %d new reading(s) failed", len(stored))
-            return
-        self.hub.publish(changed)
+        loop = asyncio.get_running_loop()
+        assessed: asyncio.Future[None] = loop.create_future()
+        # A caller that goes away still has its readings assessed: they are stored.
+        self._waiting.append((stored, assessed))
+        if self._rounds is None or self._rounds.done():
+            self._rounds = loop.create_task(self._run_rounds())
+        await assessed
+
+    async def _run_rounds(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            stored = [reading for readings, _ in group for reading in readings]
+            try:
+                self.hub.publish(await asyncio.to_thread(self.assess_batch, stored, _now()))
+            except Exception:
+                log.exception("assessing %d new reading(s) failed", len(stored))
+            finally:
+                for _, assessed in group:
+                    if not assessed.done():  # a caller may have gone (deadline, cancel)
+                        assessed.set_result(None)
 
     def assess_batch(self, stored: Sequence[ReadingInsert], now: datetime) -> list[AlertRow]:
         """Alerts created or changed by the readings just stored; their emptyings and the containers'
         forecasts are stored too."""
         impossible = impossible_conditions(stored)
+        touched: dict[str, set[str]] = {}
+        for r in stored:
+            touched.setdefault(r.tenant, set()).add(r.container_id)
         changed: list[AlertRow] = []
-        forecasts: list[ForecastRow] = []
-        for tenant, container_id in sorted({(r.tenant, r.container_id) for r in stored}):
-            container = self.storage.get(ContainerRow, tenant, container_id)
-            if container is None:  # deleted meanwhile
-                continue
-            rows = self._recent(tenant, container_id)
-            conditions = assess(rows, now, expected_rate_per_h=prior_for(container.stream).rate_per_h)
+        for tenant, container_ids in sorted(touched.items()):
+            changed += self._assess_tenant(tenant, sorted(container_ids), impossible, now)
+        return changed
+
+    def _assess_tenant(
+        self,
+        tenant: str,
+        container_ids: Sequence[str],
+        impossible: Mapping[tuple[str, str], Condition],
+        now: datetime,
+    ) -> list[AlertRow]:
+        """One tenant's part of `assess_batch`, with a few queries for all its containers."""
+        containers = self.storage.get_many(ContainerRow, tenant, container_ids)  # deleted ones are absent
+        recent = self._recent(tenant, list(containers))
+        conditions: dict[str, list[Condition]] = {}
+        for container_id, container in containers.items():
+            rate = prior_for(container.stream).rate_per_h
+            conditions[container_id] = assess(recent.get(container_id, []), now, expected_rate_per_h=rate)
             if (tenant, container_id) in impossible:
-                conditions.append(impossible[(tenant, container_id)])
-            changed += reconcile(
-                self.storage, tenant, container_id, conditions, checked=ALL_SELF_CLEARING, now=now
-            )
-            self._store_emptyings(tenant, container_id, rows, now)
-            forecasts.append(self._forecast(container, rows, now))
-        self.storage.save_forecasts(forecasts)
+                conditions[container_id].append(impossible[(tenant, container_id)])
+        changed = reconcile(self.storage, tenant, conditions, checked=ALL_SELF_CLEARING, now=now)
+        series = {c: Series.from_readings(recent.get(c, []), now) for c in containers}
+        self._store_emptyings(tenant, series, now)
+        self.storage.save_forecasts(self._forecasts(tenant, containers, series, now))
         return changed
 
     def check_silent(self, now: datetime) -> list[AlertRow]:
         """Raises (or resolves) the silent-sensor alerts of every container with a sensor."""
-        changed: list[AlertRow] = []
+        by_tenant: dict[str, list[str]] = {}
         for tenant, container_id in self.storage.containers_with_sensors():
-            rows = self._recent(tenant, container_id)
-            silent = [c for c in assess(rows, now, expected_rate_per_h=None) if c.kind == SILENT]
-            changed += reconcile(self.storage, tenant, container_id, silent, checked=(SILENT,), now=now)
-            container = self.storage.get(ContainerRow, tenant, container_id)
-            if silent and container is not None:
-                # Refitted at `now`, the forecast says it runs on the model alone (forecast_only).
-                self.storage.save_forecasts([self._forecast(container, rows, now)])
+            by_tenant.setdefault(tenant, []).append(container_id)
+        changed: list[AlertRow] = []
+        for tenant, container_ids in sorted(by_tenant.items()):
+            recent = self._recent(tenant, container_ids)
+            silent = {
+                container_id: [
+                    c
+                    for c in assess(recent.get(container_id, []), now, expected_rate_per_h=None)
+                    if c.kind == SILENT
+                ]
+                for container_id in container_ids
+            }
+            changed += reconcile(self.storage, tenant, silent, checked=(SILENT,), now=now)
+            # Refitted at `now`, the forecast of a silent sensor says it runs on the model alone.
+            quiet = [container_id for container_id, held in silent.items() if held]
+            containers = self.storage.get_many(ContainerRow, tenant, quiet)
+            series = {c: Series.from_readings(recent.get(c, []), now) for c in containers}
+            self.storage.save_forecasts(self._forecasts(tenant, containers, series, now))
         return changed
 
-    def _forecast(self, container: ContainerRow, rows: Sequence[ReadingRow], now: datetime) -> ForecastRow:
-        crew = self.storage.list_collections(container.tenant, [container.id], since=now - _FORECAST_HISTORY)
-        return fit_container(container, rows, crew, now)
+    def _forecasts(
+        self,
+        tenant: str,
+        containers: Mapping[str, ContainerRow],
+        series: Mapping[str, Series],
+        now: datetime,
+    ) -> list[ForecastRow]:
+        crew: dict[str, list[CollectionRow]] = {}
+        for c in self.storage.list_collections(tenant, list(containers), since=now - _FORECAST_HISTORY):
+            crew.setdefault(c.container_id, []).append(c)
+        return [
+            fit_container(container, series[container_id], crew.get(container_id, []), now)
+            for container_id, container in containers.items()
+        ]
 
     async def run(self) -> None:
         """The periodic check, until cancelled."""
@@ -156,29 +211,26 @@ class Monitor:
                 continue
             self.hub.publish(changed)
 
-    def _recent(self, tenant: str, container_id: str) -> list[ReadingRow]:
-        """The container's latest possible readings, oldest first."""
-        rows = self.storage.list_readings(tenant, container_id, before=None, limit=_RECENT)
-        return [r for r in reversed(rows) if not r.outlier]
+    def _recent(self, tenant: str, container_ids: Sequence[str]) -> dict[str, list[Reading]]:
+        """Per container, its latest possible readings, oldest first, in the fill library's form."""
+        if not container_ids:
+            return {}
+        found = self.storage.recent_readings(tenant, container_ids, _RECENT)
+        return {c: [to_fill_reading(r) for r in rows if not r.outlier] for c, rows in found.items()}
 
-    def _store_emptyings(
-        self, tenant: str, container_id: str, rows: Sequence[ReadingRow], now: datetime
-    ) -> None:
-        series = Series.from_readings([to_fill_reading(r) for r in rows], now)
-        found = [e for e in detect_emptyings(series) if e.confidence >= _MIN_CONFIDENCE]
+    def _store_emptyings(self, tenant: str, series: Mapping[str, Series], now: datetime) -> None:
+        found: dict[str, list[Emptying]] = {}
+        for container_id, one in series.items():
+            sure = [e for e in detect_emptyings(one) if e.confidence >= _MIN_CONFIDENCE]
+            if sure:
+                found[container_id] = sure
         if not found:
             return
-        since = min(e.earliest for e in found) - _SAME_EMPTYING
-        known = [
-            c.collect_time
-            for c in self.storage.list_collections(tenant, [container_id], since=since)
-            if c.source == "sensor"
-        ]
-        new = [
-            e
-            for e in found
-            if not any(e.earliest - _SAME_EMPTYING <= t <= e.latest + _SAME_EMPTYING for t in known)
-        ]
+        since = min(e.earliest for detected in found.values() for e in detected) - _SAME_EMPTYING
+        known: dict[str, list[datetime]] = {}
+        for c in self.storage.list_collections(tenant, list(found), since=since):
+            if c.source == "sensor":
+                known.setdefault(c.container_id, []).append(c.collect_time)
         self.storage.insert_collections(
             [
                 CollectionRow(
@@ -189,6 +241,11 @@ class Monitor:
                     observed_fill=e.fill_before,
                     create_time=now,
                 )
-                for e in new
+                for container_id, detected in found.items()
+                for e in detected
+                if not any(
+                    e.earliest - _SAME_EMPTYING <= t <= e.latest + _SAME_EMPTYING
+                    for t in known.get(container_id, ())
+                )
             ]
         )

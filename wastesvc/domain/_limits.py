@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 
 from wastesvc.errors import FieldViolation
 
-__all__ = ["DEFAULT_MAX_CHARS", "MAX_CHARS", "check_message", "check_text"]
+__all__ = ["DEFAULT_MAX_CHARS", "MAX_CHARS", "check_message", "check_text", "check_timestamp"]
 
 # Per field name, the longest value accepted (in characters); the protos document the same numbers.
 MAX_CHARS = {
@@ -61,7 +61,8 @@ def check_text(value: str, field: str, max_chars: int | None = None) -> list[Fie
     return []
 
 
-def _check_timestamp(value: timestamp_pb2.Timestamp, field: str) -> list[FieldViolation]:
+def check_timestamp(value: timestamp_pb2.Timestamp, field: str) -> list[FieldViolation]:
+    """Violations of one Timestamp: outside the range google.protobuf.Timestamp defines."""
     if not (_MIN_SECONDS <= value.seconds <= _MAX_SECONDS and 0 <= value.nanos < _NANOS):
         return [FieldViolation(field, "must be a valid timestamp between years 1 and 9999")]
     return []
@@ -89,7 +90,7 @@ def check_message(message: Message, prefix: str) -> list[FieldViolation]:
     """Every set field of `message`, recursively: strings bounded and NUL-free, numbers finite,
     timestamps and durations within their defined range. Field paths start with `prefix`."""
     if isinstance(message, timestamp_pb2.Timestamp):
-        return _check_timestamp(message, prefix)
+        return check_timestamp(message, prefix)
     if isinstance(message, duration_pb2.Duration):
         return _check_duration(message, prefix)
     out: list[FieldViolation] = []

@@ -15,7 +15,7 @@ from datetime import datetime
 from wastesvc.domain._common import parse_filter, resource_name, to_timestamp
 from wastesvc.errors import FieldViolation, InvalidArgument
 from wastesvc.fill import Finding, FindingKind, Reading, Severity, health_findings
-from wastesvc.storage import AlertRow, ReadingInsert, ReadingRow, Storage
+from wastesvc.storage import AlertRow, ReadingInsert, Storage
 from wastesvc.v1 import alerts_pb2
 
 __all__ = [
@@ -84,7 +84,7 @@ class Condition:
     detail: str
 
 
-def to_fill_reading(row: ReadingRow) -> Reading:
+def to_fill_reading(row: ReadingInsert) -> Reading:
     """The fill library's form of a stored (possible) reading."""
     return Reading(
         time=row.measure_time,
@@ -100,30 +100,25 @@ def _condition(finding: Finding) -> Condition:
     return Condition(_KIND_OF_FINDING[finding.kind], finding.severity.value, finding.time, finding.detail)
 
 
-def _overflow(rows: Sequence[ReadingRow]) -> list[Condition]:
+def _overflow(readings: Sequence[Reading]) -> list[Condition]:
     """Full when the latest readings are at the sensor's top; it started with the first of them."""
     run = 0
-    while run < len(rows) and rows[-1 - run].fill >= _OVERFLOW_FILL:
+    while run < len(readings) and (readings[-1 - run].fill or 0.0) >= _OVERFLOW_FILL:
         run += 1
     if run == 0:
         return []
-    first = rows[-run]
-    return [
-        Condition(
-            _OVERFLOW, "warning", first.measure_time, f"fill {rows[-1].fill:.0%}: the container is full"
-        )
-    ]
+    detail = f"fill {readings[-1].fill or 0.0:.0%}: the container is full"
+    return [Condition(_OVERFLOW, "warning", readings[-run].time, detail)]
 
 
 def assess(
-    rows: Sequence[ReadingRow], now: datetime, *, expected_rate_per_h: float | None
+    readings: Sequence[Reading], now: datetime, *, expected_rate_per_h: float | None
 ) -> list[Condition]:
-    """The conditions that hold at `now`, from a container's possible readings (oldest first)."""
-    findings = health_findings(
-        [to_fill_reading(r) for r in rows], now, expected_rate_per_h=expected_rate_per_h
-    )
+    """The conditions that hold at `now`, from a container's possible readings (oldest first, in the fill
+    library's form: `to_fill_reading`)."""
+    findings = health_findings(readings, now, expected_rate_per_h=expected_rate_per_h)
     active = [f for f in findings if f.active and f.kind in _KIND_OF_FINDING]
-    return [_condition(f) for f in active] + _overflow(rows)
+    return [_condition(f) for f in active] + _overflow(readings)
 
 
 def impossible_conditions(stored: Sequence[ReadingInsert]) -> dict[tuple[str, str], Condition]:
@@ -139,18 +134,21 @@ def impossible_conditions(stored: Sequence[ReadingInsert]) -> dict[tuple[str, st
 def reconcile(
     storage: Storage,
     tenant: str,
-    container_id: str,
-    conditions: Sequence[Condition],
+    conditions: Mapping[str, Sequence[Condition]],
     *,
     checked: Collection[str],
     now: datetime,
 ) -> list[AlertRow]:
-    """Raises an alert per condition without an unresolved one, resolves those of `checked` kinds that no
-    longer hold; returns the alerts created or changed."""
-    holding = {c.kind for c in conditions}
-    resolved = storage.resolve_open_alerts(
-        tenant, container_id, [k for k in checked if k not in holding], now, _SERVICE_ACTOR
-    )
+    """For each container of `conditions` (its conditions by container id): raises an alert per condition
+    without an unresolved one, resolves those of `checked` kinds that no longer hold; returns the alerts
+    created or changed."""
+    stale = [
+        f"{container_id}/{kind}"
+        for container_id, holding in conditions.items()
+        for kind in checked
+        if kind not in {c.kind for c in holding}
+    ]
+    resolved = storage.resolve_open_alerts(tenant, stale, now, _SERVICE_ACTOR)
     raised = storage.raise_alerts(
         [
             AlertRow(
@@ -164,7 +162,8 @@ def reconcile(
                 create_time=now,
                 update_time=now,
             )
-            for c in conditions
+            for container_id, holding in conditions.items()
+            for c in holding
         ]
     )
     return resolved + raised

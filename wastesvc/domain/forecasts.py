@@ -13,10 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from wastesvc.domain._common import to_timestamp
-from wastesvc.domain.alerts import to_fill_reading
 from wastesvc.domain.priors import prior_for
 from wastesvc.fill import Forecast, Reliability, Series, fit_forecast
-from wastesvc.storage import CollectionRow, ContainerRow, ForecastRow, ReadingRow
+from wastesvc.storage import CollectionRow, ContainerRow, ForecastRow
 from wastesvc.v1 import containers_pb2
 
 __all__ = [
@@ -37,13 +36,10 @@ _RELIABILITY = {
 
 
 def fit_container(
-    container: ContainerRow,
-    readings: Sequence[ReadingRow],
-    collections: Sequence[CollectionRow],
-    now: datetime,
+    container: ContainerRow, series: Series, collections: Sequence[CollectionRow], now: datetime
 ) -> ForecastRow:
-    """The forecast of a container from its possible readings (any order) and its crew-reported emptyings."""
-    series = Series.from_readings([to_fill_reading(r) for r in readings if not r.outlier], now)
+    """The forecast of a container from its possible readings' series (`Series.from_readings`) and its
+    crew-reported emptyings."""
     crew = [c.collect_time for c in collections if c.source == "crew"]
     forecast = fit_forecast(series, now, prior_for(container.stream), collections=crew, tz=PARIS)
     return ForecastRow(

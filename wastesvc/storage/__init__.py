@@ -7,7 +7,7 @@ from wastesvc.storage._dispatch import (
     RecordedEvent,
     VisitStatusRow,
 )
-from wastesvc.storage._interface import InsertOutcome, Page, ReadingInsert, Storage
+from wastesvc.storage._interface import IngestTarget, InsertOutcome, Page, ReadingInsert, Storage
 from wastesvc.storage._sql import FULL_BEFORE, SqlStorage, open_storage
 from wastesvc.storage._tables import (
     AlertRow,
@@ -36,6 +36,7 @@ __all__ = [
     "FieldEventRow",
     "ForecastRow",
     "IncidentRow",
+    "IngestTarget",
     "InsertOutcome",
     "ObservationRow",
     "OperationRow",

@@ -24,7 +24,7 @@ from wastesvc.storage._tables import (
     VehicleRow,
 )
 
-__all__ = ["InsertOutcome", "Page", "ReadingInsert", "ResourceRow", "Storage"]
+__all__ = ["IngestTarget", "InsertOutcome", "Page", "ReadingInsert", "ResourceRow", "Storage"]
 
 ResourceRow = TypeVar("ResourceRow", ContainerRow, DepotRow, FacilityRow, VehicleRow)
 T = TypeVar("T")
@@ -70,6 +70,17 @@ class ReadingInsert:
             other.temperature_c,
             other.tilted,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class IngestTarget:
+    """What ingest needs of a container: its key, its sensor and the sensor's geometry."""
+
+    tenant: str
+    id: str
+    sensor_id: str | None
+    empty_distance_mm: int
+    full_distance_mm: int
 
 
 class Storage(Protocol):
@@ -119,6 +130,13 @@ class Storage(Protocol):
         """Maps sensor ids to the tenant's containers they are fitted to."""
         ...
 
+    def ingest_targets(
+        self, tenant: str, container_ids: Sequence[str], sensor_ids: Sequence[str]
+    ) -> tuple[dict[str, IngestTarget], dict[str, IngestTarget]]:
+        """The tenant's containers named by id or fitted with one of the sensors, in one query: (by
+        container id, by sensor id)."""
+        ...
+
     def insert_readings(self, readings: Sequence[ReadingInsert]) -> tuple[list[InsertOutcome], datetime]:
         """Stores readings in one transaction; returns each one's outcome and the create_time given to
         the readings stored."""
@@ -132,6 +150,13 @@ class Storage(Protocol):
         self, tenant: str, container_id: str, *, before: datetime | None, limit: int
     ) -> list[ReadingRow]:
         """Readings of a container, newest first, strictly before `before`."""
+        ...
+
+    def recent_readings(
+        self, tenant: str, container_ids: Sequence[str], limit: int
+    ) -> dict[str, list[ReadingInsert]]:
+        """The newest `limit` readings of each of these containers (outliers included), oldest first;
+        a container without readings is absent."""
         ...
 
     def latest_readings(self, tenant: str, container_ids: Sequence[str]) -> dict[str, ReadingRow]:
@@ -163,9 +188,10 @@ class Storage(Protocol):
         ...
 
     def resolve_open_alerts(
-        self, tenant: str, container_id: str, kinds: Sequence[str], when: datetime, actor: str
+        self, tenant: str, open_keys: Sequence[str], when: datetime, actor: str
     ) -> list[AlertRow]:
-        """Resolves the unresolved alerts of these kinds on a container; returns them as changed."""
+        """Resolves the tenant's unresolved alerts holding these `open_key`s (`{container}/{kind}`);
+        returns them as changed."""
         ...
 
     def get_alert(self, tenant: str, alert_id: int) -> AlertRow | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     CursorResult,
     Engine,
     Table,
@@ -28,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from wastesvc.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
-from wastesvc.storage._interface import InsertOutcome, Page, ReadingInsert, ResourceRow
+from wastesvc.storage._interface import IngestTarget, InsertOutcome, Page, ReadingInsert, ResourceRow
 from wastesvc.storage._migrate import upgrade
 from wastesvc.storage._tables import (
     AlertRow,
@@ -53,6 +54,7 @@ _READINGS: Table = ReadingRow.__table__  # type: ignore[attr-defined]
 _OBSERVATIONS: Table = ObservationRow.__table__  # type: ignore[attr-defined]
 _COLLECTIONS: Table = CollectionRow.__table__  # type: ignore[attr-defined]
 _ALERTS: Table = AlertRow.__table__  # type: ignore[attr-defined]
+_CONTAINERS: Table = ContainerRow.__table__  # type: ignore[attr-defined]
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -97,47 +99,38 @@ def _reading_values(reading: ReadingInsert) -> dict[str, Any]:
     return {name: getattr(reading, name) for name in _READING_FIELDS}
 
 
-# PostgreSQL batches go through COPY into a session-local table, then one INSERT … SELECT … ON CONFLICT
-# DO NOTHING: no per-row statement parameters to build, and the same idempotency as the executemany path.
-_STAGE = "readings_in"
-_STAGE_DDL = f"""CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (
-    tenant text, container_id text, sensor_id text, measure_time timestamp, fill double precision,
-    distance_mm integer, battery_percent double precision, temperature_c double precision,
-    tilted boolean, outlier text, create_time timestamp) ON COMMIT DELETE ROWS"""
+# PostgreSQL batches are one INSERT … SELECT FROM unnest(arrays) … ON CONFLICT DO NOTHING: one statement
+# and one round trip whatever the batch size, each column sent as one binary array (no per-row statement
+# parameters, no staging table), with the same idempotency as the executemany path.
+_UNNEST_TYPES = ["text", "text", "text", "timestamp", "float8", "int4", "float8", "float8", "bool", "text"]
 _COLUMN_LIST = ", ".join(_READING_COLUMNS)
-_STAGE_INSERT = (
-    f"INSERT INTO readings ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE} "
-    "ON CONFLICT DO NOTHING RETURNING tenant, container_id, measure_time"
+_ARRAYS_INSERT = (
+    f"INSERT INTO readings ({_COLUMN_LIST}) SELECT *, %s::timestamp FROM unnest("
+    + ", ".join(f"%s::{t}[]" for t in _UNNEST_TYPES)
+    + ") ON CONFLICT DO NOTHING RETURNING tenant, container_id, measure_time"
+)
+
+_READING_LIST = ", ".join(_READING_FIELDS)
+_RECENT_PG = f"""SELECT r.* FROM unnest(%(ids)s::text[]) AS c(id) CROSS JOIN LATERAL (
+    SELECT {_READING_LIST} FROM readings WHERE tenant = %(tenant)s AND container_id = c.id
+    ORDER BY measure_time DESC LIMIT %(limit)s) AS r"""
+
+
+_RECENT_SQLITE = (
+    f"SELECT {_READING_LIST} FROM readings WHERE tenant = ? AND container_id = ? "
+    "ORDER BY measure_time DESC LIMIT ?"
 )
 
 
-def _copy_new_readings(
+def _insert_new_readings(
     session: Session, readings: Sequence[ReadingInsert], created: datetime
 ) -> set[tuple[str, str, datetime]]:
-    """Stores `readings` (distinct keys) with COPY; returns the keys that were new."""
-    connection = session.connection()
-    connection.exec_driver_sql(_STAGE_DDL)
-    connection.exec_driver_sql(f"TRUNCATE {_STAGE}")
+    """Stores `readings` (distinct keys) in one statement; returns the keys that were new."""
+    columns: list[list[Any]] = [[getattr(r, name) for r in readings] for name in _READING_FIELDS]
+    # The table keeps naive UTC (UtcDateTime).
+    columns[3] = [when.astimezone(UTC).replace(tzinfo=None) for when in columns[3]]
     naive_created = created.astimezone(UTC).replace(tzinfo=None)
-    raw: Any = connection.connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f"COPY {_STAGE} ({_COLUMN_LIST}) FROM STDIN") as copy:
-        for r in readings:
-            copy.write_row(
-                (
-                    r.tenant,
-                    r.container_id,
-                    r.sensor_id,
-                    r.measure_time.astimezone(UTC).replace(tzinfo=None),
-                    r.fill,
-                    r.distance_mm,
-                    r.battery_percent,
-                    r.temperature_c,
-                    r.tilted,
-                    r.outlier,
-                    naive_created,
-                )
-            )
-    returned = connection.exec_driver_sql(_STAGE_INSERT).all()
+    returned = session.connection().exec_driver_sql(_ARRAYS_INSERT, (naive_created, *columns)).all()
     return {(tenant, cid, when.replace(tzinfo=UTC)) for tenant, cid, when in returned}
 
 
@@ -154,6 +147,10 @@ class SqlStorage:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _reading(self) -> Connection:
+        """A connection for one read statement: no BEGIN and ROLLBACK round trips around it."""
+        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     # Resources (containers, depots, facilities, vehicles) ---------------------------------------------
 
@@ -276,6 +273,31 @@ class SqlStorage:
         with Session(self.engine) as session:
             return {sensor: cid for sensor, cid in session.execute(query).all() if sensor}
 
+    def ingest_targets(
+        self, tenant: str, container_ids: Sequence[str], sensor_ids: Sequence[str]
+    ) -> tuple[dict[str, IngestTarget], dict[str, IngestTarget]]:
+        by_id: dict[str, IngestTarget] = {}
+        by_sensor: dict[str, IngestTarget] = {}
+        if not container_ids and not sensor_ids:
+            return by_id, by_sensor
+        c = _CONTAINERS.c
+        which = []
+        if container_ids:
+            which.append(c.id.in_(list(container_ids)))
+        if sensor_ids:
+            which.append(c.sensor_id.in_(list(sensor_ids)))
+        query = select(c.id, c.sensor_id, c.empty_distance_mm, c.full_distance_mm).where(
+            c.tenant == tenant, or_(*which)
+        )
+        with self._reading() as connection:
+            rows = connection.execute(query).all()
+        for container_id, sensor_id, empty, full in rows:
+            target = IngestTarget(tenant, container_id, sensor_id, empty, full)
+            by_id[container_id] = target
+            if sensor_id:
+                by_sensor[sensor_id] = target
+        return by_id, by_sensor
+
     def _insert_ignore(self, table: Any) -> Any:
         dialect = postgresql if self._dialect == "postgresql" else sqlite
         return dialect.insert(table).on_conflict_do_nothing()
@@ -298,7 +320,7 @@ class SqlStorage:
                 first[key] = i
         fresh = [readings[i] for i in first.values()]
         if self._dialect == "postgresql":
-            inserted = _copy_new_readings(session, fresh, created)
+            inserted = _insert_new_readings(session, fresh, created)
         else:
             # Core executemany with ON CONFLICT DO NOTHING: per-row ORM inserts are ~15× slower
             # (REFERENCE §4), and the unique (tenant, container, time) key makes re-delivery a no-op.
@@ -358,6 +380,46 @@ class SqlStorage:
         )
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.execute(query).scalars().all())
+
+    def recent_readings(
+        self, tenant: str, container_ids: Sequence[str], limit: int
+    ) -> dict[str, list[ReadingInsert]]:
+        found: dict[str, list[ReadingInsert]] = {}
+        if not container_ids:
+            return found
+        with self._reading() as connection:
+            if self._dialect == "postgresql":
+                # One index scan per container in one statement, as plain tuples (no ORM objects).
+                parameters = {"tenant": tenant, "ids": list(dict.fromkeys(container_ids)), "limit": limit}
+                for t, c, sensor, when, *values in connection.exec_driver_sql(_RECENT_PG, parameters).all():
+                    found.setdefault(c, []).append(
+                        ReadingInsert(t, c, sensor, when.replace(tzinfo=UTC), *values)
+                    )
+            else:
+                # SQLite keeps times as ISO text: parsed here, not by a per-value type processor.
+                cursor: Any = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                for container_id in dict.fromkeys(container_ids):
+                    found_rows = cursor.execute(_RECENT_SQLITE, (tenant, container_id, limit)).fetchall()
+                    rows = [
+                        ReadingInsert(
+                            t,
+                            c,
+                            s,
+                            datetime.fromisoformat(when).replace(tzinfo=UTC),
+                            f,
+                            d,
+                            b,
+                            temp,
+                            bool(tilt),
+                            why,
+                        )
+                        for t, c, s, when, f, d, b, temp, tilt, why in found_rows
+                    ]
+                    if rows:
+                        found[container_id] = rows
+        for rows in found.values():
+            rows.reverse()
+        return found
 
     def latest_readings(self, tenant: str, container_ids: Sequence[str]) -> dict[str, ReadingRow]:
         if not container_ids:
@@ -454,29 +516,41 @@ class SqlStorage:
     def raise_alerts(self, alerts: Sequence[AlertRow]) -> list[AlertRow]:
         if not alerts:
             return []
-        values = [a.model_dump(exclude={"id"}) for a in alerts]
+        keys = {(a.tenant, a.open_key) for a in alerts}
         statement = self._insert_ignore(_ALERTS).returning(_ALERTS.c.id, _ALERTS.c.open_key)
         with Session(self.engine) as session:
+            # Most conditions already have their open alert: one query skips them, instead of one
+            # conflicting insert each.
+            held = set(
+                session.execute(
+                    select(col(AlertRow.tenant), col(AlertRow.open_key)).where(
+                        tuple_(col(AlertRow.tenant), col(AlertRow.open_key)).in_(list(keys))
+                    )
+                ).all()
+            )
             # One row at a time: executemany with RETURNING does not say which rows a conflict skipped
-            # on every driver, and a batch raises a handful of alerts at most.
+            # on every driver, and a batch raises a handful of new alerts at most.
             ids = {}
-            for value in values:
-                row = session.execute(statement, value).first()
+            for alert in alerts:
+                if (alert.tenant, alert.open_key) in held:
+                    continue
+                row = session.execute(statement, alert.model_dump(exclude={"id"})).first()
                 if row is not None:
-                    ids[row.open_key] = row.id
+                    ids[(alert.tenant, row.open_key)] = row.id
             session.commit()
-        return [a.model_copy(update={"id": ids[a.open_key]}) for a in alerts if a.open_key in ids]
+        return [
+            a.model_copy(update={"id": ids[(a.tenant, a.open_key)]})
+            for a in alerts
+            if (a.tenant, a.open_key) in ids
+        ]
 
     def resolve_open_alerts(
-        self, tenant: str, container_id: str, kinds: Sequence[str], when: datetime, actor: str
+        self, tenant: str, open_keys: Sequence[str], when: datetime, actor: str
     ) -> list[AlertRow]:
-        if not kinds:
+        if not open_keys:
             return []
         query = select(AlertRow).where(
-            col(AlertRow.tenant) == tenant,
-            col(AlertRow.container_id) == container_id,
-            col(AlertRow.kind).in_(list(kinds)),
-            col(AlertRow.open_key).is_not(None),
+            col(AlertRow.tenant) == tenant, col(AlertRow.open_key).in_(list(open_keys))
         )
         with Session(self.engine, expire_on_commit=False) as session:
             rows = list(session.execute(query).scalars().all())
@@ -547,9 +621,19 @@ class SqlStorage:
             return list(session.execute(query).scalars().all())
 
     def save_forecasts(self, forecasts: Sequence[ForecastRow]) -> None:
+        if not forecasts:
+            return
+        dialect = postgresql if self._dialect == "postgresql" else sqlite
+        table: Table = ForecastRow.__table__  # type: ignore[attr-defined]
+        statement = dialect.insert(table)
+        keys = ("tenant", "container_id")
+        upsert = statement.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys},
+        )
         with Session(self.engine) as session:
-            for forecast in forecasts:
-                session.merge(forecast)
+            # One upsert for all: a merge per forecast costs a query each.
+            session.execute(upsert, [f.model_dump() for f in forecasts])
             session.commit()
 
     def get_forecasts(self, tenant: str, container_ids: Sequence[str]) -> dict[str, ForecastRow]:
