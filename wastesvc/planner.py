@@ -23,6 +23,7 @@ from wastesvc.dispatch.lifecycle import overlay
 from wastesvc.domain import parking
 from wastesvc.domain._common import (
     STREAM_KEYS,
+    check_tenant_names,
     parse_name,
     parse_tenant,
     resource_name,
@@ -107,21 +108,13 @@ def _load_all(storage: Storage, kind: type[ResourceRow], tenant: str) -> list[Re
 
 def _check_initial_routes(tenant: str, routes: Sequence[planning_pb2.InitialRoute]) -> list[FieldViolation]:
     """Names in initial routes must be the tenant's vehicles and containers."""
-    violations = []
+    names = []
     for i, route in enumerate(routes):
-        names = [(f"initial_routes[{i}].vehicle", route.vehicle, "vehicles")]
+        names.append((f"initial_routes[{i}].vehicle", route.vehicle, "vehicles"))
         names += [
             (f"initial_routes[{i}].containers[{j}]", c, "containers") for j, c in enumerate(route.containers)
         ]
-        for path, name, collection in names:
-            try:
-                owner, _ = parse_name(name, collection, path)
-            except InvalidArgument as exc:
-                violations += exc.violations
-                continue
-            if owner != tenant:
-                violations.append(FieldViolation(path, f"must be in tenants/{tenant}"))
-    return violations
+    return check_tenant_names(tenant, names)
 
 
 def _parking_observations(storage: Storage, tenant: str) -> list[ObservationRow]:

@@ -27,7 +27,13 @@ from wastesvc.dispatch.replan import (
     diff_plans,
     positions,
 )
-from wastesvc.domain._common import from_timestamp, parse_name, resource_name, to_timestamp
+from wastesvc.domain._common import (
+    check_tenant_names,
+    from_timestamp,
+    parse_name,
+    resource_name,
+    to_timestamp,
+)
 from wastesvc.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from wastesvc.planner import Planner
 from wastesvc.storage import (
@@ -261,19 +267,9 @@ def _validate(tenant: str, request: dispatch_pb2.ReplanRoutesRequest) -> None:
     limit = request.time_limit.ToTimedelta()
     if limit < timedelta(0) or limit > MAX_TIME_LIMIT:
         violations.append(FieldViolation("time_limit", "must be between 0 and 10 minutes"))
-    for field, names, collection in (
-        ("vehicles", [s.vehicle for s in request.vehicles], "vehicles"),
-        ("urgent_containers", list(request.urgent_containers), "containers"),
-        ("closed_facilities", list(request.closed_facilities), "facilities"),
-    ):
-        for i, name in enumerate(names):
-            path = f"{field}[{i}]" + (".vehicle" if field == "vehicles" else "")
-            try:
-                owner, _ = parse_name(name, collection, path)
-            except InvalidArgument as exc:
-                violations += exc.violations
-                continue
-            if owner != tenant:
-                violations.append(FieldViolation(path, f"must be in tenants/{tenant}"))
+    names = [(f"vehicles[{i}].vehicle", s.vehicle, "vehicles") for i, s in enumerate(request.vehicles)]
+    names += [(f"urgent_containers[{i}]", c, "containers") for i, c in enumerate(request.urgent_containers)]
+    names += [(f"closed_facilities[{i}]", f, "facilities") for i, f in enumerate(request.closed_facilities)]
+    violations += check_tenant_names(tenant, names)
     if violations:
         raise InvalidArgument(violations)

@@ -8,7 +8,7 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ __all__ = [
     "STREAM_KEYS",
     "check_latlng",
     "check_resource_id",
+    "check_tenant_names",
     "decode_page_token",
     "encode_page_token",
     "from_timestamp",
@@ -114,6 +115,20 @@ def parse_name(name: str, collection: str, field: str = "name") -> tuple[str, st
             ]
         )
     return parts[1], parts[3]
+
+
+def check_tenant_names(tenant: str, names: Iterable[tuple[str, str, str]]) -> list[FieldViolation]:
+    """Violations among `(field, name, collection)`: a malformed name, or one outside `tenants/{tenant}`."""
+    violations: list[FieldViolation] = []
+    for field, name, collection in names:
+        try:
+            owner, _ = parse_name(name, collection, field)
+        except InvalidArgument as exc:
+            violations += exc.violations
+            continue
+        if owner != tenant:
+            violations.append(FieldViolation(field, f"must be in tenants/{tenant}"))
+    return violations
 
 
 def resource_name(tenant: str, collection: str, resource_id: str) -> str:
