@@ -16,7 +16,7 @@ from google.protobuf import duration_pb2
 
 from tests.conftest import TENANT, Api
 from tests.errors import rpc_error
-from tests.test_planning import _optimize, _seed
+from tests.test_planning import _optimize, _seed, _wait
 from wastesvc.client import open_channel
 from wastesvc.config import Settings
 from wastesvc.servicers._coalesce import Coalescer
@@ -52,11 +52,7 @@ async def test_a_call_past_its_deadline_is_deadline_exceeded_never_internal(api:
     """Rendering a day's sheets takes longer than 50 ms: the caller gets DEADLINE_EXCEEDED, the server
     counts the call so (not CANCELLED, INTERNAL or UNKNOWN), and it serves the next call."""
     await _seed(api)
-    operation = await _optimize(api, seconds=2)
-    while not operation.done:
-        operation = await api.operations.WaitOperation(
-            operations_pb2.WaitOperationRequest(name=operation.name, timeout=duration_pb2.Duration(seconds=5))
-        )
+    operation = await _wait(api, await _optimize(api, seconds=2))
     plan = planning_pb2.RoutePlan()
     operation.response.Unpack(plan)
     render = planning_pb2.RenderRouteSheetsRequest(name=plan.name)

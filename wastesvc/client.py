@@ -66,7 +66,7 @@ class _BearerStreamStream(_Bearer, grpc.aio.StreamStreamClientInterceptor):
         return await continuation(self._details(details), requests)
 
 
-def bearer_token(token: str, deadline_s: float = 120.0) -> list[grpc.aio.ClientInterceptor]:
+def bearer_token(token: str, deadline_s: float) -> list[grpc.aio.ClientInterceptor]:
     """Channel interceptors that send `token` with every call, whatever its type, and give a unary call
     that sets no deadline one of `deadline_s` seconds."""
     return [
