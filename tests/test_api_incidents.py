@@ -122,7 +122,7 @@ async def test_other_tenant_is_denied(c1: Api) -> None:
 
 
 async def _planned(api: Api) -> set[str]:
-    operation = await _wait(api, await _optimize(api))
+    operation = await _wait(api, await _optimize(api, fill_threshold=None))
     assert not operation.HasField("error"), operation.error
     plan = planning_pb2.RoutePlan()
     operation.response.Unpack(plan)

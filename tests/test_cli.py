@@ -40,7 +40,17 @@ async def test_plan_and_sheets_commands(api: Api, settings: Settings, tmp_path: 
     """`wastesvc plan` prints the plan and writes its sheets; `wastesvc sheets` downloads one truck's PDF."""
     await _seed(api)
     planned = await asyncio.to_thread(
-        _cli, "plan", "--target", api.address, "--time-limit", "2", "--out", str(tmp_path), settings=settings
+        _cli,
+        "plan",
+        "--target",
+        api.address,
+        "--time-limit",
+        "2",
+        "--fill-threshold",
+        "0.7",
+        "--out",
+        str(tmp_path),
+        settings=settings,
     )
     assert planned.returncode == 0, planned.stderr
     assert "warning" not in planned.stderr
@@ -137,12 +147,21 @@ async def test_config_is_read_before_or_after_the_subcommand(
     assert result.stderr.startswith("NOT_FOUND"), result.stderr
 
 
-@pytest.mark.parametrize("value", ["0", "0.5", "-3", "601", "nan"])
-def test_time_limit_outside_the_bounds_is_refused(value: str) -> None:
-    """`plan --time-limit` under 1 s or over 10 min is refused before any call, not replaced by a default."""
-    result = _cli("plan", "--target", f"127.0.0.1:{_free_port()}", "--time-limit", value)
+_TIME_LIMIT_REFUSED = "argument --time-limit: must be between 1 and 600 seconds"
+_FILL_REFUSED = "argument --fill-threshold: expected a fill fraction"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--time-limit", v, _TIME_LIMIT_REFUSED) for v in ("0", "0.5", "-3", "601", "nan")]
+    + [("--fill-threshold", v, _FILL_REFUSED) for v in ("0", "1.5", "-0.2", "nan", "full")],
+)
+def test_plan_options_out_of_bounds_are_refused(option: str, value: str, message: str) -> None:
+    """`plan --time-limit` under 1 s or over 10 min, or a `--fill-threshold` outside (0, 1], is refused
+    before any call, not replaced by a default."""
+    result = _cli("plan", "--target", f"127.0.0.1:{_free_port()}", option, value)
     assert result.returncode == 2
-    assert "argument --time-limit: must be between 1 and 600 seconds" in result.stderr
+    assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 

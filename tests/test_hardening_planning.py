@@ -13,7 +13,7 @@ from google.rpc import code_pb2, error_details_pb2
 
 from tests.conftest import TENANT, Api
 from tests.errors import assert_error, rpc_error, rpc_status
-from tests.test_planning import _optimize, _seed, _today, _wait
+from tests.test_planning import FULL, _optimize, _seed, _today, _wait
 from wastesvc.domain.planning import _at
 from wastesvc.storage import VehicleRow
 from wastesvc.v1 import planning_pb2
@@ -55,6 +55,7 @@ async def test_bad_vehicles_are_left_out_with_their_reason(api: Api) -> None:
 def _request(request_id: str, seconds: int) -> planning_pb2.OptimizeRoutesRequest:
     request = planning_pb2.OptimizeRoutesRequest(parent=TENANT, service_date=_today(), request_id=request_id)
     request.options.time_limit.FromSeconds(seconds)
+    request.options.fill_threshold = FULL
     return request
 
 

@@ -118,6 +118,7 @@ async def test_solve_time_and_queue_depth(api: Api) -> None:
         today.day,
     )
     request.options.time_limit.FromSeconds(1)
+    request.options.fill_threshold = 0.7
     operation = await api.planning.OptimizeRoutes(request)
     while not operation.done:
         operation = await api.operations.WaitOperation(

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 
 from tests.conftest import SOISSONS, TENANT, Api, create_container, create_fleet, window
 from tests.plan_checker import check_plan
-from tests.test_planning import _resources, _today, _wait
+from tests.test_planning import FULL, _resources, _today, _wait
 from wastesvc.v1 import common_pb2, fleet_pb2, planning_pb2, readings_pb2
 
 Options = planning_pb2.OptimizeOptions
@@ -53,6 +53,7 @@ async def _ring(api: Api, prefix: str, count: int, stream: common_pb2.WasteStrea
 
 
 async def _plan(api: Api, request: planning_pb2.OptimizeRoutesRequest) -> planning_pb2.RoutePlan:
+    request.options.fill_threshold = FULL
     operation = await _wait(api, await api.planning.OptimizeRoutes(request))
     assert not operation.HasField("error"), operation.error
     plan = planning_pb2.RoutePlan()

@@ -79,6 +79,7 @@ async def _plan(api: Api) -> operations_pb2.Operation:
         parent=TENANT, service_date=date_pb2.Date(year=today.year, month=today.month, day=today.day)
     )
     request.options.time_limit.FromSeconds(2)
+    request.options.fill_threshold = 0.7
     operation = await api.planning.OptimizeRoutes(request)
     while not operation.done:
         operation = await api.operations.WaitOperation(

@@ -36,7 +36,7 @@ async def _ingest(api: Api, container_id: str, readings: Sequence[readings_pb2.R
 
 
 async def _plan(api: Api) -> planning_pb2.RoutePlan:
-    operation = await _wait(api, await _optimize(api))
+    operation = await _wait(api, await _optimize(api, fill_threshold=None))
     assert not operation.HasField("error"), operation.error
     plan = planning_pb2.RoutePlan()
     operation.response.Unpack(plan)

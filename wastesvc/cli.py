@@ -66,6 +66,16 @@ def _time_limit(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _fill_fraction(text: str) -> float:
+    try:
+        fraction = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fill fraction, got {text!r}") from None
+    if not 0.0 < fraction <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fill fraction in (0, 1], got {text}")
+    return fraction
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wastesvc", description=__doc__)
     config_help = "TOML settings file (else WASTESVC_CONFIG, then WASTESVC_* variables)"
@@ -103,6 +113,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help=f"solver budget in seconds, {MIN_SOLVER_TIME_LIMIT_S:g} to {MAX_SOLVER_TIME_LIMIT_S:g} "
         "(default: the server's solver_time_limit_s)",
+    )
+    plan.add_argument(
+        "--fill-threshold",
+        type=_fill_fraction,
+        default=None,
+        help="empty every container expected at least this full, e.g. 0.8 (default: the selection policy)",
     )
     plan.add_argument("--out", type=Path, default=None, help="also write the sheets to this folder")
 
@@ -179,7 +195,13 @@ async def _plan(settings: Settings, args: argparse.Namespace) -> int:
         )
     async with open_channel(args.target or settings.listen, settings) as channel:
         try:
-            plan = await optimize_day(channel, settings.tenant, day, time_limit_s=args.time_limit)
+            plan = await optimize_day(
+                channel,
+                settings.tenant,
+                day,
+                time_limit_s=args.time_limit,
+                fill_threshold=args.fill_threshold,
+            )
         except PlanFailed as exc:
             print(f"planning failed: {exc}", file=sys.stderr)
             return 1

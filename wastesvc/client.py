@@ -122,9 +122,14 @@ async def optimize_day(
     service_date: date,
     *,
     time_limit_s: float | None = None,
+    fill_threshold: float | None = None,
     poll_s: float = 1.0,
 ) -> planning_pb2.RoutePlan:
-    """Starts OptimizeRoutes for a tenant's day and waits for its plan."""
+    """Starts OptimizeRoutes for a tenant's day and waits for its plan.
+
+    With `fill_threshold`, every container expected at or above it is a mandatory visit (the operator's
+    rule on top of the selection policy).
+    """
     planning = planning_pb2_grpc.PlanningServiceStub(channel)
     operations = operations_pb2_grpc.OperationsStub(channel)
     request = planning_pb2.OptimizeRoutesRequest(
@@ -133,6 +138,8 @@ async def optimize_day(
     )
     if time_limit_s:
         request.options.time_limit.FromTimedelta(timedelta(seconds=time_limit_s))
+    if fill_threshold is not None:
+        request.options.fill_threshold = fill_threshold
     operation = await planning.OptimizeRoutes(request)
     while not operation.done:
         operation = await operations.WaitOperation(

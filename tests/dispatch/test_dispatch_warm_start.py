@@ -8,13 +8,14 @@ from tests.conftest import TENANT, Api, create_container
 from tests.dispatch.support import planned_day
 from tests.errors import assert_error, rpc_error
 from tests.plan_checker import check_plan
-from tests.test_planning import _resources, _today, _wait
+from tests.test_planning import FULL, _resources, _today, _wait
 from wastesvc.v1 import containers_pb2, planning_pb2, readings_pb2
 
 
 async def _optimize_from(api: Api, routes: list[planning_pb2.InitialRoute]) -> planning_pb2.RoutePlan:
     request = planning_pb2.OptimizeRoutesRequest(parent=TENANT, service_date=_today(), initial_routes=routes)
     request.options.time_limit.FromSeconds(1)
+    request.options.fill_threshold = FULL
     operation = await _wait(api, await api.planning.OptimizeRoutes(request))
     assert not operation.HasField("error"), operation.error
     plan = planning_pb2.RoutePlan()
