@@ -26,9 +26,10 @@ from routing._repair import Inserter, stops_of
 
 __all__ = ["eliminate"]
 
-# Elimination ends after this many routes that could not be emptied.
+# Elimination ends after this many routes that could not be emptied, and gives a route up when more of
+# its stops than `_MAX_LEFT` fit nowhere as they are: forcing each in costs hundreds of walks
+# (bench/NOTES.md, "Fewest vehicles first").
 _FAILURES = 3
-# A route is given up when more of its stops than this fit nowhere as they are.
 _MAX_LEFT = 8
 # A ruin takes out this many of the stops served nearest to the stop that fits nowhere, at most.
 _RUIN_MAX = 24

@@ -14,6 +14,7 @@ from routing._eliminate import eliminate
 from routing._layout import Layout
 from routing._pyvrp import Day
 from routing._readback import solution
+from routing._repair import Inserter
 from tests.routing.routing_road import H, RoadMatrix, residual, road_day, truck
 
 # t1 fills its body at 1, 2 and 3 km (9 000 L of 10 000) and t2 takes 4 and 5 km.
@@ -106,3 +107,25 @@ def test_solve_for_fewest_vehicles_empties_a_truck_of_the_initial_routes(
     assert [route.vehicle_id for route in plan.routes] == ["t1"]
     by_cost = solve(day, dataclasses.replace(options, objective="cost"))
     assert len(by_cost.routes) == 2
+
+
+def test_a_stop_due_early_splits_a_full_trip_with_a_dump_of_its_own() -> None:
+    """t1 fills 9 000 L at 1, 2 and 3 km; s4 (1.5 km, 3 000 L) must be served by 06:05, so only
+    between s1 and s2, where it overfills the trip: with `split_trips` it goes in with a dump right
+    after it (0-1-1.5-10 (dump) -2-3-10 (dump) -0), without it nowhere."""
+    day = dataclasses.replace(
+        two_trucks(),
+        stops=(
+            *(residual(f"s{x}", x) for x in range(1, 4)),
+            residual("s4", 1.5, time_windows=(TimeWindow(6 * H, 6 * H + 300),)),
+        ),
+    )
+    layout, (route,) = walked(day, {"t1": ["s1", "s2", "s3", "ts"]})
+    late = day.stops[-1]
+    fleet = dataclasses.replace(day, vehicles=day.vehicles[:1])
+    assert not Inserter(fleet, layout.matrix, {"t1": route}).place(late)
+    inserter = Inserter(fleet, layout.matrix, {"t1": route}, split_trips=True)
+    assert inserter.place(late)
+    split = inserter.routes["t1"]
+    assert [x.ref_id for x in split.visits[1:-1]] == ["s1", "s4", "ts", "s2", "s3", "ts"]
+    assert check(day, solution(layout, (split,), time.monotonic())) == []
