@@ -27,12 +27,14 @@ import dataclasses
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
 from routing._layout import Layout
 from routing._matrix import Matrix
 from routing._model import Problem, Route, Stop, Vehicle, VisitKind
 from routing._pyvrp import Day, can_serve, refs_of
 
-__all__ = ["repair"]
+__all__ = ["Inserter", "repair", "stops_of"]
 
 # Where to try a stop: next to this many of the nearest stops served (as `routing._pyvrp` does).
 _NEAREST = 8
@@ -60,17 +62,17 @@ def repair(layout: Layout, until: float) -> tuple[Route, ...] | None:
         route = Day(walked, layout.matrix, vehicle, None).walk(initial.get(vehicle.id, ()))
         if route is not None:
             routes[vehicle.id] = route
-    kept = {ref for route in routes.values() for ref in _stops(route)}
+    kept = {ref for route in routes.values() for ref in stops_of(route)}
     dropped = [ref for v in walked.vehicles for ref in initial.get(v.id, ()) if _is_stop(layout, ref, kept)]
     if options.now_s is not None:
         by_id = {v.id: k for k, v in enumerate(problem.vehicles)}
         layout.pinned = {
-            layout.stop_by_id[ref]: by_id[v] for v, route in routes.items() for ref in _stops(route)
+            layout.stop_by_id[ref]: by_id[v] for v, route in routes.items() for ref in stops_of(route)
         }
     as_given = {
         v.id: initial[v.id] for k, v in enumerate(problem.vehicles) if k not in walkable and v.id in initial
     }
-    inserter = _Inserter(walked, layout.matrix, routes)
+    inserter = Inserter(walked, layout.matrix, routes)
     missing = _missing(layout, kept | {ref for refs in as_given.values() for ref in refs})
     inserter.insert(missing, until)
     inserter.improve(missing, until)
@@ -123,11 +125,27 @@ def _dropped_note(dropped: list[str], routes: dict[str, Route]) -> str:
     return f"initial routes infeasible as given: {named} left out where they were, {where}"
 
 
-class _Inserter:
-    """Cheapest feasible insertion of stops into walked routes."""
+class Inserter:
+    """Cheapest feasible insertion of stops into walked routes.
 
-    def __init__(self, problem: Problem, matrix: Matrix, routes: dict[str, Route]) -> None:
+    Parameters
+    ----------
+    problem : Problem
+        The problem, its vehicles those that may take a stop: each has a route in `routes` or is idle.
+    matrix : Matrix
+        Travel between the problem's locations.
+    routes : dict of str to Route
+        Vehicle id to its walked day; changed in place as stops go in.
+    split_trips : bool, optional
+        Also try each stop with a dump of its own just before or after it, which splits a full trip in
+        two (the walk never adds a dump mid-route).
+    """
+
+    def __init__(
+        self, problem: Problem, matrix: Matrix, routes: dict[str, Route], *, split_trips: bool = False
+    ) -> None:
         self.problem = problem
+        self.split_trips = split_trips
         self.matrix = matrix
         self.routes = routes
         n_depots = len(problem.depots)
@@ -135,6 +153,15 @@ class _Inserter:
         self.row.update({f.id: n_depots + k for k, f in enumerate(problem.facilities)})
         first = n_depots + len(problem.facilities)
         self.row.update({s.id: first + i for i, s in enumerate(problem.stops)})
+        self.stops = {s.id for s in problem.stops}
+        # Per stream, the facilities that take it: their ids and matrix rows, for `_splits`.
+        streams = {s.stream for s in problem.stops}
+        self.facility_ids = {
+            stream: [f.id for f in problem.facilities if stream in f.streams] for stream in streams
+        }
+        self.facility_rows = {
+            stream: np.array([self.row[f] for f in ids]) for stream, ids in self.facility_ids.items() if ids
+        }
 
     def insert(self, stops: Sequence[Stop], until: float) -> None:
         """Insert each stop where it adds the least distance, while time is left; then place the stops
@@ -143,30 +170,30 @@ class _Inserter:
         for stop in stops:
             if time.monotonic() > until:
                 return
-            if not self._insert(stop):
+            if not self.place(stop):
                 left.append(stop)
         for stop in left:
             if time.monotonic() > until:
                 return
-            self._eject(stop)
+            self.eject(stop)
 
-    def _eject(self, stop: Stop) -> bool:
+    def eject(self, stop: Stop) -> bool:
         """Put `stop` in the place of one of the stops served nearest to it, which is inserted again
         elsewhere; whether that worked."""
         stops = {s.id: s for s in self.problem.stops}
         d, here = self.matrix.distances_m, self.row[stop.id]
         fitting = {v.id: v for v in self.problem.vehicles if can_serve(v, stop)}
-        owner = {ref: vid for vid, route in self.routes.items() if vid in fitting for ref in _stops(route)}
+        owner = {ref: vid for vid, route in self.routes.items() if vid in fitting for ref in stops_of(route)}
         for ref in sorted(owner, key=lambda ref: int(d[self.row[ref], here]))[:_NEAREST]:
             before, vehicle_id = dict(self.routes), owner[ref]
             refs = refs_of(self.routes[vehicle_id])
             swapped = [stop.id if r == ref else r for r in refs]
             route = Day(self.problem, self.matrix, fitting[vehicle_id], None).walk(swapped)
-            wanted = set(_stops(self.routes[vehicle_id])) - {ref} | {stop.id}
-            if route is None or set(_stops(route)) != wanted:
+            wanted = set(stops_of(self.routes[vehicle_id])) - {ref} | {stop.id}
+            if route is None or set(stops_of(route)) != wanted:
                 continue
             self.routes[vehicle_id] = route
-            if self._insert(stops[ref]):
+            if self.place(stops[ref]):
                 return True
             self.routes.clear()
             self.routes.update(before)
@@ -189,7 +216,7 @@ class _Inserter:
 
     def _reinsert(self, stop: Stop) -> bool:
         """Move one stop to where it adds least, if that shortens the plan; whether it did."""
-        holder = next((vid for vid, route in self.routes.items() if stop.id in _stops(route)), None)
+        holder = next((vid for vid, route in self.routes.items() if stop.id in stops_of(route)), None)
         if holder is None:
             return False
         before, distance = dict(self.routes), self._distance()
@@ -199,12 +226,12 @@ class _Inserter:
         without = Day(self.problem, self.matrix, vehicle, None).walk(rest)
         if without is None:
             del self.routes[holder]
-        elif set(_stops(without)) != set(_stops(old)) - {stop.id}:
+        elif set(stops_of(without)) != set(stops_of(old)) - {stop.id}:
             return False
         else:
             self.routes[holder] = without
-        self._insert(stop)
-        placed = any(stop.id in _stops(route) for route in self.routes.values())
+        self.place(stop)
+        placed = any(stop.id in stops_of(route) for route in self.routes.values())
         if placed and self._distance() < distance:
             return True
         self.routes.clear()
@@ -214,7 +241,7 @@ class _Inserter:
     def _distance(self) -> int:
         return sum(route.distance_m for route in self.routes.values())
 
-    def _insert(self, stop: Stop) -> bool:
+    def place(self, stop: Stop) -> bool:
         """Insert one stop at its cheapest feasible place, if any; whether there was one.
 
         Places are tried in the order of the distance they would add on the way (a detour estimate), and
@@ -229,8 +256,8 @@ class _Inserter:
                 break
             route = Day(self.problem, self.matrix, vehicle, None).walk(refs)
             before = self.routes.get(vehicle.id)
-            wanted = {stop.id, *([] if before is None else _stops(before))}
-            if route is None or set(_stops(route)) != wanted:
+            wanted = {stop.id, *([] if before is None else stops_of(before))}
+            if route is None or set(stops_of(route)) != wanted:
                 continue
             added = route.distance_m - (0 if before is None else before.distance_m)
             if best is None or added < best[0]:
@@ -246,19 +273,21 @@ class _Inserter:
         d = self.matrix.distances_m
         here = self.row[stop.id]
         fitting = {v.id: v for v in fit}
-        owner = {ref: vid for vid, route in self.routes.items() if vid in fitting for ref in _stops(route)}
+        owner = {ref: vid for vid, route in self.routes.items() if vid in fitting for ref in stops_of(route)}
         near = sorted(owner, key=lambda ref: int(d[self.row[ref], here]))[:_NEAREST]
         tries: list[tuple[int, Vehicle, list[str]]] = []
         for ref in near:
             vehicle = fitting[owner[ref]]
             refs = refs_of(self.routes[vehicle.id])
             at = refs.index(ref)
+            path = [vehicle.start_depot, *refs, vehicle.end_depot]
             for k in (at, at + 1):
-                path = [vehicle.start_depot, *refs, vehicle.end_depot]
                 a, b = self.row[path[k]], self.row[path[k + 1]]
                 tries.append(
                     (int(d[a, here] + d[here, b] - d[a, b]), vehicle, [*refs[:k], stop.id, *refs[k:]])
                 )
+                if self.split_trips and self._inside_trip(path, k):
+                    tries += self._splits(stop, vehicle, refs, k, (a, b))
         for vehicle in fit:
             refs = refs_of(self.routes[vehicle.id]) if vehicle.id in self.routes else []
             last = self.row[refs[-1] if refs else vehicle.start_depot]
@@ -266,7 +295,37 @@ class _Inserter:
             tries.append((int(d[last, here] + d[here, end] - d[last, end]), vehicle, [*refs, stop.id]))
         return tries
 
+    def _inside_trip(self, path: list[str], k: int) -> bool:
+        """Whether the gap after `path[k]` lies between two stops, where a dump would split a trip."""
+        return path[k] in self.stops and path[k + 1] in self.stops
 
-def _stops(route: Route) -> list[str]:
+    def _splits(
+        self, stop: Stop, vehicle: Vehicle, refs: list[str], k: int, gap: tuple[int, int]
+    ) -> list[tuple[int, Vehicle, list[str]]]:
+        """`stop` in the gap before `refs[k]`, with a dump just before it or just after it, each at the
+        facility taking its stream that makes the least detour there."""
+        rows = self.facility_rows.get(stop.stream)
+        if rows is None:
+            return []
+        d, here, (a, b) = self.matrix.distances_m, self.row[stop.id], gap
+        before = d[a, rows] + d[rows, here]
+        after = d[here, rows] + d[rows, b]
+        f_before, f_after = int(before.argmin()), int(after.argmin())
+        base = int(d[a, b])
+        return [
+            (
+                int(before[f_before] + d[here, b]) - base,
+                vehicle,
+                [*refs[:k], self.facility_ids[stop.stream][f_before], stop.id, *refs[k:]],
+            ),
+            (
+                int(d[a, here] + after[f_after]) - base,
+                vehicle,
+                [*refs[:k], stop.id, self.facility_ids[stop.stream][f_after], *refs[k:]],
+            ),
+        ]
+
+
+def stops_of(route: Route) -> list[str]:
     """The stop ids of a route."""
     return [x.ref_id for x in route.visits if x.kind is VisitKind.STOP]

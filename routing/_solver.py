@@ -23,12 +23,19 @@ import dataclasses
 import time
 
 from routing._build import build
+from routing._eliminate import eliminate
 from routing._layout import Layout, vehicle_weight
 from routing._matrix import Matrix
 from routing._model import Problem, Route, Skipped, SkipReason, Solution, SolveOptions
 from routing._readback import assemble, read_routes, solution
 from routing._repair import repair
-from routing._search import EXTRACTION_MARGIN_S, MIN_SEARCH_S, search, setup_estimate_s, warm_start
+from routing._search import (
+    EXTRACTION_MARGIN_S,
+    MIN_SEARCH_S,
+    search,
+    setup_estimate_s,
+    warm_start,
+)
 from routing._validate import validate, validate_options
 
 __all__ = ["solve"]
@@ -41,6 +48,9 @@ _REPAIRED_PLAN_NOTE = "OR-Tools found nothing better than the initial routes: th
 _REPAIR_SHARE = 0.5
 # OR-Tools takes over from repaired routes only when this many times its set-up estimate is left.
 _SETUP_MARGIN = 1.5
+# Route elimination (`objective="vehicles"`) stops at least this share of the time limit before the
+# deadline: one insertion walks many routes and does not look at the clock.
+_FINAL_MARGIN_SHARE = 0.02
 
 
 def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> Solution:  # noqa: B008
@@ -103,6 +113,8 @@ def _search_plan(problem: Problem, matrix: Matrix, options: SolveOptions, starte
         return assemble(problem, (), layout.skipped, "FEASIBLE", started, notes=layout.notes)
     deadline = started + options.time_limit_s - EXTRACTION_MARGIN_S
     relaxed, fallback_note, final = _starting_plan(layout, started, deadline)
+    if relaxed is not None and _eliminates(options):
+        relaxed, final = _eliminated(layout, relaxed, final, deadline)
     if relaxed is not None and final:
         return solution(layout, relaxed, started)
     model = build(layout)
@@ -148,6 +160,28 @@ def _starting_plan(
             "no time left for OR-Tools to load the initial routes: the plan is them, repaired"
         )
     return relaxed, _REPAIRED_PLAN_NOTE, final
+
+
+def _eliminates(options: SolveOptions) -> bool:
+    """Whether the starting plan goes through route elimination: fewest vehicles first, and not in an
+    intraday re-plan, whose crews keep their stops (`routing._repair`)."""
+    return options.objective == "vehicles" and options.now_s is None and not options.frozen
+
+
+def _eliminated(
+    layout: Layout, relaxed: tuple[Route, ...], final: bool, deadline: float
+) -> tuple[tuple[Route, ...], bool]:
+    """The starting plan with the routes `routing._eliminate` empties, and whether it is the answer.
+
+    Elimination takes its time from the OR-Tools search, which on large days gains little in it
+    (bench/NOTES.md, "Warm start"), but leaves it the time to load the plan; when the starting plan is
+    the answer already, elimination has all the time left.
+    """
+    margin = layout.options.time_limit_s * _FINAL_MARGIN_SHARE
+    if not final:
+        margin = max(margin, setup_estimate_s(layout) * _SETUP_MARGIN)
+    reduced = eliminate(layout, relaxed, deadline - margin)
+    return reduced, final or deadline - time.monotonic() < setup_estimate_s(layout)
 
 
 def _no_plan(layout: Layout, started: float) -> Solution:
