@@ -13,6 +13,7 @@ from wastesvc.domain._common import STREAM_KEYS, parse_filter, parse_name, parse
 from wastesvc.domain.forecasts import forecast_message
 from wastesvc.domain.resources import CONTAINERS, container_proto
 from wastesvc.errors import FieldViolation, InvalidArgument, SensorInUse
+from wastesvc.monitor import Monitor
 from wastesvc.servicers._base import Crud, in_thread, now, unary
 from wastesvc.storage import FULL_BEFORE, ContainerRow, Storage
 from wastesvc.v1 import common_pb2, containers_pb2, containers_pb2_grpc
@@ -71,14 +72,19 @@ class _ContainerCrud(Crud):
 
 
 class ContainerServicer(containers_pb2_grpc.ContainerServiceServicer):
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, monitor: Monitor | None = None) -> None:
         self.storage = storage
         self.crud = _ContainerCrud(storage, CONTAINERS)
+        self.monitor = monitor
 
     async def _with_latest(self, rows: list[ContainerRow]) -> list[containers_pb2.Container]:
         if not rows:
             return []
         tenant, ids = rows[0].tenant, [r.id for r in rows]
+        # The forecast and last emptying shown follow every reading acknowledged before the call.
+        if self.monitor is not None and await self.monitor.settled(tenant, ids):
+            fresh = await in_thread(self.storage.get_many, ContainerRow, tenant, ids)
+            rows = [fresh.get(r.id, r) for r in rows]
         latest = await in_thread(self.storage.latest_readings, tenant, ids)
         forecasts = await in_thread(self.storage.get_forecasts, tenant, ids)
         result = [container_proto(r, latest.get(r.id)) for r in rows]
@@ -104,6 +110,8 @@ class ContainerServicer(containers_pb2_grpc.ContainerServiceServicer):
             where["stream"] = _stream_filter_value(where["stream"])
         if FULL_BEFORE in where:
             where[FULL_BEFORE] = _time_filter_value(where[FULL_BEFORE])
+            if self.monitor is not None:  # the filter reads the stored forecasts
+                await self.monitor.settled_tenant_of(request.parent)
         rows, token = await self.crud.list(request.parent, request.page_size, request.page_token, where)
         scoped = self.crud.scoped(where)
         total = await in_thread(self.storage.count, ContainerRow, parse_tenant(request.parent), scoped)

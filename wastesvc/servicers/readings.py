@@ -90,17 +90,11 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
         items, outcomes, created = self._ingest(requests, "", allowed=lambda tenant: None)
         return [(item, outcome, created) for item, outcome in zip(items, outcomes, strict=True)]
 
-    async def _assess(
-        self, items: list[ReadingInsert | ServiceError], outcomes: list[InsertOutcome | None]
-    ) -> None:
-        """Alerts and emptyings from the readings just stored, before the caller gets its answer."""
-        if self.monitor is not None:
-            stored = [
-                item
-                for item, outcome in zip(items, outcomes, strict=True)
-                if isinstance(item, ReadingInsert) and outcome is InsertOutcome.STORED
-            ]
-            await self.monitor.after_ingest(stored)
+    def _stored(self, outcomes: list[InsertOutcome | None]) -> None:
+        """Wakes the monitor when readings were stored: they are assessed after the answer (in a round of
+        the monitor, marked in the readings' own transaction, so a restart does not lose them)."""
+        if self.monitor is not None and InsertOutcome.STORED in outcomes:
+            self.monitor.readings_stored()
 
     def _ingest(
         self,
@@ -131,7 +125,7 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
             raise denied
         single = readings_pb2.CreateReadingRequest(parent=request.parent, reading=request.reading)
         index, (item, outcome, created) = await self._unary.submit(single)
-        await self._assess([item], [outcome])
+        self._stored([outcome])
         if isinstance(item, ServiceError):
             raise as_single_request(item, index)
         if outcome is InsertOutcome.STORED:  # stored as sent: no need to read it back
@@ -149,7 +143,7 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
         self, request: readings_pb2.BatchCreateReadingsRequest, context: Context
     ) -> readings_pb2.BatchCreateReadingsResponse:
         items, outcomes, _ = await in_thread(self._ingest, list(request.requests), request.parent)
-        await self._assess(items, outcomes)
+        self._stored(outcomes)
         return _batch_response(items, outcomes)
 
     @unary_stream_errors
@@ -163,7 +157,7 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
                 exc.message = f"chunk {chunk.chunk_id!r}: {exc.message}"
                 exc.metadata["chunk_id"] = chunk.chunk_id
                 raise
-            await self._assess(items, outcomes)
+            self._stored(outcomes)
             batch = _batch_response(items, outcomes)
             # The acknowledgement is sent only after the chunk's transaction committed.
             yield readings_pb2.StreamReadingsResponse(

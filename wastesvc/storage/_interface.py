@@ -18,6 +18,7 @@ from wastesvc.storage._tables import (
     IncidentRow,
     ObservationRow,
     OperationRow,
+    PendingAssessmentRow,
     PlanRow,
     PolicyRow,
     ReadingRow,
@@ -167,6 +168,25 @@ class Storage(Protocol):
         """The tenant's readings measured at or after `since`, ordered by container then time."""
         ...
 
+    def claim_assessments(
+        self, limit: int, now: datetime, lease_until: datetime
+    ) -> list[PendingAssessmentRow]:
+        """Takes up to `limit` containers waiting for an assessment (oldest first) that no live round
+        holds, holding them until `lease_until`; ordered by (tenant, container)."""
+        ...
+
+    def finish_assessments(self, assessed: Sequence[PendingAssessmentRow]) -> None:
+        """Drops the claimed rows whose container got no reading since the claim; frees the others."""
+        ...
+
+    def pending_containers(self, tenant: str, container_ids: Sequence[str] | None = None) -> set[str]:
+        """The tenant's containers (among `container_ids`, or all) waiting for an assessment."""
+        ...
+
+    def assessment_backlog(self) -> tuple[int, datetime | None]:
+        """Containers waiting for an assessment, all tenants, and the oldest unassessed create_time."""
+        ...
+
     def insert_collections(self, collections: Sequence[CollectionRow]) -> list[bool]:
         """Stores emptyings (and moves each container's `last_emptied_time` forward); per row, True when
         new, False when the same (container, source, time) was stored before."""
@@ -183,8 +203,8 @@ class Storage(Protocol):
         ...
 
     def raise_alerts(self, alerts: Sequence[AlertRow]) -> list[AlertRow]:
-        """Stores new alerts; one whose `open_key` is held by an unresolved alert is skipped. Returns the
-        stored ones, with their ids."""
+        """Stores new alerts; one whose `open_key` is held by an unresolved alert is skipped (a resolved
+        one, without `open_key`, is always stored). Returns the stored ones, with their ids."""
         ...
 
     def resolve_open_alerts(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ from wastesvc.storage._tables import (
     IncidentRow,
     ObservationRow,
     OperationRow,
+    PendingAssessmentRow,
     PlanRow,
     PolicyRow,
     ReadingRow,
@@ -55,6 +56,8 @@ _OBSERVATIONS: Table = ObservationRow.__table__  # type: ignore[attr-defined]
 _COLLECTIONS: Table = CollectionRow.__table__  # type: ignore[attr-defined]
 _ALERTS: Table = AlertRow.__table__  # type: ignore[attr-defined]
 _CONTAINERS: Table = ContainerRow.__table__  # type: ignore[attr-defined]
+_PENDING: Table = PendingAssessmentRow.__table__  # type: ignore[attr-defined]
+_FIRST = "first_measure_time"
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -329,6 +332,7 @@ class SqlStorage:
                 _READINGS.c.tenant, _READINGS.c.container_id, _READINGS.c.measure_time
             )
             inserted = {tuple(row) for row in session.execute(statement, values).all()}
+        self._mark_pending(session, inserted, created)
         existing = self._existing_readings(session, [k for k in first if k not in inserted])
         for key, i in first.items():
             if key in inserted:
@@ -337,6 +341,45 @@ class SqlStorage:
                 same = readings[i].same_values(existing[key])
                 outcomes[i] = InsertOutcome.DUPLICATE if same else InsertOutcome.CONFLICT
         return [o for o in outcomes if o is not None]
+
+    def _mark_pending(
+        self, session: Session, inserted: Collection[tuple[str, str, datetime]], created: datetime
+    ) -> None:
+        """Records, in the readings' own transaction, that their containers wait for an assessment."""
+        # Sorted: concurrent transactions lock the rows in one order, so they cannot deadlock.
+        first: dict[tuple[str, str], datetime] = {}
+        for tenant, container_id, when in inserted:
+            key = (tenant, container_id)
+            first[key] = min(when, first.get(key, when))
+        if not first:
+            return
+        dialect = postgresql if self._dialect == "postgresql" else sqlite
+        statement = dialect.insert(_PENDING).values(
+            [
+                {
+                    "tenant": t,
+                    "container_id": c,
+                    "since": created,
+                    "first_measure_time": when,
+                    "generation": 0,
+                }
+                for (t, c), when in sorted(first.items())
+            ]
+        )
+        # SQLite's two-argument min() is PostgreSQL's least().
+        earliest = func.least if self._dialect == "postgresql" else func.min
+        c = _PENDING.c
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["tenant", "container_id"],
+                set_={
+                    "generation": c.generation + 1,
+                    "first_measure_time": earliest(
+                        c.first_measure_time, statement.excluded.first_measure_time
+                    ),
+                },
+            )
+        )
 
     def _existing_readings(
         self, session: Session, keys: Sequence[tuple[str, str, datetime]]
@@ -458,6 +501,70 @@ class SqlStorage:
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.execute(query).scalars().all())
 
+    # Assessments waiting ----------------------------------------------------------------------------
+
+    def claim_assessments(
+        self, limit: int, now: datetime, lease_until: datetime
+    ) -> list[PendingAssessmentRow]:
+        c = _PENDING.c
+        free = select(c.tenant, c.container_id).where(or_(c.lease_until.is_(None), c.lease_until < now))
+        # One statement, so two replicas never take the same row (PostgreSQL skips rows another holds).
+        chosen = free.order_by(c.since).limit(limit)
+        if self._dialect == "postgresql":
+            chosen = chosen.with_for_update(skip_locked=True)
+        statement = (
+            update(_PENDING)
+            .where(tuple_(c.tenant, c.container_id).in_(chosen.scalar_subquery()))
+            .values(lease_until=lease_until)
+            .returning(c.tenant, c.container_id, c.since, c.first_measure_time, c.generation)
+        )
+        with Session(self.engine) as session:
+            rows = session.execute(statement).all()
+            session.commit()
+        return sorted(
+            (
+                PendingAssessmentRow(
+                    tenant=t, container_id=cid, since=since, first_measure_time=first, generation=g
+                )
+                for t, cid, since, first, g in rows
+            ),
+            key=lambda row: (row.tenant, row.container_id),
+        )
+
+    def finish_assessments(self, assessed: Sequence[PendingAssessmentRow]) -> None:
+        if not assessed:
+            return
+        c = _PENDING.c
+        with Session(self.engine) as session:
+            for row in assessed:
+                session.execute(
+                    delete(_PENDING).where(
+                        c.tenant == row.tenant,
+                        c.container_id == row.container_id,
+                        c.generation == row.generation,
+                    )
+                )
+            # Rows left have readings stored meanwhile: free for the next round at once.
+            keys = [(row.tenant, row.container_id) for row in assessed]
+            session.execute(
+                update(_PENDING).where(tuple_(c.tenant, c.container_id).in_(keys)).values(lease_until=None)
+            )
+            session.commit()
+
+    def pending_containers(self, tenant: str, container_ids: Sequence[str] | None = None) -> set[str]:
+        c = _PENDING.c
+        query = select(c.container_id).where(c.tenant == tenant)
+        if container_ids is not None:
+            query = query.where(c.container_id.in_(list(container_ids)))
+        with self._reading() as connection:
+            return set(connection.execute(query).scalars().all())
+
+    def assessment_backlog(self) -> tuple[int, datetime | None]:
+        c = _PENDING.c
+        with self._reading() as connection:
+            count, oldest = connection.execute(select(func.count(), func.min(c.since))).one()
+        return count, oldest
+
     # Collections ----------------------------------------------------------------------------------
 
     def insert_collections(self, collections: Sequence[CollectionRow]) -> list[bool]:
@@ -531,18 +638,15 @@ class SqlStorage:
             # One row at a time: executemany with RETURNING does not say which rows a conflict skipped
             # on every driver, and a batch raises a handful of new alerts at most.
             ids = {}
-            for alert in alerts:
-                if (alert.tenant, alert.open_key) in held:
+            for i, alert in enumerate(alerts):
+                # A resolved alert (no open_key) never conflicts.
+                if alert.open_key is not None and (alert.tenant, alert.open_key) in held:
                     continue
                 row = session.execute(statement, alert.model_dump(exclude={"id"})).first()
                 if row is not None:
-                    ids[(alert.tenant, row.open_key)] = row.id
+                    ids[i] = row.id
             session.commit()
-        return [
-            a.model_copy(update={"id": ids[(a.tenant, a.open_key)]})
-            for a in alerts
-            if (a.tenant, a.open_key) in ids
-        ]
+        return [a.model_copy(update={"id": ids[i]}) for i, a in enumerate(alerts) if i in ids]
 
     def resolve_open_alerts(
         self, tenant: str, open_keys: Sequence[str], when: datetime, actor: str
