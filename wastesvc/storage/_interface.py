@@ -25,7 +25,15 @@ from wastesvc.storage._tables import (
     VehicleRow,
 )
 
-__all__ = ["IngestTarget", "InsertOutcome", "Page", "ReadingInsert", "ResourceRow", "Storage"]
+__all__ = [
+    "CollectionFilter",
+    "IngestTarget",
+    "InsertOutcome",
+    "Page",
+    "ReadingInsert",
+    "ResourceRow",
+    "Storage",
+]
 
 ResourceRow = TypeVar("ResourceRow", ContainerRow, DepotRow, FacilityRow, VehicleRow)
 T = TypeVar("T")
@@ -71,6 +79,16 @@ class ReadingInsert:
             other.temperature_c,
             other.tilted,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionFilter:
+    """What a listing of collections keeps: one source ("crew", "sensor") or all, and a time range
+    (`collected_after` included, `collected_before` excluded)."""
+
+    source: str | None = None
+    collected_after: datetime | None = None
+    collected_before: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +214,19 @@ class Storage(Protocol):
         self, tenant: str, container_ids: Sequence[str], *, since: datetime | None = None
     ) -> list[CollectionRow]:
         """The emptyings of these containers (all when empty), oldest first, at or after `since`."""
+        ...
+
+    def list_collections_page(
+        self,
+        tenant: str,
+        container_id: str | None,
+        *,
+        where: CollectionFilter,
+        before: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[CollectionRow]:
+        """The emptyings of a container (or of the tenant's containers for None) that pass `where`, newest
+        first by (collect_time, id), strictly before the `before` key."""
         ...
 
     def containers_with_sensors(self) -> list[tuple[str, str]]:

@@ -29,7 +29,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from wastesvc.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
-from wastesvc.storage._interface import IngestTarget, InsertOutcome, Page, ReadingInsert, ResourceRow
+from wastesvc.storage._interface import (
+    CollectionFilter,
+    IngestTarget,
+    InsertOutcome,
+    Page,
+    ReadingInsert,
+    ResourceRow,
+)
 from wastesvc.storage._migrate import upgrade
 from wastesvc.storage._tables import (
     AlertRow,
@@ -608,6 +615,31 @@ class SqlStorage:
         if since is not None:
             conditions.append(col(CollectionRow.collect_time) >= since)
         query = select(CollectionRow).where(*conditions).order_by(col(CollectionRow.collect_time))
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.execute(query).scalars().all())
+
+    def list_collections_page(
+        self,
+        tenant: str,
+        container_id: str | None,
+        *,
+        where: CollectionFilter,
+        before: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[CollectionRow]:
+        when, key = col(CollectionRow.collect_time), col(CollectionRow.id)
+        conditions = [col(CollectionRow.tenant) == tenant]
+        if container_id is not None:
+            conditions.append(col(CollectionRow.container_id) == container_id)
+        if where.source is not None:
+            conditions.append(col(CollectionRow.source) == where.source)
+        if where.collected_after is not None:
+            conditions.append(when >= where.collected_after)
+        if where.collected_before is not None:
+            conditions.append(when < where.collected_before)
+        if before is not None:
+            conditions.append(or_(when < before[0], and_(when == before[0], key < before[1])))
+        query = select(CollectionRow).where(*conditions).order_by(when.desc(), key.desc()).limit(limit)
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.execute(query).scalars().all())
 
