@@ -112,6 +112,7 @@ class Monitor:
         *,
         check_interval_s: float = 300.0,
         poll_s: float = 1.0,
+        round_interval_s: float = 1.0,
         lease_s: float = 120.0,
         round_max: int = 500,
         settle_s: float = 10.0,
@@ -120,10 +121,12 @@ class Monitor:
         self.hub = hub
         self.check_interval_s = check_interval_s
         self.poll_s = poll_s
+        self.round_interval_s = round_interval_s
         self.lease_s = lease_s
         self.round_max = round_max
         self.settle_s = settle_s
         self._wake = asyncio.Event()
+        self._read_waits = asyncio.Event()  # a read waits: no pause before the next round
         self._round_end = asyncio.Event()
         # (tenant, container) -> monotonic time of the latest claim this replica assessed it from.
         self._assessed: dict[tuple[str, str], float] = {}
@@ -149,6 +152,7 @@ class Monitor:
                 return waited
             round_end = self._round_end
             self._wake.set()
+            self._read_waits.set()
             # Polled too: a round of another replica ends without telling this one.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(round_end.wait(), min(left, self.poll_s))
@@ -174,7 +178,10 @@ class Monitor:
                 await asyncio.wait_for(self._wake.wait(), self.poll_s)
             self._wake.clear()
             while await self._round():
-                pass
+                # Readings stored during the pause wait for the next round, together.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._read_waits.wait(), self.round_interval_s)
+                self._read_waits.clear()
 
     async def _round(self) -> bool:
         """One round; True when it found containers waiting (there may be more)."""

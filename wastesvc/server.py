@@ -260,7 +260,9 @@ async def _start(server: grpc.aio.Server, port: int, settings: Settings, metrics
         log.warning("closed %d planning operation(s) interrupted by the previous shutdown", closed)
 
     hub = AlertHub()
-    monitor = Monitor(storage, hub, check_interval_s=settings.sensor_check_s)
+    monitor = Monitor(
+        storage, hub, check_interval_s=settings.sensor_check_s, round_interval_s=settings.assess_interval_s
+    )
     containers_pb2_grpc.add_ContainerServiceServicer_to_server(ContainerServicer(storage, monitor), server)
     fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(storage), server)
     readings_pb2_grpc.add_ReadingServiceServicer_to_server(ReadingServicer(storage, monitor), server)

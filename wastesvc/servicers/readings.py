@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +17,13 @@ from wastesvc.domain._common import (
     parse_tenant,
     resource_name,
 )
-from wastesvc.domain.readings import MAX_BATCH, reading_name, reading_proto, resolve_readings
+from wastesvc.domain.readings import (
+    MAX_BATCH,
+    reading_name,
+    reading_proto,
+    resolve_readings,
+    stored_reading_proto,
+)
 from wastesvc.domain.resources import CONTAINERS
 from wastesvc.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, ServiceError
 from wastesvc.monitor import Monitor
@@ -32,7 +37,7 @@ from wastesvc.servicers._base import (
     unary_stream_errors,
 )
 from wastesvc.servicers._coalesce import Coalescer
-from wastesvc.storage import InsertOutcome, ReadingInsert, ReadingRow, Storage
+from wastesvc.storage import InsertOutcome, ReadingInsert, Storage
 from wastesvc.v1 import common_pb2, readings_pb2, readings_pb2_grpc
 
 __all__ = ["ReadingServicer"]
@@ -64,10 +69,6 @@ def _conflict(name: str) -> AlreadyExists:
 
 # What became of one reading: resolved (or why not), its storage outcome, and the create_time stored.
 _Resolved = tuple[ReadingInsert | ServiceError, InsertOutcome | None, datetime]
-
-
-def _values(item: ReadingInsert) -> dict[str, Any]:
-    return {f.name: getattr(item, f.name) for f in fields(ReadingInsert)}
 
 
 def _tenant_of(parent: str) -> str | None:
@@ -129,7 +130,7 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
         if isinstance(item, ServiceError):
             raise as_single_request(item, index)
         if outcome is InsertOutcome.STORED:  # stored as sent: no need to read it back
-            return reading_proto(ReadingRow(**_values(item), create_time=created))
+            return stored_reading_proto(item, created)
         row = await in_thread(self.storage.get_reading, item.tenant, item.container_id, item.measure_time)
         if row is None:  # deleted between the insert and this read
             raise NotFound(resource_name(item.tenant, "containers", item.container_id), field="parent")
