@@ -543,19 +543,14 @@ class SqlStorage:
             return
         c = _PENDING.c
         with Session(self.engine) as session:
-            for row in assessed:
-                session.execute(
-                    delete(_PENDING).where(
-                        c.tenant == row.tenant,
-                        c.container_id == row.container_id,
-                        c.generation == row.generation,
-                    )
-                )
-            # Rows left have readings stored meanwhile: free for the next round at once.
-            keys = [(row.tenant, row.container_id) for row in assessed]
-            session.execute(
-                update(_PENDING).where(tuple_(c.tenant, c.container_id).in_(keys)).values(lease_until=None)
-            )
+            # Row by row in key order, the order ingest locks them in: the two cannot deadlock.
+            for row in sorted(assessed, key=lambda r: (r.tenant, r.container_id)):
+                key = (c.tenant == row.tenant, c.container_id == row.container_id)
+                statement = delete(_PENDING).where(*key, c.generation == row.generation)
+                done: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+                if not done.rowcount:
+                    # Readings were stored meanwhile: free for the next round at once.
+                    session.execute(update(_PENDING).where(*key).values(lease_until=None))
             session.commit()
 
     def pending_containers(self, tenant: str, container_ids: Sequence[str] | None = None) -> set[str]:
