@@ -5,6 +5,7 @@ assessed, on whichever replica."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -173,3 +174,23 @@ async def test_readings_ingested_on_one_replica_are_assessed_for_a_read_on_the_o
 
     low = sorted(a.container for a in alerts.alerts if a.kind == alerts_pb2.ALERT_KIND_LOW_BATTERY)
     assert low == [f"{TENANT}/containers/{c}" for c in ids]
+
+
+async def test_the_answer_does_not_wait_for_the_assessment_another_replica_does_it(
+    api: Api, other: Api
+) -> None:
+    """With its rounds stopped, a replica still acknowledges readings (they wait in the database, marked
+    by their transaction); the other replica's rounds assess them for its read."""
+    await create_container(api, "c1")
+    assert api.service.checks is not None
+    api.service.checks.cancel()  # the monitor's rounds of `api`, as if stuck or dead
+    with contextlib.suppress(asyncio.CancelledError):
+        await api.service.checks
+
+    stored = await _ingest(api, f"{TENANT}/containers/c1", _reading(5, battery_percent=3.0))
+    alerts = await alerts_pb2_grpc.AlertServiceStub(other.channel).ListAlerts(
+        alerts_pb2.ListAlertsRequest(parent=TENANT)
+    )
+
+    assert stored.outcome == STORED
+    assert [a.kind for a in alerts.alerts] == [alerts_pb2.ALERT_KIND_LOW_BATTERY]
