@@ -132,16 +132,27 @@ _RECENT_SQLITE = (
 )
 
 
+def _naive(when: datetime) -> datetime:
+    """The naive UTC a table keeps (`UtcDateTime`), for statements sent to the driver directly."""
+    return when.astimezone(UTC).replace(tzinfo=None)
+
+
 def _insert_new_readings(
     session: Session, readings: Sequence[ReadingInsert], created: datetime
 ) -> set[tuple[str, str, datetime]]:
     """Stores `readings` (distinct keys) in one statement; returns the keys that were new."""
     columns: list[list[Any]] = [[getattr(r, name) for r in readings] for name in _READING_FIELDS]
     # The table keeps naive UTC (UtcDateTime).
-    columns[3] = [when.astimezone(UTC).replace(tzinfo=None) for when in columns[3]]
-    naive_created = created.astimezone(UTC).replace(tzinfo=None)
-    returned = session.connection().exec_driver_sql(_ARRAYS_INSERT, (naive_created, *columns)).all()
+    columns[3] = [_naive(when) for when in columns[3]]
+    returned = session.connection().exec_driver_sql(_ARRAYS_INSERT, (_naive(created), *columns)).all()
     return {(tenant, cid, when.replace(tzinfo=UTC)) for tenant, cid, when in returned}
+
+
+_PENDING_PG = """INSERT INTO pending_assessments (tenant, container_id, since, first_measure_time, generation)
+SELECT t, c, %s::timestamp, f, 0
+FROM unnest(%s::text[], %s::text[], %s::timestamp[]) WITH ORDINALITY AS u(t, c, f, n) ORDER BY n
+ON CONFLICT (tenant, container_id) DO UPDATE SET generation = pending_assessments.generation + 1,
+first_measure_time = least(pending_assessments.first_measure_time, excluded.first_measure_time)"""
 
 
 def _conflict(what: str) -> Aborted:
@@ -353,37 +364,33 @@ class SqlStorage:
         self, session: Session, inserted: Collection[tuple[str, str, datetime]], created: datetime
     ) -> None:
         """Records, in the readings' own transaction, that their containers wait for an assessment."""
-        # Sorted: concurrent transactions lock the rows in one order, so they cannot deadlock.
         first: dict[tuple[str, str], datetime] = {}
         for tenant, container_id, when in inserted:
             key = (tenant, container_id)
             first[key] = min(when, first.get(key, when))
-        if not first:
+        # Sorted: concurrent transactions lock the rows in one order, so they cannot deadlock.
+        keys = sorted(first)
+        if not keys:
             return
-        dialect = postgresql if self._dialect == "postgresql" else sqlite
-        statement = dialect.insert(_PENDING).values(
+        if self._dialect == "postgresql":
+            # One statement from arrays, as the readings themselves (the generic upsert cost a third of
+            # the store).
+            arrays = ([t for t, _ in keys], [c for _, c in keys], [_naive(first[k]) for k in keys])
+            session.connection().exec_driver_sql(_PENDING_PG, (_naive(created), *arrays))
+            return
+        statement = sqlite.insert(_PENDING).values(
             [
-                {
-                    "tenant": t,
-                    "container_id": c,
-                    "since": created,
-                    "first_measure_time": when,
-                    "generation": 0,
-                }
-                for (t, c), when in sorted(first.items())
+                {"tenant": t, "container_id": c, "since": created, "first_measure_time": first[(t, c)]}
+                for t, c in keys
             ]
         )
-        # SQLite's two-argument min() is PostgreSQL's least().
-        earliest = func.least if self._dialect == "postgresql" else func.min
-        c = _PENDING.c
+        pending = _PENDING.c
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=["tenant", "container_id"],
                 set_={
-                    "generation": c.generation + 1,
-                    "first_measure_time": earliest(
-                        c.first_measure_time, statement.excluded.first_measure_time
-                    ),
+                    "generation": pending.generation + 1,
+                    "first_measure_time": func.min(pending.first_measure_time, statement.excluded[_FIRST]),
                 },
             )
         )
