@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import grpc
 from google.rpc import error_details_pb2
@@ -133,6 +133,25 @@ class Wastesvc:
             found.update((c.name, c) for c in response.containers)
             token = response.next_page_token
             if not token:
+                return found
+
+    async def sensor_collections(self, since: datetime) -> list[containers_pb2.Collection]:
+        """The emptyings the service detected in its sensors' readings at or after ``since``, newest
+        first (the service assesses readings after storing them; the listing waits for that)."""
+        found: list[containers_pb2.Collection] = []
+        after = since.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        request = containers_pb2.ListCollectionsRequest(
+            parent=f"{self.parent}/containers/-",
+            page_size=1000,
+            filter=f'source = SENSOR AND collected_after = "{after}"',
+        )
+        while True:
+            response = await self._containers.ListCollections(
+                request, metadata=self._metadata, timeout=_CALL_DEADLINE_S
+            )
+            found += response.collections
+            request.page_token = response.next_page_token
+            if not request.page_token:
                 return found
 
     async def vehicles(self) -> list[fleet_pb2.Vehicle]:

@@ -214,6 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stream", type=int, default=100_000, help="readings sent streamed")
     parser.add_argument("--unary", type=int, default=5_000, help="readings sent one per call")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--pg-database", default="wastesvc_bench_ingest", help="PostgreSQL database (dropped and re-created)"
+    )
     args = parser.parse_args(argv)
     if args.noop:
         asyncio.run(_serve_noop())
@@ -226,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             url = (
                 f"sqlite:///{workdir / 'ingest.db'}"
                 if backend == "sqlite"
-                else fresh_postgres("wastesvc_bench_ingest")
+                else fresh_postgres(args.pg_database)
             )
             if url is None:
                 continue

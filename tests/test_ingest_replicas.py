@@ -1,10 +1,11 @@
 """Ingest on two servers sharing one database: a container moved, changed or deleted through one of them is
 seen by the next reading the other one takes; verified tokens still expire; concurrent batches are all
-assessed."""
+assessed, on whichever replica."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -155,3 +156,41 @@ async def test_concurrent_batches_are_each_assessed(api: Api) -> None:
     )
     low = sorted(a.container for a in alerts.alerts if a.kind == alerts_pb2.ALERT_KIND_LOW_BATTERY)
     assert low == [f"{TENANT}/containers/{c}" for c in ids]
+
+
+async def test_readings_ingested_on_one_replica_are_assessed_for_a_read_on_the_other(
+    api: Api, other: Api
+) -> None:
+    """A read through one server waits for the assessment of readings another server acknowledged."""
+    ids = [f"c{k}" for k in range(4)]
+    for container_id in ids:
+        await create_container(api, container_id)
+
+    for c in ids:
+        await _ingest(api, f"{TENANT}/containers/{c}", _reading(5, battery_percent=3.0))
+    alerts = await alerts_pb2_grpc.AlertServiceStub(other.channel).ListAlerts(
+        alerts_pb2.ListAlertsRequest(parent=TENANT)
+    )
+
+    low = sorted(a.container for a in alerts.alerts if a.kind == alerts_pb2.ALERT_KIND_LOW_BATTERY)
+    assert low == [f"{TENANT}/containers/{c}" for c in ids]
+
+
+async def test_the_answer_does_not_wait_for_the_assessment_another_replica_does_it(
+    api: Api, other: Api
+) -> None:
+    """With its rounds stopped, a replica still acknowledges readings (they wait in the database, marked
+    by their transaction); the other replica's rounds assess them for its read."""
+    await create_container(api, "c1")
+    assert api.service.checks is not None
+    api.service.checks.cancel()  # the monitor's rounds of `api`, as if stuck or dead
+    with contextlib.suppress(asyncio.CancelledError):
+        await api.service.checks
+
+    stored = await _ingest(api, f"{TENANT}/containers/c1", _reading(5, battery_percent=3.0))
+    alerts = await alerts_pb2_grpc.AlertServiceStub(other.channel).ListAlerts(
+        alerts_pb2.ListAlertsRequest(parent=TENANT)
+    )
+
+    assert stored.outcome == STORED
+    assert [a.kind for a in alerts.alerts] == [alerts_pb2.ALERT_KIND_LOW_BATTERY]

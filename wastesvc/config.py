@@ -46,6 +46,10 @@ class Settings:
     grace_s: float = 5.0
     # How often the service looks for sensors gone silent (seconds).
     sensor_check_s: float = 300.0
+    # Least time between two assessment rounds under steady ingest (seconds): readings arriving meanwhile
+    # are assessed together, so the rounds take a bounded share of the CPU. A read that waits for an
+    # assessment (a listing of alerts, a container's forecast) starts the next round at once.
+    assess_interval_s: float = 1.0
     # Base URL of an osrm-routed server for real road distances and times; empty = great-circle estimate.
     osrm_url: str = ""
     # RabbitMQ URL of the planning queue (amqp://…): replicas enqueue, `wastesvc worker` processes solve.

@@ -13,7 +13,10 @@ Series (all prefixed ``wastesvc_``):
 - ``solve_seconds``: the solver's own time per solve; ``solves_running``: solves holding a solver slot
   or waiting for one in this process;
 - ``planning_operations_unfinished{tenant}``: the planning queue depth, accepted operations not yet done,
-  read from the database at scrape time so that every replica reports the shared queue.
+  read from the database at scrape time so that every replica reports the shared queue;
+- ``assessment_backlog`` and ``assessment_lag_seconds``: containers whose stored readings wait for their
+  assessment (alerts, emptyings, forecast: `wastesvc.monitor`) and the age of the oldest such reading,
+  read from the database at scrape time (every replica reports the shared backlog).
 
 A solver worker serves ``solve_seconds`` and ``solves_running`` too, and:
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 import threading
 from collections import Counter as Tally
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from wsgiref.simple_server import WSGIServer
 
 import prometheus_client
@@ -89,6 +93,27 @@ class _AlertsCollector(Collector):
         for (tenant, kind, state), count in sorted(self._storage.unresolved_alert_counts().items()):
             family.add_metric([tenant, kind, state], count)
         yield family
+
+
+class _AssessmentCollector(Collector):
+    """Containers whose readings wait for their assessment, and how long the oldest has waited."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        backlog, oldest = self._storage.assessment_backlog()
+        yield GaugeMetricFamily(
+            "wastesvc_assessment_backlog",
+            "Containers with stored readings not yet assessed (alerts, emptyings, forecast), all replicas.",
+            value=backlog,
+        )
+        lag = 0.0 if oldest is None else max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+        yield GaugeMetricFamily(
+            "wastesvc_assessment_lag_seconds",
+            "Age of the oldest stored reading not yet assessed (0 when none waits), all replicas.",
+            value=lag,
+        )
 
 
 class _JobQueueCollector(Collector):
@@ -179,10 +204,11 @@ class Metrics(SolveMetrics):
         )
 
     def watch_storage(self, storage: Storage) -> None:
-        """Reports the planning queue depth and the unresolved alerts of `storage` (the database is opened
-        after the interceptors)."""
+        """Reports the planning queue depth, the unresolved alerts and the assessment backlog of `storage`
+        (the database is opened after the interceptors)."""
         self.registry.register(_QueueCollector(storage))
         self.registry.register(_AlertsCollector(storage))
+        self.registry.register(_AssessmentCollector(storage))
 
 
 class MeteredSolverPool(SolverPool):

@@ -113,7 +113,7 @@ class Service:
     health: health.aio.HealthServicer
     metrics: Metrics
     metrics_server: MetricsServer | None = None
-    checks: asyncio.Task[None] | None = None  # the monitor's periodic sensor check
+    checks: asyncio.Task[None] | None = None  # the monitor's assessment rounds and periodic sensor check
 
     async def stop(self, grace_s: float | None) -> None:
         for name in (*SERVICE_NAMES, ""):
@@ -259,23 +259,25 @@ async def _start(server: grpc.aio.Server, port: int, settings: Settings, metrics
     if closed:
         log.warning("closed %d planning operation(s) interrupted by the previous shutdown", closed)
 
-    containers_pb2_grpc.add_ContainerServiceServicer_to_server(ContainerServicer(storage), server)
-    fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(storage), server)
     hub = AlertHub()
-    monitor = Monitor(storage, hub, check_interval_s=settings.sensor_check_s)
+    monitor = Monitor(
+        storage, hub, check_interval_s=settings.sensor_check_s, round_interval_s=settings.assess_interval_s
+    )
+    containers_pb2_grpc.add_ContainerServiceServicer_to_server(ContainerServicer(storage, monitor), server)
+    fleet_pb2_grpc.add_FleetServiceServicer_to_server(FleetServicer(storage), server)
     readings_pb2_grpc.add_ReadingServiceServicer_to_server(ReadingServicer(storage, monitor), server)
     observations_pb2_grpc.add_ObservationServiceServicer_to_server(
         ObservationServicer(storage, monitor), server
     )
     dispatch = DispatchStore(storage.engine)
     roads = routing.OsrmRoutes(settings.osrm_url) if settings.osrm_url else None
-    planning = PlanningServicer(storage, planner, dispatch, roads)
+    planning = PlanningServicer(storage, planner, dispatch, roads, monitor)
     planning_pb2_grpc.add_PlanningServiceServicer_to_server(planning, server)
     dispatch_pb2_grpc.add_DispatchServiceServicer_to_server(
         DispatchServicer(storage, dispatch, planning, planner, roads), server
     )
     operations_pb2_grpc.add_OperationsServicer_to_server(OperationsServicer(storage, planner), server)
-    alerts_pb2_grpc.add_AlertServiceServicer_to_server(AlertServicer(storage, hub), server)
+    alerts_pb2_grpc.add_AlertServiceServicer_to_server(AlertServicer(storage, hub, monitor), server)
     incidents_pb2_grpc.add_IncidentServiceServicer_to_server(IncidentServicer(storage), server)
     policies_pb2_grpc.add_SelectionPolicyServiceServicer_to_server(SelectionPolicyServicer(storage), server)
 

@@ -7,7 +7,8 @@ its facts, and a broker's ``WasteContainer`` into a container to create.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import duration_pb2, timestamp_pb2
@@ -105,19 +106,62 @@ def collection_entities(
             continue
         share = event.weighed_kg / len(visit.containers) if event.weighed_kg else None
         for name in visit.containers:
-            where = containers[name].location if name in containers else latlng_pb2.LatLng()
-            facts = ngsild.CollectionFacts(
-                container_id=_local_id(name),
-                time=event.event_time.ToDatetime(tzinfo=UTC),
-                source="crew",
-                lat=where.latitude,
-                lng=where.longitude,
-                weighed_kg=share,
-                route_plan_id=_local_id(plan.name),
-                vehicle_id=_local_id(event.vehicle),
+            observed = _Observed(name, event.event_time.ToDatetime(tzinfo=UTC), "crew")
+            plan_id, vehicle_id = _local_id(plan.name), _local_id(event.vehicle)
+            found.append(
+                _observed_entity(
+                    observed,
+                    containers,
+                    tenant,
+                    weighed_kg=share,
+                    route_plan_id=plan_id,
+                    vehicle_id=vehicle_id,
+                )
             )
-            found.append(ngsild.collection_entity(tenant, facts))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Observed:
+    """An emptying: the container's resource name, when, and who reported it."""
+
+    container: str
+    time: datetime
+    source: str
+
+
+def _observed_entity(
+    observed: _Observed, containers: Mapping[str, containers_pb2.Container], tenant: str, **details: Any
+) -> dict[str, Any]:
+    """The ``WasteObserved`` of an emptying, at its container's place."""
+    name = observed.container
+    where = containers[name].location if name in containers else latlng_pb2.LatLng()
+    facts = ngsild.CollectionFacts(
+        container_id=_local_id(name),
+        time=observed.time,
+        source=observed.source,
+        lat=where.latitude,
+        lng=where.longitude,
+        **details,
+    )
+    return ngsild.collection_entity(tenant, facts)
+
+
+def sensor_collection_entities(
+    collections: Iterable[containers_pb2.Collection],
+    containers: Mapping[str, containers_pb2.Container],
+    tenant: str,
+) -> list[dict[str, Any]]:
+    """A ``WasteObserved`` per emptying the service detected in a sensor's readings (``dataProvider``
+    ``sensor``), at the container's place."""
+    return [
+        _observed_entity(
+            _Observed(c.name.split("/collections/")[0], c.collect_time.ToDatetime(tzinfo=UTC), "sensor"),
+            containers,
+            tenant,
+        )
+        for c in collections
+    ]
 
 
 def _value(entity: Mapping[str, Any], name: str) -> Any:

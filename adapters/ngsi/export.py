@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import grpc
@@ -16,6 +16,7 @@ from adapters.ngsi.entities import (
     container_entity,
     container_from_entity,
     isle_entities,
+    sensor_collection_entities,
     vehicle_entity,
 )
 from adapters.service_client import Wastesvc
@@ -30,7 +31,8 @@ _log = logging.getLogger("adapters.ngsi")
 
 async def entities_of(service: Wastesvc, tenant: str, since: date | None = None) -> list[dict[str, Any]]:
     """Normalized NGSI-LD entities of every container, isle and vehicle of the tenant, and a
-    ``WasteObserved`` per container a crew emptied in the plans of ``since`` (default: a week ago) to today.
+    ``WasteObserved`` per container a crew emptied in the plans of ``since`` (default: a week ago) to today
+    and per emptying the service detected in a sensor's readings since then.
     """
     containers = await service.containers()
     depots = await service.depots()
@@ -38,10 +40,12 @@ async def entities_of(service: Wastesvc, tenant: str, since: date | None = None)
     entities += isle_entities(containers.values(), tenant)
     entities += [vehicle_entity(v, tenant, depots) for v in await service.vehicles()]
     today = date.today()
-    for plan in await service.plans_between(since or today - COLLECTIONS_WINDOW, today + timedelta(days=1)):
+    first = since or today - COLLECTIONS_WINDOW
+    for plan in await service.plans_between(first, today + timedelta(days=1)):
         events = await service.field_events(plan.name)
         entities += collection_entities(plan, events, containers, tenant)
-    return entities
+    detected = await service.sensor_collections(datetime.combine(first, time(0), tzinfo=UTC))
+    return entities + sensor_collection_entities(detected, containers, tenant)
 
 
 async def export(service: Wastesvc, broker: Broker, tenant: str, since: date | None = None) -> UpsertResult:

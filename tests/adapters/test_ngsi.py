@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import grpc
 import httpx
@@ -12,7 +13,7 @@ import pytest
 from google.protobuf import timestamp_pb2
 from google.type import latlng_pb2
 
-from adapters.ngsi.broker import Broker
+from adapters.ngsi.broker import Broker, UpsertResult
 from adapters.ngsi.entities import container_entity
 from adapters.ngsi.export import export, import_containers
 from adapters.ngsi.sdm import SdmError, validate_entity
@@ -127,6 +128,18 @@ async def test_import_creates_the_broker_containers_the_service_lacks(api: Api, 
     )
 
 
+async def _exported(api: Api, settings: Settings) -> tuple[UpsertResult, dict[str, Any]]:
+    """Exports the tenant to a broker double's default tenant: the result and what the broker holds."""
+    async with (
+        serve_broker() as double,
+        httpx.AsyncClient() as http,
+        grpc.aio.insecure_channel(api.address) as channel,
+    ):
+        service = Wastesvc(channel, TENANT_ID, token(settings, "dispatch"))
+        result = await export(service, Broker(double.url, "", http), TENANT_ID)
+    return result, double.entities[""]
+
+
 async def test_export_publishes_crew_collections_as_the_archive_writes_them(
     api: Api, settings: Settings, tmp_path: Path
 ) -> None:
@@ -136,14 +149,7 @@ async def test_export_publishes_crew_collections_as_the_archive_writes_them(
     visit = container_visits(plan)[0]
     sent = event(dispatch_pb2.FIELD_EVENT_KIND_COMPLETED, visit.id, weighed_kg=420.0)
     await send(api, plan, sent)
-    async with (
-        serve_broker() as double,
-        httpx.AsyncClient() as http,
-        grpc.aio.insecure_channel(api.address) as channel,
-    ):
-        service = Wastesvc(channel, TENANT_ID, token(settings, "dispatch"))
-        result = await export(service, Broker(double.url, "", http), TENANT_ID)
-    stored = double.entities[""]
+    result, stored = await _exported(api, settings)
     observed = sorted((e for e in stored.values() if e["type"] == "WasteObserved"), key=lambda e: e["id"])
     for entity in stored.values():
         validate_entity(entity)
@@ -168,3 +174,37 @@ async def test_export_publishes_crew_collections_as_the_archive_writes_them(
     assert sorted(archived, key=lambda e: e["id"]) == observed
     containers = json.loads((tmp_path / "archive/ngsi-ld/containers.jsonld").read_text(encoding="utf-8"))
     assert containers == [e for e in stored.values() if e["type"] == "WasteContainer"]
+
+
+async def test_export_publishes_sensor_detected_emptyings(
+    api: Api, settings: Settings, tmp_path: Path
+) -> None:
+    """An emptying the service detects in a sensor's readings becomes a valid WasteObserved from the
+    sensor, at the container, the very entity `wastesvc export` writes; before, only dateLastEmptying."""
+    await create_container(api, "c1", stream=common_pb2.WASTE_STREAM_RESIDUAL)
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def reading(hours_ago: int, fill: float) -> readings_pb2.CreateReadingRequest:
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(now - timedelta(hours=hours_ago))
+        return readings_pb2.CreateReadingRequest(
+            parent=f"{TENANT}/containers/c1",
+            reading=readings_pb2.Reading(measure_time=stamp, fill_fraction=fill),
+        )
+
+    rising = [reading(20 - h, 0.3 + 0.05 * h) for h in range(10)]
+    after = [reading(9 - h, 0.05 + 0.01 * h) for h in range(8)]
+    await api.readings.BatchCreateReadings(readings_pb2.BatchCreateReadingsRequest(requests=rising + after))
+    result, stored = await _exported(api, settings)
+    [observed] = [e for e in stored.values() if e["type"] == "WasteObserved"]
+    validate_entity(observed)
+
+    assert not result.errors
+    assert observed["dataProvider"]["value"] == "sensor"
+    assert observed["refWasteContainer"]["object"] == f"urn:ngsi-ld:WasteContainer:{TENANT_ID}:c1"
+    when = datetime.fromisoformat(observed["dateObserved"]["value"]["@value"])
+    assert now - timedelta(hours=11) <= when <= now - timedelta(hours=9)
+    assert isinstance(api.service.storage, SqlStorage)
+    export_tenant(api.service.storage.engine, TENANT_ID, tmp_path / "archive")
+    archived = json.loads((tmp_path / "archive/ngsi-ld/collections.jsonld").read_text(encoding="utf-8"))
+    assert archived == [observed]

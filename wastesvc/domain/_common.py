@@ -28,6 +28,7 @@ __all__ = [
     "check_tenant_names",
     "decode_page_token",
     "encode_page_token",
+    "filter_time",
     "from_timestamp",
     "page_size",
     "parse_filter",
@@ -280,6 +281,21 @@ def parse_filter(text: str, allowed: Mapping[str, str], field: str = "filter") -
             )
         result[allowed[name]] = _filter_value(raw, name, field)
     return result
+
+
+def filter_time(raw: str, name: str, field: str = "filter") -> datetime:
+    """A filter's RFC 3339 time with its offset, in UTC."""
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        # Year 1 or 9999 with an offset has no UTC form.
+        utc = when.astimezone(UTC) if when.tzinfo is not None else None
+    except (ValueError, OverflowError):
+        utc = None
+    if utc is None:
+        raise InvalidArgument(
+            [FieldViolation(field, f'{name} must be an RFC 3339 time such as "2026-12-02T18:00:00Z"')]
+        )
+    return utc
 
 
 def _filter_value(raw: str, name: str, field: str) -> str:

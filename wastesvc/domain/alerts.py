@@ -27,8 +27,10 @@ __all__ = [
     "alert_filter",
     "alert_proto",
     "assess",
+    "assess_since",
+    "ended_alerts",
     "enum_filter_value",
-    "impossible_conditions",
+    "impossible_condition",
     "reconcile",
     "to_fill_reading",
 ]
@@ -116,19 +118,51 @@ def assess(
 ) -> list[Condition]:
     """The conditions that hold at `now`, from a container's possible readings (oldest first, in the fill
     library's form: `to_fill_reading`)."""
+    return assess_since(readings, now, now, expected_rate_per_h=expected_rate_per_h)[0]
+
+
+def assess_since(
+    readings: Sequence[Reading], now: datetime, since: datetime, *, expected_rate_per_h: float | None
+) -> tuple[list[Condition], list[Condition]]:
+    """`assess`, and the episodes (tilt, fire, stuck value) that started at or after `since` and ended
+    before the latest reading: conditions that came and went between two assessments."""
     findings = health_findings(readings, now, expected_rate_per_h=expected_rate_per_h)
-    active = [f for f in findings if f.active and f.kind in _KIND_OF_FINDING]
-    return [_condition(f) for f in active] + _overflow(readings)
+    known = [f for f in findings if f.kind in _KIND_OF_FINDING]
+    ended = [_condition(f) for f in known if not f.active and f.time >= since]
+    return [_condition(f) for f in known if f.active] + _overflow(readings), ended
 
 
-def impossible_conditions(stored: Sequence[ReadingInsert]) -> dict[tuple[str, str], Condition]:
-    """Per (tenant, container), the first impossible reading among those just stored."""
-    found: dict[tuple[str, str], Condition] = {}
+def impossible_condition(stored: Sequence[ReadingInsert], since: datetime) -> Condition | None:
+    """The first impossible reading measured at or after `since`, as a condition; None without one."""
     for r in stored:
-        if r.outlier and (r.tenant, r.container_id) not in found:
+        if r.outlier and r.measure_time >= since:
             detail = f"reading of {r.measure_time.isoformat()} cannot be true: {r.outlier}"
-            found[(r.tenant, r.container_id)] = Condition(_IMPOSSIBLE, "warning", r.measure_time, detail)
-    return found
+            return Condition(_IMPOSSIBLE, "warning", r.measure_time, detail)
+    return None
+
+
+def ended_alerts(
+    tenant: str, container_id: str, ended: Sequence[Condition], known: Sequence[AlertRow], now: datetime
+) -> list[AlertRow]:
+    """Resolved alerts for the ended episodes that `known` (the container's alerts) does not hold yet."""
+    seen = {(a.kind, a.start_time) for a in known}
+    return [
+        AlertRow(
+            tenant=tenant,
+            container_id=container_id,
+            kind=c.kind,
+            severity=c.severity,
+            detail=c.detail,
+            state="resolved",
+            actor=_SERVICE_ACTOR,
+            start_time=c.start_time,
+            create_time=now,
+            update_time=now,
+            resolve_time=now,
+        )
+        for c in ended
+        if (c.kind, c.start_time) not in seen
+    ]
 
 
 def reconcile(

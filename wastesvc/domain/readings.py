@@ -30,6 +30,7 @@ __all__ = [
     "reading_name",
     "reading_proto",
     "resolve_readings",
+    "stored_reading_proto",
 ]
 
 MAX_BATCH = 1000
@@ -50,13 +51,19 @@ def reading_name(tenant: str, container_id: str, measure_time: datetime) -> str:
 
 
 def reading_proto(row: ReadingRow) -> readings_pb2.Reading:
+    return stored_reading_proto(row, row.create_time)
+
+
+def stored_reading_proto(row: ReadingRow | ReadingInsert, created: datetime) -> readings_pb2.Reading:
+    """The API form of a reading stored at `created`; a reading just stored needs no `ReadingRow` (an ORM
+    object costly to build)."""
     result = readings_pb2.Reading(
         name=reading_name(row.tenant, row.container_id, row.measure_time),
         sensor_id=row.sensor_id,
         measure_time=to_timestamp(row.measure_time),
         fill=row.fill,
         tilted=row.tilted,
-        create_time=to_timestamp(row.create_time),
+        create_time=to_timestamp(created),
         outlier_reason=row.outlier,
     )
     if row.distance_mm is not None:

@@ -11,7 +11,7 @@ from wastesvc.auth import authorize_read, authorize_write
 from wastesvc.domain._common import decode_page_token, encode_page_token, page_size, parse_name, parse_tenant
 from wastesvc.domain.alerts import alert_filter, alert_proto
 from wastesvc.errors import FailedPrecondition, NotFound
-from wastesvc.monitor import AlertHub
+from wastesvc.monitor import AlertHub, Monitor
 from wastesvc.servicers._base import in_thread, now, unary, unary_stream_errors
 from wastesvc.storage import AlertRow, Storage
 from wastesvc.v1 import alerts_pb2, alerts_pb2_grpc
@@ -22,9 +22,10 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class AlertServicer(alerts_pb2_grpc.AlertServiceServicer):
-    def __init__(self, storage: Storage, hub: AlertHub) -> None:
+    def __init__(self, storage: Storage, hub: AlertHub, monitor: Monitor | None = None) -> None:
         self.storage = storage
         self.hub = hub
+        self.monitor = monitor
 
     async def _row(self, name: str, *, write: bool = False) -> AlertRow:
         tenant, alert_id = parse_name(name, "alerts")
@@ -45,6 +46,9 @@ class AlertServicer(alerts_pb2_grpc.AlertServiceServicer):
         tenant = parse_tenant(request.parent)
         authorize_read(tenant)
         where = alert_filter(request.filter, tenant)
+        if self.monitor is not None:  # alerts of every reading acknowledged before the call are listed
+            container = where.get("container_id")
+            await self.monitor.settled(tenant, [container] if container else None)
         limit = page_size(request.page_size, 100, 1000)
         query = {"parent": request.parent, **where}
         before = decode_page_token(request.page_token, query)

@@ -250,6 +250,8 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
     async def ReplanRoutes(
         self, request: dispatch_pb2.ReplanRoutesRequest, context: Context
     ) -> operations_pb2.Operation:
+        if self.planning.monitor is not None:  # re-selects from every reading acknowledged before
+            await self.planning.monitor.settled_tenant_of(request.name)
         return await self.replanner.start(request)
 
 

@@ -54,10 +54,11 @@ class ObservationServicer(observations_pb2_grpc.ObservationServiceServicer):
     async def _ingested(
         self, tenant: str, requests: list[observations_pb2.CreateObservationRequest]
     ) -> list[Outcome]:
-        """Stores the observations, then lets the monitor assess the containers whose fill they gave."""
+        """Stores the observations; the monitor assesses the containers whose fill they gave after the
+        answer."""
         outcomes, readings = await in_thread(self._ingest, tenant, requests)
-        if self.monitor is not None:
-            await self.monitor.after_ingest(readings)
+        if self.monitor is not None and readings:
+            self.monitor.readings_stored()
         return outcomes
 
     @unary

@@ -20,6 +20,7 @@ from wastesvc.domain._common import (
 )
 from wastesvc.domain.resources import container_proto, depot_proto, facility_proto, vehicle_proto
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound
+from wastesvc.monitor import Monitor
 from wastesvc.planner import Planner
 from wastesvc.roads import RoadLegs
 from wastesvc.servicers._base import in_thread, unary
@@ -34,9 +35,15 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 class PlanningServicer(planning_pb2_grpc.PlanningServiceServicer):
     def __init__(
-        self, storage: Storage, planner: Planner, dispatch: DispatchStore, roads: RoadLegs | None = None
+        self,
+        storage: Storage,
+        planner: Planner,
+        dispatch: DispatchStore,
+        roads: RoadLegs | None = None,
+        monitor: Monitor | None = None,
     ) -> None:
         self.storage = storage
+        self.monitor = monitor
         # OSRM's road paths for the sheets' maps, when configured.
         self.roads = roads
         self.planner = planner
@@ -47,6 +54,8 @@ class PlanningServicer(planning_pb2_grpc.PlanningServiceServicer):
         self, request: planning_pb2.OptimizeRoutesRequest, context: Context
     ) -> operations_pb2.Operation:
         # Validation and recording are quick; the solve itself runs in the planner's task and process.
+        if self.monitor is not None:  # the plan selects from every reading acknowledged before the call
+            await self.monitor.settled_tenant_of(request.parent)
         return await self.planner.start(request)
 
     async def _plan(self, name: str) -> planning_pb2.RoutePlan:

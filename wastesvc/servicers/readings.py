@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +17,13 @@ from wastesvc.domain._common import (
     parse_tenant,
     resource_name,
 )
-from wastesvc.domain.readings import MAX_BATCH, reading_name, reading_proto, resolve_readings
+from wastesvc.domain.readings import (
+    MAX_BATCH,
+    reading_name,
+    reading_proto,
+    resolve_readings,
+    stored_reading_proto,
+)
 from wastesvc.domain.resources import CONTAINERS
 from wastesvc.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, ServiceError
 from wastesvc.monitor import Monitor
@@ -32,7 +37,7 @@ from wastesvc.servicers._base import (
     unary_stream_errors,
 )
 from wastesvc.servicers._coalesce import Coalescer
-from wastesvc.storage import InsertOutcome, ReadingInsert, ReadingRow, Storage
+from wastesvc.storage import InsertOutcome, ReadingInsert, Storage
 from wastesvc.v1 import common_pb2, readings_pb2, readings_pb2_grpc
 
 __all__ = ["ReadingServicer"]
@@ -66,10 +71,6 @@ def _conflict(name: str) -> AlreadyExists:
 _Resolved = tuple[ReadingInsert | ServiceError, InsertOutcome | None, datetime]
 
 
-def _values(item: ReadingInsert) -> dict[str, Any]:
-    return {f.name: getattr(item, f.name) for f in fields(ReadingInsert)}
-
-
 def _tenant_of(parent: str) -> str | None:
     """The tenant of `tenants/{tenant}/…`, or None for a malformed parent (refused when resolved)."""
     parts = parent.split("/")
@@ -90,17 +91,11 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
         items, outcomes, created = self._ingest(requests, "", allowed=lambda tenant: None)
         return [(item, outcome, created) for item, outcome in zip(items, outcomes, strict=True)]
 
-    async def _assess(
-        self, items: list[ReadingInsert | ServiceError], outcomes: list[InsertOutcome | None]
-    ) -> None:
-        """Alerts and emptyings from the readings just stored, before the caller gets its answer."""
-        if self.monitor is not None:
-            stored = [
-                item
-                for item, outcome in zip(items, outcomes, strict=True)
-                if isinstance(item, ReadingInsert) and outcome is InsertOutcome.STORED
-            ]
-            await self.monitor.after_ingest(stored)
+    def _stored(self, outcomes: list[InsertOutcome | None]) -> None:
+        """Wakes the monitor when readings were stored: they are assessed after the answer (in a round of
+        the monitor, marked in the readings' own transaction, so a restart does not lose them)."""
+        if self.monitor is not None and InsertOutcome.STORED in outcomes:
+            self.monitor.readings_stored()
 
     def _ingest(
         self,
@@ -131,11 +126,11 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
             raise denied
         single = readings_pb2.CreateReadingRequest(parent=request.parent, reading=request.reading)
         index, (item, outcome, created) = await self._unary.submit(single)
-        await self._assess([item], [outcome])
+        self._stored([outcome])
         if isinstance(item, ServiceError):
             raise as_single_request(item, index)
         if outcome is InsertOutcome.STORED:  # stored as sent: no need to read it back
-            return reading_proto(ReadingRow(**_values(item), create_time=created))
+            return stored_reading_proto(item, created)
         row = await in_thread(self.storage.get_reading, item.tenant, item.container_id, item.measure_time)
         if row is None:  # deleted between the insert and this read
             raise NotFound(resource_name(item.tenant, "containers", item.container_id), field="parent")
@@ -149,7 +144,7 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
         self, request: readings_pb2.BatchCreateReadingsRequest, context: Context
     ) -> readings_pb2.BatchCreateReadingsResponse:
         items, outcomes, _ = await in_thread(self._ingest, list(request.requests), request.parent)
-        await self._assess(items, outcomes)
+        self._stored(outcomes)
         return _batch_response(items, outcomes)
 
     @unary_stream_errors
@@ -163,7 +158,7 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
                 exc.message = f"chunk {chunk.chunk_id!r}: {exc.message}"
                 exc.metadata["chunk_id"] = chunk.chunk_id
                 raise
-            await self._assess(items, outcomes)
+            self._stored(outcomes)
             batch = _batch_response(items, outcomes)
             # The acknowledgement is sent only after the chunk's transaction committed.
             yield readings_pb2.StreamReadingsResponse(

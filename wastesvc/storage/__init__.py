@@ -7,7 +7,14 @@ from wastesvc.storage._dispatch import (
     RecordedEvent,
     VisitStatusRow,
 )
-from wastesvc.storage._interface import IngestTarget, InsertOutcome, Page, ReadingInsert, Storage
+from wastesvc.storage._interface import (
+    CollectionFilter,
+    IngestTarget,
+    InsertOutcome,
+    Page,
+    ReadingInsert,
+    Storage,
+)
 from wastesvc.storage._sql import FULL_BEFORE, SqlStorage, open_storage
 from wastesvc.storage._tables import (
     AlertRow,
@@ -19,6 +26,7 @@ from wastesvc.storage._tables import (
     IncidentRow,
     ObservationRow,
     OperationRow,
+    PendingAssessmentRow,
     PlanRow,
     PolicyRow,
     ReadingRow,
@@ -28,6 +36,7 @@ from wastesvc.storage._tables import (
 __all__ = [
     "FULL_BEFORE",
     "AlertRow",
+    "CollectionFilter",
     "CollectionRow",
     "ContainerRow",
     "DepotRow",
@@ -41,6 +50,7 @@ __all__ = [
     "ObservationRow",
     "OperationRow",
     "Page",
+    "PendingAssessmentRow",
     "PlanRow",
     "PlanStateRow",
     "PolicyRow",

@@ -18,13 +18,22 @@ from wastesvc.storage._tables import (
     IncidentRow,
     ObservationRow,
     OperationRow,
+    PendingAssessmentRow,
     PlanRow,
     PolicyRow,
     ReadingRow,
     VehicleRow,
 )
 
-__all__ = ["IngestTarget", "InsertOutcome", "Page", "ReadingInsert", "ResourceRow", "Storage"]
+__all__ = [
+    "CollectionFilter",
+    "IngestTarget",
+    "InsertOutcome",
+    "Page",
+    "ReadingInsert",
+    "ResourceRow",
+    "Storage",
+]
 
 ResourceRow = TypeVar("ResourceRow", ContainerRow, DepotRow, FacilityRow, VehicleRow)
 T = TypeVar("T")
@@ -70,6 +79,16 @@ class ReadingInsert:
             other.temperature_c,
             other.tilted,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionFilter:
+    """What a listing of collections keeps: one source ("crew", "sensor") or all, and a time range
+    (`collected_after` included, `collected_before` excluded)."""
+
+    source: str | None = None
+    collected_after: datetime | None = None
+    collected_before: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +186,25 @@ class Storage(Protocol):
         """The tenant's readings measured at or after `since`, ordered by container then time."""
         ...
 
+    def claim_assessments(
+        self, limit: int, now: datetime, lease_until: datetime
+    ) -> list[PendingAssessmentRow]:
+        """Takes up to `limit` containers waiting for an assessment (oldest first) that no live round
+        holds, holding them until `lease_until`; ordered by (tenant, container)."""
+        ...
+
+    def finish_assessments(self, assessed: Sequence[PendingAssessmentRow]) -> None:
+        """Drops the claimed rows whose container got no reading since the claim; frees the others."""
+        ...
+
+    def pending_containers(self, tenant: str, container_ids: Sequence[str] | None = None) -> set[str]:
+        """The tenant's containers (among `container_ids`, or all) waiting for an assessment."""
+        ...
+
+    def assessment_backlog(self) -> tuple[int, datetime | None]:
+        """Containers waiting for an assessment, all tenants, and the oldest unassessed create_time."""
+        ...
+
     def insert_collections(self, collections: Sequence[CollectionRow]) -> list[bool]:
         """Stores emptyings (and moves each container's `last_emptied_time` forward); per row, True when
         new, False when the same (container, source, time) was stored before."""
@@ -178,13 +216,26 @@ class Storage(Protocol):
         """The emptyings of these containers (all when empty), oldest first, at or after `since`."""
         ...
 
+    def list_collections_page(
+        self,
+        tenant: str,
+        container_id: str | None,
+        *,
+        where: CollectionFilter,
+        before: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[CollectionRow]:
+        """The emptyings of a container (or of the tenant's containers for None) that pass `where`, newest
+        first by (collect_time, id), strictly before the `before` key."""
+        ...
+
     def containers_with_sensors(self) -> list[tuple[str, str]]:
         """(tenant, container id) of every container fitted with a sensor, for the periodic checks."""
         ...
 
     def raise_alerts(self, alerts: Sequence[AlertRow]) -> list[AlertRow]:
-        """Stores new alerts; one whose `open_key` is held by an unresolved alert is skipped. Returns the
-        stored ones, with their ids."""
+        """Stores new alerts; one whose `open_key` is held by an unresolved alert is skipped (a resolved
+        one, without `open_key`, is always stored). Returns the stored ones, with their ids."""
         ...
 
     def resolve_open_alerts(

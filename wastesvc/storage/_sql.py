@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +29,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from wastesvc.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
-from wastesvc.storage._interface import IngestTarget, InsertOutcome, Page, ReadingInsert, ResourceRow
+from wastesvc.storage._interface import (
+    CollectionFilter,
+    IngestTarget,
+    InsertOutcome,
+    Page,
+    ReadingInsert,
+    ResourceRow,
+)
 from wastesvc.storage._migrate import upgrade
 from wastesvc.storage._tables import (
     AlertRow,
@@ -39,6 +46,7 @@ from wastesvc.storage._tables import (
     IncidentRow,
     ObservationRow,
     OperationRow,
+    PendingAssessmentRow,
     PlanRow,
     PolicyRow,
     ReadingRow,
@@ -55,6 +63,8 @@ _OBSERVATIONS: Table = ObservationRow.__table__  # type: ignore[attr-defined]
 _COLLECTIONS: Table = CollectionRow.__table__  # type: ignore[attr-defined]
 _ALERTS: Table = AlertRow.__table__  # type: ignore[attr-defined]
 _CONTAINERS: Table = ContainerRow.__table__  # type: ignore[attr-defined]
+_PENDING: Table = PendingAssessmentRow.__table__  # type: ignore[attr-defined]
+_FIRST = "first_measure_time"
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -122,16 +132,27 @@ _RECENT_SQLITE = (
 )
 
 
+def _naive(when: datetime) -> datetime:
+    """The naive UTC a table keeps (`UtcDateTime`), for statements sent to the driver directly."""
+    return when.astimezone(UTC).replace(tzinfo=None)
+
+
 def _insert_new_readings(
     session: Session, readings: Sequence[ReadingInsert], created: datetime
 ) -> set[tuple[str, str, datetime]]:
     """Stores `readings` (distinct keys) in one statement; returns the keys that were new."""
     columns: list[list[Any]] = [[getattr(r, name) for r in readings] for name in _READING_FIELDS]
     # The table keeps naive UTC (UtcDateTime).
-    columns[3] = [when.astimezone(UTC).replace(tzinfo=None) for when in columns[3]]
-    naive_created = created.astimezone(UTC).replace(tzinfo=None)
-    returned = session.connection().exec_driver_sql(_ARRAYS_INSERT, (naive_created, *columns)).all()
+    columns[3] = [_naive(when) for when in columns[3]]
+    returned = session.connection().exec_driver_sql(_ARRAYS_INSERT, (_naive(created), *columns)).all()
     return {(tenant, cid, when.replace(tzinfo=UTC)) for tenant, cid, when in returned}
+
+
+_PENDING_PG = """INSERT INTO pending_assessments (tenant, container_id, since, first_measure_time, generation)
+SELECT t, c, %s::timestamp, f, 0
+FROM unnest(%s::text[], %s::text[], %s::timestamp[]) WITH ORDINALITY AS u(t, c, f, n) ORDER BY n
+ON CONFLICT (tenant, container_id) DO UPDATE SET generation = pending_assessments.generation + 1,
+first_measure_time = least(pending_assessments.first_measure_time, excluded.first_measure_time)"""
 
 
 def _conflict(what: str) -> Aborted:
@@ -329,6 +350,7 @@ class SqlStorage:
                 _READINGS.c.tenant, _READINGS.c.container_id, _READINGS.c.measure_time
             )
             inserted = {tuple(row) for row in session.execute(statement, values).all()}
+        self._mark_pending(session, inserted, created)
         existing = self._existing_readings(session, [k for k in first if k not in inserted])
         for key, i in first.items():
             if key in inserted:
@@ -337,6 +359,41 @@ class SqlStorage:
                 same = readings[i].same_values(existing[key])
                 outcomes[i] = InsertOutcome.DUPLICATE if same else InsertOutcome.CONFLICT
         return [o for o in outcomes if o is not None]
+
+    def _mark_pending(
+        self, session: Session, inserted: Collection[tuple[str, str, datetime]], created: datetime
+    ) -> None:
+        """Records, in the readings' own transaction, that their containers wait for an assessment."""
+        first: dict[tuple[str, str], datetime] = {}
+        for tenant, container_id, when in inserted:
+            key = (tenant, container_id)
+            first[key] = min(when, first.get(key, when))
+        # Sorted: concurrent transactions lock the rows in one order, so they cannot deadlock.
+        keys = sorted(first)
+        if not keys:
+            return
+        if self._dialect == "postgresql":
+            # One statement from arrays, as the readings themselves (the generic upsert cost a third of
+            # the store).
+            arrays = ([t for t, _ in keys], [c for _, c in keys], [_naive(first[k]) for k in keys])
+            session.connection().exec_driver_sql(_PENDING_PG, (_naive(created), *arrays))
+            return
+        statement = sqlite.insert(_PENDING).values(
+            [
+                {"tenant": t, "container_id": c, "since": created, "first_measure_time": first[(t, c)]}
+                for t, c in keys
+            ]
+        )
+        pending = _PENDING.c
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["tenant", "container_id"],
+                set_={
+                    "generation": pending.generation + 1,
+                    "first_measure_time": func.min(pending.first_measure_time, statement.excluded[_FIRST]),
+                },
+            )
+        )
 
     def _existing_readings(
         self, session: Session, keys: Sequence[tuple[str, str, datetime]]
@@ -458,6 +515,65 @@ class SqlStorage:
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.execute(query).scalars().all())
 
+    # Assessments waiting ----------------------------------------------------------------------------
+
+    def claim_assessments(
+        self, limit: int, now: datetime, lease_until: datetime
+    ) -> list[PendingAssessmentRow]:
+        c = _PENDING.c
+        free = select(c.tenant, c.container_id).where(or_(c.lease_until.is_(None), c.lease_until < now))
+        # One statement, so two replicas never take the same row (PostgreSQL skips rows another holds).
+        chosen = free.order_by(c.since).limit(limit)
+        if self._dialect == "postgresql":
+            chosen = chosen.with_for_update(skip_locked=True)
+        statement = (
+            update(_PENDING)
+            .where(tuple_(c.tenant, c.container_id).in_(chosen.scalar_subquery()))
+            .values(lease_until=lease_until)
+            .returning(c.tenant, c.container_id, c.since, c.first_measure_time, c.generation)
+        )
+        with Session(self.engine) as session:
+            rows = session.execute(statement).all()
+            session.commit()
+        return sorted(
+            (
+                PendingAssessmentRow(
+                    tenant=t, container_id=cid, since=since, first_measure_time=first, generation=g
+                )
+                for t, cid, since, first, g in rows
+            ),
+            key=lambda row: (row.tenant, row.container_id),
+        )
+
+    def finish_assessments(self, assessed: Sequence[PendingAssessmentRow]) -> None:
+        if not assessed:
+            return
+        c = _PENDING.c
+        with Session(self.engine) as session:
+            # Row by row in key order, the order ingest locks them in: the two cannot deadlock.
+            for row in sorted(assessed, key=lambda r: (r.tenant, r.container_id)):
+                key = (c.tenant == row.tenant, c.container_id == row.container_id)
+                statement = delete(_PENDING).where(*key, c.generation == row.generation)
+                done: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+                if not done.rowcount:
+                    # Readings were stored meanwhile: free for the next round at once.
+                    session.execute(update(_PENDING).where(*key).values(lease_until=None))
+            session.commit()
+
+    def pending_containers(self, tenant: str, container_ids: Sequence[str] | None = None) -> set[str]:
+        c = _PENDING.c
+        query = select(c.container_id).where(c.tenant == tenant)
+        if container_ids is not None:
+            query = query.where(c.container_id.in_(list(container_ids)))
+        with self._reading() as connection:
+            return set(connection.execute(query).scalars().all())
+
+    def assessment_backlog(self) -> tuple[int, datetime | None]:
+        c = _PENDING.c
+        with self._reading() as connection:
+            count, oldest = connection.execute(select(func.count(), func.min(c.since))).one()
+        return count, oldest
+
     # Collections ----------------------------------------------------------------------------------
 
     def insert_collections(self, collections: Sequence[CollectionRow]) -> list[bool]:
@@ -504,6 +620,31 @@ class SqlStorage:
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.execute(query).scalars().all())
 
+    def list_collections_page(
+        self,
+        tenant: str,
+        container_id: str | None,
+        *,
+        where: CollectionFilter,
+        before: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[CollectionRow]:
+        when, key = col(CollectionRow.collect_time), col(CollectionRow.id)
+        conditions = [col(CollectionRow.tenant) == tenant]
+        if container_id is not None:
+            conditions.append(col(CollectionRow.container_id) == container_id)
+        if where.source is not None:
+            conditions.append(col(CollectionRow.source) == where.source)
+        if where.collected_after is not None:
+            conditions.append(when >= where.collected_after)
+        if where.collected_before is not None:
+            conditions.append(when < where.collected_before)
+        if before is not None:
+            conditions.append(or_(when < before[0], and_(when == before[0], key < before[1])))
+        query = select(CollectionRow).where(*conditions).order_by(when.desc(), key.desc()).limit(limit)
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.execute(query).scalars().all())
+
     # Alerts and incidents -------------------------------------------------------------------------
 
     def containers_with_sensors(self) -> list[tuple[str, str]]:
@@ -531,18 +672,15 @@ class SqlStorage:
             # One row at a time: executemany with RETURNING does not say which rows a conflict skipped
             # on every driver, and a batch raises a handful of new alerts at most.
             ids = {}
-            for alert in alerts:
-                if (alert.tenant, alert.open_key) in held:
+            for i, alert in enumerate(alerts):
+                # A resolved alert (no open_key) never conflicts.
+                if alert.open_key is not None and (alert.tenant, alert.open_key) in held:
                     continue
                 row = session.execute(statement, alert.model_dump(exclude={"id"})).first()
                 if row is not None:
-                    ids[(alert.tenant, row.open_key)] = row.id
+                    ids[i] = row.id
             session.commit()
-        return [
-            a.model_copy(update={"id": ids[(a.tenant, a.open_key)]})
-            for a in alerts
-            if (a.tenant, a.open_key) in ids
-        ]
+        return [a.model_copy(update={"id": ids[i]}) for i, a in enumerate(alerts) if i in ids]
 
     def resolve_open_alerts(
         self, tenant: str, open_keys: Sequence[str], when: datetime, actor: str

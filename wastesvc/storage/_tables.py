@@ -20,6 +20,7 @@ __all__ = [
     "IncidentRow",
     "ObservationRow",
     "OperationRow",
+    "PendingAssessmentRow",
     "PlanRow",
     "PolicyRow",
     "ReadingRow",
@@ -328,6 +329,35 @@ class ForecastRow(SQLModel, table=True):
     # The fill library's Forecast as JSON: the model read at any time (P(overflow by T), fill at T).
     body: str
     compute_time: datetime = _utc(nullable=False)
+
+
+class PendingAssessmentRow(SQLModel, table=True):
+    """A container with readings stored but not yet assessed (alerts, emptyings, forecast).
+
+    Written in the transaction that stores the readings, deleted once a round assessed them: what a crash
+    interrupts is found here after a restart, and any replica may take it.
+    """
+
+    __tablename__ = "pending_assessments"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant", "container_id"], ["containers.tenant", "containers.id"], ondelete="CASCADE"
+        ),
+        Index("ix_pending_assessments_since", "since"),
+    )
+
+    tenant: str = Field(primary_key=True)
+    container_id: str = Field(primary_key=True)
+    # The create_time of the oldest reading not yet assessed (the assessment lag), and the earliest
+    # measure_time among those readings (what is new to the assessment: an impossible reading, a
+    # condition that came and went between two rounds).
+    since: datetime = _utc(nullable=False)
+    first_measure_time: datetime = _utc(nullable=False)
+    # Bumped by every transaction storing readings of the container: a round that assessed an older
+    # generation leaves the row for the next round.
+    generation: int = 0
+    # A round holds the row until then; past it (the replica died) another round takes it.
+    lease_until: datetime | None = _utc(nullable=True)
 
 
 class PolicyRow(SQLModel, table=True):
