@@ -289,7 +289,7 @@ async def _run(uplinks: int, rate: float, devices: int, *, kills: bool, batch_ma
             print(f"cpu ms per 1000 readings (load average {os.getloadavg()[0]:.1f}): {cpu}", file=sys.stderr)
         finally:
             stack.stop()
-    return _record(rows, uplinks, killed)
+    return _record(rows, uplinks, killed) | {"offered_per_s": rate}
 
 
 def _record(rows: list[tuple[str, str, str]], published: int, kills: int) -> dict[str, Any]:
@@ -325,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the undisturbed and the killed run; print and save their records."""
     parser = argparse.ArgumentParser(prog="python -m bench.ingest_lorawan", description=__doc__)
     parser.add_argument("--uplinks", type=int, default=100_000, help="uplinks published per run")
-    parser.add_argument("--rate", type=float, default=5_000, help="publishing rate, uplinks per second")
+    parser.add_argument("--rate", type=float, default=6_000, help="publishing rate, uplinks per second")
     parser.add_argument("--devices", type=int, default=2_000, help="sensors (one container each)")
     parser.add_argument("--batch-max", type=int, default=2_000, help="the adapter's batch_max")
     parser.add_argument("--only", choices=["clean", "kills"], help="run only one of the two runs")
