@@ -29,9 +29,9 @@ from wastesvc.v1 import (
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def _today() -> date_pb2.Date:
-    today = datetime.now(PARIS).date()
-    return date_pb2.Date(year=today.year, month=today.month, day=today.day)
+def _today(days_ahead: int = 0) -> date_pb2.Date:
+    day = datetime.now(PARIS).date() + timedelta(days=days_ahead)
+    return date_pb2.Date(year=day.year, month=day.month, day=day.day)
 
 
 async def _seed(api: Api, count: int = 24) -> dict[str, float]:
@@ -107,10 +107,10 @@ FULL = 0.7
 
 
 async def _optimize(
-    api: Api, seconds: int = 2, *, fill_threshold: float | None = FULL
+    api: Api, seconds: int = 2, *, fill_threshold: float | None = FULL, days_ahead: int = 0
 ) -> operations_pb2.Operation:
-    """Plans today; `fill_threshold=None` leaves the choice to the selection policy alone."""
-    request = planning_pb2.OptimizeRoutesRequest(parent=TENANT, service_date=_today())
+    """Plans today, or `days_ahead` later; `fill_threshold=None` leaves the choice to the selection policy."""
+    request = planning_pb2.OptimizeRoutesRequest(parent=TENANT, service_date=_today(days_ahead))
     request.options.time_limit.FromSeconds(seconds)
     if fill_threshold is not None:
         request.options.fill_threshold = fill_threshold
