@@ -108,7 +108,7 @@ async def test_commune_override_changes_the_plan(api: Api) -> None:
     patch.commune_overrides.add(commune_code="02003", parameters=policies_pb2.PolicyParameters(min_fill=0.1))
     await _stub(api).UpdateSelectionPolicy(_update(patch, "commune_overrides"))
 
-    plan = await _plan(api)
+    plan = await _plan(api, days_ahead=1)
     reasons = _reasons(plan)
     skipped = {s.container.rsplit("/", 1)[1] for s in plan.skipped}
 
