@@ -494,6 +494,24 @@ VEHICLES: list[Json] = [
         "note": "Narrow town-centre streets and biowaste bins; 5 m³ × 1.5 (biowaste); payload usually binds.",
     },
     {
+        "id": "BOM-05",
+        "name": "BOM 19 t 4×2 avec grue (emballages)",
+        "plate": "GS-107-EM",
+        "streams": ["packaging"],
+        "lifts": ["crane"],
+        "body_l": 16000,
+        "capacity_kg": 7000,
+        "depot_id": "DEPOT-GS",
+        "shift": {"start": "06:00", "end": "13:30"},
+        "pause": {"earliest_start": "09:00", "latest_start": "10:30", "duration_s": 1800},
+        "cost_per_km": 1.3,
+        "cost_per_hour": 40.0,
+        "co2_kg_per_km": 1.3,
+        "daily_cap_l": None,
+        "note": "Added with the calibration: packaging is the largest stream by volume (about 110 m³ "
+        "of loose packaging a day), more than BOM-03 alone can lift; packaging only, so 16 m³ × 4.0.",
+    },
+    {
         "id": "BOM-04",
         "name": "BOM 26 t bi-compartimentée (ordures ménagères, biodéchets)",
         "plate": "GS-106-BI",
@@ -523,9 +541,72 @@ PLANNING: Json = {
     "solver_time_limit_s": 20,
 }
 
-# Inhabitants per sensor-equipped collective container, per stream (brief's rough rules, residual slightly
-# denser so the total lands in the 700–900 range the brief expects).
-INHABITANTS_PER_CONTAINER = {"glass": 400, "paper": 600, "packaging": 500, "residual": 170, "biowaste": 800}
+URL_OPTIGEDE = (
+    "https://www.optigede.ademe.fr/fiche/"
+    "connaissance-du-gisement-et-de-la-composition-des-ordures-menageres-residuelles-travers-la"
+)
+URL_MODECOM = "https://presse.ademe.fr/2021/03/modecom-2017-ce-que-revelent-les-poubelles-des-francais.html"
+URL_INSEE_SOISSONS = "https://www.insee.fr/fr/statistiques/2008604?geo=COM-02722"
+
+# What each resident deposits per year, whatever the container (kg per inhabitant per year). Only residual
+# waste has a regional figure; the three dry streams split ADEME's national 80 kg (assumed split).
+DEPOSITS: list[Json] = [
+    {
+        "stream": "residual",
+        "kg_per_inhabitant_year": 224,
+        "status": "cited",
+        "source": "Valor'Aisne departmental characterisation (ADEME OPTIGEDE): sanitary textiles are "
+        "19 kg/hab./an = 8.5 % of residual waste, so 19 / 0.085 = 224 kg/hab./an. Cross-check: ADEME "
+        "MODECOM 2017 national average 254 kg/hab./an",
+        "urls": [URL_OPTIGEDE, URL_MODECOM],
+    },
+    {
+        "stream": "glass",
+        "kg_per_inhabitant_year": 30,
+        "status": "assumed",
+        "source": "share of the 80 kg/hab./an of separately collected glass, packaging and graphic paper "
+        "(ADEME MODECOM 2017, national); the split between the three streams is assumed",
+        "urls": [URL_MODECOM],
+    },
+    {
+        "stream": "packaging",
+        "kg_per_inhabitant_year": 28,
+        "status": "assumed",
+        "source": "as glass: assumed share of ADEME's national 80 kg/hab./an",
+        "urls": [URL_MODECOM],
+    },
+    {
+        "stream": "paper",
+        "kg_per_inhabitant_year": 22,
+        "status": "assumed",
+        "source": "as glass: assumed share of ADEME's national 80 kg/hab./an",
+        "urls": [URL_MODECOM],
+    },
+    {
+        "stream": "biowaste",
+        "kg_per_inhabitant_year": 25,
+        "status": "assumed",
+        "source": "per served inhabitant; ADEME MODECOM 2017 gives 19 kg/hab./an of separately collected "
+        "biowaste averaged over all inhabitants, including those without such a collection",
+        "urls": [URL_MODECOM],
+    },
+]
+
+# Commune kinds: the town, its three urban neighbours with blocks of flats, small towns, villages.
+TOWN, SUBURB, SMALL_TOWN, VILLAGE = "town", "suburb", "small_town", "village"
+# Share of a commune's residents who use the sensor-equipped drop-off containers rather than door-to-door
+# bins (not modelled). Glass, packaging and paper: bring banks for everyone. Residual and biowaste: residents
+# of blocks of flats; Soissons' 35 % is informed by INSEE's share of flats, the others are assumed.
+SERVED_SHARE: dict[str, dict[str, float]] = {
+    TOWN: {"residual": 0.35, "biowaste": 0.35, "glass": 1.0, "packaging": 1.0, "paper": 1.0},
+    SUBURB: {"residual": 0.16, "biowaste": 0.0, "glass": 1.0, "packaging": 1.0, "paper": 1.0},
+    SMALL_TOWN: {"residual": 0.10, "biowaste": 0.0, "glass": 1.0, "packaging": 1.0, "paper": 1.0},
+    VILLAGE: {"residual": 0.0, "biowaste": 0.0, "glass": 1.0, "packaging": 1.0, "paper": 1.0},
+}
+# Containers are sized so that a commune's containers of a stream fill in about this many days: residual and
+# biowaste within their weekly and twice-weekly rounds, bring banks over weeks (assumed).
+TARGET_DAYS_TO_FULL = {"residual": 6.0, "biowaste": 3.0, "packaging": 8.0, "paper": 16.0, "glass": 28.0}
+_SIZING_ROUNDS = 8
 PAV_STREAMS = ("glass", "paper", "packaging")
 SERVICE_S = {"wheeled_bin": 60, "semi_buried": 240}
 # Town centre of Soissons: market and traffic restrict stops to early morning (brief; illustrative).
@@ -620,15 +701,35 @@ def _read_communes(territory: Path, siren: str = GRANDSOISSONS_SIREN) -> list[_C
     )
 
 
-def _counts(commune: _Commune) -> dict[str, int]:
-    counts = {
-        stream: max(1, math.ceil(commune.population / per))
-        for stream, per in INHABITANTS_PER_CONTAINER.items()
-        if stream != "biowaste"
-    }
+def _kind(commune: _Commune) -> str:
     if commune.insee_code == SOISSONS:
-        counts["biowaste"] = math.ceil(commune.population / INHABITANTS_PER_CONTAINER["biowaste"])
-    return counts
+        return TOWN
+    if commune.insee_code in URBAN:
+        return SUBURB
+    return SMALL_TOWN if commune.population >= 1000 else VILLAGE
+
+
+def _daily_litres(commune: _Commune) -> dict[str, float]:
+    """Litres of loose waste a day the served residents put in the commune's containers, per stream."""
+    density = {str(s["id"]): _number(s["density_kg_per_l"]) for s in STREAMS}
+    shares = SERVED_SHARE[_kind(commune)]
+    return {
+        str(d["stream"]): commune.population
+        * shares[str(d["stream"])]
+        * _number(d["kg_per_inhabitant_year"])
+        / 365
+        / density[str(d["stream"])]
+        for d in DEPOSITS
+    }
+
+
+def _first_counts(commune: _Commune) -> dict[str, int]:
+    """A first guess at the counts, with 1 m³ per container; `_sized` corrects it on the drawn models."""
+    return {
+        stream: max(1, round(litres * TARGET_DAYS_TO_FULL[stream] / 1000))
+        for stream, litres in _daily_litres(commune).items()
+        if litres > 0
+    }
 
 
 def _site_sampler(commune: _Commune, rng: random.Random) -> _Site:
@@ -702,13 +803,46 @@ def _service_s(stream: str, kind: str, rng: random.Random) -> int:
     return SERVICE_S[kind]
 
 
-def _commune_containers(commune: _Commune) -> tuple[list[Json], list[Json]]:
+def _sized(commune: _Commune) -> tuple[list[Json], list[Json]]:
+    """The commune's isles and containers, counted so each stream fills in about its target days.
+
+    The models are drawn at random, so the counts are corrected on the drawn volumes until they settle; each
+    container then gets the stream's daily litres over the commune's volume of that stream as its fill rate
+    (deposits spread over the containers in proportion to their volume).
+    """
+    daily = _daily_litres(commune)
+    counts = _first_counts(commune)
+    for _ in range(_SIZING_ROUNDS):
+        isles, containers = _commune_containers(commune, counts)
+        volume = _volume_per_stream(containers)
+        settled = {
+            s: max(1, round(n * TARGET_DAYS_TO_FULL[s] * daily[s] / volume[s])) for s, n in counts.items()
+        }
+        if settled == counts:
+            break
+        counts = settled
+    volume = _volume_per_stream(containers)
+    for container in containers:
+        stream = str(container["stream"])
+        container["fill_rate_per_day"] = round(daily[stream] / volume[stream], 5)
+    return isles, containers
+
+
+def _volume_per_stream(containers: Sequence[Json]) -> dict[str, float]:
+    volume: dict[str, float] = {}
+    for container in containers:
+        stream = str(container["stream"])
+        volume[stream] = volume.get(stream, 0.0) + _number(container["volume_l"])
+    return volume
+
+
+def _commune_containers(commune: _Commune, counts: Mapping[str, int]) -> tuple[list[Json], list[Json]]:
     rng = random.Random(f"{SEED}:{commune.insee_code}")
     urban = commune.insee_code in URBAN
     models = {str(m["id"]): m for m in CONTAINER_MODELS}
     isles: list[Json] = []
     containers: list[Json] = []
-    for group in _isle_groups(_counts(commune), urban, rng):
+    for group in _isle_groups(dict(counts), urban, rng):
         site = _site_sampler(commune, rng)
         is_isle = len(group) > 1
         isle_id = f"ISLE-{commune.insee_code}-{len(isles) + 1:03d}" if is_isle else None
@@ -734,6 +868,8 @@ def _commune_containers(commune: _Commune) -> tuple[list[Json], list[Json]]:
                     "stream": stream,
                     "model_id": model["id"],
                     "volume_l": model["volume_l"],
+                    # Set by _sized once the commune's volumes are drawn.
+                    "fill_rate_per_day": 0.0,
                     "isle_id": isle_id,
                     "service_s": _service_s(stream, str(model["kind"]), rng),
                     "access_windows": [CENTRE_WINDOW] if restricted else [],
@@ -795,13 +931,22 @@ def _vehicles(fleet: Sequence[Json]) -> list[Json]:
     return vehicles
 
 
+def _streams(containers: Sequence[Json]) -> list[Json]:
+    """`STREAMS` with each mean fill rate replaced by its containers' mean (the forecasts' cold start)."""
+    streams: list[Json] = []
+    for stream in STREAMS:
+        rates = [_number(c["fill_rate_per_day"]) for c in containers if c["stream"] == stream["id"]]
+        streams.append({**stream, "mean_fill_rate_per_day": round(sum(rates) / len(rates), 4)})
+    return streams
+
+
 def build(territory: Path) -> Json:
     """The whole scenario document, from ``territory/communes.csv`` and the constants of this module."""
     communes = _read_communes(territory)
     isles: list[Json] = []
     containers: list[Json] = []
     for commune in communes:
-        commune_isles, commune_containers = _commune_containers(commune)
+        commune_isles, commune_containers = _sized(commune)
         isles.extend(commune_isles)
         containers.extend(commune_containers)
     return {
@@ -820,10 +965,13 @@ def build(territory: Path) -> Json:
                 "lat": c.lat,
                 "lng": c.lng,
                 "area_km2": c.area_km2,
+                "kind": _kind(c),
+                "served_share": SERVED_SHARE[_kind(c)],
             }
             for c in communes
         ],
-        "streams": STREAMS,
+        "deposits": DEPOSITS,
+        "streams": _streams(containers),
         "container_models": CONTAINER_MODELS,
         "depot": DEPOT,
         "facilities": FACILITIES,
