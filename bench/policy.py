@@ -416,7 +416,10 @@ def write_section(path: Path, text: str) -> None:
     if marker in current:
         before, _, rest = current.partition(marker)
         after = rest.split("\n## ", 1)
-        current = before + text + ("\n## " + after[1] if len(after) > 1 else "")
+        # Comment lines in the replaced section are other tools' markers (bench.report's), not its text.
+        kept = [line for line in after[0].splitlines() if line.startswith("<!--")]
+        current = before + text + "".join(f"\n{line}\n" for line in kept)
+        current += "\n## " + after[1] if len(after) > 1 else ""
     else:
         current = current.rstrip("\n") + "\n\n" + text
     path.write_text(current, encoding="utf-8")

@@ -63,15 +63,21 @@ def test_simulated_deposits_give_back_the_cited_kg_per_inhabitant() -> None:
 
 
 def test_report_section_is_replaced_not_duplicated(tmp_path: Path) -> None:
-    """Writing the section twice leaves one copy, and the sections around it untouched."""
+    """Writing the section twice leaves one copy, and the sections around it untouched; bench.report's
+    marker at the end of a replaced section stays where it was."""
     report = tmp_path / "BENCHMARKS.md"
-    report.write_text("# Benchmarks\n\n## Routing\n\nkeep me\n", encoding="utf-8")
+    marker = "<!-- kept by bench.report: hand-written sections below -->"
+    sections = f"## Routing\n\nkeep me\n\n## Forecast error\n\nold\n\n{marker}\n\n## Hand\n"
+    report.write_text("# Benchmarks\n\n" + sections, encoding="utf-8")
 
     write_section(report, "## Selection policies (`make bench-policy`)\n\nfirst\n")
     write_section(report, "## Selection policies (`make bench-policy`)\n\nsecond\n")
+    write_section(report, "## Forecast error (`make bench-policy`)\n\nnew\n")
 
     text = report.read_text(encoding="utf-8")
     assert text.count("## Selection policies") == 1
     assert "second" in text
     assert "first" not in text
     assert "keep me" in text
+    assert "old" not in text
+    assert f"\n\nnew\n\n{marker}\n\n## Hand\n" in text
