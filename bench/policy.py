@@ -194,10 +194,12 @@ def _boxes(scenario: Scenario, rows: Sequence[ContainerRow], seed: int, days: in
     start_s = _warm_start()
     end_s = to_epoch(datetime.combine(START + timedelta(days=days + 1), time(0), tzinfo=PARIS))
     boxes = []
+    calibrated = {c.id: c.fill_rate_per_day for c in scenario.containers}
     for row in rows:
         rng = np.random.default_rng([seed, zlib.crc32(row.id.encode())])
         stream = scenario.stream(row.stream)
-        rate = stream.mean_fill_rate_per_day * float(rng.lognormal(0.0, RATE_SPREAD))
+        # A spread of mean 1 around the calibrated rate keeps the scenario's kg per inhabitant.
+        rate = calibrated[row.id] * float(rng.lognormal(-(RATE_SPREAD**2) / 2, RATE_SPREAD))
         profile = DepositProfile(rate_per_day=rate, weekday_factors=stream.weekday_factors)
         times, sizes = deposits(rng, profile, start_s, end_s)
         # Somewhere in its cycle when the warm-up starts.
@@ -414,7 +416,10 @@ def write_section(path: Path, text: str) -> None:
     if marker in current:
         before, _, rest = current.partition(marker)
         after = rest.split("\n## ", 1)
-        current = before + text + ("\n## " + after[1] if len(after) > 1 else "")
+        # Comment lines in the replaced section are other tools' markers (bench.report's), not its text.
+        kept = [line for line in after[0].splitlines() if line.startswith("<!--")]
+        current = before + text + "".join(f"\n{line}\n" for line in kept)
+        current += "\n## " + after[1] if len(after) > 1 else ""
     else:
         current = current.rstrip("\n") + "\n\n" + text
     path.write_text(current, encoding="utf-8")
