@@ -172,3 +172,10 @@ def test_rejects_bad_arguments(small: Scenario) -> None:
         simulate_readings(small, START, 0)
     with pytest.raises(ValueError, match="readings_per_day"):
         simulate_readings(small, START, 1, readings_per_day=0)
+
+
+def test_a_period_ending_just_after_local_midnight(small: Scenario) -> None:
+    """Readings in the last hour may fall on the next local day (run at 00:30 Paris): they still simulate."""
+    start = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
+    readings = simulate_readings(small, start, 1, readings_per_day=96)
+    assert max(r.measure_time for r in readings) > datetime(2026, 12, 1, 23, 0, tzinfo=UTC)

@@ -143,7 +143,8 @@ def _calendar(origin: datetime, days: int, tz: ZoneInfo) -> _Calendar:
         hour=tuple(t.hour for t in local),
         day_index=tuple((t.date() - first_day).days for t in local),
         first_day=first_day,
-        days=(local[-1].date() - first_day).days + 1,
+        # Through the end instant: a reading in the last hour may fall after local midnight.
+        days=((origin + timedelta(hours=hours)).astimezone(tz).date() - first_day).days + 1,
     )
 
 
