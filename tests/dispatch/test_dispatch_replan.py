@@ -125,7 +125,8 @@ async def test_replanned_problem_is_solved_feasibly_as_routing_check_sees_it(api
     data = replanner.read_input(plan.name, _request(plan, busy))
     replanned = build_replan(data, 2.0)
     problem = replanned.built.problem
-    assert [v.id for v in problem.vehicles] == ["gru-02"]
+    # The busier truck, which breaks down, may be either of the two: the other one is left.
+    assert [v.id for v in problem.vehicles] == sorted({"gru-01", "gru-02"} - {busy.vehicle.rsplit("/", 1)[1]})
     assert "verre-urgent" in {s.id for s in problem.stops}
     assert not set(done) & {s.id for s in problem.stops}
     solution = routing.solve(problem, replanned.options)
