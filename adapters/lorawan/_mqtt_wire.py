@@ -13,6 +13,7 @@ from dataclasses import dataclass
 __all__ = [
     "CONNACK",
     "DISCONNECT",
+    "PINGRESP",
     "PUBLISH",
     "SUBACK",
     "Packet",
@@ -28,7 +29,7 @@ __all__ = [
     "subscribe",
 ]
 
-CONNACK, PUBLISH, SUBACK, DISCONNECT = 2, 3, 9, 14
+CONNACK, PUBLISH, SUBACK, PINGRESP, DISCONNECT = 2, 3, 9, 13, 14
 
 # MQTT 5 property identifiers.
 _SESSION_EXPIRY = 0x11

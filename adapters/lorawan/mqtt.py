@@ -30,6 +30,7 @@ _log = logging.getLogger("adapters.lorawan.mqtt")
 
 # Batches being stored at once.
 _PIPELINE = 2
+_FLUSH_TIMEOUT_S = 2.0
 
 # Topic filters that say which network server's format a message is in.
 TTS_TOPIC = "v3/+/devices/+/up"
@@ -119,6 +120,7 @@ class _Connection:
     writer: asyncio.StreamWriter
     inbox: deque[_Delivery] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    pong: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class MqttSubscriber:
@@ -192,6 +194,8 @@ class MqttSubscriber:
             pinger = asyncio.create_task(self._ping(writer))
             try:
                 await self._work(connection, receiver, stop)
+                pinger.cancel()
+                await self._flush(connection, receiver)
             finally:
                 pinger.cancel()
                 receiver.cancel()
@@ -233,11 +237,27 @@ class MqttSubscriber:
                     )
                 _log.info("subscribed to %s", ", ".join(self._settings.topics))
                 self.subscribed.set()
+            elif packet.kind == wire.PINGRESP:
+                connection.pong.set()
             elif packet.kind == wire.DISCONNECT:
                 reason = f" (reason 0x{packet.body[0]:02x})" if packet.body else ""
                 raise _ConnectionLost(f"the broker disconnected{reason}")
         if connection.inbox:
             connection.ready.set()
+
+    async def _flush(self, connection: _Connection, receiver: asyncio.Task[None]) -> None:
+        """Before a clean disconnect, wait until the broker has read the last acknowledgements.
+
+        A broker handles a connection's packets in order, so its answer to a PINGREQ sent after the
+        PUBACKs means they were processed; without it a closing socket can lose them and the next
+        session receives those uplinks again. Bounded: the broker may be gone.
+        """
+        if receiver.done():
+            return
+        connection.pong.clear()
+        connection.writer.write(wire.pingreq())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(connection.pong.wait(), timeout=_FLUSH_TIMEOUT_S)
 
     async def _ping(self, writer: asyncio.StreamWriter) -> None:
         while True:
