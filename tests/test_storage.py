@@ -130,6 +130,22 @@ def test_readings_are_idempotent_and_conflicts_are_told(storage: SqlStorage) -> 
     assert storage.list_readings(T, "c0", before=None, limit=100) == []
 
 
+def test_a_batch_ending_in_a_duplicate_stores_the_rest_once(storage: SqlStorage) -> None:
+    """A duplicate found after new readings of the same batch were written (SQLite's all-new attempt
+    fails on its last row) leaves them stored once, with the batch's create_time, and finds the
+    re-delivery; the same readings again are all duplicates."""
+    storage.create(_container("c0"))
+    storage.insert_readings([_reading("c0", 99, 0.4)])
+    batch = [*(_reading("c0", m, m / 100) for m in range(5)), _reading("c0", 99, 0.4)]
+    outcomes, created = storage.insert_readings(batch)
+    assert outcomes == [*[InsertOutcome.STORED] * 5, InsertOutcome.DUPLICATE]
+    stored = storage.list_readings(T, "c0", before=None, limit=10)
+    assert [(r.measure_time, r.fill) for r in stored] == [(r.measure_time, r.fill) for r in batch[::-1]]
+    assert {r.create_time for r in stored[1:]} == {created}
+    outcomes, _ = storage.insert_readings(batch)
+    assert outcomes == [InsertOutcome.DUPLICATE] * 6
+
+
 def test_times_are_utc_whatever_the_zone_given(storage: SqlStorage) -> None:
     """12:00+02:00 is stored and read back as 10:00 UTC (SQLite would otherwise drop the zone)."""
     storage.create(_container("c0"))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -100,25 +100,30 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-_READING_FIELDS = tuple(f.name for f in fields(ReadingInsert))
+_READING_FIELDS = ReadingInsert._fields
 _READING_COLUMNS = (*_READING_FIELDS, "create_time")
-
-
-def _reading_values(reading: ReadingInsert) -> dict[str, Any]:
-    # dataclasses.asdict deep-copies every value: it was most of the time of a batch insert.
-    return {name: getattr(reading, name) for name in _READING_FIELDS}
-
-
-# PostgreSQL batches are one INSERT … SELECT FROM unnest(arrays) … ON CONFLICT DO NOTHING: one statement
-# and one round trip whatever the batch size, each column sent as one binary array (no per-row statement
-# parameters, no staging table), with the same idempotency as the executemany path.
-_UNNEST_TYPES = ["text", "text", "text", "timestamp", "float8", "int4", "float8", "float8", "bool", "text"]
 _COLUMN_LIST = ", ".join(_READING_COLUMNS)
-_ARRAYS_INSERT = (
-    f"INSERT INTO readings ({_COLUMN_LIST}) SELECT *, %s::timestamp FROM unnest("
-    + ", ".join(f"%s::{t}[]" for t in _UNNEST_TYPES)
-    + ") ON CONFLICT DO NOTHING RETURNING tenant, container_id, measure_time"
+
+# PostgreSQL batches are copied (binary COPY, the rows as they are) into a temporary table of the
+# connection, then moved into the readings in one INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING: no
+# per-row statement parameters, and the same idempotency and per-reading outcomes as before. The staging
+# table empties itself at each commit; created once per connection (IF NOT EXISTS).
+_STAGE_TYPES = ("text", "text", "text", "timestamptz", "float8", "int4", "float8", "float8", "bool", "text")
+_STAGE_CREATE = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS readings_in ("
+    + ", ".join(f"{name} {kind}" for name, kind in zip(_READING_FIELDS, _STAGE_TYPES, strict=True))
+    + ") ON COMMIT DELETE ROWS"
 )
+_STAGE_COPY = "COPY readings_in FROM STDIN (FORMAT BINARY)"
+_STAGE_MOVE = (
+    f"INSERT INTO readings ({_COLUMN_LIST}) SELECT "
+    + ", ".join("measure_time AT TIME ZONE 'UTC'" if f == "measure_time" else f for f in _READING_FIELDS)
+    + ", %s::timestamp FROM readings_in ON CONFLICT DO NOTHING RETURNING tenant, container_id, measure_time"
+)
+
+# SQLite's common case, a batch of readings all new: one executemany of plain rows in a savepoint; a
+# duplicate or a conflict makes it fail and the batch goes the way that finds them (ON CONFLICT RETURNING).
+_SQLITE_INSERT = f"INSERT INTO readings ({_COLUMN_LIST}) VALUES ({', '.join('?' for _ in _READING_COLUMNS)})"
 
 _READING_LIST = ", ".join(_READING_FIELDS)
 _RECENT_PG = f"""SELECT r.* FROM unnest(%(ids)s::text[]) AS c(id) CROSS JOIN LATERAL (
@@ -137,15 +142,45 @@ def _naive(when: datetime) -> datetime:
     return when.astimezone(UTC).replace(tzinfo=None)
 
 
-def _insert_new_readings(
+def _sqlite_time(when: datetime) -> str:
+    """The text SQLAlchemy's DateTime keeps in SQLite for `when` (naive UTC, microseconds always), so
+    rows written here and through SQLAlchemy compare equal in the unique key."""
+    return _naive(when).isoformat(sep=" ", timespec="microseconds")
+
+
+def _copy_new_readings(
     session: Session, readings: Sequence[ReadingInsert], created: datetime
 ) -> set[tuple[str, str, datetime]]:
-    """Stores `readings` (distinct keys) in one statement; returns the keys that were new."""
-    columns: list[list[Any]] = [[getattr(r, name) for r in readings] for name in _READING_FIELDS]
-    # The table keeps naive UTC (UtcDateTime).
-    columns[3] = [_naive(when) for when in columns[3]]
-    returned = session.connection().exec_driver_sql(_ARRAYS_INSERT, (_naive(created), *columns)).all()
+    """Stores `readings` (distinct keys) through the staging table; returns the keys that were new."""
+    connection = session.connection()
+    connection.exec_driver_sql(_STAGE_CREATE)
+    cursor: Any = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(_STAGE_COPY) as copy:
+        copy.set_types(_STAGE_TYPES)
+        for reading in readings:
+            copy.write_row(reading)
+    returned = connection.exec_driver_sql(_STAGE_MOVE, (_naive(created),)).all()
     return {(tenant, cid, when.replace(tzinfo=UTC)) for tenant, cid, when in returned}
+
+
+def _all_new_sqlite(session: Session, readings: Sequence[ReadingInsert], created: datetime) -> bool:
+    """Stores `readings` (distinct keys) when none of them is stored yet, else stores nothing; True when
+    stored."""
+    sqlite_connection: Any = session.connection().connection.driver_connection
+    stamp = _sqlite_time(created)
+    rows = [(*r[:3], _sqlite_time(r.measure_time), *r[4:], stamp) for r in readings]
+    # The savepoint must sit inside the transaction: opened alone, its RELEASE would commit.
+    if not sqlite_connection.in_transaction:
+        sqlite_connection.execute("BEGIN")
+    sqlite_connection.execute("SAVEPOINT new_readings")
+    try:
+        sqlite_connection.executemany(_SQLITE_INSERT, rows)
+    except sqlite3.IntegrityError:
+        sqlite_connection.execute("ROLLBACK TO new_readings")
+        return False
+    finally:
+        sqlite_connection.execute("RELEASE new_readings")
+    return True
 
 
 _PENDING_PG = """INSERT INTO pending_assessments (tenant, container_id, since, first_measure_time, generation)
@@ -341,11 +376,13 @@ class SqlStorage:
                 first[key] = i
         fresh = [readings[i] for i in first.values()]
         if self._dialect == "postgresql":
-            inserted = _insert_new_readings(session, fresh, created)
+            inserted = _copy_new_readings(session, fresh, created)
+        elif _all_new_sqlite(session, fresh, created):
+            inserted = set(first)
         else:
             # Core executemany with ON CONFLICT DO NOTHING: per-row ORM inserts are ~15× slower
             # (REFERENCE §4), and the unique (tenant, container, time) key makes re-delivery a no-op.
-            values = [{**_reading_values(r), "create_time": created} for r in fresh]
+            values = [{**r._asdict(), "create_time": created} for r in fresh]
             statement = self._insert_ignore(_READINGS).returning(
                 _READINGS.c.tenant, _READINGS.c.container_id, _READINGS.c.measure_time
             )
@@ -402,7 +439,7 @@ class SqlStorage:
             return {}
         table = _READINGS
         clause = tuple_(table.c.tenant, table.c.container_id, table.c.measure_time).in_(list(keys))
-        columns = [table.c[f.name] for f in fields(ReadingInsert)]
+        columns = [table.c[name] for name in _READING_FIELDS]
         rows = session.execute(select(*columns).where(clause)).all()
         return {(r.tenant, r.container_id, r.measure_time): ReadingInsert(*r) for r in rows}
 
