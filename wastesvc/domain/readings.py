@@ -46,7 +46,11 @@ def fill_from_distance(empty_distance_mm: int, full_distance_mm: int, distance_m
 
 
 def reading_id(measure_time: datetime) -> str:
-    return measure_time.strftime("%Y%m%dT%H%M%S.") + f"{measure_time.microsecond // 1000:03d}Z"
+    t = measure_time  # formatted field by field: strftime was the largest cost of a batch's response
+    return (
+        f"{t.year:04d}{t.month:02d}{t.day:02d}T{t.hour:02d}{t.minute:02d}{t.second:02d}."
+        f"{t.microsecond // 1000:03d}Z"
+    )
 
 
 def reading_name(tenant: str, container_id: str, measure_time: datetime) -> str:

@@ -64,7 +64,6 @@ _COLLECTIONS: Table = CollectionRow.__table__  # type: ignore[attr-defined]
 _ALERTS: Table = AlertRow.__table__  # type: ignore[attr-defined]
 _CONTAINERS: Table = ContainerRow.__table__  # type: ignore[attr-defined]
 _PENDING: Table = PendingAssessmentRow.__table__  # type: ignore[attr-defined]
-_FIRST = "first_measure_time"
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -145,7 +144,11 @@ def _naive(when: datetime) -> datetime:
 def _sqlite_time(when: datetime) -> str:
     """The text SQLAlchemy's DateTime keeps in SQLite for `when` (naive UTC, microseconds always), so
     rows written here and through SQLAlchemy compare equal in the unique key."""
-    return _naive(when).isoformat(sep=" ", timespec="microseconds")
+    if when.tzinfo is not UTC:
+        if when.tzinfo is None:  # as `UtcDateTime` refuses it
+            raise ValueError("naive datetime reached storage; the service works in aware UTC")
+        when = when.astimezone(UTC)
+    return when.isoformat(sep=" ", timespec="microseconds")[:26]  # without "+00:00"
 
 
 def _copy_new_readings(
@@ -188,6 +191,12 @@ SELECT t, c, %s::timestamp, f, 0
 FROM unnest(%s::text[], %s::text[], %s::timestamp[]) WITH ORDINALITY AS u(t, c, f, n) ORDER BY n
 ON CONFLICT (tenant, container_id) DO UPDATE SET generation = pending_assessments.generation + 1,
 first_measure_time = least(pending_assessments.first_measure_time, excluded.first_measure_time)"""
+
+
+_PENDING_SQLITE = """INSERT INTO pending_assessments
+(tenant, container_id, since, first_measure_time, generation) VALUES (?, ?, ?, ?, 0)
+ON CONFLICT (tenant, container_id) DO UPDATE SET generation = pending_assessments.generation + 1,
+first_measure_time = min(pending_assessments.first_measure_time, excluded.first_measure_time)"""
 
 
 def _conflict(what: str) -> Aborted:
@@ -415,21 +424,12 @@ class SqlStorage:
             arrays = ([t for t, _ in keys], [c for _, c in keys], [_naive(first[k]) for k in keys])
             session.connection().exec_driver_sql(_PENDING_PG, (_naive(created), *arrays))
             return
-        statement = sqlite.insert(_PENDING).values(
-            [
-                {"tenant": t, "container_id": c, "since": created, "first_measure_time": first[(t, c)]}
-                for t, c in keys
-            ]
-        )
-        pending = _PENDING.c
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["tenant", "container_id"],
-                set_={
-                    "generation": pending.generation + 1,
-                    "first_measure_time": func.min(pending.first_measure_time, statement.excluded[_FIRST]),
-                },
-            )
+        # Plain rows to the driver, as the readings: compiling a multi-row statement cost more than
+        # running it.
+        since = _sqlite_time(created)
+        sqlite_connection: Any = session.connection().connection.driver_connection
+        sqlite_connection.executemany(
+            _PENDING_SQLITE, [(t, c, since, _sqlite_time(first[(t, c)])) for t, c in keys]
         )
 
     def _existing_readings(
