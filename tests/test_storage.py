@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
+from sqlmodel import Session
 
-from wastesvc.errors import AlreadyExists, NotFound
+from wastesvc.errors import Aborted, AlreadyExists, NotFound
 from wastesvc.storage import (
     CollectionRow,
     ContainerRow,
@@ -128,6 +131,29 @@ def test_readings_are_idempotent_and_conflicts_are_told(storage: SqlStorage) -> 
     assert len(storage.readings_since(T, NOW + timedelta(minutes=5))) == 6
     storage.delete(ContainerRow, T, "c0")
     assert storage.list_readings(T, "c0", before=None, limit=100) == []
+
+
+def test_a_container_deleted_during_ingest_takes_its_new_readings(storage: SqlStorage) -> None:
+    """Readings have no foreign key (migration 0007): a container deleted while a batch of its readings is
+    being stored waits for that batch, then goes with every reading, none left behind; a batch for a
+    container already gone is refused (Aborted) and stores nothing."""
+    storage.create(_container("c0"))
+    session = Session(storage.engine)
+    storage._store_readings(session, [_reading("c0", m, 0.5) for m in range(3)])
+    deleting = threading.Thread(target=storage.delete, args=(ContainerRow, T, "c0"))
+    deleting.start()
+    deleting.join(timeout=1.0)
+    assert deleting.is_alive()  # waits for the readings' transaction
+    session.commit()
+    session.close()
+    deleting.join(timeout=30)
+    assert not deleting.is_alive()
+    assert storage.get(ContainerRow, T, "c0") is None
+    with storage.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM readings")).scalar_one() == 0
+        with pytest.raises(Aborted):
+            storage.insert_readings([_reading("c0", 9, 0.5)])
+        assert connection.execute(text("SELECT count(*) FROM readings")).scalar_one() == 0
 
 
 def test_a_batch_ending_in_a_duplicate_stores_the_rest_once(storage: SqlStorage) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
@@ -199,6 +200,15 @@ ON CONFLICT (tenant, container_id) DO UPDATE SET generation = pending_assessment
 first_measure_time = min(pending_assessments.first_measure_time, excluded.first_measure_time)"""
 
 
+# The containers of a batch's new readings that exist, by their keys as two arrays.
+_CONTAINERS_PG = """SELECT c.tenant, c.id FROM containers AS c
+JOIN unnest(%s::text[], %s::text[]) AS k(tenant, id) ON c.tenant = k.tenant AND c.id = k.id
+FOR KEY SHARE OF c"""
+_CONTAINERS_SQLITE = """SELECT c.tenant, c.id FROM containers AS c
+JOIN (SELECT t.value AS tenant, i.value AS id FROM json_each(?) AS t JOIN json_each(?) AS i ON t.key = i.key)
+AS k ON c.tenant = k.tenant AND c.id = k.id"""
+
+
 def _conflict(what: str) -> Aborted:
     return Aborted(f"a concurrent change conflicted with this write of {what}; retry the call")
 
@@ -308,16 +318,20 @@ class SqlStorage:
 
     def delete(self, kind: type[ResourceRow], tenant: str, row_id: str) -> bool:
         with Session(self.engine) as session:
-            if kind is ContainerRow:
-                # Explicit, because SQLite only cascades when foreign keys are on for the connection.
-                for child in (ReadingRow, CollectionRow):
-                    session.execute(
-                        delete(child).where(col(child.tenant) == tenant, col(child.container_id) == row_id)
-                    )
             statement = delete(kind).where(col(kind.tenant) == tenant, col(kind.id) == row_id)
             try:
                 result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
                 deleted = result.rowcount
+                if kind is ContainerRow:
+                    # After the container: its deletion waited for any ingest holding it (readings have
+                    # no foreign key, see `_check_containers`), so this statement sees their readings.
+                    # Collections too, because SQLite only cascades when foreign keys are on.
+                    for child in (ReadingRow, CollectionRow):
+                        session.execute(
+                            delete(child).where(
+                                col(child.tenant) == tenant, col(child.container_id) == row_id
+                            )
+                        )
                 session.commit()
             except IntegrityError as exc:
                 # A row referencing this one was created meanwhile (a vehicle on a depot being deleted).
@@ -396,6 +410,7 @@ class SqlStorage:
                 _READINGS.c.tenant, _READINGS.c.container_id, _READINGS.c.measure_time
             )
             inserted = {tuple(row) for row in session.execute(statement, values).all()}
+        self._check_containers(session, inserted)
         self._mark_pending(session, inserted, created)
         existing = self._existing_readings(session, [k for k in first if k not in inserted])
         for key, i in first.items():
@@ -405,6 +420,26 @@ class SqlStorage:
                 same = readings[i].same_values(existing[key])
                 outcomes[i] = InsertOutcome.DUPLICATE if same else InsertOutcome.CONFLICT
         return [o for o in outcomes if o is not None]
+
+    def _check_containers(self, session: Session, inserted: Collection[tuple[str, str, datetime]]) -> None:
+        """Raises Aborted when a container of the new readings no longer exists (deleted while they came
+        in): the readings table has no foreign key, so this one statement per batch, in the readings'
+        transaction, is what keeps every reading with its container. On PostgreSQL the rows are locked
+        (FOR KEY SHARE) until the commit: a deletion waits, then deletes the readings with the container.
+        SQLite runs one writer at a time, and this transaction already writes."""
+        keys = sorted({(tenant, container_id) for tenant, container_id, _ in inserted})
+        if not keys:
+            return
+        if self._dialect == "postgresql":
+            arrays = ([t for t, _ in keys], [c for _, c in keys])
+            found = session.connection().exec_driver_sql(_CONTAINERS_PG, arrays).all()
+        else:
+            sqlite_connection: Any = session.connection().connection.driver_connection
+            found = sqlite_connection.execute(
+                _CONTAINERS_SQLITE, (json.dumps([t for t, _ in keys]), json.dumps([c for _, c in keys]))
+            ).fetchall()
+        if len(found) != len(keys):
+            raise _conflict("readings")
 
     def _mark_pending(
         self, session: Session, inserted: Collection[tuple[str, str, datetime]], created: datetime
