@@ -204,9 +204,8 @@ first_measure_time = min(pending_assessments.first_measure_time, excluded.first_
 _CONTAINERS_PG = """SELECT c.tenant, c.id FROM containers AS c
 JOIN unnest(%s::text[], %s::text[]) AS k(tenant, id) ON c.tenant = k.tenant AND c.id = k.id
 FOR KEY SHARE OF c"""
-_CONTAINERS_SQLITE = """SELECT c.tenant, c.id FROM containers AS c
-JOIN (SELECT t.value AS tenant, i.value AS id FROM json_each(?) AS t JOIN json_each(?) AS i ON t.key = i.key)
-AS k ON c.tenant = k.tenant AND c.id = k.id"""
+# Per tenant on SQLite: a join of two json_each lists was planned as a scan of the lists per container.
+_CONTAINERS_SQLITE = "SELECT id FROM containers WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))"
 
 
 def _conflict(what: str) -> Aborted:
@@ -435,9 +434,10 @@ class SqlStorage:
             found = session.connection().exec_driver_sql(_CONTAINERS_PG, arrays).all()
         else:
             sqlite_connection: Any = session.connection().connection.driver_connection
-            found = sqlite_connection.execute(
-                _CONTAINERS_SQLITE, (json.dumps([t for t, _ in keys]), json.dumps([c for _, c in keys]))
-            ).fetchall()
+            found = []
+            for tenant in sorted({t for t, _ in keys}):
+                ids = json.dumps([c for t, c in keys if t == tenant])
+                found += sqlite_connection.execute(_CONTAINERS_SQLITE, (tenant, ids)).fetchall()
         if len(found) != len(keys):
             raise _conflict("readings")
 
