@@ -133,6 +133,25 @@ def test_readings_are_idempotent_and_conflicts_are_told(storage: SqlStorage) -> 
     assert storage.list_readings(T, "c0", before=None, limit=100) == []
 
 
+def test_large_and_small_batches_store_alike(storage: SqlStorage) -> None:
+    """A batch large enough for PostgreSQL's staging table (COPY) and a small one (column arrays) store
+    the same readings and find the same re-deliveries and conflicts."""
+    storage.create(_container("c0"))
+    storage.create(_container("c1"))
+    large = [_reading("c0", m, (m % 100) / 100) for m in range(300)]
+    small = [_reading("c1", m, (m % 100) / 100) for m in range(3)]
+    for batch in (large, small):
+        outcomes, created = storage.insert_readings(batch)
+        assert outcomes == [InsertOutcome.STORED] * len(batch)
+        again = [*batch, _reading(batch[0].container_id, 1, 0.77)]
+        outcomes, _ = storage.insert_readings(again)
+        assert outcomes == [InsertOutcome.DUPLICATE] * len(batch) + [InsertOutcome.CONFLICT]
+        stored = storage.list_readings(T, batch[0].container_id, before=None, limit=1000)
+        assert [(r.measure_time, r.fill, r.create_time) for r in stored] == [
+            (r.measure_time, r.fill, created) for r in batch[::-1]
+        ]
+
+
 def test_a_container_deleted_during_ingest_takes_its_new_readings(storage: SqlStorage) -> None:
     """Readings have no foreign key (migration 0007): a container deleted while a batch of its readings is
     being stored waits for that batch, then goes with every reading, none left behind; a batch for a

@@ -121,6 +121,15 @@ _STAGE_MOVE = (
     + ", %s::timestamp FROM readings_in ON CONFLICT DO NOTHING RETURNING tenant, container_id, measure_time"
 )
 
+# Small PostgreSQL batches (coalesced unary calls) are one INSERT … SELECT FROM unnest(column arrays): one
+# round trip where the staging table takes three.
+_SMALL_BATCH = 64
+_ARRAYS_INSERT = (
+    f"INSERT INTO readings ({_COLUMN_LIST}) SELECT *, %s::timestamp FROM unnest("
+    + ", ".join(f"%s::{'timestamp' if kind == 'timestamptz' else kind}[]" for kind in _STAGE_TYPES)
+    + ") ON CONFLICT DO NOTHING RETURNING tenant, container_id, measure_time"
+)
+
 # SQLite's common case, a batch of readings all new: one executemany of plain rows in a savepoint; a
 # duplicate or a conflict makes it fail and the batch goes the way that finds them (ON CONFLICT RETURNING).
 _SQLITE_INSERT = f"INSERT INTO readings ({_COLUMN_LIST}) VALUES ({', '.join('?' for _ in _READING_COLUMNS)})"
@@ -164,6 +173,16 @@ def _copy_new_readings(
         for reading in readings:
             copy.write_row(reading)
     returned = connection.exec_driver_sql(_STAGE_MOVE, (_naive(created),)).all()
+    return {(tenant, cid, when.replace(tzinfo=UTC)) for tenant, cid, when in returned}
+
+
+def _insert_from_arrays(
+    session: Session, readings: Sequence[ReadingInsert], created: datetime
+) -> set[tuple[str, str, datetime]]:
+    """Stores a few `readings` (distinct keys) in one statement; returns the keys that were new."""
+    columns: list[list[Any]] = [list(column) for column in zip(*readings, strict=True)]
+    columns[3] = [_naive(when) for when in columns[3]]  # the table keeps naive UTC
+    returned = session.connection().exec_driver_sql(_ARRAYS_INSERT, (_naive(created), *columns)).all()
     return {(tenant, cid, when.replace(tzinfo=UTC)) for tenant, cid, when in returned}
 
 
@@ -398,7 +417,8 @@ class SqlStorage:
                 first[key] = i
         fresh = [readings[i] for i in first.values()]
         if self._dialect == "postgresql":
-            inserted = _copy_new_readings(session, fresh, created)
+            store = _copy_new_readings if len(fresh) >= _SMALL_BATCH else _insert_from_arrays
+            inserted = store(session, fresh, created)
         elif _all_new_sqlite(session, fresh, created):
             inserted = set(first)
         else:
