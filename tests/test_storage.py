@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
+from sqlmodel import Session
 
-from wastesvc.errors import AlreadyExists, NotFound
+from wastesvc.errors import Aborted, AlreadyExists, NotFound
 from wastesvc.storage import (
     CollectionRow,
     ContainerRow,
@@ -128,6 +131,64 @@ def test_readings_are_idempotent_and_conflicts_are_told(storage: SqlStorage) -> 
     assert len(storage.readings_since(T, NOW + timedelta(minutes=5))) == 6
     storage.delete(ContainerRow, T, "c0")
     assert storage.list_readings(T, "c0", before=None, limit=100) == []
+
+
+def test_large_and_small_batches_store_alike(storage: SqlStorage) -> None:
+    """A batch large enough for PostgreSQL's staging table (COPY) and a small one (column arrays) store
+    the same readings and find the same re-deliveries and conflicts."""
+    storage.create(_container("c0"))
+    storage.create(_container("c1"))
+    large = [_reading("c0", m, (m % 100) / 100) for m in range(300)]
+    small = [_reading("c1", m, (m % 100) / 100) for m in range(3)]
+    for batch in (large, small):
+        outcomes, created = storage.insert_readings(batch)
+        assert outcomes == [InsertOutcome.STORED] * len(batch)
+        again = [*batch, _reading(batch[0].container_id, 1, 0.77)]
+        outcomes, _ = storage.insert_readings(again)
+        assert outcomes == [InsertOutcome.DUPLICATE] * len(batch) + [InsertOutcome.CONFLICT]
+        stored = storage.list_readings(T, batch[0].container_id, before=None, limit=1000)
+        assert [(r.measure_time, r.fill, r.create_time) for r in stored] == [
+            (r.measure_time, r.fill, created) for r in batch[::-1]
+        ]
+
+
+def test_a_container_deleted_during_ingest_takes_its_new_readings(storage: SqlStorage) -> None:
+    """Readings have no foreign key (migration 0007): a container deleted while a batch of its readings is
+    being stored waits for that batch, then goes with every reading, none left behind; a batch for a
+    container already gone is refused (Aborted) and stores nothing."""
+    storage.create(_container("c0"))
+    session = Session(storage.engine)
+    storage._store_readings(session, [_reading("c0", m, 0.5) for m in range(3)])
+    deleting = threading.Thread(target=storage.delete, args=(ContainerRow, T, "c0"))
+    deleting.start()
+    deleting.join(timeout=1.0)
+    assert deleting.is_alive()  # waits for the readings' transaction
+    session.commit()
+    session.close()
+    deleting.join(timeout=30)
+    assert not deleting.is_alive()
+    assert storage.get(ContainerRow, T, "c0") is None
+    with storage.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM readings")).scalar_one() == 0
+        with pytest.raises(Aborted):
+            storage.insert_readings([_reading("c0", 9, 0.5)])
+        assert connection.execute(text("SELECT count(*) FROM readings")).scalar_one() == 0
+
+
+def test_a_batch_ending_in_a_duplicate_stores_the_rest_once(storage: SqlStorage) -> None:
+    """A duplicate found after new readings of the same batch were written (SQLite's all-new attempt
+    fails on its last row) leaves them stored once, with the batch's create_time, and finds the
+    re-delivery; the same readings again are all duplicates."""
+    storage.create(_container("c0"))
+    storage.insert_readings([_reading("c0", 99, 0.4)])
+    batch = [*(_reading("c0", m, m / 100) for m in range(5)), _reading("c0", 99, 0.4)]
+    outcomes, created = storage.insert_readings(batch)
+    assert outcomes == [*[InsertOutcome.STORED] * 5, InsertOutcome.DUPLICATE]
+    stored = storage.list_readings(T, "c0", before=None, limit=10)
+    assert [(r.measure_time, r.fill) for r in stored] == [(r.measure_time, r.fill) for r in batch[::-1]]
+    assert {r.create_time for r in stored[1:]} == {created}
+    outcomes, _ = storage.insert_readings(batch)
+    assert outcomes == [InsertOutcome.DUPLICATE] * 6
 
 
 def test_times_are_utc_whatever_the_zone_given(storage: SqlStorage) -> None:

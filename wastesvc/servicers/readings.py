@@ -32,7 +32,6 @@ from wastesvc.servicers._base import (
     as_single_request,
     in_thread,
     now,
-    outcome_counts,
     unary,
     unary_stream_errors,
 )
@@ -43,20 +42,6 @@ from wastesvc.v1 import common_pb2, readings_pb2, readings_pb2_grpc
 __all__ = ["ReadingServicer"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
-
-
-def _result(item: ReadingInsert | ServiceError, outcome: InsertOutcome | None) -> common_pb2.ItemResult:
-    if isinstance(item, ServiceError):
-        return common_pb2.ItemResult(outcome=common_pb2.ITEM_OUTCOME_REJECTED, error=item.to_status())
-    name = reading_name(item.tenant, item.container_id, item.measure_time)
-    if outcome is InsertOutcome.CONFLICT:
-        conflict = _conflict(name)
-        return common_pb2.ItemResult(
-            outcome=common_pb2.ITEM_OUTCOME_REJECTED, name=name, error=conflict.to_status()
-        )
-    stored = outcome is InsertOutcome.STORED
-    kind = common_pb2.ITEM_OUTCOME_STORED if stored else common_pb2.ITEM_OUTCOME_DUPLICATE
-    return common_pb2.ItemResult(outcome=kind, name=name)
 
 
 def _conflict(name: str) -> AlreadyExists:
@@ -159,15 +144,10 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
                 exc.metadata["chunk_id"] = chunk.chunk_id
                 raise
             self._stored(outcomes)
-            batch = _batch_response(items, outcomes)
             # The acknowledgement is sent only after the chunk's transaction committed.
-            yield readings_pb2.StreamReadingsResponse(
-                chunk_id=chunk.chunk_id,
-                stored_count=batch.stored_count,
-                duplicate_count=batch.duplicate_count,
-                rejected_count=batch.rejected_count,
-                results=batch.results,
-            )
+            response = readings_pb2.StreamReadingsResponse(chunk_id=chunk.chunk_id)
+            _fill_response(response, items, outcomes)
+            yield response
 
     @unary
     async def ListReadings(
@@ -210,8 +190,45 @@ class ReadingServicer(readings_pb2_grpc.ReadingServiceServicer):
         return resource_name(tenant, "containers", holders[sensor])
 
 
+_Response = readings_pb2.BatchCreateReadingsResponse | readings_pb2.StreamReadingsResponse
+_STORED, _DUPLICATE, _REJECTED = (
+    common_pb2.ITEM_OUTCOME_STORED,
+    common_pb2.ITEM_OUTCOME_DUPLICATE,
+    common_pb2.ITEM_OUTCOME_REJECTED,
+)
+
+
+def _fill_response(
+    response: _Response, items: list[ReadingInsert | ServiceError], outcomes: list[InsertOutcome | None]
+) -> None:
+    """Writes the per-item results and their counts into `response` in place: no intermediate result
+    message per reading (building and then copying them was most of the response's time)."""
+    results = response.results
+    counts = {_STORED: 0, _DUPLICATE: 0, _REJECTED: 0}
+    for item, outcome in zip(items, outcomes, strict=True):
+        result = results.add()
+        if isinstance(item, ServiceError):
+            kind = _REJECTED
+            result.error.CopyFrom(item.to_status())
+        else:
+            result.name = name = reading_name(item.tenant, item.container_id, item.measure_time)
+            if outcome is InsertOutcome.STORED:
+                kind = _STORED
+            elif outcome is InsertOutcome.DUPLICATE:
+                kind = _DUPLICATE
+            else:
+                kind = _REJECTED
+                result.error.CopyFrom(_conflict(name).to_status())
+        result.outcome = kind
+        counts[kind] += 1
+    response.stored_count = counts[_STORED]
+    response.duplicate_count = counts[_DUPLICATE]
+    response.rejected_count = counts[_REJECTED]
+
+
 def _batch_response(
     items: list[ReadingInsert | ServiceError], outcomes: list[InsertOutcome | None]
 ) -> readings_pb2.BatchCreateReadingsResponse:
-    results = [_result(item, outcome) for item, outcome in zip(items, outcomes, strict=True)]
-    return readings_pb2.BatchCreateReadingsResponse(results=results, **outcome_counts(results))
+    response = readings_pb2.BatchCreateReadingsResponse()
+    _fill_response(response, items, outcomes)
+    return response

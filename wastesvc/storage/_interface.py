@@ -6,7 +6,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from wastesvc.storage._tables import (
     AlertRow,
@@ -55,9 +55,12 @@ class InsertOutcome(enum.Enum):
     CONFLICT = "conflict"  # the same key was stored before with other values
 
 
-@dataclass(frozen=True, slots=True)
-class ReadingInsert:
-    """A validated reading ready to store; (tenant, container_id, measure_time) is its key."""
+class ReadingInsert(NamedTuple):
+    """A validated reading ready to store; (tenant, container_id, measure_time) is its key.
+
+    A tuple in the readings table's column order: the storage hands it to the driver as a row as it is
+    (`executemany`, `COPY`), without building a dict or an ORM object per reading.
+    """
 
     tenant: str
     container_id: str

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,6 @@ _COLLECTIONS: Table = CollectionRow.__table__  # type: ignore[attr-defined]
 _ALERTS: Table = AlertRow.__table__  # type: ignore[attr-defined]
 _CONTAINERS: Table = ContainerRow.__table__  # type: ignore[attr-defined]
 _PENDING: Table = PendingAssessmentRow.__table__  # type: ignore[attr-defined]
-_FIRST = "first_measure_time"
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -100,25 +100,39 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-_READING_FIELDS = tuple(f.name for f in fields(ReadingInsert))
+_READING_FIELDS = ReadingInsert._fields
 _READING_COLUMNS = (*_READING_FIELDS, "create_time")
-
-
-def _reading_values(reading: ReadingInsert) -> dict[str, Any]:
-    # dataclasses.asdict deep-copies every value: it was most of the time of a batch insert.
-    return {name: getattr(reading, name) for name in _READING_FIELDS}
-
-
-# PostgreSQL batches are one INSERT … SELECT FROM unnest(arrays) … ON CONFLICT DO NOTHING: one statement
-# and one round trip whatever the batch size, each column sent as one binary array (no per-row statement
-# parameters, no staging table), with the same idempotency as the executemany path.
-_UNNEST_TYPES = ["text", "text", "text", "timestamp", "float8", "int4", "float8", "float8", "bool", "text"]
 _COLUMN_LIST = ", ".join(_READING_COLUMNS)
+
+# PostgreSQL batches are copied (binary COPY, the rows as they are) into a temporary table of the
+# connection, then moved into the readings in one INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING: no
+# per-row statement parameters, and the same idempotency and per-reading outcomes as before. The staging
+# table empties itself at each commit; created once per connection (IF NOT EXISTS).
+_STAGE_TYPES = ("text", "text", "text", "timestamptz", "float8", "int4", "float8", "float8", "bool", "text")
+_STAGE_CREATE = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS readings_in ("
+    + ", ".join(f"{name} {kind}" for name, kind in zip(_READING_FIELDS, _STAGE_TYPES, strict=True))
+    + ") ON COMMIT DELETE ROWS"
+)
+_STAGE_COPY = "COPY readings_in FROM STDIN (FORMAT BINARY)"
+_STAGE_MOVE = (
+    f"INSERT INTO readings ({_COLUMN_LIST}) SELECT "
+    + ", ".join("measure_time AT TIME ZONE 'UTC'" if f == "measure_time" else f for f in _READING_FIELDS)
+    + ", %s::timestamp FROM readings_in ON CONFLICT DO NOTHING RETURNING tenant, container_id, measure_time"
+)
+
+# Small PostgreSQL batches (coalesced unary calls) are one INSERT … SELECT FROM unnest(column arrays): one
+# round trip where the staging table takes three.
+_SMALL_BATCH = 64
 _ARRAYS_INSERT = (
     f"INSERT INTO readings ({_COLUMN_LIST}) SELECT *, %s::timestamp FROM unnest("
-    + ", ".join(f"%s::{t}[]" for t in _UNNEST_TYPES)
+    + ", ".join(f"%s::{'timestamp' if kind == 'timestamptz' else kind}[]" for kind in _STAGE_TYPES)
     + ") ON CONFLICT DO NOTHING RETURNING tenant, container_id, measure_time"
 )
+
+# SQLite's common case, a batch of readings all new: one executemany of plain rows in a savepoint; a
+# duplicate or a conflict makes it fail and the batch goes the way that finds them (ON CONFLICT RETURNING).
+_SQLITE_INSERT = f"INSERT INTO readings ({_COLUMN_LIST}) VALUES ({', '.join('?' for _ in _READING_COLUMNS)})"
 
 _READING_LIST = ", ".join(_READING_FIELDS)
 _RECENT_PG = f"""SELECT r.* FROM unnest(%(ids)s::text[]) AS c(id) CROSS JOIN LATERAL (
@@ -137,15 +151,59 @@ def _naive(when: datetime) -> datetime:
     return when.astimezone(UTC).replace(tzinfo=None)
 
 
-def _insert_new_readings(
+def _sqlite_time(when: datetime) -> str:
+    """The text SQLAlchemy's DateTime keeps in SQLite for `when` (naive UTC, microseconds always), so
+    rows written here and through SQLAlchemy compare equal in the unique key."""
+    if when.tzinfo is not UTC:
+        if when.tzinfo is None:  # as `UtcDateTime` refuses it
+            raise ValueError("naive datetime reached storage; the service works in aware UTC")
+        when = when.astimezone(UTC)
+    return when.isoformat(sep=" ", timespec="microseconds")[:26]  # without "+00:00"
+
+
+def _copy_new_readings(
     session: Session, readings: Sequence[ReadingInsert], created: datetime
 ) -> set[tuple[str, str, datetime]]:
-    """Stores `readings` (distinct keys) in one statement; returns the keys that were new."""
-    columns: list[list[Any]] = [[getattr(r, name) for r in readings] for name in _READING_FIELDS]
-    # The table keeps naive UTC (UtcDateTime).
-    columns[3] = [_naive(when) for when in columns[3]]
+    """Stores `readings` (distinct keys) through the staging table; returns the keys that were new."""
+    connection = session.connection()
+    connection.exec_driver_sql(_STAGE_CREATE)
+    cursor: Any = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(_STAGE_COPY) as copy:
+        copy.set_types(_STAGE_TYPES)
+        for reading in readings:
+            copy.write_row(reading)
+    returned = connection.exec_driver_sql(_STAGE_MOVE, (_naive(created),)).all()
+    return {(tenant, cid, when.replace(tzinfo=UTC)) for tenant, cid, when in returned}
+
+
+def _insert_from_arrays(
+    session: Session, readings: Sequence[ReadingInsert], created: datetime
+) -> set[tuple[str, str, datetime]]:
+    """Stores a few `readings` (distinct keys) in one statement; returns the keys that were new."""
+    columns: list[list[Any]] = [list(column) for column in zip(*readings, strict=True)]
+    columns[3] = [_naive(when) for when in columns[3]]  # the table keeps naive UTC
     returned = session.connection().exec_driver_sql(_ARRAYS_INSERT, (_naive(created), *columns)).all()
     return {(tenant, cid, when.replace(tzinfo=UTC)) for tenant, cid, when in returned}
+
+
+def _all_new_sqlite(session: Session, readings: Sequence[ReadingInsert], created: datetime) -> bool:
+    """Stores `readings` (distinct keys) when none of them is stored yet, else stores nothing; True when
+    stored."""
+    sqlite_connection: Any = session.connection().connection.driver_connection
+    stamp = _sqlite_time(created)
+    rows = [(*r[:3], _sqlite_time(r.measure_time), *r[4:], stamp) for r in readings]
+    # The savepoint must sit inside the transaction: opened alone, its RELEASE would commit.
+    if not sqlite_connection.in_transaction:
+        sqlite_connection.execute("BEGIN")
+    sqlite_connection.execute("SAVEPOINT new_readings")
+    try:
+        sqlite_connection.executemany(_SQLITE_INSERT, rows)
+    except sqlite3.IntegrityError:
+        sqlite_connection.execute("ROLLBACK TO new_readings")
+        return False
+    finally:
+        sqlite_connection.execute("RELEASE new_readings")
+    return True
 
 
 _PENDING_PG = """INSERT INTO pending_assessments (tenant, container_id, since, first_measure_time, generation)
@@ -153,6 +211,20 @@ SELECT t, c, %s::timestamp, f, 0
 FROM unnest(%s::text[], %s::text[], %s::timestamp[]) WITH ORDINALITY AS u(t, c, f, n) ORDER BY n
 ON CONFLICT (tenant, container_id) DO UPDATE SET generation = pending_assessments.generation + 1,
 first_measure_time = least(pending_assessments.first_measure_time, excluded.first_measure_time)"""
+
+
+_PENDING_SQLITE = """INSERT INTO pending_assessments
+(tenant, container_id, since, first_measure_time, generation) VALUES (?, ?, ?, ?, 0)
+ON CONFLICT (tenant, container_id) DO UPDATE SET generation = pending_assessments.generation + 1,
+first_measure_time = min(pending_assessments.first_measure_time, excluded.first_measure_time)"""
+
+
+# The containers of a batch's new readings that exist, by their keys as two arrays.
+_CONTAINERS_PG = """SELECT c.tenant, c.id FROM containers AS c
+JOIN unnest(%s::text[], %s::text[]) AS k(tenant, id) ON c.tenant = k.tenant AND c.id = k.id
+FOR KEY SHARE OF c"""
+# Per tenant on SQLite: a join of two json_each lists was planned as a scan of the lists per container.
+_CONTAINERS_SQLITE = "SELECT id FROM containers WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))"
 
 
 def _conflict(what: str) -> Aborted:
@@ -264,16 +336,20 @@ class SqlStorage:
 
     def delete(self, kind: type[ResourceRow], tenant: str, row_id: str) -> bool:
         with Session(self.engine) as session:
-            if kind is ContainerRow:
-                # Explicit, because SQLite only cascades when foreign keys are on for the connection.
-                for child in (ReadingRow, CollectionRow):
-                    session.execute(
-                        delete(child).where(col(child.tenant) == tenant, col(child.container_id) == row_id)
-                    )
             statement = delete(kind).where(col(kind.tenant) == tenant, col(kind.id) == row_id)
             try:
                 result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
                 deleted = result.rowcount
+                if kind is ContainerRow:
+                    # After the container: its deletion waited for any ingest holding it (readings have
+                    # no foreign key, see `_check_containers`), so this statement sees their readings.
+                    # Collections too, because SQLite only cascades when foreign keys are on.
+                    for child in (ReadingRow, CollectionRow):
+                        session.execute(
+                            delete(child).where(
+                                col(child.tenant) == tenant, col(child.container_id) == row_id
+                            )
+                        )
                 session.commit()
             except IntegrityError as exc:
                 # A row referencing this one was created meanwhile (a vehicle on a depot being deleted).
@@ -341,15 +417,19 @@ class SqlStorage:
                 first[key] = i
         fresh = [readings[i] for i in first.values()]
         if self._dialect == "postgresql":
-            inserted = _insert_new_readings(session, fresh, created)
+            store = _copy_new_readings if len(fresh) >= _SMALL_BATCH else _insert_from_arrays
+            inserted = store(session, fresh, created)
+        elif _all_new_sqlite(session, fresh, created):
+            inserted = set(first)
         else:
             # Core executemany with ON CONFLICT DO NOTHING: per-row ORM inserts are ~15× slower
             # (REFERENCE §4), and the unique (tenant, container, time) key makes re-delivery a no-op.
-            values = [{**_reading_values(r), "create_time": created} for r in fresh]
+            values = [{**r._asdict(), "create_time": created} for r in fresh]
             statement = self._insert_ignore(_READINGS).returning(
                 _READINGS.c.tenant, _READINGS.c.container_id, _READINGS.c.measure_time
             )
             inserted = {tuple(row) for row in session.execute(statement, values).all()}
+        self._check_containers(session, inserted)
         self._mark_pending(session, inserted, created)
         existing = self._existing_readings(session, [k for k in first if k not in inserted])
         for key, i in first.items():
@@ -359,6 +439,27 @@ class SqlStorage:
                 same = readings[i].same_values(existing[key])
                 outcomes[i] = InsertOutcome.DUPLICATE if same else InsertOutcome.CONFLICT
         return [o for o in outcomes if o is not None]
+
+    def _check_containers(self, session: Session, inserted: Collection[tuple[str, str, datetime]]) -> None:
+        """Raises Aborted when a container of the new readings no longer exists (deleted while they came
+        in): the readings table has no foreign key, so this one statement per batch, in the readings'
+        transaction, is what keeps every reading with its container. On PostgreSQL the rows are locked
+        (FOR KEY SHARE) until the commit: a deletion waits, then deletes the readings with the container.
+        SQLite runs one writer at a time, and this transaction already writes."""
+        keys = sorted({(tenant, container_id) for tenant, container_id, _ in inserted})
+        if not keys:
+            return
+        if self._dialect == "postgresql":
+            arrays = ([t for t, _ in keys], [c for _, c in keys])
+            found = session.connection().exec_driver_sql(_CONTAINERS_PG, arrays).all()
+        else:
+            sqlite_connection: Any = session.connection().connection.driver_connection
+            found = []
+            for tenant in sorted({t for t, _ in keys}):
+                ids = json.dumps([c for t, c in keys if t == tenant])
+                found += sqlite_connection.execute(_CONTAINERS_SQLITE, (tenant, ids)).fetchall()
+        if len(found) != len(keys):
+            raise _conflict("readings")
 
     def _mark_pending(
         self, session: Session, inserted: Collection[tuple[str, str, datetime]], created: datetime
@@ -378,21 +479,12 @@ class SqlStorage:
             arrays = ([t for t, _ in keys], [c for _, c in keys], [_naive(first[k]) for k in keys])
             session.connection().exec_driver_sql(_PENDING_PG, (_naive(created), *arrays))
             return
-        statement = sqlite.insert(_PENDING).values(
-            [
-                {"tenant": t, "container_id": c, "since": created, "first_measure_time": first[(t, c)]}
-                for t, c in keys
-            ]
-        )
-        pending = _PENDING.c
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["tenant", "container_id"],
-                set_={
-                    "generation": pending.generation + 1,
-                    "first_measure_time": func.min(pending.first_measure_time, statement.excluded[_FIRST]),
-                },
-            )
+        # Plain rows to the driver, as the readings: compiling a multi-row statement cost more than
+        # running it.
+        since = _sqlite_time(created)
+        sqlite_connection: Any = session.connection().connection.driver_connection
+        sqlite_connection.executemany(
+            _PENDING_SQLITE, [(t, c, since, _sqlite_time(first[(t, c)])) for t, c in keys]
         )
 
     def _existing_readings(
@@ -402,7 +494,7 @@ class SqlStorage:
             return {}
         table = _READINGS
         clause = tuple_(table.c.tenant, table.c.container_id, table.c.measure_time).in_(list(keys))
-        columns = [table.c[f.name] for f in fields(ReadingInsert)]
+        columns = [table.c[name] for name in _READING_FIELDS]
         rows = session.execute(select(*columns).where(clause)).all()
         return {(r.tenant, r.container_id, r.measure_time): ReadingInsert(*r) for r in rows}
 
