@@ -6,14 +6,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from google.longrunning import operations_pb2
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from wastesvc.storage import ContainerRow, OperationRow, ReadingInsert, VehicleRow, open_storage
-from wastesvc.storage._migrate import FIRST_RELEASE, upgrade
+from wastesvc.storage._migrate import FIRST_RELEASE, alembic_config, upgrade
 from wastesvc.storage._tables import metadata
 from wastesvc.v1 import planning_pb2
 
@@ -37,6 +38,21 @@ def _differences(engine: Engine) -> list[object]:
 
 def test_migrations_from_an_empty_database_make_the_models_schema(engine: Engine) -> None:
     """Running every migration on an empty database gives exactly the schema the models declare."""
+    upgrade(engine, from_scratch=True)
+    assert _differences(engine) == []
+
+
+def test_the_readings_foreign_key_comes_back_on_downgrade(engine: Engine) -> None:
+    """Revision 0007 drops the readings' key to their container; going back to 0006 restores it."""
+    upgrade(engine, from_scratch=True)
+
+    def keys() -> list[str | None]:
+        return [key["name"] for key in inspect(engine).get_foreign_keys("readings")]
+
+    assert keys() == []
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0006")
+    assert keys() == ["fk_readings_tenant_containers"]
     upgrade(engine, from_scratch=True)
     assert _differences(engine) == []
 
