@@ -206,23 +206,26 @@ def _all_new_sqlite(session: Session, readings: Sequence[ReadingInsert], created
     return True
 
 
-_PENDING_PG = """INSERT INTO pending_assessments (tenant, container_id, since, first_measure_time, generation)
-SELECT t, c, %s::timestamp, f, 0
-FROM unnest(%s::text[], %s::text[], %s::timestamp[]) WITH ORDINALITY AS u(t, c, f, n) ORDER BY n
-ON CONFLICT (tenant, container_id) DO UPDATE SET generation = pending_assessments.generation + 1,
-first_measure_time = least(pending_assessments.first_measure_time, excluded.first_measure_time)"""
-
-
 _PENDING_SQLITE = """INSERT INTO pending_assessments
 (tenant, container_id, since, first_measure_time, generation) VALUES (?, ?, ?, ?, 0)
 ON CONFLICT (tenant, container_id) DO UPDATE SET generation = pending_assessments.generation + 1,
 first_measure_time = min(pending_assessments.first_measure_time, excluded.first_measure_time)"""
 
 
-# The containers of a batch's new readings that exist, by their keys as two arrays.
-_CONTAINERS_PG = """SELECT c.tenant, c.id FROM containers AS c
-JOIN unnest(%s::text[], %s::text[]) AS k(tenant, id) ON c.tenant = k.tenant AND c.id = k.id
-FOR KEY SHARE OF c"""
+# The containers of a batch's new readings, locked until the commit and marked as waiting for an
+# assessment (only those that exist: pending_assessments has a foreign key); answers how many exist.
+# Parameters: keys as arrays (tenant, id, first measure time), then the time of the batch.
+_CLAIM_PG = """WITH k AS (
+  SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamp[]) WITH ORDINALITY AS u(t, c, f, n)
+), held AS (
+  SELECT c.tenant, c.id FROM containers AS c JOIN k ON c.tenant = k.t AND c.id = k.c FOR KEY SHARE OF c
+), marked AS (
+  INSERT INTO pending_assessments (tenant, container_id, since, first_measure_time, generation)
+  SELECT k.t, k.c, %s::timestamp, k.f, 0 FROM k JOIN held ON held.tenant = k.t AND held.id = k.c ORDER BY k.n
+  ON CONFLICT (tenant, container_id) DO UPDATE SET generation = pending_assessments.generation + 1,
+  first_measure_time = least(pending_assessments.first_measure_time, excluded.first_measure_time)
+)
+SELECT count(*) FROM held"""
 # Per tenant on SQLite: a join of two json_each lists was planned as a scan of the lists per container.
 _CONTAINERS_SQLITE = "SELECT id FROM containers WHERE tenant = ? AND id IN (SELECT value FROM json_each(?))"
 
@@ -342,7 +345,7 @@ class SqlStorage:
                 deleted = result.rowcount
                 if kind is ContainerRow:
                     # After the container: its deletion waited for any ingest holding it (readings have
-                    # no foreign key, see `_check_containers`), so this statement sees their readings.
+                    # no foreign key, see `_claim_containers`), so this statement sees their readings.
                     # Collections too, because SQLite only cascades when foreign keys are on.
                     for child in (ReadingRow, CollectionRow):
                         session.execute(
@@ -429,8 +432,7 @@ class SqlStorage:
                 _READINGS.c.tenant, _READINGS.c.container_id, _READINGS.c.measure_time
             )
             inserted = {tuple(row) for row in session.execute(statement, values).all()}
-        self._check_containers(session, inserted)
-        self._mark_pending(session, inserted, created)
+        self._claim_containers(session, inserted, created)
         existing = self._existing_readings(session, [k for k in first if k not in inserted])
         for key, i in first.items():
             if key in inserted:
@@ -440,31 +442,18 @@ class SqlStorage:
                 outcomes[i] = InsertOutcome.DUPLICATE if same else InsertOutcome.CONFLICT
         return [o for o in outcomes if o is not None]
 
-    def _check_containers(self, session: Session, inserted: Collection[tuple[str, str, datetime]]) -> None:
-        """Raises Aborted when a container of the new readings no longer exists (deleted while they came
-        in): the readings table has no foreign key, so this one statement per batch, in the readings'
-        transaction, is what keeps every reading with its container. On PostgreSQL the rows are locked
-        (FOR KEY SHARE) until the commit: a deletion waits, then deletes the readings with the container.
-        SQLite runs one writer at a time, and this transaction already writes."""
-        keys = sorted({(tenant, container_id) for tenant, container_id, _ in inserted})
-        if not keys:
-            return
-        if self._dialect == "postgresql":
-            arrays = ([t for t, _ in keys], [c for _, c in keys])
-            found = session.connection().exec_driver_sql(_CONTAINERS_PG, arrays).all()
-        else:
-            sqlite_connection: Any = session.connection().connection.driver_connection
-            found = []
-            for tenant in sorted({t for t, _ in keys}):
-                ids = json.dumps([c for t, c in keys if t == tenant])
-                found += sqlite_connection.execute(_CONTAINERS_SQLITE, (tenant, ids)).fetchall()
-        if len(found) != len(keys):
-            raise _conflict("readings")
-
-    def _mark_pending(
+    def _claim_containers(
         self, session: Session, inserted: Collection[tuple[str, str, datetime]], created: datetime
     ) -> None:
-        """Records, in the readings' own transaction, that their containers wait for an assessment."""
+        """Checks that the containers of the new readings still exist and records, in the readings' own
+        transaction, that they wait for an assessment.
+
+        The readings table has no foreign key, so this check is what keeps every reading with its
+        container: Aborted when one was deleted while the readings came in. On PostgreSQL the container
+        rows are locked (FOR KEY SHARE) until the commit, so a deletion waits, then deletes the readings
+        with the container; check and mark are one statement (one round trip, which unary calls feel).
+        SQLite runs one writer at a time, and this transaction already writes.
+        """
         first: dict[tuple[str, str], datetime] = {}
         for tenant, container_id, when in inserted:
             key = (tenant, container_id)
@@ -474,18 +463,35 @@ class SqlStorage:
         if not keys:
             return
         if self._dialect == "postgresql":
-            # One statement from arrays, as the readings themselves (the generic upsert cost a third of
-            # the store).
             arrays = ([t for t, _ in keys], [c for _, c in keys], [_naive(first[k]) for k in keys])
-            session.connection().exec_driver_sql(_PENDING_PG, (_naive(created), *arrays))
-            return
+            found = session.connection().exec_driver_sql(_CLAIM_PG, (*arrays, _naive(created))).scalar_one()
+        else:
+            found = self._claim_sqlite(session, keys, first, created)
+        if found != len(keys):
+            raise _conflict("readings")
+
+    @staticmethod
+    def _claim_sqlite(
+        session: Session,
+        keys: list[tuple[str, str]],
+        first: dict[tuple[str, str], datetime],
+        created: datetime,
+    ) -> int:
+        """The SQLite half of `_claim_containers`: how many of ``keys`` exist; marks them pending."""
         # Plain rows to the driver, as the readings: compiling a multi-row statement cost more than
         # running it.
-        since = _sqlite_time(created)
         sqlite_connection: Any = session.connection().connection.driver_connection
+        found = 0
+        for tenant in sorted({t for t, _ in keys}):
+            ids = json.dumps([c for t, c in keys if t == tenant])
+            found += len(sqlite_connection.execute(_CONTAINERS_SQLITE, (tenant, ids)).fetchall())
+        if found != len(keys):
+            return found  # marking would break pending_assessments' foreign key
+        since = _sqlite_time(created)
         sqlite_connection.executemany(
             _PENDING_SQLITE, [(t, c, since, _sqlite_time(first[(t, c)])) for t, c in keys]
         )
+        return found
 
     def _existing_readings(
         self, session: Session, keys: Sequence[tuple[str, str, datetime]]

@@ -153,7 +153,7 @@ class ReadingRow(SQLModel, table=True):
     # The idempotency key: a re-delivered reading hits this and is skipped (ON CONFLICT DO NOTHING).
     # No foreign key to the container (migration 0007): its check per row was half of PostgreSQL's insert
     # time. The storage checks the containers of a batch once instead, in the readings' transaction
-    # (`SqlStorage._check_containers`), and deletes a container before its readings.
+    # (`SqlStorage._claim_containers`), and deletes a container before its readings.
     __table_args__ = (
         UniqueConstraint("tenant", "container_id", "measure_time", name="uq_readings_container_time"),
     )
