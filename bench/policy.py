@@ -486,18 +486,18 @@ def _overflowed(truth: SyntheticContainer, start_s: float, end_s: float) -> bool
     return bool(np.any(truth.fills_at(np.arange(start_s, end_s + 1, HOUR_S)) >= 1.0))
 
 
-def equal_service(fixed: PolicyRun, ours: int, time_limit_s: float) -> PolicyRun:
+def equal_service(fixed: PolicyRun, ours: int, time_limit_s: float, raises: int = _RAISES) -> PolicyRun:
     """The fixed schedule raised round by round until its overflow container-days are at most `ours`.
 
     Each raise doubles the frequency of every (stream, commune) round that overflowed in the previous
-    run, with `_EXTRA_FLEET` times the trucks; at most `_RAISES` raises (the last run is kept).
+    run, with `_EXTRA_FLEET` times the trucks; at most `raises` raises (the last run is kept).
     """
     name = "fixed-equal-service"
     if fixed.overflow_container_days <= ours:
         return dataclasses.replace(fixed, policy=name, note=f"{name}: the fixed schedule itself.")
     frequencies: dict[Group, float] = {}
     last = fixed
-    for raise_ in range(1, _RAISES + 1):
+    for raise_ in range(1, raises + 1):
         for group, overflows in last.overflows_by_group.items():
             if overflows:
                 frequencies[group] = frequencies.get(group, 1.0) * 2
@@ -521,7 +521,7 @@ def equal_service(fixed: PolicyRun, ours: int, time_limit_s: float) -> PolicyRun
         if last.overflow_container_days <= ours:
             last.note += "."
             return last
-    last.note += f": still more than wastesvc's after {_RAISES} raises; the row is the last one."
+    last.note += f": still more than wastesvc's after {raises} raises; the row is the last one."
     return last
 
 
