@@ -259,3 +259,23 @@ def test_bad_routing_aware_parameters_are_clear_errors() -> None:
     ]:
         with pytest.raises(ValueError, match=name):
             SelectionPolicy(streams={"glass": bad}).resolve("glass", "x")
+
+
+def test_a_due_date_forces_the_visit_and_a_sweep_takes_it_early() -> None:
+    """A container due (hygiene) before the service is mandatory; due on Thursday, a Tuesday sweep whose
+    next sweep is Friday takes it now, one due next Monday is left optional."""
+    swept = SelectionPolicy(default=replace(DEFAULT_PARAMS, sweep_days=frozenset({2, 5})))
+
+    def due(by: datetime, policy: SelectionPolicy | None = None) -> Decision:
+        c = Candidate(
+            "c1", "glass", "Soissons", _forecast(0.4, 0.02), due_by=by, due_reason="not emptied (14 days)"
+        )
+        return select_for_service_date([c], SERVICE, policy or SelectionPolicy())[0]
+
+    assert due(SERVICE - DAY).kind is DecisionKind.MANDATORY
+    assert due(SERVICE - DAY).reason == "not emptied (14 days)"
+    assert due(SERVICE + 2 * DAY).kind is DecisionKind.OPTIONAL
+    early = due(SERVICE + 2 * DAY, swept)
+    assert early.kind is DecisionKind.MANDATORY
+    assert early.reason == "sweep day: due before the next sweep (not emptied (14 days))"
+    assert due(SERVICE + 6 * DAY, swept).kind is DecisionKind.OPTIONAL

@@ -181,8 +181,8 @@ class Candidate:
     """A container that could be visited, with what is known about it.
 
     `location` (latitude, longitude) lets the routing-aware rules find its neighbours; without one they
-    leave it alone. `due` is a reason, decided by the caller, that makes the visit mandatory (a hygiene
-    bound); empty: none.
+    leave it alone. `due_by` is when the caller's rules (a hygiene bound) make a visit mandatory whatever
+    the fill, `due_reason` why; a sweep day takes the container when that falls before the next sweep.
     """
 
     container_id: str
@@ -192,7 +192,8 @@ class Candidate:
     findings: Sequence[Finding] = ()
     open_overflow_report: bool = False
     location: tuple[float, float] | None = None
-    due: str = ""
+    due_by: datetime | None = None
+    due_reason: str = ""
 
 
 class DecisionKind(enum.Enum):
@@ -232,14 +233,16 @@ def _next_sweep(service_time: datetime, days: frozenset[int]) -> datetime | None
     return service_time + timedelta(days=ahead)
 
 
-def _forced(c: Candidate) -> str:
+def _forced(c: Candidate, service_time: datetime) -> str:
     """Why the container must be visited whatever its forecast (an alarm, a report, a due date); or ""."""
     alarms = [f for f in c.findings if f.active and f.kind in _ALARMS]
     if alarms:
         return f"{alarms[0].kind.value} alarm since {_when(alarms[0].time)}"
     if c.open_overflow_report:
         return "an overflow report is open"
-    return c.due
+    if c.due_by is not None and c.due_by <= service_time:
+        return c.due_reason or f"due by {_when(c.due_by)}"
+    return ""
 
 
 def _decide(c: Candidate, service_time: datetime, p: ResolvedParams) -> Decision:
@@ -252,7 +255,7 @@ def _decide(c: Candidate, service_time: datetime, p: ResolvedParams) -> Decision
     def decision(kind: DecisionKind, reason: str, prize: float = 0.0) -> Decision:
         return Decision(c.container_id, kind, prize, fill, p_next, p_after, reason, fc.from_forecast_only)
 
-    forced = _forced(c)
+    forced = _forced(c, service_time)
     if forced:
         return decision(DecisionKind.MANDATORY, forced)
     if p_next >= p.overflow_risk:
@@ -272,6 +275,8 @@ def _decide(c: Candidate, service_time: datetime, p: ResolvedParams) -> Decision
             f"sweep day: would overflow before the next sweep ({_when(sweep)}); "
             f"expected fill {fill:.0%} at service",
         )
+    if sweep is not None and c.due_by is not None and c.due_by < sweep:
+        return decision(DecisionKind.MANDATORY, f"sweep day: due before the next sweep ({c.due_reason})")
     lookahead = p_after - p_next
     prize = p.overflow_cost * p_next + p.lookahead_cost * lookahead + p.fill_value * fill
     return decision(
