@@ -42,7 +42,7 @@ def measure(seed: int) -> dict[str, dict[str, float]]:
     for c in scenario.containers:
         rng = np.random.default_rng([seed, zlib.crc32(c.id.encode()), 1])
         stream = scenario.stream(c.stream)
-        rate = stream.mean_fill_rate_per_day * float(rng.lognormal(0.0, RATE_SPREAD))
+        rate = c.fill_rate_per_day * float(rng.lognormal(-(RATE_SPREAD**2) / 2, RATE_SPREAD))
         profile = DepositProfile(rate_per_day=rate, weekday_factors=stream.weekday_factors)
         box = synthetic_container(rng, profile, SENSOR, start, _DAYS, empty_at=0.8)
         for day in range(_FIRST_DAY, _DAYS - 7, _EVERY):

@@ -275,7 +275,7 @@ def _commune_kinds(scenario: Scenario) -> dict[str, str]:
     def by_population(population: int) -> str:
         return "town" if population >= 10_000 else "small_town" if population >= 1_000 else "village"
 
-    return {c.insee_code: getattr(c, "kind", None) or by_population(c.population) for c in scenario.communes}
+    return {c.insee_code: c.kind or by_population(c.population) for c in scenario.communes}
 
 
 def _boxes(scenario: Scenario, rows: Sequence[ContainerRow], seed: int, days: int) -> list[_Box]:
@@ -286,10 +286,12 @@ def _boxes(scenario: Scenario, rows: Sequence[ContainerRow], seed: int, days: in
     midnights = np.array([to_epoch(datetime.combine(day, time(0), tzinfo=PARIS)) for day in calendar])
     end_s = float(midnights[-1])
     boxes = []
+    calibrated = {c.id: c.fill_rate_per_day for c in scenario.containers}
     for row in rows:
         rng = np.random.default_rng([seed, zlib.crc32(row.id.encode())])
         stream = scenario.stream(row.stream)
-        rate = stream.mean_fill_rate_per_day * float(rng.lognormal(0.0, RATE_SPREAD))
+        # A spread of mean 1 around the calibrated rate keeps the scenario's kg per inhabitant.
+        rate = calibrated[row.id] * float(rng.lognormal(-(RATE_SPREAD**2) / 2, RATE_SPREAD))
         profile = DepositProfile(rate_per_day=rate, weekday_factors=stream.weekday_factors)
         times, sizes = deposits(rng, profile, start_s, end_s)
         factors = np.array([calendar_factor(day, row.stream, stream.weekday_factors) for day in calendar])
@@ -675,7 +677,10 @@ def write_section(path: Path, text: str) -> None:
     if marker in current:
         before, _, rest = current.partition(marker)
         after = rest.split("\n## ", 1)
-        current = before + text + ("\n## " + after[1] if len(after) > 1 else "")
+        # Comment lines in the replaced section are other tools' markers (bench.report's), not its text.
+        kept = [line for line in after[0].splitlines() if line.startswith("<!--")]
+        current = before + text + "".join(f"\n{line}\n" for line in kept)
+        current += "\n## " + after[1] if len(after) > 1 else ""
     else:
         current = current.rstrip("\n") + "\n\n" + text
     path.write_text(current, encoding="utf-8")

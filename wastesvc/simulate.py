@@ -2,10 +2,10 @@
 
 Model, per container (draws from generators seeded by ``seed``, the container id and the draw's purpose):
 
-- deposits: the stream's mean fill rate x a lognormal per-container factor (some containers serve more
-  households than their size suggests) x the stream's weekday factor (local time) x a diurnal profile
-  (little is thrown away at night) x a lognormal day-to-day factor. Fill is capped at 1.0: an overfull
-  container reads as full.
+- deposits: the container's calibrated fill rate (`ScenarioContainer.fill_rate_per_day`) x a lognormal
+  factor (some containers serve more households than their size suggests) x the stream's weekday factor
+  (local time) x a diurnal profile (little is thrown away at night) x a lognormal day-to-day factor.
+  Fill is capped at 1.0: an overfull container reads as full.
 - emptying, the status quo the optimizer should beat: residual and biowaste on a fixed twice-weekly round
   (the weekday pair depends on the commune, and on the sector for Soissons); PAV columns (glass, paper,
   packaging) on a weekday crane round that empties a column only once it looks full, and not always.
@@ -174,7 +174,7 @@ def _simulate_container(
         random.Random(f"{seed}:{container.id}:{purpose}")
         for purpose in ("params", "deposits", "rounds", "crew", "clock", "sensor")
     )
-    rate = stream.mean_fill_rate_per_day * params.lognormvariate(-(_RATE_SIGMA**2) / 2, _RATE_SIGMA)
+    rate = container.fill_rate_per_day * params.lognormvariate(-(_RATE_SIGMA**2) / 2, _RATE_SIGMA)
     round_hour = params.uniform(6.25, 12.5)
     phase = params.uniform(0.1, 0.9)
     battery_start = params.uniform(8.0, 20.0) if params.random() < 0.06 else params.uniform(55.0, 100.0)

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 
-from bench.policy import PolicyRun, calendar_factor, equal_service, fixed_due, simulate, write_section
+from bench.policy import (
+    START,
+    PolicyRun,
+    _boxes,
+    _rows,
+    _warm_start,
+    calendar_factor,
+    equal_service,
+    fixed_due,
+    simulate,
+    write_section,
+)
+from wastesvc.domain.forecasts import PARIS
 from wastesvc.scenario import load_default
 from wastesvc.storage import ContainerRow
 
@@ -33,9 +46,10 @@ def test_one_day_of_a_threshold_policy_is_consistent() -> None:
     run = simulate("threshold-80", 1, 7, 0.5)
     record = run.record()
 
-    assert record["container_days"] == len(load_default().containers)
+    containers = len(load_default().containers)
+    assert record["container_days"] == containers
     assert record["km"] > 0
-    assert 0 < record["collections"] <= 716
+    assert 0 < record["collections"] <= containers
     assert 0.5 < record["avg_fill_at_emptying"] <= 1.0
     assert record["overflow_container_days"] == run.daily_overflows[0]
     # Every km is counted once per stream and once per commune kind (or hauls).
@@ -71,16 +85,41 @@ def test_equal_service_raises_only_the_rounds_that_overflowed() -> None:
     assert same.km == fixed.km
 
 
+def test_simulated_deposits_give_back_the_cited_kg_per_inhabitant() -> None:
+    """Over 8 weeks, what the simulated residents deposit per stream, in kg per served inhabitant per year,
+    is within 8 % of the figure the scenario is calibrated on (224 kg of residual waste, Valor'Aisne)."""
+    scenario = load_default()
+    days = 56
+    boxes = _boxes(scenario, _rows(scenario)[0], 1, days)
+    end = datetime.combine(START + timedelta(days=days + 1), time(0), tzinfo=PARIS)
+    years = (end.timestamp() - _warm_start()) / (365 * 24 * 3600)
+    volume = {c.id: c.volume_l for c in scenario.containers}
+    kg: dict[str, float] = defaultdict(float)
+    for box in boxes:
+        density = scenario.stream(box.row.stream).density_kg_per_l
+        kg[box.row.stream] += float(box.truth.deposit_sizes.sum()) * volume[box.row.id] * density
+    for deposit in scenario.deposits:
+        served = sum(c.population * c.served_share[deposit.stream] for c in scenario.communes)
+        simulated = kg[deposit.stream] / years / served
+        assert simulated == pytest.approx(deposit.kg_per_inhabitant_year, rel=0.08), deposit.stream
+
+
 def test_report_section_is_replaced_not_duplicated(tmp_path: Path) -> None:
-    """Writing the section twice leaves one copy, and the sections around it untouched."""
+    """Writing the section twice leaves one copy, and the sections around it untouched; bench.report's
+    marker at the end of a replaced section stays where it was."""
     report = tmp_path / "BENCHMARKS.md"
-    report.write_text("# Benchmarks\n\n## Routing\n\nkeep me\n", encoding="utf-8")
+    marker = "<!-- kept by bench.report: hand-written sections below -->"
+    sections = f"## Routing\n\nkeep me\n\n## Forecast error\n\nold\n\n{marker}\n\n## Hand\n"
+    report.write_text("# Benchmarks\n\n" + sections, encoding="utf-8")
 
     write_section(report, "## Selection policies (`make bench-policy`)\n\nfirst\n")
     write_section(report, "## Selection policies (`make bench-policy`)\n\nsecond\n")
+    write_section(report, "## Forecast error (`make bench-policy`)\n\nnew\n")
 
     text = report.read_text(encoding="utf-8")
     assert text.count("## Selection policies") == 1
     assert "second" in text
     assert "first" not in text
     assert "keep me" in text
+    assert "old" not in text
+    assert f"\n\nnew\n\n{marker}\n\n## Hand\n" in text

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from importlib import resources
 from pathlib import Path
@@ -23,6 +23,7 @@ __all__ = [
     "BUILTIN_SCENARIOS",
     "Commune",
     "ContainerModel",
+    "Deposit",
     "Depot",
     "Facility",
     "Isle",
@@ -76,6 +77,22 @@ class Commune:
     lat: float
     lng: float
     area_km2: float
+    kind: str | None = None
+    """town, suburb, small_town or village; None where the scenario does not say."""
+    served_share: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    """Per stream, the share of residents using the modelled drop-off containers rather than door-to-door
+    bins (which are not modelled); empty where the scenario does not say."""
+
+
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    """What an inhabitant deposits in a stream per year, with its source."""
+
+    stream: str
+    kg_per_inhabitant_year: float
+    status: Literal["cited", "assumed"]
+    source: str
+    urls: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +148,8 @@ class ScenarioContainer:
     stream: str
     model_id: str
     volume_l: int
+    fill_rate_per_day: float
+    """Mean deposit as a fraction of the volume per day (the stream's mean where the scenario has none)."""
     isle_id: str | None
     service_s: int
     access_windows: tuple[TimeWindow, ...]
@@ -228,6 +247,8 @@ class Scenario:
     planning: PlanningDefaults
     isles: tuple[Isle, ...]
     containers: tuple[ScenarioContainer, ...]
+    deposits: tuple[Deposit, ...] = ()
+    """Yearly deposits per inhabitant the container fill rates are calibrated on; empty if uncalibrated."""
 
     def stream(self, stream_id: str) -> Stream:
         for stream in self.streams:
@@ -285,6 +306,7 @@ def _optional_int(raw: Any) -> int | None:
 
 
 def _parse(doc: Any) -> Scenario:
+    rates = {str(s["id"]): float(s["mean_fill_rate_per_day"]) for s in doc["streams"]}
     scenario = Scenario(
         name=str(doc["name"]),
         timezone=str(doc["timezone"]),
@@ -309,8 +331,22 @@ def _parse(doc: Any) -> Scenario:
                 lat=float(c["lat"]),
                 lng=float(c["lng"]),
                 area_km2=float(c["area_km2"]),
+                kind=None if c.get("kind") is None else str(c["kind"]),
+                served_share=MappingProxyType(
+                    {str(k): float(v) for k, v in c.get("served_share", {}).items()}
+                ),
             )
             for c in doc["communes"]
+        ),
+        deposits=tuple(
+            Deposit(
+                stream=str(d["stream"]),
+                kg_per_inhabitant_year=float(d["kg_per_inhabitant_year"]),
+                status=d["status"],
+                source=str(d["source"]),
+                urls=tuple(str(u) for u in d["urls"]),
+            )
+            for d in doc.get("deposits", ())
         ),
         streams=tuple(
             Stream(
@@ -428,6 +464,7 @@ def _parse(doc: Any) -> Scenario:
                 stream=str(c["stream"]),
                 model_id=str(c["model_id"]),
                 volume_l=int(c["volume_l"]),
+                fill_rate_per_day=float(c.get("fill_rate_per_day", rates.get(str(c["stream"]), math.nan))),
                 isle_id=None if c["isle_id"] is None else str(c["isle_id"]),
                 service_s=int(c["service_s"]),
                 access_windows=tuple(_window(w) for w in c["access_windows"]),
@@ -450,9 +487,14 @@ def _check(scenario: Scenario) -> None:
     for model in scenario.container_models:
         if model.height_mm <= model.d_full_mm:
             raise ValueError(f"model {model.id}: height_mm must exceed d_full_mm")
+    for commune in scenario.communes:
+        if any(not 0.0 <= share <= 1.0 for share in commune.served_share.values()):
+            raise ValueError(f"commune {commune.insee_code}: served shares must lie in [0, 1]")
     for container in scenario.containers:
         if container.stream not in stream_ids:
             raise ValueError(f"container {container.id}: unknown stream {container.stream!r}")
+        if not container.fill_rate_per_day > 0:
+            raise ValueError(f"container {container.id}: fill_rate_per_day must be positive")
         if container.model_id not in models:
             raise ValueError(f"container {container.id}: unknown model {container.model_id!r}")
         if container.insee_code not in communes:
