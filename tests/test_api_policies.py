@@ -6,6 +6,7 @@ from collections.abc import Awaitable
 
 import grpc
 from google.protobuf import field_mask_pb2
+from google.type import dayofweek_pb2
 
 from tests.conftest import OTHER_TENANT, TENANT, Api, create_container, create_fleet, token
 from tests.errors import assert_error, rpc_error, violations
@@ -115,3 +116,52 @@ async def test_commune_override_changes_the_plan(api: Api) -> None:
     assert reasons["village"].startswith("optional") if "village" in reasons else "village" in skipped
     assert "town" not in reasons
     assert "town" not in skipped
+
+
+async def test_routing_aware_parameters_are_stored_and_validated(api: Api) -> None:
+    """A zero radius, a factor and sweep days round-trip (an empty sweep is kept as set); a negative radius,
+    a factor below 1 and a repeated or unspecified day are INVALID_ARGUMENT naming each field."""
+    patch = policies_pb2.SelectionPolicy(name=NAME)
+    patch.defaults.consolidation_radius_m = 0.0
+    patch.defaults.consolidation_factor = 2.5
+    patch.defaults.defer_isolated = False
+    patch.defaults.sweep_days.SetInParent()
+    patch.commune_overrides.add(
+        commune_code="02003",
+        parameters=policies_pb2.PolicyParameters(
+            defer_isolated=True,
+            sweep_days=policies_pb2.SweepDays(days=[dayofweek_pb2.MONDAY, dayofweek_pb2.THURSDAY]),
+        ),
+    )
+    got = await _stub(api).UpdateSelectionPolicy(_update(patch, "defaults", "commune_overrides"))
+    assert got.defaults.HasField("consolidation_radius_m")
+    assert got.defaults.HasField("defer_isolated")
+    assert got.defaults.HasField("sweep_days")
+    assert not got.defaults.sweep_days.days
+    assert list(got.commune_overrides[0].parameters.sweep_days.days) == [
+        dayofweek_pb2.MONDAY,
+        dayofweek_pb2.THURSDAY,
+    ]
+
+    bad = policies_pb2.SelectionPolicy(name=NAME)
+    bad.defaults.consolidation_radius_m = -5.0
+    bad.defaults.consolidation_factor = 0.5
+    bad.defaults.sweep_days.days.extend(
+        [dayofweek_pb2.MONDAY, dayofweek_pb2.MONDAY, dayofweek_pb2.DAY_OF_WEEK_UNSPECIFIED]
+    )
+    bad.stream_overrides.add(
+        stream=common_pb2.WASTE_STREAM_GLASS,
+        parameters=policies_pb2.PolicyParameters(consolidation_radius_m=float("inf")),
+    )
+    err = await rpc_error(_stub(api).UpdateSelectionPolicy(_update(bad, "defaults", "stream_overrides")))
+
+    assert_error(err, grpc.StatusCode.INVALID_ARGUMENT)
+    assert set(violations(err)) == {
+        "selection_policy.defaults.consolidation_radius_m",
+        "selection_policy.defaults.consolidation_factor",
+        "selection_policy.defaults.sweep_days.days[1]",
+        "selection_policy.defaults.sweep_days.days[2]",
+        "selection_policy.stream_overrides[0].parameters.consolidation_radius_m",
+    }
+    after = await _stub(api).GetSelectionPolicy(policies_pb2.GetSelectionPolicyRequest(name=NAME))
+    assert after == got

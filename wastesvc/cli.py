@@ -331,6 +331,7 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "token": _print_token,
     "alerts": lambda settings, args: asyncio.run(cli_fill.run_alerts(settings, args)),
     "report": lambda settings, args: asyncio.run(cli_fill.run_report(settings, args)),
+    "policy": lambda settings, args: asyncio.run(cli_fill.run_policy(settings, args)),
     "export": _archive,
     "import": _archive,
     **{

@@ -1,16 +1,28 @@
-"""`wastesvc alerts` and `wastesvc report`: the dispatch's view of alerts, and reporting an incident."""
+"""`wastesvc alerts`, `wastesvc report` and `wastesvc policy`: the dispatch's view of alerts, reporting an
+incident, and the tenant's selection policy."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import uuid
 from datetime import UTC
+from pathlib import Path
+
+from google.protobuf import field_mask_pb2, json_format
 
 from wastesvc.client import open_channel
 from wastesvc.config import Settings
-from wastesvc.v1 import alerts_pb2, alerts_pb2_grpc, incidents_pb2, incidents_pb2_grpc
+from wastesvc.v1 import (
+    alerts_pb2,
+    alerts_pb2_grpc,
+    incidents_pb2,
+    incidents_pb2_grpc,
+    policies_pb2,
+    policies_pb2_grpc,
+)
 
-__all__ = ["add_commands", "run_alerts", "run_report"]
+__all__ = ["add_commands", "run_alerts", "run_policy", "run_report"]
 
 _INCIDENT_KINDS = {
     name.removeprefix("INCIDENT_KIND_").lower(): number
@@ -22,7 +34,7 @@ _INCIDENT_KINDS = {
 def add_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
-    """Adds the `alerts` and `report` subcommands."""
+    """Adds the `alerts`, `report` and `policy` subcommands."""
     alerts = commands.add_parser(
         "alerts", parents=[common], help="list the tenant's alerts, or watch them live"
     )
@@ -37,6 +49,24 @@ def add_commands(
     report.add_argument("--reporter", default="wastesvc-cli")
     report.add_argument("--request-id", default=None, help="idempotency key (default: a new UUID)")
     report.add_argument("--target", default=None, help="server address (default: the listen setting)")
+
+    policy = commands.add_parser(
+        "policy", parents=[common], help="print the tenant's selection policy (JSON), or replace it"
+    )
+    policy.add_argument(
+        "--set",
+        type=Path,
+        default=None,
+        metavar="FILE.json",
+        help="update it from this SelectionPolicy message in JSON, then print it",
+    )
+    policy.add_argument(
+        "--mask",
+        default="",
+        help="comma-separated parts to replace: defaults, stream_overrides, commune_overrides "
+        "(default: all three)",
+    )
+    policy.add_argument("--target", default=None, help="server address (default: the listen setting)")
 
 
 def _line(alert: alerts_pb2.Alert) -> str:
@@ -83,4 +113,36 @@ async def run_report(settings: Settings, args: argparse.Namespace) -> int:
     async with open_channel(args.target or settings.listen, settings) as channel:
         incident = await incidents_pb2_grpc.IncidentServiceStub(channel).CreateIncident(request)
     print(incident.name)
+    return 0
+
+
+def _policy_file(path: Path, name: str) -> policies_pb2.SelectionPolicy | str:
+    """The policy in `path` for the tenant's `name`, or why it cannot be read."""
+    try:
+        message = json_format.Parse(path.read_text(encoding="utf-8"), policies_pb2.SelectionPolicy())
+    except (OSError, UnicodeDecodeError, json_format.ParseError) as exc:
+        return f"{path}: {exc}"
+    message.name = message.name or name
+    return message
+
+
+async def run_policy(settings: Settings, args: argparse.Namespace) -> int:
+    name = f"tenants/{settings.tenant}/selectionPolicy"
+    update = None
+    if args.set is not None:
+        message = _policy_file(args.set, name)
+        if isinstance(message, str):
+            print(f"wastesvc: error: {message}", file=sys.stderr)
+            return 2
+        paths = [p.strip() for p in args.mask.split(",") if p.strip()]
+        update = policies_pb2.UpdateSelectionPolicyRequest(
+            selection_policy=message, update_mask=field_mask_pb2.FieldMask(paths=paths)
+        )
+    async with open_channel(args.target or settings.listen, settings) as channel:
+        stub = policies_pb2_grpc.SelectionPolicyServiceStub(channel)
+        if update is None:
+            policy = await stub.GetSelectionPolicy(policies_pb2.GetSelectionPolicyRequest(name=name))
+        else:
+            policy = await stub.UpdateSelectionPolicy(update)
+    print(json_format.MessageToJson(policy, indent=2))
     return 0

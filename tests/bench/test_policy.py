@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 
-from bench.policy import START, _boxes, _rows, _warm_start, fixed_due, simulate, write_section
+from bench.policy import (
+    START,
+    PolicyRun,
+    _boxes,
+    _rows,
+    _warm_start,
+    calendar_factor,
+    equal_service,
+    fixed_due,
+    simulate,
+    write_section,
+)
 from wastesvc.domain.forecasts import PARIS
 from wastesvc.scenario import load_default
 from wastesvc.storage import ContainerRow
@@ -41,6 +52,37 @@ def test_one_day_of_a_threshold_policy_is_consistent() -> None:
     assert 0 < record["collections"] <= containers
     assert 0.5 < record["avg_fill_at_emptying"] <= 1.0
     assert record["overflow_container_days"] == run.daily_overflows[0]
+    # Every km is counted once per stream and once per commune kind (or hauls).
+    assert sum(record["km_by_stream"].values()) == pytest.approx(record["km"], abs=1.0)
+    assert sum(record["km_by_commune_kind"].values()) == pytest.approx(record["km"], abs=1.0)
+    assert sum(record["collections_by_stream"].values()) == record["collections"]
+
+
+def test_the_calendar_has_holidays_a_summer_dip_and_a_year_end_peak() -> None:
+    """14 July and Easter Monday 2027 deposit like a Sunday; August 15 % less; New Year's Eve more glass."""
+    week = (1.0, 0.9, 1.1, 1.0, 1.2, 1.3, 0.5)
+    assert calendar_factor(date(2027, 7, 13), "residual", week) == 1.0  # a Tuesday before the holidays
+    assert calendar_factor(date(2027, 7, 14), "residual", week) == pytest.approx(0.5 / 1.1 * 0.85)
+    assert calendar_factor(date(2027, 3, 29), "residual", week) == pytest.approx(0.5 / 1.0)
+    assert calendar_factor(date(2027, 8, 2), "residual", week) == pytest.approx(0.85)
+    assert calendar_factor(date(2027, 12, 31), "glass", week) == pytest.approx(1.4)
+    assert calendar_factor(date(2027, 12, 31), "residual", week) == pytest.approx(1.2)
+
+
+def test_equal_service_raises_only_the_rounds_that_overflowed() -> None:
+    """One raise doubles the one overflowing round and runs it with twice the fleet; the fixed run itself
+    is kept when it already overflows no more than ours."""
+    fixed = PolicyRun("fixed", 1, 7, overflow_container_days=3)
+    fixed.overflows_by_group.update({("residual", "02722"): 3, ("glass", "02722"): 0})
+
+    raised = equal_service(fixed, ours=0, time_limit_s=0.2, raises=1)
+    same = equal_service(fixed, ours=3, time_limit_s=0.2)
+
+    assert raised.policy == same.policy == "fixed-equal-service"
+    assert "1 raise(s), 1 rounds ×2 of 2, 2× the fleet" in raised.note
+    assert raised.note.endswith("still more than wastesvc's after 1 raises; the row is the last one.")
+    assert raised.km > 0
+    assert same.km == fixed.km
 
 
 def test_simulated_deposits_give_back_the_cited_kg_per_inhabitant() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -171,3 +172,110 @@ def test_invalid_or_incomplete_parameters_are_clear_errors() -> None:
         SelectionPolicy(communes={"x": PolicyParams(fill_value=-1.0)}).resolve("glass", "x")
     with pytest.raises(ValueError, match="overflow_cost is set nowhere"):
         SelectionPolicy(default=PolicyParams(overflow_risk=0.1)).resolve("glass", "x")  # no overflow_cost
+
+
+def _at(
+    cid: str,
+    level: float,
+    rate_per_day: float,
+    where: tuple[float, float] | None,
+    *,
+    stream: str = "residual",
+) -> Candidate:
+    return Candidate(cid, stream, "Soissons", _forecast(level, rate_per_day), location=where)
+
+
+# About 111 m per 0.001° of latitude.
+TOWN = (49.381, 3.323)
+NEXT_DOOR = (49.382, 3.323)
+FAR = (49.401, 3.323)  # 2.2 km away
+
+
+def test_a_neighbour_of_a_mandatory_container_gets_its_prize_multiplied() -> None:
+    """Within 300 m of a mandatory container of its stream a 50 % one's prize is tripled; the same container
+    2.2 km away, or next to a mandatory container of another stream, keeps its prize."""
+    policy = SelectionPolicy(
+        default=replace(DEFAULT_PARAMS, consolidation_radius_m=300.0, consolidation_factor=3.0)
+    )
+    urgent = _at("urgent", 0.8, 0.3, TOWN)
+    glass_urgent = _at("glass", 0.8, 0.3, FAR, stream="glass")
+    near, far = _at("near", 0.45, 0.15, NEXT_DOOR), _at("far", 0.45, 0.15, FAR)
+    alone = select_for_service_date([near], SERVICE, policy)[0]
+
+    u, g, n, f = select_for_service_date([urgent, glass_urgent, near, far], SERVICE, policy)
+
+    assert u.kind is g.kind is DecisionKind.MANDATORY
+    assert n.kind is f.kind is DecisionKind.OPTIONAL
+    assert n.prize == pytest.approx(3.0 * alone.prize)
+    assert f.prize == pytest.approx(alone.prize)
+    assert "a mandatory visit 111 m away" in n.reason
+
+
+def test_an_isolated_container_that_can_wait_is_deferred() -> None:
+    """With `defer_isolated`, a 50 % container with no mandatory one within 300 m is excluded today; its
+    neighbour of a mandatory one stays optional; a container that would overflow stays mandatory wherever."""
+    policy = SelectionPolicy(
+        default=replace(
+            DEFAULT_PARAMS, consolidation_radius_m=300.0, consolidation_factor=1.0, defer_isolated=True
+        )
+    )
+    urgent, lonely_urgent = _at("urgent", 0.8, 0.3, TOWN), _at("lonely", 0.8, 0.3, (49.5, 3.5))
+    near, far = _at("near", 0.45, 0.15, NEXT_DOOR), _at("far", 0.45, 0.15, FAR)
+
+    u, lu, n, f = select_for_service_date([urgent, lonely_urgent, near, far], SERVICE, policy)
+
+    assert u.kind is lu.kind is DecisionKind.MANDATORY
+    assert n.kind is DecisionKind.OPTIONAL
+    assert f.kind is DecisionKind.EXCLUDED
+    assert f.prize == 0.0
+    assert f.reason.startswith("deferred: no mandatory visit within 300 m")
+    # Off by default: the same container is optional.
+    assert select_for_service_date([far], SERVICE)[0].kind is DecisionKind.OPTIONAL
+
+
+def test_a_sweep_day_takes_what_would_overflow_before_the_next_sweep() -> None:
+    """Swept on Tuesdays and Fridays: on Tuesday 3 March a 50 % container at 15 %/day (over 100 % by Friday)
+    is mandatory, a 50 % one at 5 %/day (65 % by Friday) stays optional; on a Wednesday nothing is swept,
+    and an empty set of days (the default) sweeps nothing."""
+    swept = SelectionPolicy(communes={"Soissons": PolicyParams(sweep_days=frozenset({2, 5}))})
+    fast = _decide(0.45, 0.15, swept)
+    slow = _decide(0.45, 0.05, swept)
+    assert fast.kind is DecisionKind.MANDATORY
+    assert fast.reason.startswith("sweep day: would overflow before the next sweep (Fri 06 Mar 10:00)")
+    assert slow.kind is DecisionKind.OPTIONAL
+    assert _decide(0.45, 0.15).kind is DecisionKind.OPTIONAL
+    wednesday = Candidate("c1", "residual", "Soissons", _forecast(0.45, 0.15))
+    [on_wednesday] = select_for_service_date([wednesday], SERVICE + DAY, swept)
+    assert on_wednesday.kind is DecisionKind.OPTIONAL
+    assert DEFAULT_PARAMS.sweep_days == frozenset()
+
+
+def test_bad_routing_aware_parameters_are_clear_errors() -> None:
+    """A negative radius, a factor below 1 or a weekday 0 raise ValueError naming the field."""
+    for bad, name in [
+        (PolicyParams(consolidation_radius_m=-1.0), "consolidation_radius_m"),
+        (PolicyParams(consolidation_factor=0.5), "consolidation_factor"),
+        (PolicyParams(sweep_days=frozenset({0})), "sweep_days"),
+    ]:
+        with pytest.raises(ValueError, match=name):
+            SelectionPolicy(streams={"glass": bad}).resolve("glass", "x")
+
+
+def test_a_due_date_forces_the_visit_and_a_sweep_takes_it_early() -> None:
+    """A container due (hygiene) before the service is mandatory; due on Thursday, a Tuesday sweep whose
+    next sweep is Friday takes it now, one due next Monday is left optional."""
+    swept = SelectionPolicy(default=replace(DEFAULT_PARAMS, sweep_days=frozenset({2, 5})))
+
+    def due(by: datetime, policy: SelectionPolicy | None = None) -> Decision:
+        c = Candidate(
+            "c1", "glass", "Soissons", _forecast(0.4, 0.02), due_by=by, due_reason="not emptied (14 days)"
+        )
+        return select_for_service_date([c], SERVICE, policy or SelectionPolicy())[0]
+
+    assert due(SERVICE - DAY).kind is DecisionKind.MANDATORY
+    assert due(SERVICE - DAY).reason == "not emptied (14 days)"
+    assert due(SERVICE + 2 * DAY).kind is DecisionKind.OPTIONAL
+    early = due(SERVICE + 2 * DAY, swept)
+    assert early.kind is DecisionKind.MANDATORY
+    assert early.reason == "sweep day: due before the next sweep (not emptied (14 days))"
+    assert due(SERVICE + 6 * DAY, swept).kind is DecisionKind.OPTIONAL

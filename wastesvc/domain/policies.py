@@ -7,6 +7,7 @@ field by field: an unset field keeps the default, a set one (zero included) repl
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Literal
@@ -29,9 +30,20 @@ __all__ = [
 ]
 
 POLICY_PARTS = ("defaults", "stream_overrides", "commune_overrides")
-_Scalar = Literal["overflow_risk", "min_fill", "overflow_cost", "lookahead_cost", "fill_value"]
+_Scalar = Literal[
+    "overflow_risk",
+    "min_fill",
+    "overflow_cost",
+    "lookahead_cost",
+    "fill_value",
+    "consolidation_radius_m",
+    "consolidation_factor",
+    "defer_isolated",
+]
 _FRACTIONS: tuple[_Scalar, ...] = ("overflow_risk", "min_fill")
 _COSTS: tuple[_Scalar, ...] = ("overflow_cost", "lookahead_cost", "fill_value")
+_GROUPING: tuple[_Scalar, ...] = ("consolidation_radius_m", "consolidation_factor", "defer_isolated")
+_SCALARS = (*_FRACTIONS, *_COSTS, *_GROUPING)
 
 
 def policy_name(tenant: str) -> str:
@@ -48,22 +60,25 @@ def policy_tenant(name: str, field: str) -> str:
 
 
 def _params(message: policies_pb2.PolicyParameters) -> PolicyParams:
-    values: dict[str, object] = {
-        name: getattr(message, name) for name in (*_FRACTIONS, *_COSTS) if message.HasField(name)
-    }
+    values: dict[str, object] = {name: getattr(message, name) for name in _SCALARS if message.HasField(name)}
     if message.HasField("revisit"):
         values["revisit"] = message.revisit.ToTimedelta()
+    if message.HasField("sweep_days"):
+        values["sweep_days"] = frozenset(int(d) for d in message.sweep_days.days)
     return PolicyParams(**values)  # type: ignore[arg-type]
 
 
 def _message(params: PolicyParams) -> policies_pb2.PolicyParameters:
     result = policies_pb2.PolicyParameters()
-    for name in (*_FRACTIONS, *_COSTS):
+    for name in _SCALARS:
         value = getattr(params, name)
         if value is not None:
             setattr(result, name, value)
     if params.revisit is not None:
         result.revisit.CopyFrom(to_duration(params.revisit.total_seconds()))
+    if params.sweep_days is not None:
+        result.sweep_days.SetInParent()  # set with no days: no sweep
+        result.sweep_days.days.extend(sorted(params.sweep_days))
     return result
 
 
@@ -126,6 +141,22 @@ def _check_params(p: policies_pb2.PolicyParameters, path: str) -> list[FieldViol
     ]
     if p.HasField("revisit") and p.revisit.ToTimedelta() <= timedelta(0):
         v.append(FieldViolation(f"{path}.revisit", "must be positive"))
+    if p.HasField("consolidation_radius_m") and not 0.0 <= p.consolidation_radius_m < math.inf:
+        v.append(FieldViolation(f"{path}.consolidation_radius_m", "must be a finite distance, at least 0"))
+    if p.HasField("consolidation_factor") and not 1.0 <= p.consolidation_factor < math.inf:
+        v.append(FieldViolation(f"{path}.consolidation_factor", "must be finite and at least 1"))
+    return v + _check_sweep(p.sweep_days, f"{path}.sweep_days")
+
+
+def _check_sweep(sweep: policies_pb2.SweepDays, path: str) -> list[FieldViolation]:
+    v = []
+    seen: set[int] = set()
+    for i, day in enumerate(sweep.days):
+        if not 1 <= day <= 7:  # Monday..Sunday
+            v.append(FieldViolation(f"{path}.days[{i}]", "must be a day of the week, Monday to Sunday"))
+        elif day in seen:
+            v.append(FieldViolation(f"{path}.days[{i}]", "is listed twice"))
+        seen.add(day)
     return v
 
 

@@ -67,20 +67,23 @@ def _max_age(data: PlanningInput, stream: str) -> timedelta:
     return timedelta(days=data.max_days_without_emptying or _hygiene_days().get(stream, 7))
 
 
-def _with_service_rules(
-    data: PlanningInput, container: ContainerRow, decision: Decision, at: datetime
-) -> tuple[DecisionKind, str]:
-    """The decision, made mandatory by the operator's threshold or the stream's hygiene age."""
+def _hygiene(data: PlanningInput, container: ContainerRow) -> tuple[datetime | None, str]:
+    """When the stream's hygiene age makes the visit mandatory, and why; (None, "") if never emptied."""
+    emptied = data.forecasts[container.id].last_emptying or container.last_emptied_time
+    if emptied is None:
+        return None, ""
+    bound = _max_age(data, container.stream)
+    return emptied + bound, f"not emptied since {emptied:%d %b} ({bound.days} days)"
+
+
+def _with_service_rules(data: PlanningInput, decision: Decision) -> tuple[DecisionKind, str]:
+    """The decision, made mandatory by the operator's threshold."""
     reason = f"{decision.kind.value}: {decision.reason}"
     if decision.kind is DecisionKind.MANDATORY:
         return decision.kind, reason
     fill = decision.fill_at_service
     if data.fill_threshold and fill >= data.fill_threshold:
         return DecisionKind.MANDATORY, f"mandatory: expected fill {fill:.0%} ≥ {data.fill_threshold:.0%}"
-    emptied = data.forecasts[container.id].last_emptying or container.last_emptied_time
-    bound = _max_age(data, container.stream)
-    if emptied is not None and at - emptied >= bound:
-        return DecisionKind.MANDATORY, f"mandatory: not emptied since {emptied:%d %b} ({bound.days} days)"
     return decision.kind, reason
 
 
@@ -89,22 +92,28 @@ def select_for_plan(data: PlanningInput) -> list[Selection]:
     the plan's policy (the defaults when it has none)."""
     at = service_time(data)
     containers = [c for c in data.containers if c.stream in data.streams and c.id in data.forecasts]
-    candidates = [
-        Candidate(
-            container_id=c.id,
-            stream=c.stream,
-            commune=c.commune_code,
-            forecast=data.forecasts[c.id],
-            findings=tuple(data.alarms.get(c.id, ())),
-            open_overflow_report=c.id in data.reported_overflowing,
+    candidates = []
+    for c in containers:
+        # Known before the selection, so a due visit anchors the neighbours' consolidation.
+        due_by, due_reason = _hygiene(data, c)
+        candidates.append(
+            Candidate(
+                container_id=c.id,
+                stream=c.stream,
+                commune=c.commune_code,
+                forecast=data.forecasts[c.id],
+                findings=tuple(data.alarms.get(c.id, ())),
+                open_overflow_report=c.id in data.reported_overflowing,
+                location=(c.lat, c.lng),
+                due_by=due_by,
+                due_reason=due_reason,
+            )
         )
-        for c in containers
-    ]
     decisions = select_for_service_date(candidates, at, data.policy or default_policy())
     chosen = []
     for container, decision in zip(containers, decisions, strict=True):
         forecast = data.forecasts[container.id]
-        kind, reason = _with_service_rules(data, container, decision, at)
+        kind, reason = _with_service_rules(data, decision)
         if kind is DecisionKind.EXCLUDED:
             continue
         fill = 1.0 if container.id in data.reported_overflowing else decision.fill_at_service
