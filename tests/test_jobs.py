@@ -28,10 +28,9 @@ import psycopg
 import pytest
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.protobuf import duration_pb2
-from google.type import date_pb2
 
 from tests.conftest import PG_ADMIN, TENANT, Api, api_on, token
-from tests.test_planning import _seed
+from tests.test_planning import _seed, _today
 from wastesvc.client import open_channel
 from wastesvc.config import Settings
 from wastesvc.jobs import JobQueue
@@ -167,7 +166,8 @@ async def _seeded_plan(channel: grpc.aio.Channel, address: str, seconds: int) ->
     return await cast(Any, api.planning).OptimizeRoutes(
         planning_pb2.OptimizeRoutesRequest(
             parent=TENANT,
-            service_date=date_pb2.Date(year=2026, month=12, day=2),
+            # Tomorrow: planned at night, today's service times lie before the readings.
+            service_date=_today(days_ahead=1),
             options=planning_pb2.OptimizeOptions(time_limit=duration_pb2.Duration(seconds=seconds)),
         )
     )
