@@ -49,6 +49,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import holidays
 import numpy as np
 from google.protobuf import json_format
 
@@ -230,26 +231,10 @@ def _copy_id(vehicle_id: str, copy: int) -> str:
     return vehicle_id if copy == 0 else f"{vehicle_id}+{copy}"
 
 
-def _easter(year: int) -> date:
-    """Easter Sunday (the anonymous Gregorian algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    g = (8 * b + 13) // 25
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    weekday = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 19 * weekday) // 433
-    month = (h + weekday - 7 * m + 90) // 25
-    return date(year, month, (h + weekday - 7 * m + 33 * month + 19) % 32)
-
-
 @cache
 def _holidays(year: int) -> frozenset[date]:
-    """France's public holidays (Code du travail, art. L3133-1)."""
-    easter = _easter(year)
-    fixed = [(1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25)]
-    moving = [easter + timedelta(days=n) for n in (1, 39, 50)]  # Easter and Whit Mondays, Ascension
-    return frozenset([date(year, m, d) for m, d in fixed] + moving)
+    """France's public holidays (Code du travail, art. L3133-1), from the `holidays` package."""
+    return frozenset(holidays.country_holidays("FR", years=year))
 
 
 def calendar_factor(day: date, stream: str, weekday_factors: Sequence[float]) -> float:
