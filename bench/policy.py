@@ -19,10 +19,13 @@ Policies:
                          each commune on its own weekdays;
     fixed-equal-service  the same schedules, the frequency of each (stream, commune) round doubled where it
                          overflowed, up to 4 raises, until its overflow container-days are no more than
-                         wastesvc's; twice the fleet, so the baseline is never limited by our trucks;
-    threshold-50 … -80   every container whose last reading is at or above 50, 60, 70 or 80 %;
+                         wastesvc's, then the last raise narrowed by two bisections of its factor (the
+                         cheapest qualifying run is kept); twice the fleet, so the baseline is never
+                         limited by our trucks;
+    threshold-40 … -80   every container whose last reading is at or above 40, 50, 60, 70 or 80 %;
     wastesvc             the service's selection (`wastesvc.domain.selection.select_for_plan`) under the
-                         tenant policy in bench/wastesvc_policy.json, turned into the fill library's
+                         tenant policy the scenario ships with (`planning.selection_policy`, which
+                         `make run` stores for the demo tenant), turned into the fill library's
                          parameters by the planner's own `to_fill_policy` (what `wastesvc policy --set`
                          stores): forecasts at the service time, mandatory / optional with a prize /
                          excluded, with consolidation around mandatory visits and deferral of isolated ones.
@@ -56,7 +59,7 @@ from google.protobuf import json_format
 import routing
 from wastesvc.domain.forecasts import PARIS
 from wastesvc.domain.planning import PlanningInput, Selection, build_problem
-from wastesvc.domain.policies import to_fill_policy
+from wastesvc.domain.policies import scenario_policy, to_fill_policy
 from wastesvc.domain.priors import prior_for
 from wastesvc.domain.selection import default_policy, select_for_plan
 from wastesvc.fill import Forecast, SelectionPolicy, Series, fit_forecast
@@ -70,10 +73,8 @@ __all__ = ["PolicyRun", "calendar_factor", "fixed_due", "main", "simulate", "ten
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-# The tenant policy the `wastesvc` policy runs under, as `wastesvc policy --set` takes it.
-POLICY_FILE = ROOT / "bench" / "wastesvc_policy.json"
 START = date(2027, 6, 7)  # a Monday; the 8 weeks hold 14 July and the start of the summer holidays
-THRESHOLDS = (50, 60, 70, 80)
+THRESHOLDS = (40, 50, 60, 70, 80)
 # Days between two visits of a container in today's practice (see the module docstring).
 FIXED_PERIOD_DAYS = {"residual": 3.5, "biowaste": 3.5, "packaging": 7, "glass": 14, "paper": 14}
 _SIX_AM = time(6, 0)
@@ -81,6 +82,8 @@ _SIX_AM = time(6, 0)
 _RAISES = 4
 # ... and has this many times the fleet.
 _EXTRA_FLEET = 2
+# ... then narrows the qualifying raise by this many bisections of its factor.
+_REFINEMENTS = 2
 _WARM_UP_DAYS = 2
 # Fill of the containers when the warm-up starts: uniform below this.
 _START_LEVEL = 0.4
@@ -304,10 +307,13 @@ def fixed_due(row: ContainerRow, period_days: float) -> Callable[[int], bool]:
 
 
 @cache
-def tenant_policy(path: Path = POLICY_FILE) -> SelectionPolicy:
-    """The `wastesvc` policy: the SelectionPolicy message in `path` (JSON) over the service's defaults, as
-    the planner reads a stored policy (`wastesvc.planner`)."""
-    message = json_format.Parse(path.read_text(encoding="utf-8"), policies_pb2.SelectionPolicy())
+def tenant_policy(path: Path | None = None) -> SelectionPolicy:
+    """The `wastesvc` policy: the SelectionPolicy message in `path` (JSON), by default the one the scenario
+    ships with, over the service's defaults, as the planner reads a stored policy (`wastesvc.planner`)."""
+    if path is None:
+        message = scenario_policy(load_default(), "bench") or policies_pb2.SelectionPolicy()
+    else:
+        message = json_format.Parse(path.read_text(encoding="utf-8"), policies_pb2.SelectionPolicy())
     return to_fill_policy(message, default_policy())
 
 
@@ -377,12 +383,13 @@ def simulate(
     frequencies: Mapping[Group, float] | None = None,
     fleet: int = 1,
     name: str | None = None,
-    policy_file: Path = POLICY_FILE,
+    policy_file: Path | None = None,
 ) -> PolicyRun:
     """Runs one policy over `days` days from START.
 
     `frequencies` multiplies the fixed schedule's frequency of some (stream, commune) rounds; `fleet` is
-    the number of copies of each truck; `policy_file` holds the tenant policy of `wastesvc`.
+    the number of copies of each truck; `policy_file` holds the tenant policy of `wastesvc` (by default
+    the scenario's).
     """
     world = _world(seed, days, fleet)
     boxes = world.boxes
@@ -473,11 +480,15 @@ def _overflowed(truth: SyntheticContainer, start_s: float, end_s: float) -> bool
     return bool(np.any(truth.fills_at(np.arange(start_s, end_s + 1, HOUR_S)) >= 1.0))
 
 
-def equal_service(fixed: PolicyRun, ours: int, time_limit_s: float, raises: int = _RAISES) -> PolicyRun:
+def equal_service(
+    fixed: PolicyRun, ours: int, time_limit_s: float, raises: int = _RAISES, refinements: int = _REFINEMENTS
+) -> PolicyRun:
     """The fixed schedule raised round by round until its overflow container-days are at most `ours`.
 
     Each raise doubles the frequency of every (stream, commune) round that overflowed in the previous
-    run, with `_EXTRA_FLEET` times the trucks; at most `raises` raises (the last run is kept).
+    run, with `_EXTRA_FLEET` times the trucks; at most `raises` raises (the last run is kept). Doubling
+    overshoots, so the raise that first qualifies is then narrowed by `refinements` bisections of its
+    factor (geometric), each keeping the cheaper schedule that still qualifies.
     """
     name = "fixed-equal-service"
     if fixed.overflow_container_days <= ours:
@@ -485,31 +496,64 @@ def equal_service(fixed: PolicyRun, ours: int, time_limit_s: float, raises: int 
     frequencies: dict[Group, float] = {}
     last = fixed
     for raise_ in range(1, raises + 1):
+        before = dict(frequencies)
         for group, overflows in last.overflows_by_group.items():
             if overflows:
                 frequencies[group] = frequencies.get(group, 1.0) * 2
-        last = simulate(
-            "fixed",
-            fixed.days,
-            fixed.seed,
-            time_limit_s,
-            frequencies=frequencies,
-            fleet=_EXTRA_FLEET,
-            name=name,
-        )
-        raised = Counter(frequencies.values())
-        last.note = (
-            f"{name} (seed {fixed.seed}): {raise_} raise(s), "
-            + ", ".join(f"{n} rounds ×{f:g}" for f, n in sorted(raised.items()))
-            + f" of {len(fixed.overflows_by_group)}, {_EXTRA_FLEET}× the fleet; "
-            f"{last.overflow_container_days} overflow container-days against wastesvc's {ours}"
-        )
-        print(f"  {last.note}, {last.km:.0f} km", flush=True)
+        last = _equal_run(fixed, frequencies, time_limit_s, f"{raise_} raise(s)", ours)
         if last.overflow_container_days <= ours:
-            last.note += "."
-            return last
+            return _narrowed(
+                fixed,
+                before,
+                frequencies,
+                last,
+                ours=ours,
+                time_limit_s=time_limit_s,
+                refinements=refinements,
+            )
     last.note += f": still more than wastesvc's after {raises} raises; the row is the last one."
     return last
+
+
+def _equal_run(
+    fixed: PolicyRun, frequencies: Mapping[Group, float], time_limit_s: float, what: str, ours: int
+) -> PolicyRun:
+    name = "fixed-equal-service"
+    run = simulate(
+        "fixed", fixed.days, fixed.seed, time_limit_s, frequencies=frequencies, fleet=_EXTRA_FLEET, name=name
+    )
+    raised = Counter(round(f, 3) for f in frequencies.values())
+    run.note = (
+        f"{name} (seed {fixed.seed}): {what}, "
+        + ", ".join(f"{n} rounds ×{f:g}" for f, n in sorted(raised.items()))
+        + f" of {len(fixed.overflows_by_group)}, {_EXTRA_FLEET}× the fleet; "
+        f"{run.overflow_container_days} overflow container-days against wastesvc's {ours}"
+    )
+    print(f"  {run.note}, {run.km:.0f} km", flush=True)
+    return run
+
+
+def _narrowed(
+    fixed: PolicyRun,
+    low: Mapping[Group, float],
+    high: Mapping[Group, float],
+    qualifying: PolicyRun,
+    *,
+    ours: int,
+    time_limit_s: float,
+    refinements: int,
+) -> PolicyRun:
+    """The cheapest schedule found between `low` (overflows more than ours) and `high` (qualifies)."""
+    best = qualifying
+    for step in range(1, refinements + 1):
+        middle = {g: (low.get(g, 1.0) * f) ** 0.5 for g, f in high.items()}
+        run = _equal_run(fixed, middle, time_limit_s, f"refinement {step}", ours)
+        if run.overflow_container_days <= ours:
+            high, best = middle, min(best, run, key=lambda r: r.km)
+        else:
+            low = middle
+    best.note += "; the cheapest qualifying run is the row."
+    return best
 
 
 def _plot(runs: Sequence[PolicyRun], path: Path) -> None:
@@ -639,7 +683,8 @@ def _section(
         "every policy (the per-day budget). The deposits follow the calendar of `bench.policy."
         "calendar_factor` (public holidays, summer dip, year-end peak: assumptions). CO₂ is km × each "
         "truck's `co2_kg_per_km` in the scenario. `wastesvc` runs the tenant policy "
-        "`bench/wastesvc_policy.json` through the planner's `to_fill_policy` and `select_for_plan`; its "
+        "the scenario ships with (`planning.selection_policy`, stored by `make run`) through the planner's "
+        "`to_fill_policy` and `select_for_plan`; its "
         "consolidation and deferral parameters were tuned on seed 2030, not on these seeds. Generated by "
         f"`bench/policy.py` in {elapsed_s / 60:.0f} min ({jobs} processes); plot (seed {seeds[0]}): "
         "`bench/results/policy.png`.\n"

@@ -22,6 +22,7 @@ from wastesvc.client import open_channel, optimize_day, plan_summary, save_sheet
 from wastesvc.config import Settings
 from wastesvc.demo_lorawan import feed_through_lorawan, split_lorawan
 from wastesvc.dispatch_demo import dispatch_morning
+from wastesvc.domain.policies import scenario_policy
 from wastesvc.scenario import Scenario, TimeWindow, load_builtin, load_default
 from wastesvc.server import create_server
 from wastesvc.simulate import SimulatedReading, simulate_readings
@@ -33,6 +34,8 @@ from wastesvc.v1 import (
     fleet_pb2_grpc,
     observations_pb2,
     observations_pb2_grpc,
+    policies_pb2,
+    policies_pb2_grpc,
     readings_pb2,
     readings_pb2_grpc,
 )
@@ -159,6 +162,11 @@ async def load_into(channel: grpc.aio.Channel, scenario: Scenario, tenant: str) 
     # Unary creates, pipelined: the API a city's asset register would use.
     for start in range(0, len(requests), 50):
         await asyncio.gather(*(create(r) for r in requests[start : start + 50]))
+    policy = scenario_policy(scenario, tenant)
+    if policy is not None:
+        await policies_pb2_grpc.SelectionPolicyServiceStub(channel).UpdateSelectionPolicy(
+            policies_pb2.UpdateSelectionPolicyRequest(selection_policy=policy)
+        )
     return 1 + len(scenario.facilities) + len(scenario.vehicles) + len(requests)
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import bench.policy
 from bench.policy import (
     START,
     PolicyRun,
@@ -83,6 +85,30 @@ def test_equal_service_raises_only_the_rounds_that_overflowed() -> None:
     assert raised.note.endswith("still more than wastesvc's after 1 raises; the row is the last one.")
     assert raised.km > 0
     assert same.km == fixed.km
+
+
+def test_equal_service_narrows_the_raise_that_overshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Doubling a round from ×1 to ×2 overshoots; two bisections of its factor (×√2, then ×2^¾ or ×2^¼)
+    keep the cheapest frequency that still overflows no more than ours."""
+
+    def fake_simulate(policy: str, days: int, seed: int, limit: float, **kwargs: Any) -> PolicyRun:
+        factor = kwargs["frequencies"][("residual", "02722")]
+        # Overflows fall and km rise with the frequency.
+        return PolicyRun(
+            kwargs["name"], days, seed, km=1000 * factor, overflow_container_days=round(40 / factor**3)
+        )
+
+    monkeypatch.setattr(bench.policy, "simulate", fake_simulate)
+    fixed = PolicyRun("fixed", 56, 7, overflow_container_days=40)
+    fixed.overflows_by_group.update({("residual", "02722"): 40})
+
+    run = equal_service(fixed, ours=12, time_limit_s=1.0)
+
+    # ×2 gives 5 (qualifies), ×√2 gives 14 (not), ×2^¾ gives 8 (qualifies, cheaper than ×2).
+    assert run.km == pytest.approx(1000 * 2**0.75)
+    assert run.overflow_container_days == 8
+    assert "refinement 2" in run.note
+    assert run.note.endswith("the cheapest qualifying run is the row.")
 
 
 def test_simulated_deposits_give_back_the_cited_kg_per_inhabitant() -> None:

@@ -12,9 +12,12 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Literal
 
+from google.protobuf import json_format
+
 from wastesvc.domain._common import STREAM_KEYS, parse_tenant, stream_from_key, to_duration
 from wastesvc.errors import FieldViolation, InvalidArgument
 from wastesvc.fill import PolicyParams, SelectionPolicy
+from wastesvc.scenario import Scenario
 from wastesvc.storage import Storage
 from wastesvc.v1 import policies_pb2
 
@@ -24,6 +27,7 @@ __all__ = [
     "policy_message",
     "policy_name",
     "policy_tenant",
+    "scenario_policy",
     "stored_policy",
     "to_fill_policy",
     "validate_policy",
@@ -57,6 +61,15 @@ def policy_tenant(name: str, field: str) -> str:
     if last != "selectionPolicy":
         raise InvalidArgument([FieldViolation(field, "must look like tenants/{tenant}/selectionPolicy")])
     return parse_tenant(parent, field)
+
+
+def scenario_policy(scenario: Scenario, tenant: str) -> policies_pb2.SelectionPolicy | None:
+    """The tenant policy a scenario ships with (`planning.selection_policy`), or None: the defaults."""
+    if not scenario.planning.selection_policy:
+        return None
+    message = json_format.ParseDict(dict(scenario.planning.selection_policy), policies_pb2.SelectionPolicy())
+    message.name = policy_name(tenant)
+    return message
 
 
 def _params(message: policies_pb2.PolicyParameters) -> PolicyParams:

@@ -228,6 +228,8 @@ class PlanningDefaults:
     fill_threshold: float
     max_days_without_emptying: Mapping[str, int]
     solver_time_limit_s: float
+    selection_policy: Mapping[str, Any] = field(default_factory=dict)
+    """The tenant's SelectionPolicy message as JSON (`wastesvc policy --set`); empty: the defaults."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,6 +443,7 @@ def _parse(doc: Any) -> Scenario:
                 {str(k): int(n) for k, n in doc["planning"]["max_days_without_emptying"].items()}
             ),
             solver_time_limit_s=float(doc["planning"]["solver_time_limit_s"]),
+            selection_policy=MappingProxyType(dict(doc["planning"].get("selection_policy", {}))),
         ),
         isles=tuple(
             Isle(

@@ -582,10 +582,32 @@ VEHICLES: list[Json] = [
     },
 ]
 
+# The tenant's selection policy (the SelectionPolicy message as JSON, what `wastesvc policy --set` takes),
+# chosen on `make bench-policy`'s tuning seed (bench/NOTES.md): consolidation around mandatory visits,
+# deferral of isolated containers, and each bring-bank stream swept on two fixed weekdays.
+SELECTION_POLICY: Json = {
+    "defaults": {
+        "consolidationRadiusM": 600,
+        "consolidationFactor": 3,
+        "deferIsolated": True,
+        "minFill": 0.7,
+        "overflowRisk": 0.2,
+    },
+    "streamOverrides": [
+        {"stream": f"WASTE_STREAM_{stream}", "parameters": {"sweepDays": {"days": days}}}
+        for stream, days in (
+            ("GLASS", ["TUESDAY", "FRIDAY"]),
+            ("PAPER", ["WEDNESDAY", "SATURDAY"]),
+            ("PACKAGING", ["MONDAY", "THURSDAY"]),
+        )
+    ],
+}
+
 PLANNING: Json = {
     "fill_threshold": 0.7,
     "max_days_without_emptying": {"residual": 7, "biowaste": 4, "packaging": 14, "glass": 14, "paper": 21},
     "solver_time_limit_s": 20,
+    "selection_policy": SELECTION_POLICY,
 }
 
 
