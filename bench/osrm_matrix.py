@@ -25,7 +25,8 @@ import httpx
 import numpy as np
 
 import routing
-from bench.routing import REPO, RESULTS, _commit
+from bench._commit import measured_commit
+from bench.routing import REPO, RESULTS
 
 __all__ = ["main"]
 
@@ -149,7 +150,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--solve", type=float, default=60.0, help="solver seconds (0: no plan)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    result: dict[str, Any] = {"commit": _commit(), "stops": args.stops, "seed": args.seed}
+    result: dict[str, Any] = {
+        "commit": measured_commit("routing", "bench"),
+        "stops": args.stops,
+        "seed": args.seed,
+    }
     server, url, prepare_s = _start_server()
     try:
         print(f"osrm.sh and osrm-routed ready in {prepare_s:.1f} s", flush=True)

@@ -31,7 +31,6 @@ import multiprocessing as mp
 import os
 import platform
 import resource
-import subprocess
 import sys
 import time
 import traceback
@@ -43,6 +42,7 @@ from typing import Any
 
 import vrplib
 
+from bench._commit import measured_commit
 from bench.readers import CATALOG, KIM_LITERATURE, BenchmarkSpec, KimInstance, VrpInstance, load
 from bench.report import write_report
 from bench.solvers import SOLVERS, RunOutput
@@ -302,7 +302,7 @@ def run_suite(
     """
     started = time.monotonic()
     run_date = time.strftime("%Y-%m-%d %H:%M %Z")
-    commit = _commit()
+    commit = measured_commit("routing", "bench")
     RESULTS.mkdir(parents=True, exist_ok=True)
     earlier: list[dict[str, Any]] = _load_json(RESULTS / "routing.json", [])
     records: list[dict[str, Any]] = []
@@ -393,26 +393,6 @@ def merge_records(earlier: list[dict[str, Any]], new: list[dict[str, Any]]) -> l
             SOLVER_ORDER.index(r["solver"]),
         ),
     )
-
-
-def _commit() -> str | None:
-    """The commit the run measures, with `+` when the solvers' or the bench's code differs from it."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        # Only the code measured counts: results of earlier runs are often not committed yet.
-        code = ["routing", "bench", ":(exclude)bench/results"]
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", *code],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+" if dirty.strip() else "")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,8 +20,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from bench._commit import measured_commit
 from bench.readers import CATALOG
-from bench.routing import PRESETS, REPO, RESULTS, _commit, make_record, run_in_child
+from bench.routing import PRESETS, REPO, RESULTS, make_record, run_in_child
 
 __all__ = ["main", "ratio_table"]
 
@@ -98,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--solvers", nargs="+", default=["engine", "pyvrp"], choices=["engine", "pyvrp"])
     args = parser.parse_args(argv)
-    commit = _commit()
+    commit = measured_commit("routing", "bench")
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     records = run(args.preset, args.instances, args.seeds, args.solvers)
     RESULTS.mkdir(parents=True, exist_ok=True)
