@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import math
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from pypdf import PdfReader
 
 from tests.conftest import SOISSONS, TENANT, Api, create_container, create_fleet, window
 from tests.plan_checker import check_plan
+from wastesvc.storage import OperationRow
 from wastesvc.v1 import (
     common_pb2,
     containers_pb2,
@@ -217,6 +219,38 @@ async def test_cancel_stops_a_running_operation(api: Api) -> None:
     assert metadata.state == planning_pb2.OptimizeRoutesMetadata.STATE_CANCELLED
     listed = await api.planning.ListRoutePlans(planning_pb2.ListRoutePlansRequest(parent=TENANT))
     assert len(listed.route_plans) == 0
+
+
+async def test_a_cancel_during_a_slow_progress_save_still_ends_the_operation(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "selecting" state saved in a worker thread may land after the cancellation's final save.
+
+    The operation must still end as cancelled; it used to stay "selecting" forever, and a client waiting
+    on it timed out (a likely cause of the test above failing now and then).
+    """
+    await _seed(api)
+    storage = api.service.planner.storage
+    save = storage.save_operation
+
+    def slow_when_selecting(row: OperationRow) -> None:
+        metadata = planning_pb2.OptimizeRoutesMetadata()
+        operations_pb2.Operation.FromString(row.body).metadata.Unpack(metadata)
+        if metadata.state == planning_pb2.OptimizeRoutesMetadata.STATE_SELECTING:
+            # The save has read the row (as `merge` does first), then waits for the database.
+            row = OperationRow(**{name: getattr(row, name) for name in OperationRow.model_fields})
+            time.sleep(1.0)
+        save(row)
+
+    monkeypatch.setattr(storage, "save_operation", slow_when_selecting)
+    operation = await _optimize(api, seconds=120)
+    await api.operations.CancelOperation(operations_pb2.CancelOperationRequest(name=operation.name))
+    await asyncio.sleep(1.5)  # the slow save has landed by now
+    operation = await _wait(api, operation, timeout_s=10)
+    assert operation.error.code == code_pb2.CANCELLED
+    metadata = planning_pb2.OptimizeRoutesMetadata()
+    operation.metadata.Unpack(metadata)
+    assert metadata.state == planning_pb2.OptimizeRoutesMetadata.STATE_CANCELLED
 
 
 async def test_request_id_makes_optimize_idempotent(api: Api) -> None:

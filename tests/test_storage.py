@@ -266,6 +266,31 @@ def test_plans_and_operations_list_newest_first(storage: SqlStorage) -> None:
     assert plan.body == b"x"
 
 
+def test_a_late_progress_update_does_not_reopen_an_ended_operation(storage: SqlStorage) -> None:
+    """A cancelled step's progress save landing after the final save leaves the operation ended.
+
+    The planner saves each state in a worker thread; a cancellation can let the final save overtake the
+    one before it, and the operation then stayed "selecting" forever (a client waiting on it timed out).
+    """
+
+    def operation(body: bytes, done: bool) -> OperationRow:
+        return OperationRow(
+            id="o1", tenant=T, request_id="r1", done=done, body=body, create_time=NOW, update_time=NOW
+        )
+
+    storage.save_operation(operation(b"queued", done=False))
+    storage.save_operation(operation(b"selecting", done=False))
+    storage.save_operation(operation(b"cancelled", done=True))
+    storage.save_operation(operation(b"selecting, saved late", done=False))
+    stored = storage.get_operation("o1")
+    assert stored is not None
+    assert (stored.body, stored.done) == (b"cancelled", True)
+    storage.save_operation(operation(b"request id released", done=True))
+    stored = storage.get_operation("o1")
+    assert stored is not None
+    assert stored.body == b"request id released"
+
+
 def test_collections_are_idempotent_and_move_last_emptied_forward(storage: SqlStorage) -> None:
     """Crew and sensor are two rows; re-sending stores nothing; last emptied only moves forward."""
     storage.create(_container("c0"))

@@ -63,7 +63,7 @@ from wastesvc.storage import (
 from wastesvc.storage._interface import ResourceRow
 from wastesvc.v1 import planning_pb2
 
-__all__ = ["MAX_IN_FLIGHT_PER_TENANT", "Planner", "request_hash"]
+__all__ = ["MAX_IN_FLIGHT_PER_TENANT", "Planner", "operation_snapshot", "request_hash"]
 
 log = logging.getLogger(__name__)
 Metadata = planning_pb2.OptimizeRoutesMetadata
@@ -143,6 +143,15 @@ class _Job:
     streams: frozenset[str]
     vehicle_ids: list[str]
     plan_name: str
+
+
+def operation_snapshot(row: OperationRow) -> OperationRow:
+    """A copy of `row` for a save in a worker thread.
+
+    A cancelled step's save may still be running while the next state is written to `row`; it must save
+    the state it was given, not half of the next one.
+    """
+    return OperationRow(**{name: getattr(row, name) for name in OperationRow.model_fields})
 
 
 class Planner:
@@ -428,7 +437,7 @@ class Planner:
             else:
                 operation.error.CopyFrom(error)
         row.body, row.done = operation.SerializeToString(), operation.done
-        await asyncio.to_thread(self.storage.save_operation, row)
+        await asyncio.to_thread(self.storage.save_operation, operation_snapshot(row))
 
     def _read_input(
         self,

@@ -35,7 +35,7 @@ from wastesvc.domain._common import (
     to_timestamp,
 )
 from wastesvc.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from wastesvc.planner import Planner
+from wastesvc.planner import Planner, operation_snapshot
 from wastesvc.storage import (
     ContainerRow,
     DepotRow,
@@ -141,7 +141,7 @@ class Replanner:
                 operation.error.CopyFrom(error)
         operation.metadata.Pack(job.metadata)
         job.row.body, job.row.done = operation.SerializeToString(), operation.done
-        await asyncio.to_thread(self.storage.save_operation, job.row)
+        await asyncio.to_thread(self.storage.save_operation, operation_snapshot(job.row))
 
     async def _run(self, job: _Job) -> None:
         try:

@@ -63,6 +63,7 @@ _READINGS: Table = ReadingRow.__table__  # type: ignore[attr-defined]
 _OBSERVATIONS: Table = ObservationRow.__table__  # type: ignore[attr-defined]
 _COLLECTIONS: Table = CollectionRow.__table__  # type: ignore[attr-defined]
 _ALERTS: Table = AlertRow.__table__  # type: ignore[attr-defined]
+_OPERATIONS: Table = OperationRow.__table__  # type: ignore[attr-defined]
 _CONTAINERS: Table = ContainerRow.__table__  # type: ignore[attr-defined]
 _PENDING: Table = PendingAssessmentRow.__table__  # type: ignore[attr-defined]
 
@@ -961,9 +962,23 @@ class SqlStorage:
 
     def save_operation(self, operation: OperationRow) -> None:
         operation.update_time = _now()
+        values = {
+            "body": operation.body,
+            "done": operation.done,
+            "request_id": operation.request_id,
+            "request": operation.request,
+            "update_time": operation.update_time,
+        }
+        statement = update(_OPERATIONS).where(_OPERATIONS.c.id == operation.id).values(**values)
+        if not operation.done:
+            # A progress update saved late (its step was cancelled meanwhile) must not reopen an operation
+            # that has ended: one statement, so no other save slips between a check and the write.
+            statement = statement.where(_OPERATIONS.c.done.is_(False))
         with Session(self.engine) as session:
-            session.merge(operation)
             try:
+                result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+                if not result.rowcount and session.get(OperationRow, operation.id) is None:
+                    session.merge(operation)
                 session.commit()
             except IntegrityError as exc:  # the same request_id recorded by a concurrent call
                 raise _conflict("operations") from exc
