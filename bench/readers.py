@@ -347,6 +347,13 @@ class KimLiterature:
     best_miles: float
     best_vehicles: int
     best_source: str
+    # Other published plans (vehicles, miles), e.g. Benjamin & Beasley 2010's Table 2 with vehicle reduction.
+    other_plans: tuple[tuple[int, float], ...] = ()
+
+    def fewest(self) -> tuple[int, float]:
+        """The fewest vehicles any paper published, and the fewest miles published at that count."""
+        plans = [self.kim2006, self.benjamin_beasley2010, self.buhrkal2012, *self.other_plans]
+        return min(plans)
 
 
 # README "Reference results" table. Buhrkal: best of no-clustering / clustering runs (vehicles as published).
@@ -354,11 +361,15 @@ KIM_LITERATURE: dict[str, KimLiterature] = {
     "102": KimLiterature(99, (3, 205.1), (3, 183.5), (3, 174.5), 174.5, 3, "Buhrkal 2012"),
     "277": KimLiterature(275, (3, 527.3), (3, 464.5), (3, 447.6), 447.6, 3, "Buhrkal 2012"),
     "444": KimLiterature(442, (11, 87.0), (11, 89.1), (11, 78.3), 78.3, 11, "Buhrkal 2012"),
-    "804": KimLiterature(784, (5, 769.5), (5, 725.6), (5, 586.2), 586.2, 5, "Buhrkal 2012 (clustered)"),
+    "804": KimLiterature(
+        784, (5, 769.5), (5, 725.6), (5, 586.2), 586.2, 5, "Buhrkal 2012 (clustered)", ((6, 755.8),)
+    ),
     "1051": KimLiterature(
         1048, (18, 2370.4), (17, 2250.5), (17, 2295.2), 2250.5, 17, "Benjamin & Beasley 2010"
     ),
-    "1351": KimLiterature(1347, (7, 1039.7), (8, 915.1), (8, 828.1), 828.1, 8, "Buhrkal 2012"),
+    "1351": KimLiterature(
+        1347, (7, 1039.7), (8, 915.1), (8, 828.1), 828.1, 8, "Buhrkal 2012", ((7, 1011.9),)
+    ),
     "1932": KimLiterature(1927, (17, 1395.3), (16, 1262.8), (16, 1128.7), 1128.7, 16, "Buhrkal 2012"),
     "2100": KimLiterature(
         2092, (16, 1833.8), (16, 1749.0), (17, 1594.2), 1749.0, 16, "Benjamin & Beasley 2010"

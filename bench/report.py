@@ -27,7 +27,9 @@ FAMILIES = (
 _MEMORY_LIMIT_MB = 24 * 1024
 _FIRST_PLAN_LIMIT_S = 5.0
 _TARGET_RATIO = 1.00
-_TARGET_EACH = 1.02
+_TARGET_EACH = 1.01
+# Kim under the hierarchical objective: the fewest known vehicles on all eight, the miles on this many.
+_KIM_MILES_AT_COUNT = 6
 
 # BENCHMARKS.md keeps everything after this line when it is regenerated.
 KEPT_MARKER = "<!-- kept by bench.report: hand-written sections below -->"
@@ -96,6 +98,9 @@ def targets(records: list[dict[str, Any]], meta: dict[str, Any]) -> list[tuple[s
         )
     )
 
+    if len(kim) == len(KIM_LITERATURE):
+        out.append(_vehicles_first(kim))
+
     # 3. first feasible plan on a 2 000-stop waste instance (the latest run's probe).
     probes = _latest_probes(meta)
     if probes:
@@ -143,6 +148,37 @@ def targets(records: list[dict[str, Any]], meta: dict[str, Any]) -> list[tuple[s
     return out
 
 
+def _vehicles_first(kim: list[dict[str, Any]]) -> tuple[str, str, str]:
+    """Kim under the literature's objective: vehicles first, then miles.
+
+    A plan with fewer vehicles than any paper beats the literature whatever its miles; at the fewest
+    published count its miles are compared with the fewest published at that count.
+    """
+    counts_ok, miles_ok, evidence = 0, 0, []
+    for r in kim:
+        vehicles, miles = KIM_LITERATURE[r["instance"]].fewest()
+        mine = r["vehicles"] if r["feasible"] else None
+        if mine is None:
+            evidence.append(f"{r['instance']}: infeasible")
+            continue
+        counts_ok += mine <= vehicles
+        at_count = mine < vehicles or (mine == vehicles and round(r["cost"], 1) <= miles)
+        miles_ok += at_count
+        relation = "fewer than" if mine < vehicles else ("more than" if mine > vehicles else "=")
+        evidence.append(
+            f"{r['instance']}: {mine} veh / {_fmt(r['cost'])} mi ({relation} {vehicles} / {miles:g})"
+            + ("" if at_count else " ✗")
+        )
+    met = counts_ok == len(kim) and miles_ok >= _KIM_MILES_AT_COUNT
+    return (
+        "Kim, vehicles first: the fewest published vehicles or fewer on 8/8, and miles at or below the"
+        f" fewest published at that count on ≥ {_KIM_MILES_AT_COUNT}/8",
+        _met(met),
+        f"vehicles {counts_ok}/8, miles {miles_ok}/8 (engine against the fewest published vehicles /"
+        f" the fewest miles published at that count): {'; '.join(evidence)}",
+    )
+
+
 def _latest_probes(meta: dict[str, Any]) -> list[dict[str, Any]]:
     """The first-plan probes of the latest run that made them (a partial run makes none)."""
     runs = sorted(meta["runs"].values(), key=lambda run: str(run["date"]), reverse=True)
@@ -168,15 +204,15 @@ def _versus_pyvrp(preset: str, records: list[dict[str, Any]]) -> tuple[str, str,
             continue
         ratio = engine["cost"] / pyvrp["cost"]
         ratios.append(ratio)
-        evidence.append(f"{name} {ratio:.3f}")
+        evidence.append(f"{name} {ratio:.4f}")
     if ratios:
         mean = statistics.fmean(ratios)
         met = not failed and mean <= _TARGET_RATIO + 1e-9 and max(ratios) <= _TARGET_EACH + 1e-9
-        text = f"mean engine/PyVRP cost ratio {mean:.3f}, worst {max(ratios):.3f} ({', '.join(evidence)})"
+        text = f"mean engine/PyVRP cost ratio {mean:.4f}, worst {max(ratios):.4f} ({', '.join(evidence)})"
         if failed:
             text += f"; not comparable: {', '.join(failed)}"
         return (
-            f"`{preset}`: mean cost ≤ 1.00× PyVRP at equal time (CVRP/VRPTW/MTVRPTWR), each ≤ 1.02×",
+            f"`{preset}`: mean cost ≤ 1.00× PyVRP at equal time (CVRP/VRPTW/MTVRPTWR), each ≤ 1.01×",
             _met(met),
             text,
         )
@@ -347,8 +383,9 @@ def _kim_literature(fam: list[dict[str, Any]]) -> list[str]:
     names = [n for n in KIM_LITERATURE if any(r["instance"] == n for r in fam)]
     lines = [
         "Vehicles / miles against the literature (README table; Buhrkal: best of the no-clustering and"
-        " clustering runs). The objective is hierarchical: a plan with more vehicles than the literature is"
-        " worse whatever its miles, so read `veh` before `gap %` (which compares miles only). PyVRP solves a"
+        " clustering runs; Benjamin & Beasley: both of their tables where they differ). The objective is"
+        " hierarchical: a plan with more vehicles than the literature is worse whatever its miles, so read"
+        " `veh` before `gap %` (which compares miles only). PyVRP solves a"
         " relaxation (no lunch, no daily route capacity, no stop limit); its plans are checked against the"
         " full model and pass only when the relaxation happens to respect it. Miles *below* the literature"
         " are possible: the papers' rules differ in details (zero-load stops, lunch; README), no literature"
@@ -362,6 +399,8 @@ def _kim_literature(fam: list[dict[str, Any]]) -> list[str]:
     for name in names:
         lit = KIM_LITERATURE[name]
         cells = [name, *(f"{v} / {d:g}" for v, d in (lit.kim2006, lit.benjamin_beasley2010, lit.buhrkal2012))]
+        # Benjamin & Beasley 2010 published Table 1 and, with vehicle reduction, Table 2.
+        cells[2] += "".join(f"; {v} / {d:g}" for v, d in lit.other_plans)
         for solver in SOLVERS:
             r = by.get((name, solver))
             if r is None or r["cost"] is None:
