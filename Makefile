@@ -84,9 +84,11 @@ bench-policy: $(GENERATED)
 bench-faults: $(GENERATED)
 	$(BIN)/python -m bench.faults $(ARGS)
 
-# Batched / streamed / unary ingest on SQLite and PostgreSQL next to a no-op server -> bench/results/ingest.json
+# Batched / streamed / unary ingest on SQLite and PostgreSQL next to a no-op server -> bench/results/ingest.json;
+# then PostgreSQL's own floor under the batched path -> bench/results/ingest_floor.json
 bench-ingest: $(GENERATED)
 	$(BIN)/python -m bench.ingest $(ARGS)
+	$(BIN)/python -m bench.ingest_floor
 
 # Job engines for the planning queue (dramatiq, procrastinate, pgqueuer, celery) on the local RabbitMQ,
 # Redis and PostgreSQL, about 15 minutes -> bench/results/job_engines.json; ARGS="--engines pgqueuer --kills 1".
