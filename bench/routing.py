@@ -25,6 +25,7 @@ does not carry Benjamin & Beasley's run times, so theirs cannot be matched).
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import multiprocessing as mp
@@ -87,9 +88,19 @@ PRESETS["classic"] = [(name, budget) for name, budget in PRESETS["full"] if CATA
 # one run in a child process
 
 
-def _child(conn: Connection, name: str, solver: str, budget_s: float, seed: int) -> None:
+# A solver constant set in the child before it solves (`bench.tune`): module, name, value.
+Constant = tuple[str, str, float]
+
+
+def _child(
+    conn: Connection, name: str, solver: str, budget_s: float, seed: int, *, constant: Constant | None
+) -> None:
     payload: dict[str, Any]
     try:
+        if constant is not None:
+            module, attribute, value = constant
+            owner = importlib.import_module(module)
+            setattr(owner, attribute, type(getattr(owner, attribute))(value))  # an int stays an int
         instance = load(CATALOG[name])
         output = SOLVERS[solver](instance, budget_s, seed)
         payload = {"ok": True, "output": asdict(output)}
@@ -100,11 +111,18 @@ def _child(conn: Connection, name: str, solver: str, budget_s: float, seed: int)
     conn.close()
 
 
-def run_in_child(name: str, solver: str, budget_s: float, seed: int) -> dict[str, Any]:
-    """Run one solver on one instance in a spawned process; never raises."""
+def run_in_child(
+    name: str, solver: str, budget_s: float, seed: int, constant: Constant | None = None
+) -> dict[str, Any]:
+    """Run one solver on one instance in a spawned process; never raises.
+
+    `constant` (module, name, value) replaces one of the solver's constants in that process first.
+    """
     ctx = mp.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child, args=(sender, name, solver, budget_s, seed), daemon=True)
+    process = ctx.Process(
+        target=_child, args=(sender, name, solver, budget_s, seed), kwargs={"constant": constant}, daemon=True
+    )
     started = time.monotonic()
     process.start()
     sender.close()
