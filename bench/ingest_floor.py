@@ -30,14 +30,14 @@ from typing import Any
 from sqlmodel import Session
 
 from bench._commit import measured_commit
-from bench._server import fresh_postgres
-from wastesvc.storage import ContainerRow, ReadingInsert, SqlStorage, open_storage
+from bench._server import TENANT, fresh_postgres
+from bench.ingest_phases import create_containers
+from wastesvc.storage import ReadingInsert, SqlStorage, open_storage
 from wastesvc.storage._sql import _copy_new_readings
 
 __all__ = ["main"]
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest_floor.json"
-TENANT = "grand-soissons"
 CONTAINERS = 1_000
 BATCH = 1_000
 _DIRECT_TYPES = (
@@ -56,7 +56,7 @@ def _batches(worker: int, count: int) -> list[Batch]:
     start = datetime(2027, 1, 1, tzinfo=UTC) + timedelta(days=worker)
     return [
         [
-            ReadingInsert(TENANT, f"c{c:04d}", "", start + timedelta(seconds=b), 0.5, None, 80.0, 12.0, False)
+            ReadingInsert(TENANT, f"c{c:03d}", "", start + timedelta(seconds=b), 0.5, None, 80.0, 12.0, False)
             for c in range(CONTAINERS)
         ]
         for b in range(count)
@@ -119,21 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     storage = open_storage(url)
     assert isinstance(storage, SqlStorage)
-    now = datetime.now(UTC)
-    for c in range(CONTAINERS):
-        storage.create(
-            ContainerRow(
-                tenant=TENANT,
-                id=f"c{c:04d}",
-                commune_code="02722",
-                lat=49.38,
-                lng=3.32,
-                stream="glass",
-                volume_l=3000,
-                create_time=now,
-                update_time=now,
-            )
-        )
+    create_containers(storage, CONTAINERS)
     records = []
     load = [round(x, 2) for x in os.getloadavg()]
     for round_, (way, connections) in enumerate((way, n) for n in (1, 4) for way in WAYS):

@@ -29,14 +29,15 @@ from wastesvc.monitor import AlertHub, Monitor
 from wastesvc.servicers.readings import _batch_response
 from wastesvc.storage import ContainerRow, ReadingInsert, SqlStorage, open_storage
 
-__all__ = ["PHASES", "main", "measure"]
+__all__ = ["PHASES", "create_containers", "main", "measure"]
 
 PHASES = ("resolve", "store", "respond", "assess")
 
 
-def _containers(storage: SqlStorage) -> None:
+def create_containers(storage: SqlStorage, count: int = CONTAINERS) -> None:
+    """Glass containers `c000`, `c001`, … of the benchmark tenant, stored directly."""
     now = datetime.now(UTC)
-    for i in range(CONTAINERS):
+    for i in range(count):
         storage.create(
             ContainerRow(
                 tenant=TENANT,
@@ -73,7 +74,7 @@ def measure(db_url: str, batches: int) -> dict[str, float]:
     """Median milliseconds per batch of each phase over the last half of `batches` batches."""
     storage = open_storage(db_url)
     try:
-        _containers(storage)
+        create_containers(storage)
         monitor = Monitor(storage, AlertHub())
         first = datetime.now(UTC).replace(microsecond=0) - timedelta(days=5)
         requests = _requests(first, batches * BATCH)
