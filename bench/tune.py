@@ -16,6 +16,7 @@ import json
 import statistics
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from bench._commit import measured_commit
@@ -75,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--instances", nargs="+", default=list(TUNING_SET), choices=TUNING_SET)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--budget", type=float, help="seconds per run (default: the `full` budget)")
+    parser.add_argument("--output", type=Path, help="default: bench/results/tune-NAME-COMMIT.json")
     args = parser.parse_args(argv)
     module, _, attribute = args.constant.rpartition(".")
     commit = measured_commit("routing", "bench")
@@ -94,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     flush=True,
                 )
     print(summary(records, args.values))
-    out = RESULTS / f"tune-{attribute.strip('_').lower()}-{commit}.json"
+    out = args.output or RESULTS / f"tune-{attribute.strip('_').lower()}-{commit}.json"
     payload = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "commit": commit, "records": records}
     out.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {out}")
