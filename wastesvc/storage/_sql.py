@@ -207,16 +207,25 @@ def _all_new_sqlite(session: Session, readings: Sequence[ReadingInsert], created
     return True
 
 
-_PENDING_SQLITE = """INSERT INTO pending_assessments
+# A container already waiting, not leased by an assessor and not sent an earlier reading, is marked
+# enough: the round that leases it will read these readings (its lease waits for this transaction's
+# lock on the row). Updating it anyway rewrote every row of a batch and cost most of the claim on
+# PostgreSQL (bench/results/ingest_floor.json; BENCHMARKS.md, "Ingest").
+_MARK_NEEDED = (
+    "pending_assessments.lease_until IS NOT NULL"
+    " OR excluded.first_measure_time < pending_assessments.first_measure_time"
+)
+_PENDING_SQLITE = f"""INSERT INTO pending_assessments
 (tenant, container_id, since, first_measure_time, generation) VALUES (?, ?, ?, ?, 0)
 ON CONFLICT (tenant, container_id) DO UPDATE SET generation = pending_assessments.generation + 1,
-first_measure_time = min(pending_assessments.first_measure_time, excluded.first_measure_time)"""
+first_measure_time = min(pending_assessments.first_measure_time, excluded.first_measure_time)
+WHERE {_MARK_NEEDED}"""
 
 
 # The containers of a batch's new readings, locked until the commit and marked as waiting for an
 # assessment (only those that exist: pending_assessments has a foreign key); answers how many exist.
 # Parameters: keys as arrays (tenant, id, first measure time), then the time of the batch.
-_CLAIM_PG = """WITH k AS (
+_CLAIM_PG = f"""WITH k AS (
   SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamp[]) WITH ORDINALITY AS u(t, c, f, n)
 ), held AS (
   SELECT c.tenant, c.id FROM containers AS c JOIN k ON c.tenant = k.t AND c.id = k.c FOR KEY SHARE OF c
@@ -225,6 +234,7 @@ _CLAIM_PG = """WITH k AS (
   SELECT k.t, k.c, %s::timestamp, k.f, 0 FROM k JOIN held ON held.tenant = k.t AND held.id = k.c ORDER BY k.n
   ON CONFLICT (tenant, container_id) DO UPDATE SET generation = pending_assessments.generation + 1,
   first_measure_time = least(pending_assessments.first_measure_time, excluded.first_measure_time)
+  WHERE {_MARK_NEEDED}
 )
 SELECT count(*) FROM held"""
 # Per tenant on SQLite: a join of two json_each lists was planned as a scan of the lists per container.
