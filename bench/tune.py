@@ -6,7 +6,8 @@ The instances default to the tuning set of bench/NOTES.md ("Tuning set and repor
 instances BENCHMARKS.md reports, at their `full` budgets unless `--budget` says otherwise. Each run is
 the engine as `bench.routing` runs it, in its own process with the constant replaced there, and its plan
 is checked the same way. Prints per instance and value the mean cost over the seeds (vehicles, cost) and
-each value's mean cost ratio to the first value; writes `bench/results/tune-<name>-<commit>.json`.
+each value's mean cost ratio to the first value; writes `bench/results/tune-<name>-<commit>.json` (the
+last run's plans land in `bench/results/solutions/tune/`, which git ignores).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from pypdf import PdfReader
 
 from tests.conftest import SOISSONS, TENANT, Api, create_container, create_fleet, window
 from tests.plan_checker import check_plan
+from wastesvc.planner import operation_snapshot
 from wastesvc.storage import OperationRow
 from wastesvc.v1 import (
     common_pb2,
@@ -238,7 +239,7 @@ async def test_a_cancel_during_a_slow_progress_save_still_ends_the_operation(
         operations_pb2.Operation.FromString(row.body).metadata.Unpack(metadata)
         if metadata.state == planning_pb2.OptimizeRoutesMetadata.STATE_SELECTING:
             # The save has read the row (as `merge` does first), then waits for the database.
-            row = OperationRow(**{name: getattr(row, name) for name in OperationRow.model_fields})
+            row = operation_snapshot(row)
             time.sleep(1.0)
         save(row)
 
