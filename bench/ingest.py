@@ -4,8 +4,10 @@ Each path is measured against a real `wastesvc serve` process and, in the same r
 server that takes the same messages and answers the same shape without storing anything: the ratio says
 how much of what gRPC itself carries the service keeps. Client and servers share the machine.
 
-Writes records `{path, backend, readings_per_s, noop_readings_per_s}` into `bench/results/ingest.json`,
-replacing only the records of the paths measured here (other benchmarks write their own paths there).
+Writes records `{path, backend, readings_per_s, noop_readings_per_s, server_cpu_us, noop_server_cpu_us}`
+into `bench/results/ingest.json`, replacing only the records of the paths measured here (other benchmarks
+write their own paths there). The CPU figures are each server process's CPU time per reading: unlike the
+rates, they hardly move when something else shares the machine, and they say where a ratio's limit lies.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import psutil
 
 from bench._server import TENANT, fresh_postgres, start_server, token_for
 from wastesvc.client import open_channel
@@ -138,12 +141,19 @@ _LOADS: dict[str, tuple[Callable[[Any, Requests, int], Awaitable[None]], int]] =
 }
 
 
-async def _rate(channel: grpc.aio.Channel, path: str, requests: Requests) -> float:
+async def _rate(
+    channel: grpc.aio.Channel, path: str, requests: Requests, server_pid: int
+) -> tuple[float, float]:
+    """Readings per second, and the server process's CPU microseconds per reading."""
     load, concurrency = _LOADS[path]
     stub = readings_pb2_grpc.ReadingServiceStub(channel)
+    server = psutil.Process(server_pid)
+    cpu_before = sum(server.cpu_times()[:2])
     started = time.perf_counter()
     await load(stub, requests, concurrency)
-    return len(requests) / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    cpu = sum(server.cpu_times()[:2]) - cpu_before
+    return len(requests) / elapsed, cpu / len(requests) * 1e6
 
 
 async def _create_containers(channel: grpc.aio.Channel) -> None:
@@ -182,15 +192,21 @@ async def _measure_backend(
             for path in PATHS:
                 requests = _requests(first, sizes[path])
                 first += timedelta(seconds=sizes[path] // CONTAINERS + 1)
-                noop_rate = await _rate(noop_channel, path, requests)
-                rate = await _rate(channel, path, requests)
-                print(f"{backend:10} {path:6} {rate:10.0f} readings/s (no-op {noop_rate:.0f})", flush=True)
+                noop_rate, noop_cpu = await _rate(noop_channel, path, requests, noop.pid)
+                rate, cpu = await _rate(channel, path, requests, server.process.pid)
+                print(
+                    f"{backend:10} {path:6} {rate:10.0f} readings/s (no-op {noop_rate:.0f}), "
+                    f"server CPU {cpu:.1f} µs a reading (no-op {noop_cpu:.1f})",
+                    flush=True,
+                )
                 records.append(
                     {
                         "path": path,
                         "backend": backend,
                         "readings_per_s": round(rate),
                         "noop_readings_per_s": round(noop_rate),
+                        "server_cpu_us": round(cpu, 1),
+                        "noop_server_cpu_us": round(noop_cpu, 1),
                     }
                 )
     finally:

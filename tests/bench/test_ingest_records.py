@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bench.ingest import merge_records
+import json
+from pathlib import Path
+
+from bench.ingest import PATHS, main, merge_records
 
 
 def test_merge_keeps_other_paths_and_replaces_measured_ones() -> None:
@@ -17,3 +20,38 @@ def test_merge_keeps_other_paths_and_replaces_measured_ones() -> None:
     merged = merge_records(existing, new)
 
     assert merged == [existing[0], existing[2], new[0]]
+
+
+def test_a_short_run_measures_every_path_against_the_no_op(tmp_path: Path) -> None:
+    """A small run on SQLite writes one record per path, with both servers' rates and CPU per reading."""
+    output = tmp_path / "ingest.json"
+    output.write_text(json.dumps([{"path": "mqtt-lorawan", "backend": "sqlite", "readings_per_s": 900}]))
+
+    assert (
+        main(
+            [
+                "--backends",
+                "sqlite",
+                "--batch",
+                "2000",
+                "--stream",
+                "2000",
+                "--unary",
+                "100",
+                "--output",
+                str(output),
+            ]
+        )
+        == 0
+    )
+
+    records = json.loads(output.read_text())
+    assert records[0]["path"] == "mqtt-lorawan"
+    measured = {r["path"]: r for r in records[1:]}
+    assert sorted(measured) == sorted(PATHS)
+    for record in measured.values():
+        assert record["backend"] == "sqlite"
+        assert record["readings_per_s"] > 0
+        assert record["noop_readings_per_s"] > 0
+        # Storing costs the service more CPU than answering costs the no-op.
+        assert record["server_cpu_us"] > record["noop_server_cpu_us"] > 0
