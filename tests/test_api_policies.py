@@ -151,7 +151,7 @@ async def test_routing_aware_parameters_are_stored_and_validated(api: Api) -> No
     )
     bad.stream_overrides.add(
         stream=common_pb2.WASTE_STREAM_GLASS,
-        parameters=policies_pb2.PolicyParameters(consolidation_radius_m=float("inf")),
+        parameters=policies_pb2.PolicyParameters(consolidation_radius_m=1e9),
     )
     err = await rpc_error(_stub(api).UpdateSelectionPolicy(_update(bad, "defaults", "stream_overrides")))
 
@@ -161,7 +161,10 @@ async def test_routing_aware_parameters_are_stored_and_validated(api: Api) -> No
         "selection_policy.defaults.consolidation_factor",
         "selection_policy.defaults.sweep_days.days[1]",
         "selection_policy.defaults.sweep_days.days[2]",
-        "selection_policy.stream_overrides[0].parameters.consolidation_radius_m",
     }
+    # A value no field may hold is refused by the limits every request is checked against first.
+    bad.stream_overrides[0].parameters.consolidation_radius_m = float("inf")
+    err = await rpc_error(_stub(api).UpdateSelectionPolicy(_update(bad, "defaults", "stream_overrides")))
+    assert set(violations(err)) == {"selection_policy.stream_overrides[0].parameters.consolidation_radius_m"}
     after = await _stub(api).GetSelectionPolicy(policies_pb2.GetSelectionPolicyRequest(name=NAME))
     assert after == got

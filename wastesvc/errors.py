@@ -66,8 +66,14 @@ class ServiceError(Exception):
         return status_pb2.Status(code=code, message=self.message, details=self.details())
 
 
+# The status details travel in the reply's trailers, which gRPC caps (a few KiB by default): past this
+# many characters of violations, the rest are counted in ErrorInfo's metadata instead of listed.
+_MAX_LISTED_CHARS = 4000
+
+
 class InvalidArgument(ServiceError):
-    """The request is malformed; every offending field is listed."""
+    """The request is malformed; every offending field is listed (as many as the trailers can carry,
+    the rest counted in ErrorInfo's `unlisted_violations`)."""
 
     code = grpc.StatusCode.INVALID_ARGUMENT
     reason = "INVALID_ARGUMENT"
@@ -80,13 +86,25 @@ class InvalidArgument(ServiceError):
         more = f" (+{len(self.violations) - 5} more)" if len(self.violations) > 5 else ""
         super().__init__(message or f"invalid request: {summary}{more}", reason=reason)
 
+    def _listed(self) -> list[FieldViolation]:
+        listed, chars = [], 0
+        for violation in self.violations:
+            chars += len(violation.field) + len(violation.description)
+            if chars > _MAX_LISTED_CHARS:
+                break
+            listed.append(violation)
+        return listed
+
     def details(self) -> list[any_pb2.Any]:
+        listed = self._listed()
+        if len(listed) < len(self.violations):
+            self.metadata["unlisted_violations"] = str(len(self.violations) - len(listed))
         bad = any_pb2.Any()
         bad.Pack(
             error_details_pb2.BadRequest(
                 field_violations=[
                     error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                    for v in self.violations
+                    for v in listed
                 ]
             )
         )

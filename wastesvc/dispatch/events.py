@@ -12,6 +12,7 @@ from datetime import datetime
 
 from wastesvc.dispatch.lifecycle import CAUSES, check_accepts_events
 from wastesvc.domain._common import FUTURE_TOLERANCE, from_timestamp, parse_name
+from wastesvc.domain._limits import check_message
 from wastesvc.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from wastesvc.storage import CollectionRow, FieldEventRow, PlanStateRow, VisitStatusRow
 from wastesvc.v1 import dispatch_pb2, planning_pb2
@@ -43,7 +44,10 @@ class Applied:
 
 def check_event(event: dispatch_pb2.FieldEvent, tenant: str, now: datetime, field: str) -> None:
     """INVALID_ARGUMENT for an event that is malformed whatever the plan says."""
-    violations = []
+    # The field limits first: a stream's events do not pass through the servicer's request check.
+    violations = check_message(event, field)
+    if violations:
+        raise InvalidArgument(violations)
     if not event.event_id or len(event.event_id) > 100:
         violations.append(FieldViolation(f"{field}.event_id", "must be 1 to 100 characters (a UUID)"))
     if event.kind not in KINDS:

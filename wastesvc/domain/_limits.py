@@ -31,6 +31,8 @@ MAX_CHARS = {
     "page_token": 1000,
     "detail": 500,
     "note": 500,
+    "description": 2000,
+    "reporter": 200,
 }
 # Anything else: names, ids and free text alike.
 DEFAULT_MAX_CHARS = 300

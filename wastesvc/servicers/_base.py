@@ -36,9 +36,9 @@ from wastesvc.errors import (
     ServiceError,
 )
 from wastesvc.storage import OperationRow, PlanRow, Storage
-from wastesvc.v1 import common_pb2
+from wastesvc.v1 import common_pb2, observations_pb2, readings_pb2
 
-__all__ = ["Crud", "in_thread", "outcome_counts", "unary", "unary_stream_errors"]
+__all__ = ["Crud", "check_request", "in_thread", "outcome_counts", "unary", "unary_stream_errors"]
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,33 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: Exception) 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Ingest checks each item itself, so that one bad reading or observation is refused alone (batches answer
+# per item) and the hot path skips the generic walk over descriptors.
+_CHECKED_PER_ITEM = (
+    readings_pb2.CreateReadingRequest,
+    readings_pb2.BatchCreateReadingsRequest,
+    observations_pb2.CreateObservationRequest,
+    observations_pb2.BatchCreateObservationsRequest,
+)
+
+
+def check_request(request: Message) -> None:
+    """INVALID_ARGUMENT for a request breaking the limits every field has (`check_message`): bounded
+    NUL-free strings, finite numbers, timestamps and durations in range."""
+    violations = check_message(request, "")
+    if violations:
+        raise InvalidArgument(violations)
+
+
 def unary(method: F) -> F:
-    """Maps ServiceError to its status code with details and other exceptions to INTERNAL."""
+    """Checks the request's field limits (`check_request`, but for ingest, which checks each item), maps
+    ServiceError to its status code with details and other exceptions to INTERNAL."""
 
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
+            if not isinstance(request, _CHECKED_PER_ITEM):
+                check_request(request)
             return await method(self, request, context)
         except asyncio.CancelledError:
             raise
@@ -77,13 +98,16 @@ def unary(method: F) -> F:
 
 
 def unary_stream_errors(method: F) -> F:
-    """The same mapping for streaming handlers (async generators)."""
+    """The same checks and mapping for streaming handlers (async generators); a client stream's
+    messages are checked by the handler, one by one."""
 
     @functools.wraps(method)
     async def wrapper(
         self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[Any]:
         try:
+            if isinstance(request, Message):
+                check_request(request)
             async for item in method(self, request, context):
                 yield item
         except asyncio.CancelledError:
