@@ -125,7 +125,7 @@ async def test_request_id_with_another_request_is_invalid(api: Api) -> None:
     await _seed(api)
     first = await api.planning.OptimizeRoutes(_request("5a1c2a9e-0000-4000-8000-000000000003", 1))
     err = await rpc_error(api.planning.OptimizeRoutes(_request("5a1c2a9e-0000-4000-8000-000000000003", 2)))
-    assert_error(err, grpc.StatusCode.INVALID_ARGUMENT, "request_id")
+    assert assert_error(err, grpc.StatusCode.INVALID_ARGUMENT, "request_id").reason == "REQUEST_ID_REUSED"
     await _wait(api, first)
 
 

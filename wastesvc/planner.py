@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from google.longrunning import operations_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, status_pb2
 
 import routing
@@ -63,7 +64,7 @@ from wastesvc.storage import (
 from wastesvc.storage._interface import ResourceRow
 from wastesvc.v1 import planning_pb2
 
-__all__ = ["MAX_IN_FLIGHT_PER_TENANT", "Planner", "operation_snapshot", "request_hash"]
+__all__ = ["MAX_IN_FLIGHT_PER_TENANT", "Planner", "operation_snapshot", "replay", "request_hash"]
 
 log = logging.getLogger(__name__)
 Metadata = planning_pb2.OptimizeRoutesMetadata
@@ -83,12 +84,43 @@ _RETRY_HINT = "send the same request (and request_id) again"
 _ABORTED_CODES = (code_pb2.ABORTED, code_pb2.UNAVAILABLE)
 
 
-def request_hash(request: planning_pb2.OptimizeRoutesRequest) -> str:
-    """SHA-256 of the request without its request_id, to tell a retry from a reused id."""
-    copy = planning_pb2.OptimizeRoutesRequest()
+def request_hash(request: Message) -> str:
+    """SHA-256 of the request's type and of the request without its request_id: tells a retry from an id
+    reused for another request, or for another RPC (OptimizeRoutes and ReplanRoutes share the ids)."""
+    copy = type(request)()
     copy.CopyFrom(request)
-    copy.request_id = ""
-    return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()
+    copy.ClearField("request_id")
+    digest = hashlib.sha256(request.DESCRIPTOR.full_name.encode() + b"\0")
+    digest.update(copy.SerializeToString(deterministic=True))
+    return digest.hexdigest()
+
+
+def replay(storage: Storage, tenant: str, request: Message) -> operations_pb2.Operation | None:
+    """The operation the request's request_id already started, if it can be returned again (AIP-155).
+
+    The same id with another request is refused; an operation aborted by a shutdown or crash releases
+    its id, so the day can be retried.
+    """
+    request_id = getattr(request, "request_id", "")
+    if not request_id:
+        return None
+    existing = storage.find_operation_by_request(tenant, request_id)
+    if existing is None:
+        return None
+    operation = operations_pb2.Operation.FromString(existing.body)
+    metadata = Metadata()
+    operation.metadata.Unpack(metadata)
+    # Operations stored before their request was hashed carry no hash: taken as the same request.
+    if metadata.request_hash and metadata.request_hash != request_hash(request):
+        raise InvalidArgument(
+            [FieldViolation("request_id", "was already used for a different request")],
+            reason="REQUEST_ID_REUSED",
+        )
+    if metadata.state == Metadata.STATE_ABORTED or operation.error.code in _ABORTED_CODES:
+        existing.request_id = None
+        storage.save_operation(existing)
+        return None
+    return operation
 
 
 def _now() -> datetime:
@@ -277,7 +309,7 @@ class Planner:
                 await asyncio.to_thread(self.queue.submit, job.row.id)
             return operation
         if self._in_flight[tenant] >= self.max_in_flight_per_tenant:
-            replayed = await asyncio.to_thread(self._replay, tenant, request)
+            replayed = await asyncio.to_thread(replay, self.storage, tenant, request)
             if replayed is not None:
                 return replayed
             raise ResourceExhausted(
@@ -306,33 +338,6 @@ class Planner:
         self._tasks.pop(operation_id, None)
         self._in_flight[tenant] -= 1
 
-    def _replay(
-        self, tenant: str, request: planning_pb2.OptimizeRoutesRequest
-    ) -> operations_pb2.Operation | None:
-        """The operation a request_id already started, if it can be returned again (AIP-155).
-
-        The same id with another request is refused; an operation aborted by a shutdown or crash
-        releases its id, so the day can be retried.
-        """
-        if not request.request_id:
-            return None
-        existing = self.storage.find_operation_by_request(tenant, request.request_id)
-        if existing is None:
-            return None
-        operation = operations_pb2.Operation.FromString(existing.body)
-        metadata = Metadata()
-        operation.metadata.Unpack(metadata)
-        if metadata.request_hash and metadata.request_hash != request_hash(request):
-            raise InvalidArgument(
-                [FieldViolation("request_id", "was already used for a different request")],
-                reason="REQUEST_ID_REUSED",
-            )
-        if metadata.state == Metadata.STATE_ABORTED or operation.error.code in _ABORTED_CODES:
-            existing.request_id = None
-            self.storage.save_operation(existing)
-            return None
-        return operation
-
     def _record(
         self,
         tenant: str,
@@ -342,7 +347,7 @@ class Planner:
         vehicle_ids: list[str],
     ) -> tuple[operations_pb2.Operation, _Job | None]:
         """Stores a new operation (storage work, off the event loop); no job when request_id was seen."""
-        replayed = self._replay(tenant, request)
+        replayed = replay(self.storage, tenant, request)
         if replayed is not None:
             return replayed, None
         vehicles = self.storage.get_many(VehicleRow, tenant, vehicle_ids)

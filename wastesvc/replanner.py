@@ -35,7 +35,7 @@ from wastesvc.domain._common import (
     to_timestamp,
 )
 from wastesvc.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from wastesvc.planner import Planner, operation_snapshot
+from wastesvc.planner import Planner, operation_snapshot, replay, request_hash
 from wastesvc.storage import (
     ContainerRow,
     DepotRow,
@@ -87,10 +87,9 @@ class Replanner:
     def _record(
         self, tenant: str, plan_id: str, request: dispatch_pb2.ReplanRoutesRequest
     ) -> tuple[operations_pb2.Operation, _Job | None]:
-        if request.request_id:
-            existing = self.storage.find_operation_by_request(tenant, request.request_id)
-            if existing is not None:
-                return operations_pb2.Operation.FromString(existing.body), None
+        replayed = replay(self.storage, tenant, request)
+        if replayed is not None:
+            return replayed, None
         row = self.storage.get_plan(tenant, plan_id)
         if row is None:
             raise NotFound(request.name, field="name")
@@ -109,7 +108,10 @@ class Replanner:
         created = datetime.now(UTC)
         operation = operations_pb2.Operation(name=resource_name(tenant, "operations", operation_id))
         metadata = Metadata(
-            state=Metadata.STATE_QUEUED, create_time=to_timestamp(created), route_plan=new_name
+            state=Metadata.STATE_QUEUED,
+            create_time=to_timestamp(created),
+            route_plan=new_name,
+            request_hash=request_hash(request),
         )
         metadata.service_date.CopyFrom(planning_pb2.RoutePlan.FromString(row.body).service_date)
         operation.metadata.Pack(metadata)

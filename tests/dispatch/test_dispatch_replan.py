@@ -10,7 +10,7 @@ from google.type.latlng_pb2 import LatLng
 
 import routing
 from tests.conftest import TENANT, Api, create_container
-from tests.dispatch.support import event, send, stamp
+from tests.dispatch.support import event, published_day, send, stamp
 from tests.errors import assert_error, rpc_error
 from tests.plan_checker import check_plan
 from tests.test_planning import _optimize, _resources, _seed, _wait
@@ -150,6 +150,33 @@ async def test_replan_needs_a_published_plan(api: Api) -> None:
         grpc.StatusCode.INVALID_ARGUMENT,
         "urgent_containers[0]",
     )
+
+
+async def test_a_replan_request_id_names_one_request_of_either_rpc(api: Api) -> None:
+    """A retry returns the same operation; the id with another replan, or an OptimizeRoutes id, is
+    INVALID_ARGUMENT REQUEST_ID_REUSED (the replan used to return whatever operation had the id)."""
+    plan = await published_day(api)
+
+    def replan(request_id: str, seconds: int) -> dispatch_pb2.ReplanRoutesRequest:
+        request = dispatch_pb2.ReplanRoutesRequest(name=plan.name, request_id=request_id)
+        request.time_limit.FromSeconds(seconds)
+        return request
+
+    first = await api.dispatch.ReplanRoutes(replan("7e1d0c2a-0000-4000-8000-000000000001", 1))
+    again = await api.dispatch.ReplanRoutes(replan("7e1d0c2a-0000-4000-8000-000000000001", 1))
+    other = await rpc_error(api.dispatch.ReplanRoutes(replan("7e1d0c2a-0000-4000-8000-000000000001", 2)))
+    optimized = await api.planning.OptimizeRoutes(
+        planning_pb2.OptimizeRoutesRequest(
+            parent=TENANT, service_date=plan.service_date, request_id="7e1d0c2a-0000-4000-8000-000000000002"
+        )
+    )
+    crossed = await rpc_error(api.dispatch.ReplanRoutes(replan("7e1d0c2a-0000-4000-8000-000000000002", 1)))
+
+    assert again.name == first.name
+    for err in (other, crossed):
+        assert assert_error(err, grpc.StatusCode.INVALID_ARGUMENT, "request_id").reason == "REQUEST_ID_REUSED"
+    await _wait(api, first)
+    await _wait(api, optimized)
 
 
 DAY = datetime(2026, 12, 1, tzinfo=UTC)
