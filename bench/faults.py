@@ -21,10 +21,10 @@ import asyncio
 import contextlib
 import json
 import signal
-import sqlite3
 import tempfile
+import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,11 +34,15 @@ import grpc
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import create_engine, text
 
-from bench._server import TENANT, ServerProcess, start_server, token_for
+from bench._commit import measured_commit
+from bench._server import TENANT, ServerProcess, fresh_postgres, start_server, token_for
 from wastesvc.client import open_channel
 from wastesvc.config import Settings
 from wastesvc.server import SERVICE_NAMES
@@ -46,8 +50,12 @@ from wastesvc.v1 import (
     common_pb2,
     containers_pb2,
     containers_pb2_grpc,
+    dispatch_pb2,
+    dispatch_pb2_grpc,
     fleet_pb2,
     fleet_pb2_grpc,
+    planning_pb2,
+    planning_pb2_grpc,
     readings_pb2,
     readings_pb2_grpc,
 )
@@ -132,6 +140,12 @@ _PLAUSIBLE = {
     "vehicles": [f"{PARENT}/vehicles/v0"],
     "commune_code": ["02722"],
 }
+
+
+def remember_plausible(values: Mapping[str, list[str]]) -> None:
+    """Adds names the seed created (a published plan, its routes and visits) to the plausible values."""
+    for name, more in values.items():
+        _PLAUSIBLE[name] = [*_PLAUSIBLE.get(name, []), *more]
 
 
 def _plausible(f: FieldDescriptor) -> list[str] | None:
@@ -345,10 +359,19 @@ def _fuzz_method(
         except grpc.RpcError as error:
             code = error.code()
             report.codes[code.name] += 1
-            if code in _BAD:
+            if code in _BAD or (code == grpc.StatusCode.RESOURCE_EXHAUSTED and not _deliberate_limit(error)):
                 report.bad.append(f"{method.name}: {code.name} {error.details()} ← {request!r:.300}")
 
     one()
+
+
+def _deliberate_limit(error: grpc.RpcError) -> bool:
+    """RESOURCE_EXHAUSTED is deliberate for a request above the receive limit, or a cap that says when
+    to retry; a reply too large for its headers (an error echoing its request) is not."""
+    if "larger than max" in (error.details() or ""):
+        return True
+    status = rpc_status.from_call(error)
+    return status is not None and any(d.Is(error_details_pb2.RetryInfo.DESCRIPTOR) for d in status.details)
 
 
 def fuzz(server: ServerProcess, token: str, total: int) -> FuzzReport:
@@ -414,7 +437,7 @@ def seed(address: str, token: str) -> None:
                 ),
                 metadata=metadata,
             )
-            reading = readings_pb2.Reading(fill_fraction=0.5)
+            reading = readings_pb2.Reading(fill_fraction=0.8)
             reading.measure_time.FromDatetime(now - timedelta(hours=1))
             requests.append(
                 readings_pb2.CreateReadingRequest(parent=f"{PARENT}/containers/c{i}", reading=reading)
@@ -424,7 +447,46 @@ def seed(address: str, token: str) -> None:
         )
 
 
-def check_consistent(address: str, token: str, db: Path) -> list[str]:
+def publish_day(address: str, token: str) -> dict[str, list[str]]:
+    """Plans tomorrow on the seed and publishes it, so the dispatch RPCs meet a live day: the names of the
+    plan, its routes and visits, as plausible values to fuzz with."""
+    metadata = (("authorization", f"Bearer {token}"),)
+    with grpc.insecure_channel(address) as channel:
+        return _published_plan(channel, metadata)
+
+
+def _published_plan(channel: grpc.Channel, metadata: Any) -> dict[str, list[str]]:
+    request = planning_pb2.OptimizeRoutesRequest(parent=PARENT)
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    request.service_date.year, request.service_date.month, request.service_date.day = (
+        tomorrow.year,
+        tomorrow.month,
+        tomorrow.day,
+    )
+    request.options.time_limit.FromSeconds(2)
+    request.options.fill_threshold = 0.01
+    operation = planning_pb2_grpc.PlanningServiceStub(channel).OptimizeRoutes(request, metadata=metadata)
+    operations = operations_pb2_grpc.OperationsStub(channel)
+    deadline = time.monotonic() + 60
+    while not operation.done and time.monotonic() < deadline:
+        time.sleep(0.2)
+        operation = operations.GetOperation(
+            operations_pb2.GetOperationRequest(name=operation.name), metadata=metadata
+        )
+    plan = planning_pb2.RoutePlan()
+    if not operation.response.Unpack(plan):
+        raise RuntimeError(f"the seed day was not planned: {operation.error}")
+    dispatch = dispatch_pb2_grpc.DispatchServiceStub(channel)
+    plan = dispatch.PublishRoutePlan(dispatch_pb2.PublishRoutePlanRequest(name=plan.name), metadata=metadata)
+    visits = [v.id for route in plan.routes for v in route.visits if v.id]
+    return {
+        "name": [plan.name, *(route.name for route in plan.routes)],
+        "parent": [plan.name],
+        "visit_id": visits,
+    }
+
+
+def check_consistent(address: str, token: str, db_url: str) -> list[str]:
     """Problems found reading everything back; empty when the server is healthy and its data sound."""
     problems: list[str] = []
     metadata = (("authorization", f"Bearer {token}"),)
@@ -475,11 +537,15 @@ def check_consistent(address: str, token: str, db: Path) -> list[str]:
                 problems.append("a container created after the fuzz does not read back")
         except grpc.RpcError as error:
             problems.append(f"reading back failed: {error.code().name} {error.details()}")
-    with sqlite3.connect(db) as connection:
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
         orphans = connection.execute(
-            "SELECT count(*) FROM readings r LEFT JOIN containers c"
-            " ON c.tenant = r.tenant AND c.id = r.container_id WHERE c.id IS NULL"
-        ).fetchone()[0]
+            text(
+                "SELECT count(*) FROM readings r LEFT JOIN containers c"
+                " ON c.tenant = r.tenant AND c.id = r.container_id WHERE c.id IS NULL"
+            )
+        ).scalar_one()
+    engine.dispose()
     if orphans:
         problems.append(f"{orphans} readings without their container")
     return problems
@@ -553,8 +619,14 @@ async def _ingest_until_killed(
 
 
 def _stored_keys(db: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(db) as connection:
-        return connection.execute("SELECT container_id, measure_time FROM readings").fetchall()
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as connection:
+        keys = [
+            (row[0], row[1])
+            for row in connection.execute(text("SELECT container_id, measure_time FROM readings"))
+        ]
+    engine.dispose()
+    return keys
 
 
 async def kill9(workdir: Path, runs: int) -> list[Kill9Run]:
@@ -595,47 +667,67 @@ async def kill9(workdir: Path, runs: int) -> list[Kill9Run]:
     return results
 
 
+def _fuzz_backend(
+    backend: str, workdir: Path, requests: int, pg_database: str
+) -> tuple[FuzzReport, list[str]]:
+    """The fuzz on a fresh server over `backend`: its report and what was wrong afterwards."""
+    url = f"sqlite:///{workdir / 'fuzz.db'}" if backend == "sqlite" else fresh_postgres(pg_database)
+    if url is None:
+        raise SystemExit(f"no PostgreSQL for the fuzz ({backend})")
+    server = start_server(url, workdir / f"fuzz-{backend}.key")
+    token = token_for(workdir / f"fuzz-{backend}.key")
+    seed(server.address, token)
+    remember_plausible(publish_day(server.address, token))
+    report = fuzz(server, token, requests)
+    problems = (
+        check_consistent(server.address, token, url) if server.process.poll() is None else ["server exited"]
+    )
+    server.stop()
+    print(f"fuzz on {backend}: {report.requests} requests, codes {dict(report.codes.most_common())}")
+    for line in report.bad[:20]:
+        print("  ", line)
+    for problem in problems:
+        print("   after the fuzz:", problem)
+    return report, problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--requests", type=int, default=10_000, help="generated bad requests, spread over every RPC"
+        "--requests", type=int, default=10_000, help="generated bad requests per backend, over every RPC"
     )
-    parser.add_argument("--kill9-runs", type=int, default=3)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--kill9-runs", type=int, default=6, help="half batched, half streamed")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--pg-database", default="wastesvc_bench_faults", help="dropped and re-created")
     args = parser.parse_args(argv)
+    backends = args.backends.split(",")
+    reports, problems = [], []
     with tempfile.TemporaryDirectory(prefix="wastesvc-faults-") as tmp:
         workdir = Path(tmp)
-        db, key = workdir / "fuzz.db", workdir / "fuzz.key"
-        server = start_server(f"sqlite:///{db}", key)
-        token = token_for(key)
-        seed(server.address, token)
-        report = fuzz(server, token, args.requests)
-        problems = (
-            check_consistent(server.address, token, db)
-            if server.process.poll() is None
-            else ["server exited"]
-        )
-        server.stop()
-        print(f"fuzz: {report.requests} requests, codes {dict(report.codes.most_common())}")
-        for line in report.bad[:20]:
-            print("  ", line)
-        for problem in problems:
-            print("   after the fuzz:", problem)
+        for backend in backends:
+            report, found = _fuzz_backend(backend, workdir, args.requests, args.pg_database)
+            reports.append(report)
+            problems += found
         runs = asyncio.run(kill9(workdir, args.kill9_runs))
     record = {
-        "fuzz_requests": report.requests,
-        "unknown_or_internal": len(report.bad),
-        "crashes": report.crashes,
+        "fuzz_requests": sum(r.requests for r in reports),
+        "unknown_or_internal": sum(len(r.bad) for r in reports),
+        "crashes": sum(r.crashes for r in reports),
         "kill9_runs": len(runs),
         "acked_readings": sum(r.acked for r in runs),
         "lost_readings": sum(r.lost for r in runs),
         "duplicate_readings": sum(r.duplicates for r in runs),
+        "fuzz_backends": backends,
+        "commit": measured_commit("wastesvc", "bench/faults.py"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record))
     print(f"wrote {args.output}")
-    return 0 if not report.bad and not report.crashes and not problems and not record["lost_readings"] else 1
+    failed = record["unknown_or_internal"] or record["crashes"] or problems or record["lost_readings"]
+    return 1 if failed or record["duplicate_readings"] else 0
 
 
 if __name__ == "__main__":
