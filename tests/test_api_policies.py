@@ -168,3 +168,25 @@ async def test_routing_aware_parameters_are_stored_and_validated(api: Api) -> No
     assert set(violations(err)) == {"selection_policy.stream_overrides[0].parameters.consolidation_radius_m"}
     after = await _stub(api).GetSelectionPolicy(policies_pb2.GetSelectionPolicyRequest(name=NAME))
     assert after == got
+
+
+async def test_a_stale_etag_makes_the_update_aborted(api: Api) -> None:
+    """Two dispatchers editing the policy: the second one's update, based on what the first changed,
+    is ABORTED naming the etag; without an etag the update is unconditional."""
+    read = await _stub(api).GetSelectionPolicy(policies_pb2.GetSelectionPolicyRequest(name=NAME))
+    first = policies_pb2.SelectionPolicy(name=NAME, etag=read.etag)
+    first.defaults.min_fill = 0.6
+    updated = await _stub(api).UpdateSelectionPolicy(_update(first, "defaults"))
+    stale = policies_pb2.SelectionPolicy(name=NAME, etag=read.etag)
+    stale.defaults.min_fill = 0.3
+
+    err = await rpc_error(_stub(api).UpdateSelectionPolicy(_update(stale, "defaults")))
+
+    assert read.etag
+    assert updated.etag not in ("", read.etag)
+    assert assert_error(err, grpc.StatusCode.ABORTED, "selection_policy.etag").reason == "ETAG_MISMATCH"
+    again = await _stub(api).GetSelectionPolicy(policies_pb2.GetSelectionPolicyRequest(name=NAME))
+    assert again.defaults.min_fill == 0.6
+    assert again.etag == updated.etag
+    stale.etag = ""
+    assert (await _stub(api).UpdateSelectionPolicy(_update(stale, "defaults"))).defaults.min_fill == 0.3

@@ -403,6 +403,29 @@ async def test_fleet_resources_carry_etags(api: Api) -> None:
     await untyped.DeleteVehicle(fleet_pb2.DeleteVehicleRequest(name=vehicle.name, etag=vehicle.etag))
 
 
+@pytest.mark.parametrize("kind", ["vehicle", "depot", "facility"])
+async def test_a_stale_etag_makes_a_fleet_update_aborted(api: Api, kind: str) -> None:
+    """An update based on a version read before someone else's update is ABORTED naming the etag."""
+    await create_fleet(api)
+    untyped: Any = api.fleet
+    title = kind.capitalize()
+    listed = await getattr(untyped, f"List{'Facilities' if kind == 'facility' else title + 's'}")(
+        getattr(fleet_pb2, f"List{'Facilities' if kind == 'facility' else title + 's'}Request")(parent=TENANT)
+    )
+    read = getattr(listed, "facilities" if kind == "facility" else f"{kind}s")[0]
+    mask = field_mask_pb2.FieldMask(paths=["display_name"])
+
+    def update(display_name: str, etag: str) -> Any:
+        patch = type(read)(name=read.name, display_name=display_name, etag=etag)
+        request = getattr(fleet_pb2, f"Update{title}Request")(update_mask=mask, **{kind: patch})
+        return getattr(untyped, f"Update{title}")(request)
+
+    await update("first", read.etag)
+    err = await rpc_error(update("second", read.etag))
+
+    assert_error(err, grpc.StatusCode.ABORTED, f"{kind}.etag")
+
+
 async def test_latest_fill_is_unset_without_a_reading_and_zero_when_empty(api: Api) -> None:
     """`latest_fill` is absent before any reading, and present (0) after a reading of an empty container."""
     untyped: Any = api.containers

@@ -7,6 +7,7 @@ field by field: an unset field keeps the default, a set one (zero included) repl
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from collections.abc import Mapping
 from datetime import timedelta
@@ -24,6 +25,7 @@ from wastesvc.v1 import policies_pb2
 __all__ = [
     "POLICY_PARTS",
     "merge",
+    "policy_etag",
     "policy_message",
     "policy_name",
     "policy_tenant",
@@ -129,16 +131,22 @@ def to_fill_policy(message: policies_pb2.SelectionPolicy, base: SelectionPolicy)
 def policy_message(
     tenant: str, stored: policies_pb2.SelectionPolicy | None, base: SelectionPolicy
 ) -> policies_pb2.SelectionPolicy:
-    """What GetSelectionPolicy shows: the stored policy, or the defaults in force."""
+    """What GetSelectionPolicy shows: the stored policy, or the defaults in force, with its etag."""
     if stored is not None:
-        return stored
-    result = policies_pb2.SelectionPolicy(
-        name=policy_name(tenant),
-        defaults=_message(base.default),
-    )
-    for stream, params in sorted(base.streams.items()):
-        result.stream_overrides.add(stream=stream_from_key(stream), parameters=_message(params))
+        result = policies_pb2.SelectionPolicy()
+        result.CopyFrom(stored)
+    else:
+        result = policies_pb2.SelectionPolicy(name=policy_name(tenant), defaults=_message(base.default))
+        for stream, params in sorted(base.streams.items()):
+            result.stream_overrides.add(stream=stream_from_key(stream), parameters=_message(params))
+    result.etag = policy_etag(tenant, result)
     return result
+
+
+def policy_etag(tenant: str, policy: policies_pb2.SelectionPolicy) -> str:
+    """The policy's version (AIP-154): every update moves its update_time; the defaults have their own."""
+    version = policy.update_time.ToJsonString() if policy.HasField("update_time") else "defaults"
+    return hashlib.sha256(f"{tenant}/selectionPolicy@{version}".encode()).hexdigest()[:20]
 
 
 def _check_params(p: policies_pb2.PolicyParameters, path: str) -> list[FieldViolation]:

@@ -11,6 +11,7 @@ from wastesvc.domain._common import to_timestamp
 from wastesvc.domain.policies import (
     POLICY_PARTS,
     merge,
+    policy_etag,
     policy_message,
     policy_name,
     policy_tenant,
@@ -18,7 +19,7 @@ from wastesvc.domain.policies import (
     validate_policy,
 )
 from wastesvc.domain.selection import default_policy
-from wastesvc.errors import FieldViolation, InvalidArgument
+from wastesvc.errors import Aborted, FieldViolation, InvalidArgument
 from wastesvc.servicers._base import in_thread, now, unary
 from wastesvc.storage import PolicyRow, Storage
 from wastesvc.v1 import policies_pb2, policies_pb2_grpc
@@ -60,10 +61,18 @@ class SelectionPolicyServicer(policies_pb2_grpc.SelectionPolicyServiceServicer):
         current = policy_message(
             tenant, await in_thread(stored_policy, self.storage, tenant), default_policy()
         )
+        sent = request.selection_policy.etag
+        if sent and sent != current.etag:
+            raise Aborted(
+                f"{current.name} changed since it was read; read it again and retry",
+                metadata={"field": "selection_policy.etag", "resource": current.name},
+                reason="ETAG_MISMATCH",
+            )
         updated = merge(current, request.selection_policy, dict.fromkeys(paths, True))
         stamp = now()
         updated.name = policy_name(tenant)
         updated.update_time.CopyFrom(to_timestamp(stamp))
+        updated.etag = policy_etag(tenant, updated)
         await in_thread(
             self.storage.save_policy,
             PolicyRow(tenant=tenant, body=updated.SerializeToString(), update_time=stamp),
