@@ -302,6 +302,11 @@ async def test_storage_conflicts_are_aborted_or_failed_precondition(api: Api) ->
     twin = ContainerRow(**{**row.model_dump(), "id": "c2"})  # the same sensor, as if checked concurrently
     with pytest.raises(Aborted):
         await asyncio.to_thread(storage.create, twin)
+    await asyncio.to_thread(
+        storage.create, ContainerRow(**{**row.model_dump(), "id": "c2", "sensor_id": None})
+    )
+    with pytest.raises(Aborted):  # an update fitting the sensor c1 took after the update's check
+        await asyncio.to_thread(storage.update, twin)
 
     vehicle = await asyncio.to_thread(storage.get, VehicleRow, "grand-soissons", "gru-01")
     assert vehicle is not None
