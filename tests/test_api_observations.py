@@ -378,6 +378,54 @@ async def test_observation_batch_size_is_checked(rpc: Rpc, size: int) -> None:
     assert_error(err, INVALID, "requests")
 
 
+# The limit common.proto gives every request, past gRPC's own 4 MiB default.
+_MAX_REQUEST = 8 * 1024 * 1024
+
+
+def _widest(i: int) -> observations_pb2.Observation:
+    """An observation with every string it may carry at 300 characters of 4 UTF-8 bytes each."""
+    wide = "\U0001f5d1" * 300
+    return observations_pb2.Observation(
+        source=wide,
+        entity_id=wide[:-4] + f"{i:04d}",
+        entity_type=wide,
+        property=wide,
+        string_value=wide,
+        unit=wide,
+        observe_time=_at(0),
+        location=latlng_pb2.LatLng(latitude=49.3820, longitude=3.3230),
+    )
+
+
+def _padded(batch: observations_pb2.BatchCreateObservationsRequest, size: int) -> None:
+    """Lengthens the first observation's string_value until `batch` is exactly `size` bytes."""
+    observation = batch.requests[0].observation
+    for _ in range(5):  # length prefixes grow with the string: a step or two more corrects them
+        missing = size - batch.ByteSize()
+        value = observation.string_value
+        observation.string_value = value + "x" * missing if missing >= 0 else value[:missing]
+    assert batch.ByteSize() == size
+
+
+async def test_largest_observation_batch_is_received_and_8_mib_is_the_limit(rpc: Rpc) -> None:
+    """The largest legitimate batch (1000 observations, every string at its limit in 4-byte characters)
+    is over gRPC's 4 MiB default and is stored whole; a request of 8 MiB is still read, one byte more is
+    RESOURCE_EXHAUSTED."""
+    batch = _batch([_widest(i) for i in range(1000)])
+    assert 4 * 1024 * 1024 < batch.ByteSize() < _MAX_REQUEST
+
+    stored = await rpc.observations.BatchCreateObservations(batch)
+
+    assert stored.stored_count == 1000
+    _padded(batch, _MAX_REQUEST)
+    at_limit = await rpc.observations.BatchCreateObservations(batch)
+    assert_item_error(at_limit.results[0], INVALID, "requests[0].observation.string_value")
+    assert at_limit.duplicate_count == 999
+    _padded(batch, _MAX_REQUEST + 1)
+    err = await rpc_error(rpc.observations.BatchCreateObservations(batch))
+    assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 async def test_duplicate_observation_batch_is_counted(c1: Rpc) -> None:
     """Re-sending a batch stores nothing new and reports every observation as duplicate."""
     batch = _batch([_parking(0), _streetlight(0), _fill(60.0, minutes=0), _fill(70.0, minutes=5)])

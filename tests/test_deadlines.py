@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import grpc
 import pytest
 from google.longrunning import operations_pb2
 from google.protobuf import duration_pb2
 
+import wastesvc.servicers.planning
 from tests.conftest import TENANT, Api
 from tests.errors import rpc_error
 from tests.test_planning import _optimize, _seed, _wait
 from wastesvc.client import open_channel
 from wastesvc.config import Settings
 from wastesvc.servicers._coalesce import Coalescer
+from wastesvc.sheets import render_route_sheets
 from wastesvc.v1 import containers_pb2, containers_pb2_grpc, planning_pb2
 
 
@@ -68,6 +72,43 @@ async def test_a_call_past_its_deadline_is_deadline_exceeded_never_internal(api:
 
     sheets = await api.planning.RenderRouteSheets(render, timeout=60)
     assert sheets.content.startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_sheets_render_off_the_event_loop(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a day's sheets render (made to take 2 s), a GetContainer on the same server answers at once:
+    the renderer runs in a thread, not on the event loop every call shares."""
+    await _seed(api)
+    operation = await _wait(api, await _optimize(api, seconds=2))
+    plan = planning_pb2.RoutePlan()
+    operation.response.Unpack(plan)
+    started = threading.Event()
+    slept_until: list[float] = []
+
+    def slow_render(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        time.sleep(2)
+        slept_until.append(time.monotonic())
+        return render_route_sheets(*args, **kwargs)
+
+    monkeypatch.setattr(wastesvc.servicers.planning, "render_route_sheets", slow_render)
+    rendering = asyncio.ensure_future(
+        api.planning.RenderRouteSheets(planning_pb2.RenderRouteSheetsRequest(name=plan.name), timeout=60)
+    )
+    await asyncio.to_thread(started.wait, 30)
+    began = time.monotonic()
+    container = await api.containers.GetContainer(
+        containers_pb2.GetContainerRequest(name=f"{TENANT}/containers/verre-00"), timeout=10
+    )
+    answered = time.monotonic()
+
+    sheets = await rendering
+    assert container.name == f"{TENANT}/containers/verre-00"
+    assert sheets.content.startswith(b"%PDF")
+    # The test's client shares the loop too: had the render blocked it, the call could not even have been
+    # sent before the 2 s sleep ended, and `began` would already be late.
+    assert answered < slept_until[0]
+    assert answered - began < 0.5
 
 
 async def test_a_write_whose_caller_has_gone_is_not_made() -> None:

@@ -13,6 +13,7 @@ from google.type import date_pb2, latlng_pb2
 from routing import Location, OsrmMatrix
 from tests.conftest import TENANT, Api, create_container, window
 from wastesvc.config import Settings
+from wastesvc.errors import DOMAIN
 from wastesvc.v1 import common_pb2, fleet_pb2, planning_pb2, readings_pb2
 
 pytest_plugins = ["tests.routing.osrm_server"]
@@ -131,3 +132,6 @@ async def test_an_unroutable_container_fails_the_plan_naming_it(api: Api) -> Non
     failure = error_details_pb2.PreconditionFailure()
     assert any(detail.Unpack(failure) for detail in operation.error.details)
     assert [v.subject for v in failure.violations] == ["tenants/grand-soissons/containers/nowhere"]
+    info = error_details_pb2.ErrorInfo()
+    assert any(detail.Unpack(info) for detail in operation.error.details)
+    assert (info.domain, info.reason) == (DOMAIN, "PLAN_DATA_INVALID")

@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import grpc
 import pytest
+from google.longrunning import operations_pb2
 from google.protobuf import timestamp_pb2
+from google.rpc import code_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 import wastesvc.server
-from tests.conftest import TENANT, Api, container_message, token
+from tests.conftest import TENANT, Api, api_on, container_message, token
+from tests.test_hardening_planning import _metadata, _request
+from tests.test_planning import _seed
 from wastesvc.client import open_channel
 from wastesvc.config import Settings
-from wastesvc.server import SERVICE_NAMES, ListenError, create_server
-from wastesvc.v1 import containers_pb2, containers_pb2_grpc, readings_pb2, readings_pb2_grpc
+from wastesvc.server import SERVICE_NAMES, ListenError, Service, create_server
+from wastesvc.v1 import containers_pb2, containers_pb2_grpc, planning_pb2, readings_pb2, readings_pb2_grpc
 
 
 async def test_health_reports_serving(api: Api) -> None:
@@ -75,6 +83,8 @@ def _start_server(db: Path) -> tuple[subprocess.Popen[str], str]:
     for line in process.stderr:
         match = re.search(r"listening on (\S+:\d+)", line)
         if match:
+            # Keep draining stderr, or a full pipe would one day block the server's logging.
+            threading.Thread(target=process.stderr.read, daemon=True).start()
             return process, match.group(1)
     raise AssertionError(f"server exited with {process.wait()} before listening")
 
@@ -246,3 +256,137 @@ async def test_a_second_serve_process_on_a_taken_port_exits_with_a_clear_message
     finally:
         first.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(first.wait, 30) == 0
+
+
+# A solve in flight when the process stops -----------------------------------------------------------------
+
+
+def _api(channel: grpc.aio.Channel, address: str) -> Api:
+    # A subprocess: the test reaches it only through the channel.
+    return api_on(cast(Service, None), address, channel)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # ended meanwhile
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """`pid` runs (a zombie waiting for a reaper has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _is_solver(pid: int) -> bool:
+    try:
+        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+async def _children_once_solving(server: subprocess.Popen[str]) -> list[int]:
+    """The server's child processes, once a solver process runs among them."""
+    for _ in range(300):
+        children = _children(server.pid)
+        if any(_is_solver(child) for child in children):
+            return children
+        await asyncio.sleep(0.1)
+    raise AssertionError("no solver process started within 30 s")
+
+
+@contextlib.asynccontextmanager
+async def _solving(
+    db: Path,
+) -> AsyncIterator[tuple[subprocess.Popen[str], Api, operations_pb2.Operation]]:
+    """`serve` on `db` with a day seeded and its solve `_IN_FLIGHT` started; the process is killed after."""
+    process, address = _start_server(db)
+    try:
+        async with _channel(db, address) as channel:
+            api = _api(channel, address)
+            await _seed(api)
+            yield process, api, await api.planning.OptimizeRoutes(_IN_FLIGHT)
+    finally:
+        process.kill()
+        process.wait()
+
+
+async def _restarted(db: Path, first: operations_pb2.Operation) -> operations_pb2.Operation:
+    """Restarts the server on `db`; the first operation as it then reads, and checks that its request_id
+    now starts a new operation."""
+    process, address = _start_server(db)
+    try:
+        async with _channel(db, address) as channel:
+            api = _api(channel, address)
+            after = await api.operations.GetOperation(operations_pb2.GetOperationRequest(name=first.name))
+            retried = await api.planning.OptimizeRoutes(_IN_FLIGHT)
+            await api.operations.CancelOperation(operations_pb2.CancelOperationRequest(name=retried.name))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 30) == 0
+    assert retried.name != first.name
+    return after
+
+
+# A solve far longer than the test: only the stop ends it.
+_IN_FLIGHT = _request("5a1c2a9e-0000-4000-8000-0000000000a1", 120)
+
+
+async def test_sigterm_with_a_solve_in_flight_tells_the_waiter_and_frees_the_request_id(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM to `serve` while a solve runs: the client waiting on it is told UNAVAILABLE "server shutting
+    down" with STATE_ABORTED before the process exits 0, and after a restart its request_id starts a new
+    operation."""
+    db = tmp_path / "term.db"
+    async with _solving(db) as (process, api, first):
+        waiting = asyncio.ensure_future(
+            api.operations.WaitOperation(
+                operations_pb2.WaitOperationRequest(name=first.name, timeout={"seconds": 60}),
+                timeout=60,
+            )
+        )
+        await _children_once_solving(process)
+        process.send_signal(signal.SIGTERM)
+        stopped = await waiting
+        assert await asyncio.to_thread(process.wait, 30) == 0
+
+    assert stopped.done
+    assert stopped.error.code == code_pb2.UNAVAILABLE
+    assert stopped.error.message.startswith("server shutting down")
+    assert _metadata(stopped).state == planning_pb2.OptimizeRoutesMetadata.STATE_ABORTED
+    after = await _restarted(db, first)
+    assert after.error.code == code_pb2.UNAVAILABLE
+    assert _metadata(after).state == planning_pb2.OptimizeRoutesMetadata.STATE_ABORTED
+
+
+async def test_kill9_with_a_solve_in_flight_leaves_no_solver_and_an_aborted_operation(tmp_path: Path) -> None:
+    """kill -9 of `serve` while a solve runs: its solver process exits within 10 s, and the restarted server
+    reads the operation as ABORTED (not still SOLVING) and gives its request_id a new operation."""
+    db = tmp_path / "kill.db"
+    async with _solving(db) as (process, _, first):
+        children = await _children_once_solving(process)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    deadline = time.monotonic() + 10
+    while any(_alive(child) for child in children) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    left = [child for child in children if _alive(child)]
+    for child in left:  # not to leave them running when the test fails
+        os.kill(child, signal.SIGKILL)
+    assert left == []
+    after = await _restarted(db, first)
+    assert after.done
+    assert after.error.code == code_pb2.ABORTED
+    assert _metadata(after).state == planning_pb2.OptimizeRoutesMetadata.STATE_ABORTED
