@@ -93,8 +93,9 @@ SERVICE_NAMES = (
 )
 # PDFs of a big day's sheets exceed gRPC's 4 MiB default.
 _MAX_MESSAGE = 64 * 1024 * 1024
-# The largest legitimate request is a batch of 1000 observations with every string at its limit (~2 MiB);
-# only responses (route sheets) need more.
+# The largest legitimate request is a batch of 1000 observations with every string at its limit: 7 MiB
+# when each of those characters takes four bytes (tests/test_api_observations.py); only responses (route
+# sheets) need more.
 _MAX_REQUEST = 8 * 1024 * 1024
 
 
@@ -312,11 +313,12 @@ async def serve(settings: Settings, *, on_ready: object = None) -> None:
     """Runs until SIGTERM or SIGINT, then drains in-flight calls for `grace_s` seconds."""
     service, port = await create_server(settings.listen, settings)
     host = settings.listen.rsplit(":", 1)[0]
-    log.info("wastesvc listening on %s:%d (database %s)", host, port, database_label(settings.db_url))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    # Said once a stop signal drains the calls: whoever waits for this line may send one at once.
+    log.info("wastesvc listening on %s:%d (database %s)", host, port, database_label(settings.db_url))
     board = (
         await start_board(settings.board_listen, f"{host}:{port}", settings)
         if settings.board_listen
