@@ -48,11 +48,13 @@ from bench.solvers import instance_routes, run_engine, run_pyvrp
 from bench.tune import TUNING_SET
 from bench.verify import KimRoute, VerifyResult, verify_kim, verify_vrp
 
-__all__ = ["DEFAULT_INSTANCES", "STAGES", "diagnose", "main", "summary"]
+__all__ = ["DEFAULT_INSTANCES", "STAGES", "WRAPPED", "diagnose", "main", "summary"]
 
 DEFAULT_INSTANCES = ("RC2_10_1", "RC2_4_1", "C1_2_1")
 STAGES = ("pyvrp", "pyvrp-share", "relaxation", "eliminated", "engine")
 OUTPUT = RESULTS / "vehicle_gap.json"
+# The functions wrapped during an engine run, as (module, name).
+WRAPPED = ((routing._solver, "warm_start"), (routing._solver, "eliminate"), (routing._pyvrp, "_search"))
 
 Instance = VrpInstance | KimInstance
 
@@ -90,9 +92,8 @@ def _recording(log: dict[str, Any], started: float) -> Iterator[None]:
     def searched(out: Any) -> None:  # a pyvrp.Solution of one stream group, before the walk
         log.setdefault("pyvrp_solutions", []).append((out.num_routes(), bool(out.is_feasible())))
 
-    wrap(routing._solver, "warm_start", warm)
-    wrap(routing._solver, "eliminate", eliminated)
-    wrap(routing._pyvrp, "_search", searched)
+    for (owner, name), keep in zip(WRAPPED, (warm, eliminated, searched), strict=True):
+        wrap(owner, name, keep)
     try:
         yield
     finally:
