@@ -28,7 +28,7 @@ import dataclasses
 import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,7 @@ __all__ = [
     "RunOutput",
     "engine_problem",
     "fleet_size",
+    "instance_routes",
     "kim_lower_bound",
     "run_engine",
     "run_ortools_default",
@@ -269,21 +270,7 @@ def run_engine(instance: Instance, budget_s: float, seed: int = 0) -> RunOutput:
         f"{v.code} {v.vehicle_id or ''} {v.ref_id or ''}: {v.message}"
         for v in routing.check(model.problem, solution)
     ]
-    routes: list[list[int]] = []
-    lunches: list[int | None] = []
-    kim = isinstance(instance, KimInstance)
-    for route in solution.routes:
-        nodes: list[int] = []
-        lunch: int | None = None
-        for visit in route.visits:
-            if visit.kind is routing.VisitKind.STOP:
-                nodes.append(int(visit.ref_id))
-            elif visit.kind is routing.VisitKind.FACILITY:
-                nodes.append(int(visit.ref_id) if kim else 0)
-            elif visit.kind is routing.VisitKind.BREAK:
-                lunch = visit.start_s
-        routes.append(nodes if kim else _tidy_reloads(nodes))
-        lunches.append(lunch)
+    routes, lunches = instance_routes(instance, solution.routes)
     note = model.note
     if solution.status == "NO_SOLUTION":
         note = _join(note, "no plan within the time limit (status NO_SOLUTION)")
@@ -300,6 +287,28 @@ def run_engine(instance: Instance, budget_s: float, seed: int = 0) -> RunOutput:
         note=note,
         engine_violations=violations,
     )
+
+
+def instance_routes(
+    instance: Instance, engine_routes: Sequence[routing.Route]
+) -> tuple[list[list[int]], list[int | None]]:
+    """The engine's routes in the instance's numbering (see `bench.verify`), and each one's lunch start."""
+    routes: list[list[int]] = []
+    lunches: list[int | None] = []
+    kim = isinstance(instance, KimInstance)
+    for route in engine_routes:
+        nodes: list[int] = []
+        lunch: int | None = None
+        for visit in route.visits:
+            if visit.kind is routing.VisitKind.STOP:
+                nodes.append(int(visit.ref_id))
+            elif visit.kind is routing.VisitKind.FACILITY:
+                nodes.append(int(visit.ref_id) if kim else 0)
+            elif visit.kind is routing.VisitKind.BREAK:
+                lunch = visit.start_s
+        routes.append(nodes if kim else _tidy_reloads(nodes))
+        lunches.append(lunch)
+    return routes, lunches
 
 
 def _tidy_reloads(nodes: list[int]) -> list[int]:
