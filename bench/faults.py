@@ -703,6 +703,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     backends = args.backends.split(",")
     reports, problems = [], []
+    # Read before the servers start: the code they run, even if the checkout moves meanwhile.
+    commit = measured_commit("wastesvc", "bench/faults.py")
     with tempfile.TemporaryDirectory(prefix="wastesvc-faults-") as tmp:
         workdir = Path(tmp)
         for backend in backends:
@@ -719,7 +721,7 @@ def main(argv: list[str] | None = None) -> int:
         "lost_readings": sum(r.lost for r in runs),
         "duplicate_readings": sum(r.duplicates for r in runs),
         "fuzz_backends": backends,
-        "commit": measured_commit("wastesvc", "bench/faults.py"),
+        "commit": commit,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
