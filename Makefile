@@ -8,7 +8,7 @@ PROTOS := $(wildcard proto/wastesvc/v1/*.proto)
 BUF_VERSION := 1.75.0
 ARGS ?=
 
-.PHONY: bench-faults bench-ingest bench-jobs bench-ingest-lorawan bench-policy bench-replan bench-routing classic clean fmt full install kim lint loadtest migration proto quick run test
+.PHONY: bench-faults bench-ingest bench-jobs bench-ingest-lorawan bench-policy bench-replan bench-routing classic clean fmt full install kim lint loadtest migration proto quick run test unseen
 
 install: $(INSTALLED)
 
@@ -52,11 +52,12 @@ fmt: $(INSTALLED)
 	$(BIN)/ruff check --fix .
 
 # `make bench-routing quick`, `... kim` (the 8 Kim instances), `... classic` (the others) or `PRESET=full`;
+# `... unseen` (data/benchmarks/unseen, records in bench/results/routing-unseen.json, report untouched);
 # `ONLY="1932 2100"` re-runs those instances of the preset.
 bench-routing: $(GENERATED)
-	$(BIN)/python -m bench.routing $(or $(PRESET),$(filter quick full kim classic,$(MAKECMDGOALS)),quick) $(ONLY)
+	$(BIN)/python -m bench.routing $(or $(PRESET),$(filter quick full kim classic unseen,$(MAKECMDGOALS)),quick) $(ONLY)
 
-quick full kim classic:
+quick full kim classic unseen:
 	@:
 
 # Intraday re-plan of a 2,000-container day with a breakdown at 10:30 (bench/replan.py).

@@ -16,6 +16,11 @@ Runs accumulate: a run replaces the records of the instances it ran and keeps th
 instances) can be run on different days and still fill one report; each record names its preset,
 date and commit, and `routing_meta.json` keeps one entry per preset.
 
+`unseen`: the instances of `readers.UNSEEN` (`data/benchmarks/unseen/`, outside the shared reference set the
+constants were tuned on) at the `full` rule. Its records go to `routing-unseen.json` and
+`routing-unseen_meta.json` instead (`SEPARATE_RESULTS`), so the report, its plots and the other presets'
+records stay as they are.
+
 Budgets. `quick`: 10 s per solver on the 100-customer instances, 15 s on Kim 102 and 30 s on Kim 277.
 `full`: every instance in `data/benchmarks`, at `max(10, ceil(0.2 n))` s for `n` customers, i.e. one
 twelfth of the DIMACS / PyVRP-benchmark CVRP rule `n × 240 / 100` s, so that the whole suite (3 solvers, 21
@@ -44,12 +49,21 @@ from typing import Any
 import vrplib
 
 from bench._commit import measured_commit
-from bench.readers import CATALOG, KIM_LITERATURE, BenchmarkSpec, KimInstance, VrpInstance, load
+from bench.readers import (
+    CATALOG,
+    KIM_LITERATURE,
+    UNSEEN,
+    BenchmarkSpec,
+    KimInstance,
+    VrpInstance,
+    load,
+    spec_for,
+)
 from bench.report import write_report
 from bench.solvers import SOLVERS, RunOutput
 from bench.verify import KimRoute, VerifyResult, verify_kim, verify_vrp
 
-__all__ = ["FIRST_PLAN_PROBE", "PRESETS", "main", "merge_records", "run_suite"]
+__all__ = ["FIRST_PLAN_PROBE", "PRESETS", "SEPARATE_RESULTS", "main", "merge_records", "run_suite"]
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
@@ -82,6 +96,12 @@ def full_budget(n_customers: int) -> float:
 PRESETS["full"] = [(name, full_budget(spec.customers)) for name, spec in CATALOG.items()]
 PRESETS["kim"] = [(name, budget) for name, budget in PRESETS["full"] if CATALOG[name].family == "wcvrptw"]
 PRESETS["classic"] = [(name, budget) for name, budget in PRESETS["full"] if CATALOG[name].family != "wcvrptw"]
+# Instances outside the shared reference set (`readers.UNSEEN`), at the `full` rule.
+PRESETS["unseen"] = [(name, full_budget(spec.customers)) for name, spec in UNSEEN.items()]
+
+# Presets whose records stay out of `routing.json`, `routing_meta.json` and BENCHMARKS.md: they go to
+# `<stem>.json` and `<stem>_meta.json` under `bench/results/`, and the run has no first-plan probe.
+SEPARATE_RESULTS = {"unseen": "routing-unseen"}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -101,7 +121,7 @@ def _child(
             module, attribute, value = constant
             owner = importlib.import_module(module)
             setattr(owner, attribute, type(getattr(owner, attribute))(value))  # an int stays an int
-        instance = load(CATALOG[name])
+        instance = load(spec_for(name))
         output = SOLVERS[solver](instance, budget_s, seed)
         payload = {"ok": True, "output": asdict(output)}
     except BaseException as exc:  # everything goes back to the parent as a failed run
@@ -316,17 +336,21 @@ def run_suite(
     """Run `preset` (or its instances named in `only`), merge the records, rewrite plots and BENCHMARKS.md.
 
     A run of part of a preset (`only`) replaces those instances' records and is listed under the
-    preset's run in `routing_meta.json` as a re-run; it runs no first-plan probe.
+    preset's run in `routing_meta.json` as a re-run; it runs no first-plan probe. A preset of
+    `SEPARATE_RESULTS` uses its own two files instead, and touches neither the report nor its plots.
     """
     started = time.monotonic()
     run_date = time.strftime("%Y-%m-%d %H:%M %Z")
     commit = measured_commit("routing", "bench")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    earlier: list[dict[str, Any]] = _load_json(RESULTS / "routing.json", [])
+    separate = SEPARATE_RESULTS.get(preset)
+    records_path = RESULTS / f"{separate or 'routing'}.json"
+    meta_path = RESULTS / f"{separate or 'routing'}_meta.json"
+    earlier: list[dict[str, Any]] = _load_json(records_path, [])
     records: list[dict[str, Any]] = []
     plan = [(name, budget) for name, budget in PRESETS[preset] if only is None or name in only]
     for name, budget in plan:
-        spec = CATALOG[name]
+        spec = spec_for(name)
         for solver in SOLVER_ORDER:
             payload = run_in_child(name, solver, budget, SEEDS[solver])
             record = make_record(spec, solver, budget, payload, preset)
@@ -344,11 +368,10 @@ def run_suite(
                     + (f"  [{record['note'][:120]}]" if record["note"] else ""),
                     flush=True,
                 )
-            (RESULTS / "routing.json").write_text(
-                json.dumps(merge_records(earlier, records), indent=1) + "\n", encoding="utf-8"
-            )
-    probes = [] if only is not None else _first_plan_probes(preset, log=log)
-    meta = _load_json(RESULTS / "routing_meta.json", {})
+            text = json.dumps(merge_records(earlier, records), indent=1) + "\n"
+            records_path.write_text(text, encoding="utf-8")
+    probes = [] if only is not None or separate else _first_plan_probes(preset, log=log)
+    meta = _load_json(meta_path, {})
     if "runs" not in meta:  # a file from before runs accumulated describes a single run
         meta = {"runs": {meta["preset"]: meta}} if "preset" in meta else {"runs": {}}
     run: dict[str, Any] = {
@@ -367,10 +390,11 @@ def run_suite(
         meta["latest"] = preset
     meta.setdefault("latest", preset)
     all_records = merge_records(earlier, records)
-    (RESULTS / "routing.json").write_text(json.dumps(all_records, indent=1) + "\n", encoding="utf-8")
-    write_report(all_records, meta, RESULTS, REPO / "BENCHMARKS.md")
+    records_path.write_text(json.dumps(all_records, indent=1) + "\n", encoding="utf-8")
+    if not separate:
+        write_report(all_records, meta, RESULTS, REPO / "BENCHMARKS.md")
     run["total_runtime_s"] = round(time.monotonic() - started, 1)
-    (RESULTS / "routing_meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     return records, run
 
 
@@ -400,7 +424,7 @@ def merge_records(earlier: list[dict[str, Any]], new: list[dict[str, Any]]) -> l
     The records of one preset and instance are replaced as a whole, so the solvers shown side by side
     always come from the same run; other presets' records of that instance stay.
     """
-    names, presets = list(CATALOG), [*PRESETS]
+    names, presets = [*CATALOG, *UNSEEN], [*PRESETS]
     covered = {(r["preset"], r["instance"]) for r in new}
     merged = [r for r in earlier if (r.get("preset", "quick"), r["instance"]) not in covered] + new
     return sorted(
@@ -426,7 +450,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     _, meta = run_suite(preset, only=set(args[1:]) or None)
-    print(f"done in {meta['total_runtime_s']:.0f} s; see BENCHMARKS.md and bench/results/")
+    separate = SEPARATE_RESULTS.get(preset)
+    where = f"bench/results/{separate}.json" if separate else "BENCHMARKS.md"
+    print(f"done in {meta['total_runtime_s']:.0f} s; see {where} and bench/results/")
     return 0
 
 

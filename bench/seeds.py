@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench._commit import measured_commit
-from bench.readers import CATALOG
+from bench.readers import spec_for
 from bench.routing import PRESETS, REPO, RESULTS, make_record, run_in_child
 
 __all__ = ["main", "ratio_table"]
@@ -38,7 +38,7 @@ def run(
         for seed in seeds:
             for solver in solvers:
                 payload = run_in_child(name, solver, budget, seed + (1 if solver == "pyvrp" else 0))
-                record = make_record(CATALOG[name], solver, budget, payload, preset)
+                record = make_record(spec_for(name), solver, budget, payload, preset)
                 record["seed"] = seed
                 record["wall_s"] = round(payload["wall_s"], 2)
                 records.append(record)

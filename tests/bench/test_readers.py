@@ -13,6 +13,7 @@ from bench.readers import (
     CATALOG,
     KIM_LITERATURE,
     LUNCH_EARLIEST_S,
+    UNSEEN,
     KimInstance,
     KimSite,
     VrpInstance,
@@ -21,7 +22,7 @@ from bench.readers import (
     read_kim,
     read_solomon,
 )
-from bench.routing import merge_records
+from bench.routing import PRESETS, SEPARATE_RESULTS, full_budget, merge_records
 from bench.solvers import engine_problem
 from bench.verify import KimRoute, verify_kim, verify_vrp
 
@@ -292,3 +293,38 @@ def test_a_run_replaces_its_preset_s_instances_and_keeps_the_rest() -> None:
         ("kim", "102", "pyvrp", 1),
         ("kim", "102", "ortools-default", 1),
     ]
+
+
+def test_unseen_set_is_kept_apart_from_the_catalogue() -> None:
+    """`UNSEEN` shares no name or file with `CATALOG`; only `unseen` runs it, at the `full` rule."""
+    assert UNSEEN
+    assert not set(UNSEEN) & set(CATALOG)
+    assert all(spec.relpath.startswith("unseen/") for spec in UNSEEN.values())
+    shipped = {Path(spec.relpath).name for spec in CATALOG.values()}
+    assert not {Path(spec.relpath).name for spec in UNSEEN.values()} & shipped
+    assert PRESETS["unseen"] == [(name, full_budget(spec.customers)) for name, spec in UNSEEN.items()]
+    for preset, runs in PRESETS.items():
+        assert preset == "unseen" or not {name for name, _ in runs} & set(UNSEEN)
+    assert "unseen" in SEPARATE_RESULTS
+
+
+@pytest.mark.parametrize("name", list(UNSEEN))
+def test_unseen_instances_load_and_their_bks_recosts_exactly(name: str) -> None:
+    """Each unseen instance parses with its customer count, and its `.sol` re-costs to the BKS, feasible."""
+    spec = UNSEEN[name]
+    instance = load(spec, ROOT)
+    assert isinstance(instance, VrpInstance)
+    assert (instance.family, instance.n_customers) == (spec.family, spec.customers)
+    path = ROOT / spec.relpath
+    routes = vrplib.read_solution(str(path.with_suffix(".sol")))["routes"]
+    result = verify_vrp(instance, routes)
+    assert result.violations == []
+    assert result.cost == pytest.approx(spec.bks, abs=1e-9)
+    assert result.vehicles == spec.bks_vehicles
+
+
+def test_unseen_records_merge_after_the_catalogue_s() -> None:
+    """Records of unseen instances sort by preset and instance like the others."""
+    new = [{"instance": name, "solver": "engine", "preset": "unseen"} for name in reversed(UNSEEN)]
+    merged = merge_records([{"instance": "R101", "solver": "engine", "preset": "quick"}], new)
+    assert [r["instance"] for r in merged] == ["R101", *UNSEEN]
