@@ -59,14 +59,19 @@ async def test_create_get_and_list(c1: Api) -> None:
 
 
 async def test_repeated_request_id_stores_once(c1: Api) -> None:
-    """The same idempotency key returns the incident stored first and stores nothing new."""
+    """A retry with the same idempotency key returns the incident stored first and stores nothing new;
+    the key sent with another report is INVALID_ARGUMENT (it silently returned the first one)."""
     first = await _stub(c1).CreateIncident(_report("r-1"))
-    second = await _stub(c1).CreateIncident(_report("r-1", kind=incidents_pb2.INCIDENT_KIND_DAMAGED))
+    second = await _stub(c1).CreateIncident(_report("r-1"))
+    other = await rpc_error(
+        _stub(c1).CreateIncident(_report("r-1", kind=incidents_pb2.INCIDENT_KIND_DAMAGED))
+    )
 
     listed = await _stub(c1).ListIncidents(incidents_pb2.ListIncidentsRequest(parent=TENANT))
 
     assert second == first
-    assert len(listed.incidents) == 1
+    assert assert_error(other, grpc.StatusCode.INVALID_ARGUMENT, "request_id").reason == "REQUEST_ID_REUSED"
+    assert list(listed.incidents) == [first]
 
 
 async def test_unknown_container_is_not_found(c1: Api) -> None:

@@ -10,7 +10,7 @@ from wastesvc.errors import FieldViolation, InvalidArgument
 from wastesvc.storage import IncidentRow
 from wastesvc.v1 import incidents_pb2
 
-__all__ = ["OVERFLOWING", "incident_filter", "incident_proto", "incident_row"]
+__all__ = ["OVERFLOWING", "incident_filter", "incident_proto", "incident_row", "same_report"]
 
 OVERFLOWING = "overflowing"
 _KINDS = {
@@ -65,6 +65,12 @@ def incident_row(request: incidents_pb2.CreateIncidentRequest, tenant: str, now:
         request_id=request.request_id,
         create_time=now,
     )
+
+
+def same_report(stored: IncidentRow, sent: IncidentRow) -> bool:
+    """Whether a re-sent report says what the one stored with its request_id said (a retry)."""
+    fields = ("container_id", "kind", "description", "reporter")
+    return all(getattr(stored, f) == getattr(sent, f) for f in fields)
 
 
 def incident_proto(row: IncidentRow) -> incidents_pb2.Incident:

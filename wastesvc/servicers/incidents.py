@@ -8,7 +8,7 @@ import grpc
 
 from wastesvc.auth import authorize_read, authorize_write
 from wastesvc.domain._common import decode_page_token, encode_page_token, page_size, parse_name, parse_tenant
-from wastesvc.domain.incidents import incident_filter, incident_proto, incident_row
+from wastesvc.domain.incidents import incident_filter, incident_proto, incident_row, same_report
 from wastesvc.errors import FieldViolation, InvalidArgument, NotFound
 from wastesvc.servicers._base import in_thread, now, unary
 from wastesvc.storage import ContainerRow, IncidentRow, Storage
@@ -46,7 +46,12 @@ class IncidentServicer(incidents_pb2_grpc.IncidentServiceServicer):
         row = incident_row(request, tenant, now())
         if await in_thread(self.storage.get, ContainerRow, tenant, row.container_id) is None:
             raise NotFound(request.incident.container, field="incident.container")
-        stored, _ = await in_thread(self.storage.create_incident, row)
+        stored, created = await in_thread(self.storage.create_incident, row)
+        if not created and not same_report(stored, row):
+            raise InvalidArgument(
+                [FieldViolation("request_id", "was already used for a different incident")],
+                reason="REQUEST_ID_REUSED",
+            )
         return incident_proto(stored)
 
     @unary
