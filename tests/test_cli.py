@@ -226,10 +226,14 @@ def test_demo_listens_on_the_listen_option(tmp_path: Path) -> None:
 
 
 def test_demo_on_a_taken_port_keeps_the_running_demo_database(tmp_path: Path) -> None:
-    """A second demo on a busy address exits 1 with one line, before it resets the demo database."""
+    """A second demo on a busy address exits 1 with one line, before it resets the demo database or
+    writes over the running demo's route sheets."""
     demo_db = tmp_path / "var" / "demo.db"
     demo_db.parent.mkdir()
     demo_db.write_bytes(b"the running demo's data")
+    sheets = tmp_path / "out"
+    sheets.mkdir()
+    (sheets / "gru-01.pdf").write_bytes(b"the running demo's sheet")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -245,6 +249,8 @@ def test_demo_on_a_taken_port_keeps_the_running_demo_database(tmp_path: Path) ->
     assert result.returncode == 1
     assert result.stderr == f"wastesvc: error: cannot listen on {address}: the address is already in use\n"
     assert demo_db.read_bytes() == b"the running demo's data"
+    assert [p.name for p in sheets.iterdir()] == ["gru-01.pdf"]
+    assert (sheets / "gru-01.pdf").read_bytes() == b"the running demo's sheet"
 
 
 @pytest.mark.parametrize("value", ["50051", "localhost:", ":50051", "127.0.0.1:70000"])
