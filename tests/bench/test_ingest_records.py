@@ -53,5 +53,6 @@ def test_a_short_run_measures_every_path_against_the_no_op(tmp_path: Path) -> No
         assert record["backend"] == "sqlite"
         assert record["readings_per_s"] > 0
         assert record["noop_readings_per_s"] > 0
-        # Storing costs the service more CPU than answering costs the no-op.
-        assert record["server_cpu_us"] > record["noop_server_cpu_us"] > 0
+        # Storing costs the service more CPU than answering costs the no-op (whose share of so short a
+        # run may round to nothing: process CPU times advance in clock ticks of 10 ms).
+        assert record["server_cpu_us"] > record["noop_server_cpu_us"] >= 0
