@@ -35,6 +35,7 @@ from google.longrunning import operations_pb2, operations_pb2_grpc
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 from google.rpc import error_details_pb2
+from google.type import date_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
@@ -456,12 +457,9 @@ def publish_day(address: str, token: str) -> dict[str, list[str]]:
 
 
 def _published_plan(channel: grpc.Channel, metadata: Any) -> dict[str, list[str]]:
-    request = planning_pb2.OptimizeRoutesRequest(parent=PARENT)
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
-    request.service_date.year, request.service_date.month, request.service_date.day = (
-        tomorrow.year,
-        tomorrow.month,
-        tomorrow.day,
+    request = planning_pb2.OptimizeRoutesRequest(
+        parent=PARENT, service_date=date_pb2.Date(year=tomorrow.year, month=tomorrow.month, day=tomorrow.day)
     )
     request.options.time_limit.FromSeconds(2)
     request.options.fill_threshold = 0.01

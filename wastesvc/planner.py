@@ -31,7 +31,6 @@ from wastesvc.domain._common import (
     stream_key,
     to_timestamp,
 )
-from wastesvc.domain._limits import check_message
 from wastesvc.domain.alerts import ALARMS, alarm_findings
 from wastesvc.domain.forecasts import cold_start, forecast_of
 from wastesvc.domain.incidents import OVERFLOWING
@@ -272,9 +271,10 @@ class Planner:
                 violations.append(FieldViolation(f"vehicles[{i}]", f"must be a vehicle of tenants/{tenant}"))
             vehicle_ids.append(vehicle_id)
         options = request.options
-        violations += check_message(request, "")
         if violations:
             raise InvalidArgument(violations)
+        # ToTimedelta cannot overflow: the servicer held the request to the field limits
+        # (`servicers._base.unary`).
         limit = options.time_limit.ToTimedelta()
         if limit < timedelta(0) or limit > MAX_TIME_LIMIT:
             violations.append(FieldViolation("options.time_limit", "must be between 0 and 10 minutes"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from wastesvc.domain._common import parse_filter, parse_name, resource_name, to_timestamp
+from wastesvc.domain._limits import MAX_CHARS
 from wastesvc.domain.alerts import enum_filter_value
 from wastesvc.errors import FieldViolation, InvalidArgument
 from wastesvc.storage import IncidentRow
@@ -21,8 +22,8 @@ _KINDS = {
 }
 _KEY_OF_KIND = {int(number): key for key, number in _KINDS.items()}
 _STATES = {"open": incidents_pb2.INCIDENT_STATE_OPEN, "resolved": incidents_pb2.INCIDENT_STATE_RESOLVED}
-_MAX_DESCRIPTION = 2000
-_MAX_REPORTER = 200
+_MAX_DESCRIPTION = MAX_CHARS["description"]
+_MAX_REPORTER = MAX_CHARS["reporter"]
 _MAX_REQUEST_ID = 100
 
 

@@ -38,7 +38,7 @@ from wastesvc.errors import (
 from wastesvc.storage import OperationRow, PlanRow, Storage
 from wastesvc.v1 import common_pb2, observations_pb2, readings_pb2
 
-__all__ = ["Crud", "check_request", "in_thread", "outcome_counts", "unary", "unary_stream_errors"]
+__all__ = ["Crud", "in_thread", "outcome_counts", "unary", "unary_stream_errors"]
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ _CHECKED_PER_ITEM = (
 )
 
 
-def check_request(request: Message) -> None:
+def _check_request(request: Message) -> None:
     """INVALID_ARGUMENT for a request breaking the limits every field has (`check_message`): bounded
     NUL-free strings, finite numbers, timestamps and durations in range."""
     violations = check_message(request, "")
@@ -77,14 +77,14 @@ def check_request(request: Message) -> None:
 
 
 def unary(method: F) -> F:
-    """Checks the request's field limits (`check_request`, but for ingest, which checks each item), maps
+    """Checks the request's field limits (`_check_request`, but for ingest, which checks each item), maps
     ServiceError to its status code with details and other exceptions to INTERNAL."""
 
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         try:
             if not isinstance(request, _CHECKED_PER_ITEM):
-                check_request(request)
+                _check_request(request)
             return await method(self, request, context)
         except asyncio.CancelledError:
             raise
@@ -107,7 +107,7 @@ def unary_stream_errors(method: F) -> F:
     ) -> AsyncIterator[Any]:
         try:
             if isinstance(request, Message):
-                check_request(request)
+                _check_request(request)
             async for item in method(self, request, context):
                 yield item
         except asyncio.CancelledError:
