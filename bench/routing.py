@@ -61,7 +61,7 @@ from bench.readers import (
 )
 from bench.report import write_report
 from bench.solvers import SOLVERS, RunOutput
-from bench.verify import KimRoute, VerifyResult, verify_kim, verify_vrp
+from bench.verify import VerifyResult, verify_routes
 
 __all__ = ["FIRST_PLAN_PROBE", "PRESETS", "SEPARATE_RESULTS", "main", "merge_records", "run_suite"]
 
@@ -251,12 +251,7 @@ def make_record(
         return record
     out = RunOutput(**payload["output"])
     instance = load(spec)
-    check: VerifyResult
-    if isinstance(instance, KimInstance):
-        routes = [KimRoute(tuple(r), lunch) for r, lunch in zip(out.routes, out.lunches, strict=False)]
-        check = verify_kim(instance, routes)
-    else:
-        check = verify_vrp(instance, out.routes)
+    check = verify_routes(instance, out.routes, out.lunches)
     notes = [out.note] if out.note else []
     served = any(out.routes)
     if served:

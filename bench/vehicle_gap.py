@@ -46,7 +46,7 @@ from bench.readers import CATALOG, KimInstance, VrpInstance, load
 from bench.routing import RESULTS, full_budget
 from bench.solvers import instance_routes, run_engine, run_pyvrp
 from bench.tune import TUNING_SET
-from bench.verify import KimRoute, VerifyResult, verify_kim, verify_vrp
+from bench.verify import VerifyResult, verify_routes
 
 __all__ = ["DEFAULT_INSTANCES", "STAGES", "WRAPPED", "diagnose", "main", "summary"]
 
@@ -57,14 +57,6 @@ OUTPUT = RESULTS / "vehicle_gap.json"
 WRAPPED = ((routing._solver, "warm_start"), (routing._solver, "eliminate"), (routing._pyvrp, "_search"))
 
 Instance = VrpInstance | KimInstance
-
-
-def _check(instance: Instance, routes: list[list[int]], lunches: list[int | None]) -> VerifyResult:
-    if isinstance(instance, KimInstance):
-        return verify_kim(
-            instance, [KimRoute(tuple(r), lunch) for r, lunch in zip(routes, lunches, strict=True)]
-        )
-    return verify_vrp(instance, routes)
 
 
 @contextlib.contextmanager
@@ -131,7 +123,7 @@ def diagnose(name: str, budget_s: float, seed: int, *, log: bool = False) -> lis
     share = routing._search._WARM_START_SHARE
     for stage, seconds in (("pyvrp", budget_s), ("pyvrp-share", share * budget_s)):
         out = run_pyvrp(instance, seconds, seed + 1)
-        check = _check(instance, out.routes, out.lunches)
+        check = verify_routes(instance, out.routes, out.lunches)
         records.append(
             _record(name, seed, stage=stage, budget_s=seconds, check=check, at_s=out.time_s, note=out.note)
         )
@@ -150,7 +142,7 @@ def diagnose(name: str, budget_s: float, seed: int, *, log: bool = False) -> lis
             )
             continue
         plan, at_s, final = caught[stage]
-        phase = None if plan is None else _check(instance, *instance_routes(instance, plan))
+        phase = None if plan is None else verify_routes(instance, *instance_routes(instance, plan))
         note = ""
         if stage == "relaxation":
             raw = ", ".join(f"{n} ({'feasible' if ok else 'infeasible'})" for n, ok in solutions)
@@ -158,7 +150,7 @@ def diagnose(name: str, budget_s: float, seed: int, *, log: bool = False) -> lis
                 "; the answer already" if final else ""
             )
         records.append(_record(name, seed, stage=stage, budget_s=budget_s, check=phase, at_s=at_s, note=note))
-    check = _check(instance, out.routes, out.lunches)
+    check = verify_routes(instance, out.routes, out.lunches)
     notes = [out.note] if out.note else []
     notes += [f"routing.check: {v}" for v in out.engine_violations[:3]]
     records.append(

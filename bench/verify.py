@@ -37,7 +37,7 @@ from bench.readers import (
     VrpInstance,
 )
 
-__all__ = ["KimRoute", "VerifyResult", "verify_kim", "verify_vrp"]
+__all__ = ["KimRoute", "VerifyResult", "verify_kim", "verify_routes", "verify_vrp"]
 
 _EPS = 1e-6
 
@@ -124,6 +124,17 @@ def verify_vrp(instance: VrpInstance, routes: Sequence[Sequence[int]]) -> Verify
     if instance.fleet is not None and vehicles > instance.fleet:
         out.append(f"{vehicles} routes > fleet of {instance.fleet}")
     return VerifyResult(not out, total / scale, vehicles, trips_used, out)
+
+
+def verify_routes(
+    instance: VrpInstance | KimInstance, routes: Sequence[Sequence[int]], lunches: Sequence[int | None]
+) -> VerifyResult:
+    """`verify_kim` or `verify_vrp`, as the instance is a Kim one or not (`lunches` only matter to Kim)."""
+    if isinstance(instance, KimInstance):
+        return verify_kim(
+            instance, [KimRoute(tuple(r), lunch) for r, lunch in zip(routes, lunches, strict=False)]
+        )
+    return verify_vrp(instance, routes)
 
 
 def _split(route: list[int]) -> list[list[int]]:
