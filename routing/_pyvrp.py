@@ -67,6 +67,10 @@ _COST_PER_METRE = 10
 _MAX_COST_SCALE = 1_000_000
 # Penalties may rise a hundred times above PyVRP's cap so that a costly fleet cannot buy infeasibility.
 _MAX_PENALTY = 10_000_000.0
+# And fall as low per hundredth of a litre as PyVRP's floor per unit (0.1) divided by `_LOAD_SCALE`: at
+# PyVRP's floor, a unit of excess load cost ten times more against distance than on PyVRP's own scale,
+# and the search explored overloaded trips too little (bench/NOTES.md, "PyVRP relaxation").
+_MIN_PENALTY = 0.001
 # Past this many clients, a new best is not polished by an exhaustive local search: on large days one
 # such pass takes all of a warm-start budget (bench/NOTES.md, "PyVRP relaxation").
 _EXHAUSTIVE_MAX_CLIENTS = 500
@@ -538,7 +542,7 @@ def _search(data: pyvrp.ProblemData, seconds: float, seed: int, must: int) -> py
     rng = pyvrp.RandomNumberGenerator(seed=seed)
     neighbours = compute_neighbours(data, NeighbourhoodParams())
     search = _local_search(data, rng, neighbours)
-    params = pyvrp.PenaltyParams(max_penalty=_MAX_PENALTY)
+    params = pyvrp.PenaltyParams(min_penalty=_MIN_PENALTY, max_penalty=_MAX_PENALTY)
     penalties = pyvrp.PenaltyManager(pyvrp.PenaltyParams().midpoint_penalties(data), params)
     best = search(pyvrp.Solution(data, []), penalties.max_cost_evaluator(), exhaustive=False)
     with warnings.catch_warnings():
