@@ -67,10 +67,10 @@ _COST_PER_METRE = 10
 _MAX_COST_SCALE = 1_000_000
 # Penalties may rise a hundred times above PyVRP's cap so that a costly fleet cannot buy infeasibility.
 _MAX_PENALTY = 10_000_000.0
-# And fall as low per hundredth of a litre as PyVRP's floor per unit (0.1) divided by `_LOAD_SCALE`: at
-# PyVRP's floor, a unit of excess load cost ten times more against distance than on PyVRP's own scale,
-# and the search explored overloaded trips too little (bench/NOTES.md, "PyVRP relaxation").
-_MIN_PENALTY = 0.001
+# And may fall as low, against distance, as PyVRP's own floor (0.1 per unit of load where a unit of
+# distance costs 1): at 0.1 per hundredth of a litre, excess load stayed ten times dearer and the search
+# explored overloaded trips too little on multi-trip days (bench/NOTES.md, "PyVRP relaxation").
+_MIN_PENALTY = 0.1 * _COST_PER_METRE / _LOAD_SCALE
 # Past this many clients, a new best is not polished by an exhaustive local search: on large days one
 # such pass takes all of a warm-start budget (bench/NOTES.md, "PyVRP relaxation").
 _EXHAUSTIVE_MAX_CLIENTS = 500
